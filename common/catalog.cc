@@ -1,0 +1,93 @@
+#include "common/catalog.h"
+
+#include <unordered_map>
+
+#include "absl/container/flat_hash_set.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace plumb {
+
+std::string ResourceId(absl::string_view type, absl::string_view name) {
+  return absl::StrCat(type, ":", name);
+}
+
+std::string ComputeResourceVersion(const v1::Resource& resource) {
+  v1::Resource canonical = resource;
+  canonical.clear_version();
+  canonical.clear_source_location();
+  std::string bytes;
+  {
+    // Deterministic serialization sorts map entries, so equal specs give equal bytes.
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    canonical.SerializeToCodedStream(&coded);
+  }
+  return Sha256Hex(bytes);
+}
+
+void SealCatalog(v1::Catalog* catalog) {
+  std::string acc;
+  for (v1::Resource& r : *catalog->mutable_resources()) {
+    r.set_version(ComputeResourceVersion(r));
+    absl::StrAppend(&acc, r.id(), "\n", r.version(), "\n");
+  }
+  catalog->set_digest(Sha256Hex(acc));
+}
+
+std::string StringAttribute(const v1::Resource& resource, absl::string_view key,
+                            absl::string_view fallback) {
+  auto it = resource.attributes().find(std::string(key));
+  if (it == resource.attributes().end() || it->second.kind_case() != v1::Value::kStr) {
+    return std::string(fallback);
+  }
+  return it->second.str();
+}
+
+bool HasAttribute(const v1::Resource& resource, absl::string_view key) {
+  return resource.attributes().count(std::string(key)) > 0;
+}
+
+v1::CatalogUpdate ComputeDelta(const std::map<std::string, std::string>& held,
+                               const v1::Catalog& catalog) {
+  v1::CatalogUpdate update;
+  update.set_revision(catalog.revision());
+  update.set_catalog_digest(catalog.digest());
+  update.set_full(held.empty());
+  absl::flat_hash_set<absl::string_view> wanted;
+  for (const v1::Resource& r : catalog.resources()) {
+    wanted.insert(r.id());
+    update.add_order(r.id());
+    auto it = held.find(r.id());
+    if (it == held.end() || it->second != r.version()) *update.add_upserted() = r;
+  }
+  for (const auto& [id, version] : held) {
+    if (!wanted.count(id)) update.add_removed(id);
+  }
+  return update;
+}
+
+bool ApplyUpdate(const v1::CatalogUpdate& update, v1::Catalog* held) {
+  std::unordered_map<std::string, v1::Resource> by_id;
+  if (!update.full()) {
+    for (v1::Resource& r : *held->mutable_resources()) by_id[r.id()] = std::move(r);
+  }
+  for (const std::string& id : update.removed()) by_id.erase(id);
+  for (const v1::Resource& r : update.upserted()) by_id[r.id()] = r;
+  v1::Catalog next;
+  next.set_revision(update.revision());
+  next.set_digest(update.catalog_digest());
+  for (const std::string& id : update.order()) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) return false;
+    *next.add_resources() = std::move(it->second);
+  }
+  *held = std::move(next);
+  return true;
+}
+
+}  // namespace plumb

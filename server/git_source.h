@@ -1,0 +1,48 @@
+#pragma once
+
+// Follows one branch of a desired-state repository with libgit2: fetches into a bare mirror
+// under state_dir and hands out read-only trees of commits (no working checkout).
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/repo_tree.h"
+
+namespace plumb {
+
+// A fetched commit.
+struct CommitInfo {
+  std::string sha;      // full 40-hex id
+  std::string summary;  // first line of the message
+  int64_t time_unix = 0;
+};
+
+// Thread-safe (libgit2 calls are serialized by the source's mutex; trees it returns are
+// independent snapshots safe to read from any thread).
+class GitSource {
+ public:
+  // `url`: anything libgit2 fetches (path, file://, git://, https, ssh). `mirror_dir` is created
+  // as a bare repository if missing. Fails if libgit2 cannot initialise the mirror.
+  static absl::StatusOr<std::unique_ptr<GitSource>> Open(const std::string& url,
+                                                         const std::string& branch,
+                                                         const std::string& mirror_dir);
+  ~GitSource();
+
+  // Fetches the branch from the remote and returns its head commit. Errors name the URL and
+  // libgit2's message (Unavailable for network/remote errors, NotFound for a missing branch).
+  absl::StatusOr<CommitInfo> Fetch();
+
+  // The tree of `sha` (must have been fetched). Reads blobs lazily from the mirror, or
+  // eagerly — implementation's choice — but the returned tree must stay valid after further
+  // fetches and be safe for concurrent reads.
+  absl::StatusOr<std::unique_ptr<RepoTree>> TreeAt(const std::string& sha);
+
+ private:
+  struct Impl;
+  explicit GitSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace plumb

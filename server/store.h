@@ -1,0 +1,65 @@
+#pragma once
+
+// The server's fleet state in SQLite (WAL mode, under state_dir): revisions with their compile
+// status and errors, nodes, and reports. The only place that speaks SQL.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "plumb/v1/fleet.pb.h"
+#include "plumb/v1/types.pb.h"
+
+namespace plumb {
+
+class SqliteDb;
+
+// Thread-safe: every method takes the store's mutex (one SQLite connection).
+class Store {
+ public:
+  // Opens or creates the database at `path` (WAL, synchronous=NORMAL, schema migrated).
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+
+  // Revisions. PutRevision inserts or replaces by sha.
+  absl::Status PutRevision(const v1::Revision& revision);
+  // Accepts a full sha or a unique prefix (>= 4 chars). NotFound / InvalidArgument (ambiguous).
+  absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix);
+  // Newest first (by fetched time). `serving` is set on the serving revision.
+  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit);
+  absl::Status SetServingRevision(const std::string& sha);
+  // Empty string when no revision has been served yet.
+  absl::StatusOr<std::string> ServingRevision();
+
+  // Nodes. PutNode inserts or replaces by name.
+  absl::Status PutNode(const v1::Node& node);
+  // NotFound if the node has never connected.
+  absl::StatusOr<v1::Node> GetNode(const std::string& name);
+  // Nodes whose labels include every selector pair and (unless NODE_STATUS_UNSPECIFIED) whose
+  // status equals `status`; sorted by name.
+  absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& selector,
+                                                  v1::NodeStatus status);
+
+  // Reports. Returns true if stored, false if a report with this id already exists (idempotent
+  // re-send). Stored with a summary (counts per outcome) for listing.
+  absl::StatusOr<bool> PutReport(const v1::Report& report);
+  // NotFound if no such report.
+  absl::StatusOr<v1::Report> GetReport(const std::string& id);
+  // Newest first; `node` empty means every node; limit <= 0 means 20.
+  absl::StatusOr<std::vector<v1::ReportSummary>> ListReports(const std::string& node, int limit);
+
+  // Summarises a report (counts per outcome).
+  static v1::ReportSummary Summarize(const v1::Report& report);
+
+ private:
+  explicit Store(std::unique_ptr<SqliteDb> db);
+  absl::Mutex mu_;
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace plumb
