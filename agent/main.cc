@@ -1,1 +1,99 @@
-int main() { return 0; }
+// plumb-agent: keeps this host true to its catalog from plumb-server.
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/agent_config.h"
+#include "agent/apply_engine.h"
+#include "agent/command_runner.h"
+#include "agent/masterless.h"
+#include "common/command_line.h"
+#include "common/logging.h"
+#include "common/version.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(usage: plumb-agent [--config FILE] [flags]
+       plumb-agent apply REPO_DIR [--node N] [--label k=v] [--fact k=v] [--root DIR] [--noop]
+
+Applies this node's catalog from plumb-server and keeps the host converged.
+
+flags (each is also a key of the YAML config file):
+  --config FILE      YAML config (/etc/plumb/agent.yaml in packages)
+  --server ADDR      plumb-server address (default 127.0.0.1:7443)
+  --node NAME        node name (default: hostname)
+  --label k=v        a label (repeatable); config key labels: {k: v}
+  --fact k=v         an extra fact (repeatable); config key facts: {k: v}
+  --state_dir DIR    cached catalog, blobs, report queue (default /var/lib/plumb)
+  --root DIR         prefix for every managed path (default /)
+  --interval DUR     re-check and repair at least this often (default 5m)
+  --splay DUR        random extra delay per interval (default 30s)
+  --tls.ca/--tls.cert/--tls.key FILE   TLS files
+  --insecure         plaintext gRPC, for local development and tests only
+  --once             one run, then exit (0 converged, 1 failure or server unreachable)
+  --noop             report what would change, change nothing
+  --log_level LEVEL  debug, info, warn, error (default info)
+  --version          print the version and exit
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto flags = plumb::CommandLine::Parse(argc, argv, plumb::AgentBoolFlags());
+  if (!flags.ok()) {
+    std::cerr << "plumb-agent: " << flags.status().message() << "\n" << kUsage;
+    return 2;
+  }
+  if (flags->GetBool("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (flags->GetBool("version")) {
+    std::cout << "plumb-agent " << plumb::kVersion << " (" << plumb::kGitCommit << ")\n";
+    return 0;
+  }
+  const auto& args = flags->positional();
+  bool masterless = !args.empty() && args[0] == "apply";
+  if ((!args.empty() && !masterless) || (masterless && args.size() != 2)) {
+    std::cerr << "plumb-agent: unexpected arguments\n" << kUsage;
+    return 2;
+  }
+  auto config = plumb::LoadAgentConfig(*flags);
+  if (!config.ok()) {
+    std::cerr << "plumb-agent: " << config.status().message() << "\n";
+    return 2;
+  }
+  plumb::LogLevel level;
+  if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
+  if (masterless) return plumb::ApplyCheckout(args[1], *config);
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  plumb::SystemClock clock;
+  std::unique_ptr<plumb::CommandRunner> runner = plumb::NewRealCommandRunner();
+  auto agent = plumb::Agent::Create(*config, runner.get(), &clock);
+  if (!agent.ok()) {
+    std::cerr << "plumb-agent: " << agent.status().message() << "\n";
+    return 1;
+  }
+  if (config->once) return (*agent)->RunOnce();
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    plumb::LogInfo("stopping", {{"signal", sig}});
+    (*agent)->Stop();
+  });
+  plumb::LogInfo("plumb-agent started", {{"node", config->node}, {"server", config->server},
+                                         {"root", config->root}});
+  (*agent)->RunDaemon();
+  waiter.join();
+  plumb::LogInfo("stopped");
+  return 0;
+}

@@ -30,13 +30,17 @@ std::string ComputeResourceVersion(const v1::Resource& resource) {
   return Sha256Hex(bytes);
 }
 
-void SealCatalog(v1::Catalog* catalog) {
+std::string ComputeCatalogDigest(const v1::Catalog& catalog) {
   std::string acc;
-  for (v1::Resource& r : *catalog->mutable_resources()) {
-    r.set_version(ComputeResourceVersion(r));
+  for (const v1::Resource& r : catalog.resources()) {
     absl::StrAppend(&acc, r.id(), "\n", r.version(), "\n");
   }
-  catalog->set_digest(Sha256Hex(acc));
+  return Sha256Hex(acc);
+}
+
+void SealCatalog(v1::Catalog* catalog) {
+  for (v1::Resource& r : *catalog->mutable_resources()) r.set_version(ComputeResourceVersion(r));
+  catalog->set_digest(ComputeCatalogDigest(*catalog));
 }
 
 std::string StringAttribute(const v1::Resource& resource, absl::string_view key,

@@ -20,6 +20,10 @@ std::string ResourceId(absl::string_view type, absl::string_view name);
 // `source_location` (moving a resource within a file does not change it).
 std::string ComputeResourceVersion(const v1::Resource& resource);
 
+// The digest of a catalog whose resources already carry versions: sha256 over the ordered
+// (id, version) pairs. Lets an agent verify that a delta rebuilt exactly the server's catalog.
+std::string ComputeCatalogDigest(const v1::Catalog& catalog);
+
 // Sets `version` on every resource and the catalog digest (sha256 over the ordered
 // (id, version) pairs, so order changes count as changes).
 void SealCatalog(v1::Catalog* catalog);

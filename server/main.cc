@@ -1,1 +1,81 @@
-int main() { return 0; }
+// plumb-server: follows a desired-state repository and serves catalogs to agents.
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "common/command_line.h"
+#include "common/logging.h"
+#include "common/version.h"
+#include "server/plumb_server.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(usage: plumb-server [--config FILE] [flags]
+
+Follows a branch of a desired-state Git repository, compiles one catalog per node and
+streams it to agents over gRPC.
+
+flags (each is also a key of the YAML config file):
+  --config FILE        YAML config (default: none; /etc/plumb/server.yaml in packages)
+  --listen ADDR        gRPC listen address (default 127.0.0.1:7443)
+  --http_listen ADDR   HTTP /metrics and /healthz (default 127.0.0.1:7480)
+  --repo.url URL       repository to follow (path, file://, git://, https, ssh)
+  --repo.branch NAME   branch to follow (default main)
+  --repo.poll DUR      fetch interval (default 30s)
+  --state_dir DIR      SQLite database and git mirror (default /var/lib/plumb-server)
+  --tls.ca/--tls.cert/--tls.key FILE   TLS files
+  --insecure           plaintext gRPC, for local development and tests only
+  --log_level LEVEL    debug, info, warn, error (default info)
+  --version            print the version and exit
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto flags = plumb::CommandLine::Parse(argc, argv, plumb::ServerBoolFlags());
+  if (!flags.ok()) {
+    std::cerr << "plumb-server: " << flags.status().message() << "\n" << kUsage;
+    return 2;
+  }
+  if (flags->GetBool("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (flags->GetBool("version")) {
+    std::cout << "plumb-server " << plumb::kVersion << " (" << plumb::kGitCommit << ")\n";
+    return 0;
+  }
+  auto config = plumb::LoadServerConfig(*flags);
+  if (!config.ok()) {
+    std::cerr << "plumb-server: " << config.status().message() << "\n";
+    return 2;
+  }
+  plumb::LogLevel level;
+  if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
+  if (config->insecure) plumb::LogWarning("--insecure: gRPC is plaintext; for local use only");
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = plumb::PlumbServer::Start(*config);
+  if (!server.ok()) {
+    std::cerr << "plumb-server: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    plumb::LogInfo("stopping", {{"signal", sig}});
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  waiter.join();
+  server->reset();
+  plumb::LogInfo("stopped");
+  return 0;
+}

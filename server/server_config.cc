@@ -1,1 +1,52 @@
-#include "common/logging.h"
+#include "server/server_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/config_file.h"
+#include "common/status_macros.h"
+
+namespace plumb {
+namespace {
+
+const std::set<std::string>& Keys() {
+  static const auto* keys = new std::set<std::string>{
+      "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "state_dir",
+      "tls.ca", "tls.cert", "tls.key", "insecure", "log_level"};
+  return *keys;
+}
+
+}  // namespace
+
+const std::set<std::string>& ServerBoolFlags() {
+  static const auto* flags = new std::set<std::string>{"insecure", "help", "version"};
+  return *flags;
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags) {
+  std::set<std::string> known = Keys();
+  known.insert({"config", "help", "version"});
+  PLUMB_RETURN_IF_ERROR(flags.CheckKnown(known));
+  ConfigValues values;
+  if (flags.Has("config")) {
+    PLUMB_ASSIGN_OR_RETURN(values, ConfigValues::LoadFile(flags.Get("config"), Keys(), {}));
+  }
+  PLUMB_RETURN_IF_ERROR(values.ApplyFlags(flags, Keys(), {}));
+  ServerConfig c;
+  c.listen = values.Get("listen", c.listen);
+  c.http_listen = values.Get("http_listen", c.http_listen);
+  c.repo_url = values.Get("repo.url");
+  c.repo_branch = values.Get("repo.branch", c.repo_branch);
+  PLUMB_ASSIGN_OR_RETURN(c.repo_poll, values.GetDuration("repo.poll", c.repo_poll));
+  c.state_dir = values.Get("state_dir", c.state_dir);
+  c.tls = {values.Get("tls.ca"), values.Get("tls.cert"), values.Get("tls.key")};
+  PLUMB_ASSIGN_OR_RETURN(c.insecure, values.GetBool("insecure", false));
+  c.log_level = values.Get("log_level", c.log_level);
+  if (c.repo_url.empty()) {
+    return absl::InvalidArgumentError("repo.url is required (config file or --repo.url)");
+  }
+  if (c.repo_poll < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("repo.poll must be at least 1s");
+  }
+  return c;
+}
+
+}  // namespace plumb

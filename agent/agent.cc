@@ -1,0 +1,298 @@
+#include "agent/agent.h"
+
+#include <thread>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/backoff.h"
+#include "agent/facts.h"
+#include "agent/state_files.h"
+#include "common/catalog.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "common/version.h"
+
+namespace plumb {
+namespace {
+
+std::string NewReportId(absl::Time now) {
+  absl::BitGen gen;
+  return absl::StrFormat("%d-%016x%016x", absl::ToUnixMillis(now), absl::Uniform<uint64_t>(gen),
+                         absl::Uniform<uint64_t>(gen));
+}
+
+int CountOutcome(const v1::Report& r, v1::ResourceOutcome outcome) {
+  int n = 0;
+  for (const auto& res : r.results()) n += res.outcome() == outcome;
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
+                                                     CommandRunner* runner, Clock* clock) {
+  std::unique_ptr<Agent> agent(new Agent(config, clock));
+  PLUMB_RETURN_IF_ERROR(MakeStateDirs(config.state_dir));
+  PLUMB_ASSIGN_OR_RETURN(agent->blobs_, BlobCache::Open(config.state_dir + "/blobs"));
+  agent->engine_ = std::make_unique<ApplyEngine>(config.root, agent->blobs_.get(), runner, clock);
+  PLUMB_ASSIGN_OR_RETURN(agent->reports_, ReportQueue::Open(config.state_dir + "/reports"));
+  absl::MutexLock lock(&agent->run_mu_);
+  auto cached = ReadStateFile(config.state_dir + "/catalog.pb");
+  if (cached.ok() && !agent->held_.ParseFromString(*cached)) {
+    LogWarning("cached catalog is unreadable; waiting for the server", {{"dir", config.state_dir}});
+    agent->held_.Clear();
+  }
+  auto applied = ReadStateFile(config.state_dir + "/applied_revision");
+  if (applied.ok()) agent->applied_revision_ = *applied;
+  return agent;
+}
+
+Agent::Agent(AgentConfig config, Clock* clock) : config_(std::move(config)), clock_(clock) {}
+
+void Agent::Stop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  if (current_ != nullptr) current_->Cancel();
+}
+
+v1::Hello Agent::MakeHello() {
+  v1::Hello hello;
+  hello.set_node(config_.node);
+  hello.mutable_labels()->insert(config_.labels.begin(), config_.labels.end());
+  for (const auto& [k, v] : GatherFacts("/etc/os-release", config_.facts)) {
+    (*hello.mutable_facts())[k] = v;
+  }
+  hello.set_agent_version(kVersion);
+  absl::MutexLock lock(&run_mu_);
+  hello.set_applied_revision(applied_revision_);
+  hello.set_catalog_digest(held_.digest());
+  for (const v1::Resource& r : held_.resources()) (*hello.mutable_resource_versions())[r.id()] = r.version();
+  return hello;
+}
+
+absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& update,
+                                 bool* changed) {
+  v1::Catalog next;
+  std::string before;
+  {
+    absl::MutexLock lock(&run_mu_);
+    next = held_;
+    before = held_.digest();
+  }
+  if (!ApplyUpdate(update, &next)) {
+    return absl::FailedPreconditionError("update names resources this agent does not hold");
+  }
+  if (ComputeCatalogDigest(next) != update.catalog_digest()) {
+    return absl::DataLossError("catalog digest mismatch after applying the update");
+  }
+  std::vector<std::string> digests;
+  for (const v1::Resource& r : next.resources()) {
+    if (!r.content_digest().empty()) digests.push_back(r.content_digest());
+  }
+  PLUMB_RETURN_IF_ERROR(client->FetchBlobs(digests, blobs_.get()));
+  PLUMB_RETURN_IF_ERROR(WriteStateFile(config_.state_dir + "/catalog.pb", next.SerializeAsString()));
+  absl::MutexLock lock(&run_mu_);
+  *changed = next.digest() != before;
+  held_ = std::move(next);
+  return absl::OkStatus();
+}
+
+v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop) {
+  v1::Report report;
+  {
+    absl::MutexLock lock(&run_mu_);
+    RunOptions options;
+    options.noop = noop;
+    options.trigger = trigger;
+    report = engine_->Run(held_, options);
+    report.set_id(NewReportId(clock_->Now()));
+    report.set_node(config_.node);
+    if (!noop && CountOutcome(report, v1::FAILED) == 0 && !held_.revision().empty()) {
+      applied_revision_ = held_.revision();
+      absl::Status s = WriteStateFile(config_.state_dir + "/applied_revision", applied_revision_);
+      if (!s.ok()) LogWarning("cannot record applied revision", {{"error", s.message()}});
+    }
+  }
+  LogInfo("run finished", {{"trigger", v1::RunTrigger_Name(trigger)}, {"noop", noop},
+                           {"rev", report.revision().substr(0, 12)},
+                           {"changed", CountOutcome(report, v1::CHANGED)},
+                           {"would_change", CountOutcome(report, v1::WOULD_CHANGE)},
+                           {"failed", CountOutcome(report, v1::FAILED)},
+                           {"skipped", CountOutcome(report, v1::SKIPPED)}});
+  for (const auto& r : report.results()) {
+    if (r.outcome() == v1::FAILED) LogWarning("resource failed", {{"id", r.id()}, {"error", r.message()}});
+  }
+  absl::Status queued = reports_->Enqueue(report);
+  if (!queued.ok()) LogError("cannot queue report", {{"error", queued.message()}});
+  absl::MutexLock lock(&mu_);
+  if (current_ != nullptr) {
+    v1::AgentMessage msg;
+    *msg.mutable_report() = report;
+    current_->Send(msg);
+  }
+  return report;
+}
+
+void Agent::SendPendingReports(SyncClient* client) {
+  for (const v1::Report& r : reports_->Pending()) {
+    v1::AgentMessage msg;
+    *msg.mutable_report() = r;
+    if (!client->Send(msg)) return;
+  }
+}
+
+bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
+  v1::AgentMessage hello;
+  *hello.mutable_hello() = MakeHello();
+  if (!client->Send(hello)) return false;
+  SendPendingReports(client);
+  bool got_message = false;
+  std::string once_report_id;
+  v1::ServerMessage msg;
+  while (client->Read(&msg)) {
+    got_message = true;
+    switch (msg.kind_case()) {
+      case v1::ServerMessage::kUpdate: {
+        bool changed = false;
+        absl::Status accepted = AcceptUpdate(client, msg.update(), &changed);
+        v1::AgentMessage ack;
+        ack.mutable_ack()->set_nonce(msg.update().nonce());
+        if (!accepted.ok()) {
+          LogWarning("catalog update rejected", {{"error", accepted.message()}});
+          ack.mutable_ack()->set_error(std::string(accepted.message()));
+        }
+        client->Send(ack);
+        if (!accepted.ok()) {
+          if (once) *exit_code = 1;
+          if (once) return got_message;
+          break;
+        }
+        if (changed || once) {
+          v1::Report report = RunCatalog(v1::CATALOG, config_.noop);
+          if (once) {
+            once_report_id = report.id();
+            *exit_code = CountOutcome(report, v1::FAILED) > 0 ? 1 : 0;
+          }
+        }
+        break;
+      }
+      case v1::ServerMessage::kReportAck: {
+        absl::Status s = reports_->Remove(msg.report_ack().report_id());
+        if (!s.ok()) LogWarning("cannot dequeue report", {{"error", s.message()}});
+        if (once && msg.report_ack().report_id() == once_report_id) return got_message;
+        break;
+      }
+      case v1::ServerMessage::kRun:
+        RunCatalog(v1::REQUEST, msg.run().noop() || config_.noop);
+        break;
+      case v1::ServerMessage::kHeartbeat:
+      default:
+        break;
+    }
+  }
+  return got_message;
+}
+
+int Agent::RunOnce() {
+  auto creds = MakeChannelCredentials(config_.insecure, config_.tls);
+  if (!creds.ok()) {
+    LogError("cannot set up credentials", {{"error", creds.status().message()}});
+    return 1;
+  }
+  auto channel = grpc::CreateCustomChannel(config_.server, *creds, DefaultChannelArguments());
+  SyncClient client(channel);
+  absl::Status opened = client.Open(absl::Seconds(10), absl::Seconds(120));
+  int exit_code = 1;
+  if (opened.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      current_ = &client;
+    }
+    bool served = ServeStream(&client, /*once=*/true, &exit_code);
+    {
+      absl::MutexLock lock(&mu_);
+      current_ = nullptr;
+    }
+    client.Finish().IgnoreError();
+    if (served) return exit_code;
+  }
+  LogError("server unreachable; applying the cached catalog", {{"server", config_.server}});
+  bool has_catalog;
+  {
+    absl::MutexLock lock(&run_mu_);
+    has_catalog = !held_.digest().empty();
+  }
+  if (has_catalog) RunCatalog(v1::INTERVAL, config_.noop);
+  return 1;
+}
+
+void Agent::IntervalLoop() {
+  absl::BitGen gen;
+  while (true) {
+    absl::Duration wait =
+        config_.interval +
+        absl::Milliseconds(absl::Uniform<int64_t>(gen, 0, absl::ToInt64Milliseconds(config_.splay) + 1));
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
+      if (stopping_) return;
+    }
+    bool has_catalog;
+    {
+      absl::MutexLock lock(&run_mu_);
+      has_catalog = !held_.digest().empty();
+    }
+    if (has_catalog) RunCatalog(v1::INTERVAL, config_.noop);
+  }
+}
+
+void Agent::RunDaemon() {
+  std::thread interval([this] { IntervalLoop(); });
+  auto creds = MakeChannelCredentials(config_.insecure, config_.tls);
+  if (!creds.ok()) {
+    LogError("cannot set up credentials; enforcing the cached catalog only",
+             {{"error", creds.status().message()}});
+  }
+  auto channel = creds.ok() ? grpc::CreateCustomChannel(config_.server, *creds,
+                                                        DefaultChannelArguments())
+                            : nullptr;
+  Backoff backoff(absl::Milliseconds(500), absl::Seconds(30));
+  while (channel != nullptr) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+    }
+    SyncClient client(channel);
+    absl::Status opened = client.Open(absl::Seconds(5));
+    if (opened.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        current_ = &client;
+        if (stopping_) client.Cancel();
+      }
+      int unused = 0;
+      if (ServeStream(&client, /*once=*/false, &unused)) backoff.Reset();
+      {
+        absl::MutexLock lock(&mu_);
+        current_ = nullptr;
+      }
+      absl::Status finished = client.Finish();
+      LogInfo("stream closed", {{"status", finished.ToString()}});
+    }
+    absl::Duration wait = backoff.Next();
+    LogInfo("reconnecting", {{"server", config_.server}, {"in", absl::FormatDuration(wait)}});
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.Await(absl::Condition(&stopping));
+  }
+  interval.join();
+}
+
+}  // namespace plumb

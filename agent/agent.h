@@ -1,0 +1,66 @@
+#pragma once
+
+// The agent daemon's logic: keeps a Sync stream to the server (reconnecting with backoff and
+// jitter), turns catalog updates into applied runs, enforces the cached catalog every interval
+// (with or without a server), and delivers reports through the disk queue.
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "agent/agent_config.h"
+#include "agent/apply_engine.h"
+#include "agent/blob_cache.h"
+#include "agent/report_queue.h"
+#include "agent/sync_client.h"
+#include "common/clock.h"
+#include "plumb/v1/agent.pb.h"
+
+namespace plumb {
+
+// Thread-safe: Run* from one thread, Stop() from any.
+class Agent {
+ public:
+  // `runner`, `clock` are not owned and must outlive the agent.
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentConfig& config,
+                                                       CommandRunner* runner, Clock* clock);
+
+  // --once: one run of the server's current catalog. Returns 0 when every resource converged,
+  // 1 when one failed or the server could not be reached (the cached catalog is applied then).
+  int RunOnce();
+  // The daemon: runs until Stop().
+  void RunDaemon();
+  void Stop();
+
+ private:
+  Agent(AgentConfig config, Clock* clock);
+
+  // One connected stream, until it breaks or Stop(). `once` returns after the first run.
+  // Returns true if the stream delivered at least one message.
+  bool ServeStream(SyncClient* client, bool once, int* exit_code);
+  // Applies an update: rebuilds the catalog, fetches blobs, caches it. Returns the error for
+  // a NACK, or OK. `changed` says whether the catalog differs from the one held before.
+  absl::Status AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& update, bool* changed);
+  // Runs the held catalog, queues the report and sends it if a stream is open.
+  v1::Report RunCatalog(v1::RunTrigger trigger, bool noop);
+  void SendPendingReports(SyncClient* client);
+  v1::Hello MakeHello();
+  void IntervalLoop();
+
+  const AgentConfig config_;
+  Clock* const clock_;
+  std::unique_ptr<BlobCache> blobs_;
+  std::unique_ptr<ApplyEngine> engine_;
+  std::unique_ptr<ReportQueue> reports_;
+
+  absl::Mutex run_mu_;  // one run at a time; guards the held catalog
+  v1::Catalog held_ ABSL_GUARDED_BY(run_mu_);
+  std::string applied_revision_ ABSL_GUARDED_BY(run_mu_);
+
+  absl::Mutex mu_;
+  SyncClient* current_ ABSL_GUARDED_BY(mu_) = nullptr;  // the open stream, if any
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace plumb

@@ -1,0 +1,39 @@
+#pragma once
+
+// plumb-agent's configuration: the YAML file of DESIGN.md ("Agent") with every key also a flag
+// (`--server`, `--node`, `--label k=v`, `--fact k=v`, `--root`, ...).
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/command_line.h"
+#include "common/grpc_credentials.h"
+
+namespace plumb {
+
+struct AgentConfig {
+  std::string server = "127.0.0.1:7443";
+  std::string node;  // default: hostname
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> facts;  // extra facts, override gathered ones
+  std::string state_dir = "/var/lib/plumb";
+  std::string root = "/";
+  absl::Duration interval = absl::Minutes(5);
+  absl::Duration splay = absl::Seconds(30);
+  TlsFiles tls;
+  bool insecure = false;
+  bool once = false;
+  bool noop = false;
+  std::string log_level = "info";
+};
+
+// Loads --config (if given) and applies flags over it. InvalidArgument with file:line:col or the
+// flag's name on bad input.
+absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags);
+
+const std::set<std::string>& AgentBoolFlags();
+
+}  // namespace plumb

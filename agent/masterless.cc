@@ -1,0 +1,62 @@
+#include "agent/masterless.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/apply_engine.h"
+#include "agent/command_runner.h"
+#include "agent/facts.h"
+#include "common/compiler.h"
+#include "common/directory_tree.h"
+#include "common/logging.h"
+
+namespace plumb {
+namespace {
+
+// Blobs straight from a compile result.
+class CompiledBlobs : public BlobSource {
+ public:
+  explicit CompiledBlobs(const NodeCompileResult* result) : result_(result) {}
+  absl::StatusOr<std::string> Get(const std::string& digest) override {
+    auto it = result_->blobs.find(digest);
+    if (it == result_->blobs.end()) return absl::NotFoundError(absl::StrCat("no blob ", digest));
+    return *it->second;
+  }
+
+ private:
+  const NodeCompileResult* result_;
+};
+
+}  // namespace
+
+int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config) {
+  DirectoryTree tree(repo_dir);
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(tree, "local");
+  for (const CompileError& e : state->errors()) std::cerr << e.ToString() << "\n";
+  if (!state->ok()) return 2;
+  NodeInputs node{config.node, config.labels, GatherFacts("/etc/os-release", config.facts)};
+  NodeCompileResult result = state->CompileNode(node);
+  for (const CompileError& e : result.errors) std::cerr << e.ToString() << "\n";
+  if (!result.ok()) return 2;
+  CompiledBlobs blobs(&result);
+  std::unique_ptr<CommandRunner> runner = NewRealCommandRunner();
+  SystemClock clock;
+  ApplyEngine engine(config.root, &blobs, runner.get(), &clock);
+  RunOptions options;
+  options.noop = config.noop;
+  options.trigger = v1::REQUEST;
+  v1::Report report = engine.Run(*result.catalog, options);
+  int failed = 0, changed = 0;
+  for (const v1::ResourceResult& r : report.results()) {
+    if (r.outcome() == v1::FAILED) {
+      ++failed;
+      std::cerr << r.id() << ": " << r.message() << "\n";
+    }
+    if (r.outcome() == v1::CHANGED || r.outcome() == v1::WOULD_CHANGE) ++changed;
+  }
+  LogInfo("apply finished", {{"node", config.node}, {"resources", report.results_size()},
+                             {"changed", changed}, {"failed", failed}, {"noop", config.noop}});
+  return failed > 0 ? 1 : 0;
+}
+
+}  // namespace plumb

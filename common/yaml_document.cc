@@ -1,0 +1,136 @@
+#include "common/yaml_document.h"
+
+#include <exception>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
+namespace plumb {
+
+namespace {
+
+// Beyond these a document is an attack (alias bombs, deep nesting), not configuration.
+constexpr int kMaxDepth = 64;
+constexpr size_t kMaxNodes = 1000000;
+
+YamlMark ToMark(const YAML::Mark& mark, const YamlMark& fallback) {
+  // yaml-cpp marks are 0-based; null nodes made from an empty value carry no mark.
+  if (mark.line < 0 || mark.column < 0) return fallback;
+  return YamlMark{mark.line + 1, mark.column + 1};
+}
+
+}  // namespace
+
+const YamlNode* YamlNode::Find(absl::string_view key) const {
+  for (const auto& [k, v] : entries_) {
+    if (k.scalar_ == key) return &v;
+  }
+  return nullptr;
+}
+
+std::string YamlNode::KindName() const {
+  switch (kind_) {
+    case Kind::kNull:
+      return "null";
+    case Kind::kScalar:
+      return "a string";
+    case Kind::kSequence:
+      return "a list";
+    case Kind::kMap:
+      return "a map";
+  }
+  return "?";
+}
+
+// Copies a yaml-cpp node graph into YamlNodes. Everything that can throw runs under the
+// try block of ParseYaml.
+class YamlBuilder {
+ public:
+  // Returns false with `error_` set on the first problem.
+  bool Build(const YAML::Node& in, const YamlMark& fallback, int depth, YamlNode* out) {
+    if (++nodes_ > kMaxNodes) return Fail(fallback, "document has too many nodes (alias bomb?)");
+    if (depth > kMaxDepth) return Fail(fallback, "document is nested too deeply");
+    out->mark_ = ToMark(in.Mark(), fallback);
+    switch (in.Type()) {
+      case YAML::NodeType::Undefined:
+      case YAML::NodeType::Null:
+        out->kind_ = YamlNode::Kind::kNull;
+        return true;
+      case YAML::NodeType::Scalar:
+        out->kind_ = YamlNode::Kind::kScalar;
+        out->scalar_ = in.Scalar();
+        out->quoted_ = in.Tag() == "!" || in.Tag() == "tag:yaml.org,2002:str";
+        return true;
+      case YAML::NodeType::Sequence:
+        out->kind_ = YamlNode::Kind::kSequence;
+        for (const YAML::Node& item : in) {
+          out->items_.emplace_back();
+          if (!Build(item, out->mark_, depth + 1, &out->items_.back())) return false;
+        }
+        return true;
+      case YAML::NodeType::Map:
+        out->kind_ = YamlNode::Kind::kMap;
+        return BuildMap(in, depth, out);
+    }
+    return Fail(out->mark_, "unknown YAML node type");
+  }
+
+  const YamlError& error() const { return error_; }
+
+ private:
+  bool BuildMap(const YAML::Node& in, int depth, YamlNode* out) {
+    absl::flat_hash_set<std::string> seen;
+    for (auto it = in.begin(); it != in.end(); ++it) {
+      out->entries_.emplace_back();
+      auto& [key, value] = out->entries_.back();
+      if (!Build(it->first, out->mark_, depth + 1, &key)) return false;
+      if (!key.IsScalar()) {
+        return Fail(key.mark_, absl::StrCat("map key must be a string, got ", key.KindName()));
+      }
+      if (!seen.insert(key.scalar_).second) {
+        return Fail(key.mark_, absl::StrCat("duplicate key '", key.scalar_, "'"));
+      }
+      if (!Build(it->second, key.mark_, depth + 1, &value)) return false;
+    }
+    return true;
+  }
+
+  bool Fail(const YamlMark& mark, std::string message) {
+    error_ = YamlError{mark, std::move(message)};
+    return false;
+  }
+
+  size_t nodes_ = 0;
+  YamlError error_;
+};
+
+absl::StatusOr<YamlNode> ParseYaml(absl::string_view text, absl::string_view file,
+                                   YamlError* error) {
+  YamlError local;
+  YamlError& err = error != nullptr ? *error : local;
+  YamlNode root;
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text.data(), text.size()));
+    if (docs.size() > 1) {
+      err = YamlError{ToMark(docs[1].Mark(), YamlMark{1, 1}),
+                      "only one YAML document per file is allowed"};
+    } else if (!docs.empty()) {
+      YamlBuilder builder;
+      if (!builder.Build(docs[0], YamlMark{1, 1}, 0, &root)) err = builder.error();
+    }
+  } catch (const YAML::Exception& e) {
+    // e.msg is the bare message; e.what() repeats the mark in yaml-cpp's own format.
+    err = YamlError{ToMark(e.mark, YamlMark{1, 1}), e.msg};
+  } catch (const std::exception& e) {
+    err = YamlError{YamlMark{1, 1}, e.what()};
+  }
+  if (!err.message.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ":", err.mark.line, ":", err.mark.column, ": ", err.message));
+  }
+  return root;
+}
+
+}  // namespace plumb

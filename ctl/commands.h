@@ -1,0 +1,37 @@
+#pragma once
+
+// The commands plumbctl dispatches to. Each returns the exit status (0 ok, 1 failed, 2 usage).
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/command_line.h"
+#include "ctl/output.h"
+#include "plumb/v1/fleet.grpc.pb.h"
+
+namespace plumb {
+
+// What every command gets: its arguments, output format and streams.
+struct CtlInvocation {
+  const CommandLine* flags;
+  std::vector<std::string> args;  // after the command name
+  OutputFormat format = OutputFormat::kTable;
+  std::ostream* out;
+  std::ostream* err;
+};
+
+// Commands over the fleet API (need a server).
+int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdReports(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdRevision(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdSync(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+
+// Local commands (no server).
+int CmdValidate(const CtlInvocation& inv);
+int CmdRender(const CtlInvocation& inv);
+
+}  // namespace plumb

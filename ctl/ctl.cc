@@ -1,0 +1,114 @@
+#include "ctl/ctl.h"
+
+#include <functional>
+#include <map>
+
+#include "common/command_line.h"
+#include "common/grpc_credentials.h"
+#include "common/version.h"
+#include "ctl/commands.h"
+
+namespace plumb {
+namespace {
+
+constexpr char kUsage[] = R"(usage: plumbctl [--server ADDR] [-o table|json] COMMAND [ARGS]
+
+fleet commands (talk to plumb-server):
+  nodes [--selector k=v,...] [--status STATUS]   list nodes
+  node NAME                                   one node: labels, facts, revisions, last run
+  reports NODE [--limit N]                    recent runs of a node
+  report ID                                   one run, per resource
+  revisions [--limit N]                       fetched revisions and their compile status
+  revision SHA                                one revision with its compile errors
+  sync                                        fetch the repository now
+local commands (no server):
+  validate [DIR] [--node N] [--label k=v] [--fact k=v] [--nodes-from FILE]
+                                              compile a checkout, print every error
+  render DIR --node N [--label k=v] [--fact k=v]  print a node's compiled catalog
+
+global flags:
+  --server ADDR   plumb-server gRPC address (default 127.0.0.1:7443, env PLUMB_SERVER)
+  -o FORMAT       table (default) or json
+  --insecure      plaintext gRPC (local development)
+  --ca/--cert/--key FILE   TLS files
+  --version       print the version
+exit status: 0 success, 1 failed operation, 2 bad usage
+)";
+
+using FleetCommand = std::function<int(v1::FleetService::StubInterface*, const CtlInvocation&)>;
+
+}  // namespace
+
+int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  // "-o json" is the one short flag; rewrite it to the long form before parsing.
+  std::vector<std::string> args(argv, argv + argc);
+  for (std::string& a : args) {
+    if (a == "-o") a = "--output";
+    if (a == "-h") a = "--help";
+  }
+  std::vector<const char*> cargs;
+  for (const std::string& a : args) cargs.push_back(a.c_str());
+  auto flags = CommandLine::Parse(static_cast<int>(cargs.size()), cargs.data(),
+                                  {"insecure", "help", "version", "noop"});
+  if (!flags.ok()) {
+    err << "plumbctl: " << flags.status().message() << "\n";
+    return 2;
+  }
+  if (flags->GetBool("help")) {
+    out << kUsage;
+    return 0;
+  }
+  if (flags->GetBool("version")) {
+    out << "plumbctl " << kVersion << " (" << kGitCommit << ")\n";
+    return 0;
+  }
+  absl::Status known = flags->CheckKnown({"server", "output", "insecure", "help", "version", "ca",
+                                          "cert", "key", "selector", "status", "limit", "node",
+                                          "label", "fact", "nodes-from", "noop"});
+  if (!known.ok()) {
+    err << "plumbctl: " << known.message() << " (see plumbctl --help)\n";
+    return 2;
+  }
+  if (flags->positional().empty()) {
+    err << "plumbctl: missing command (see plumbctl --help)\n";
+    return 2;
+  }
+  CtlInvocation inv;
+  inv.flags = &*flags;
+  inv.args.assign(flags->positional().begin() + 1, flags->positional().end());
+  inv.out = &out;
+  inv.err = &err;
+  std::string format = flags->Get("output", "table");
+  if (format == "json") {
+    inv.format = OutputFormat::kJson;
+  } else if (format != "table") {
+    err << "plumbctl: -o must be table or json, got \"" << format << "\"\n";
+    return 2;
+  }
+  const std::string& command = flags->positional()[0];
+  if (command == "validate") return CmdValidate(inv);
+  if (command == "render") return CmdRender(inv);
+
+  static const std::map<std::string, FleetCommand> kFleet = {
+      {"nodes", CmdNodes},         {"node", CmdNode},         {"reports", CmdReports},
+      {"report", CmdReport},       {"revisions", CmdRevisions}, {"revision", CmdRevision},
+      {"sync", CmdSync}};
+  auto it = kFleet.find(command);
+  if (it == kFleet.end()) {
+    err << "plumbctl: unknown command \"" << command << "\" (see plumbctl --help)\n";
+    return 2;
+  }
+  const char* env_server = getenv("PLUMB_SERVER");
+  std::string server = flags->Get("server", env_server ? env_server : "127.0.0.1:7443");
+  auto creds = MakeChannelCredentials(flags->GetBool("insecure"),
+                                      {flags->Get("ca"), flags->Get("cert"), flags->Get("key")});
+  if (!creds.ok()) {
+    err << "plumbctl: " << creds.status().message() << "\n";
+    return 2;
+  }
+  auto channel = grpc::CreateCustomChannel(server, *creds, DefaultChannelArguments());
+  auto stub = v1::FleetService::NewStub(channel);
+  return it->second(stub.get(), inv);
+}
+
+}  // namespace plumb

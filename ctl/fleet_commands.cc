@@ -1,0 +1,251 @@
+// The plumbctl commands that talk to FleetService.
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "ctl/commands.h"
+
+namespace plumb {
+namespace {
+
+constexpr int kRpcSeconds = 30;
+
+std::unique_ptr<grpc::ClientContext> NewContext() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kRpcSeconds));
+  return ctx;
+}
+
+// Prints a failed RPC as one line and returns exit status 1.
+int RpcFailed(const CtlInvocation& inv, const std::string& what, const grpc::Status& status) {
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    message = absl::StrCat("server unavailable (", message, ")");
+  }
+  *inv.err << "plumbctl: " << what << ": " << message << "\n";
+  return 1;
+}
+
+int Usage(const CtlInvocation& inv, const std::string& text) {
+  *inv.err << "plumbctl: usage: plumbctl " << text << "\n";
+  return 2;
+}
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+bool ParseStatus(const std::string& text, v1::NodeStatus* status) {
+  for (int i = v1::NodeStatus_MIN; i <= v1::NodeStatus_MAX; ++i) {
+    auto s = static_cast<v1::NodeStatus>(i);
+    if (v1::NodeStatus_IsValid(i) && NodeStatusName(s) == text && s != v1::NODE_STATUS_UNSPECIFIED) {
+      *status = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string JoinMap(const google::protobuf::Map<std::string, std::string>& m) {
+  std::map<std::string, std::string> sorted(m.begin(), m.end());
+  return absl::StrJoin(sorted, ",", absl::PairFormatter("="));
+}
+
+int ParseLimit(const CtlInvocation& inv, int* limit) {
+  std::string text = inv.flags->Get("limit", "20");
+  if (!absl::SimpleAtoi(text, limit) || *limit <= 0) {
+    *inv.err << "plumbctl: --limit must be a positive number, got \"" << text << "\"\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (!inv.args.empty()) return Usage(inv, "nodes [--selector k=v,...] [--status STATUS]");
+  v1::ListNodesRequest req;
+  for (const std::string& sel : inv.flags->GetAll("selector")) {
+    for (absl::string_view part : absl::StrSplit(sel, ',', absl::SkipEmpty())) {
+      std::string k, v;
+      if (!ParseKeyValue(std::string(part), &k, &v).ok()) {
+        *inv.err << "plumbctl: --selector takes k=v[,k=v], got \"" << sel << "\"\n";
+        return 2;
+      }
+      (*req.mutable_selector())[k] = v;
+    }
+  }
+  if (inv.flags->Has("status")) {
+    v1::NodeStatus status;
+    if (!ParseStatus(inv.flags->Get("status"), &status)) {
+      *inv.err << "plumbctl: --status must be one of converged, pending, failed, drifted, "
+                  "offline, unknown\n";
+      return 2;
+    }
+    req.set_status(status);
+  }
+  v1::ListNodesResponse resp;
+  auto ctx = NewContext();
+  grpc::Status st = stub->ListNodes(ctx.get(), req, &resp);
+  if (!st.ok()) return RpcFailed(inv, "nodes", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  Table t({"NAME", "STATUS", "APPLIED", "DESIRED", "LAST SEEN", "LABELS"});
+  int64_t now = NowMs();
+  for (const v1::Node& n : resp.nodes()) {
+    t.AddRow({n.name(), NodeStatusName(n.status()), ShortSha(n.applied_revision()),
+              ShortSha(n.desired_revision()), n.connected() ? "connected" : Ago(n.last_seen_unix_ms(), now),
+              JoinMap(n.labels())});
+  }
+  *inv.out << t.ToString();
+  return 0;
+}
+
+int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (inv.args.size() != 1) return Usage(inv, "node NAME");
+  v1::GetNodeRequest req;
+  req.set_name(inv.args[0]);
+  v1::Node n;
+  auto ctx = NewContext();
+  grpc::Status st = stub->GetNode(ctx.get(), req, &n);
+  if (!st.ok()) return RpcFailed(inv, absl::StrCat("node ", inv.args[0]), st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(n) << "\n";
+    return 0;
+  }
+  Table t({"FIELD", "VALUE"});
+  t.AddRow({"name", n.name()});
+  t.AddRow({"status", NodeStatusName(n.status())});
+  t.AddRow({"connected", n.connected() ? "yes" : "no"});
+  t.AddRow({"last seen", FormatUnixMs(n.last_seen_unix_ms())});
+  t.AddRow({"desired revision", ShortSha(n.desired_revision())});
+  t.AddRow({"applied revision", ShortSha(n.applied_revision())});
+  t.AddRow({"last report", n.last_report_id().empty() ? "-" : n.last_report_id()});
+  t.AddRow({"agent version", n.agent_version()});
+  t.AddRow({"labels", JoinMap(n.labels())});
+  if (!n.last_error().empty()) t.AddRow({"last error", n.last_error()});
+  std::map<std::string, std::string> facts(n.facts().begin(), n.facts().end());
+  for (const auto& [k, v] : facts) t.AddRow({"fact " + k, v});
+  *inv.out << t.ToString();
+  return 0;
+}
+
+int CmdReports(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (inv.args.size() != 1) return Usage(inv, "reports NODE [--limit N]");
+  v1::ListReportsRequest req;
+  req.set_node(inv.args[0]);
+  int limit = 0;
+  if (int rc = ParseLimit(inv, &limit)) return rc;
+  req.set_limit(limit);
+  v1::ListReportsResponse resp;
+  auto ctx = NewContext();
+  grpc::Status st = stub->ListReports(ctx.get(), req, &resp);
+  if (!st.ok()) return RpcFailed(inv, "reports", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  Table t({"ID", "STARTED", "TRIGGER", "REVISION", "CHANGED", "FAILED", "UNCHANGED", "NOOP"});
+  for (const v1::ReportSummary& r : resp.reports()) {
+    t.AddRow({r.id(), FormatUnixMs(r.started_unix_ms()), TriggerName(r.trigger()),
+              ShortSha(r.revision()), absl::StrCat(r.noop() ? r.would_change() : r.changed()),
+              absl::StrCat(r.failed()), absl::StrCat(r.unchanged()), r.noop() ? "yes" : "no"});
+  }
+  *inv.out << t.ToString();
+  return 0;
+}
+
+int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (inv.args.size() != 1) return Usage(inv, "report ID");
+  v1::GetReportRequest req;
+  req.set_id(inv.args[0]);
+  v1::Report r;
+  auto ctx = NewContext();
+  grpc::Status st = stub->GetReport(ctx.get(), req, &r);
+  if (!st.ok()) return RpcFailed(inv, absl::StrCat("report ", inv.args[0]), st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(r) << "\n";
+    return 0;
+  }
+  *inv.out << "report " << r.id() << " node " << r.node() << " revision " << ShortSha(r.revision())
+           << " trigger " << TriggerName(r.trigger()) << (r.noop() ? " (noop)" : "") << "\n"
+           << "started " << FormatUnixMs(r.started_unix_ms()) << ", took "
+           << r.duration_us() / 1000 << " ms\n\n";
+  Table t({"RESOURCE", "OUTCOME", "MESSAGE"});
+  for (const v1::ResourceResult& res : r.results()) {
+    t.AddRow({res.id(), OutcomeName(res.outcome()), res.message()});
+  }
+  *inv.out << t.ToString();
+  for (const v1::ResourceResult& res : r.results()) {
+    if (!res.diff().empty()) *inv.out << "\n" << res.diff();
+  }
+  return 0;
+}
+
+int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (!inv.args.empty()) return Usage(inv, "revisions [--limit N]");
+  v1::ListRevisionsRequest req;
+  int limit = 0;
+  if (int rc = ParseLimit(inv, &limit)) return rc;
+  req.set_limit(limit);
+  v1::ListRevisionsResponse resp;
+  auto ctx = NewContext();
+  grpc::Status st = stub->ListRevisions(ctx.get(), req, &resp);
+  if (!st.ok()) return RpcFailed(inv, "revisions", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  Table t({"REVISION", "STATUS", "FETCHED", "ERRORS", "SUMMARY"});
+  for (const v1::Revision& r : resp.revisions()) {
+    std::string status = r.serving() ? "serving" : r.status() == v1::REVISION_OK ? "ok" : "failed";
+    t.AddRow({ShortSha(r.sha()), status, FormatUnixMs(r.fetched_unix_ms()),
+              absl::StrCat(r.errors_size()), r.summary()});
+  }
+  *inv.out << t.ToString();
+  return 0;
+}
+
+int CmdRevision(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (inv.args.size() != 1) return Usage(inv, "revision SHA");
+  v1::GetRevisionRequest req;
+  req.set_sha(inv.args[0]);
+  v1::Revision r;
+  auto ctx = NewContext();
+  grpc::Status st = stub->GetRevision(ctx.get(), req, &r);
+  if (!st.ok()) return RpcFailed(inv, absl::StrCat("revision ", inv.args[0]), st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(r) << "\n";
+    return 0;
+  }
+  std::string status = r.serving() ? "serving" : r.status() == v1::REVISION_OK ? "ok" : "failed";
+  *inv.out << "revision " << r.sha() << "\nstatus   " << status << "\nfetched  "
+           << FormatUnixMs(r.fetched_unix_ms()) << "\nsummary  " << r.summary() << "\n";
+  if (r.errors_size() > 0) {
+    *inv.out << "\n" << r.errors_size() << " error(s):\n";
+    for (const v1::CompileError& e : r.errors()) {
+      *inv.out << "  " << (e.location().empty() ? "" : e.location() + ": ") << e.message() << "\n";
+    }
+  }
+  return 0;
+}
+
+int CmdSync(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (!inv.args.empty()) return Usage(inv, "sync");
+  v1::SyncResponse resp;
+  auto ctx = NewContext();
+  grpc::Status st = stub->Sync(ctx.get(), v1::SyncRequest(), &resp);
+  if (!st.ok()) return RpcFailed(inv, "sync", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  bool ok = resp.status() == v1::REVISION_OK;
+  *inv.out << "revision " << ShortSha(resp.revision()) << " " << (ok ? "ok" : "failed") << "\n";
+  return ok ? 0 : 1;
+}
+
+}  // namespace plumb

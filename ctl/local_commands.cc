@@ -1,0 +1,187 @@
+// plumbctl validate / render: compile a checkout locally, as a pre-commit hook or CI step would.
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/compiler.h"
+#include "common/config_file.h"
+#include "common/directory_tree.h"
+#include "ctl/commands.h"
+#include "yaml-cpp/yaml.h"
+
+namespace plumb {
+namespace {
+
+// The node named by --node/--label/--fact.
+absl::StatusOr<NodeInputs> NodeFromFlags(const CommandLine& flags) {
+  NodeInputs node;
+  node.name = flags.Get("node");
+  for (const char* kind : {"label", "fact"}) {
+    for (const std::string& kv : flags.GetAll(kind)) {
+      std::string k, v;
+      absl::Status s = ParseKeyValue(kv, &k, &v);
+      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("--", kind, ": ", s.message()));
+      (std::string(kind) == "label" ? node.labels : node.facts)[k] = v;
+    }
+  }
+  return node;
+}
+
+// --nodes-from FILE: a YAML list of {name, labels: {}, facts: {}}.
+absl::StatusOr<std::vector<NodeInputs>> NodesFromFile(const std::string& path) {
+  std::vector<NodeInputs> nodes;
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (!root.IsSequence()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": expected a list of nodes"));
+    }
+    for (const YAML::Node& n : root) {
+      NodeInputs node;
+      node.name = n["name"].as<std::string>("");
+      if (node.name.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ":", n.Mark().line + 1, ":", n.Mark().column + 1, ": node has no name"));
+      }
+      for (const auto& kv : n["labels"]) node.labels[kv.first.Scalar()] = kv.second.Scalar();
+      for (const auto& kv : n["facts"]) node.facts[kv.first.Scalar()] = kv.second.Scalar();
+      nodes.push_back(std::move(node));
+    }
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+  }
+  return nodes;
+}
+
+std::string YamlQuote(const std::string& s) {
+  YAML::Emitter e;
+  e << YAML::DoubleQuoted << s;
+  return e.c_str();
+}
+
+void PrintValue(std::ostream& out, const v1::Value& v) {
+  switch (v.kind_case()) {
+    case v1::Value::kStr: out << YamlQuote(v.str()); break;
+    case v1::Value::kList: {
+      std::vector<std::string> items;
+      for (const auto& i : v.list().items()) items.push_back(YamlQuote(i));
+      out << "[" << absl::StrJoin(items, ", ") << "]";
+      break;
+    }
+    case v1::Value::kMap: {
+      std::map<std::string, std::string> m(v.map().entries().begin(), v.map().entries().end());
+      std::vector<std::string> items;
+      for (const auto& [k, val] : m) items.push_back(absl::StrCat(k, ": ", YamlQuote(val)));
+      out << "{" << absl::StrJoin(items, ", ") << "}";
+      break;
+    }
+    default: out << "null";
+  }
+}
+
+void PrintCatalogYaml(std::ostream& out, const NodeCompileResult& result) {
+  const v1::Catalog& c = *result.catalog;
+  out << "revision: " << c.revision() << "\ndigest: " << c.digest() << "\nresources:\n";
+  auto list = [&](const char* name, const auto& ids) {
+    if (ids.empty()) return;
+    std::vector<std::string> q;
+    for (const auto& id : ids) q.push_back(YamlQuote(id));
+    out << "    " << name << ": [" << absl::StrJoin(q, ", ") << "]\n";
+  };
+  for (const v1::Resource& r : c.resources()) {
+    out << "  - id: " << YamlQuote(r.id()) << "\n    version: " << r.version().substr(0, 16) << "\n";
+    std::map<std::string, v1::Value> attrs(r.attributes().begin(), r.attributes().end());
+    for (const auto& [k, v] : attrs) {
+      out << "    " << k << ": ";
+      PrintValue(out, v);
+      out << "\n";
+    }
+    list("require", r.require());
+    list("before", r.before());
+    list("notify", r.notify());
+    list("subscribe", r.subscribe());
+    if (!r.content_digest().empty()) {
+      auto it = result.blobs.find(r.content_digest());
+      if (r.sensitive()) {
+        out << "    content: (sensitive, " << r.content_size() << " bytes)\n";
+      } else if (it != result.blobs.end()) {
+        out << "    content: " << YamlQuote(*it->second) << "\n";
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int CmdValidate(const CtlInvocation& inv) {
+  if (inv.args.size() > 1) {
+    *inv.err << "plumbctl: usage: plumbctl validate [DIR] [--node N ...] [--nodes-from FILE]\n";
+    return 2;
+  }
+  std::string dir = inv.args.empty() ? "." : inv.args[0];
+  std::vector<NodeInputs> nodes;
+  if (inv.flags->Has("nodes-from")) {
+    auto from_file = NodesFromFile(inv.flags->Get("nodes-from"));
+    if (!from_file.ok()) {
+      *inv.err << "plumbctl: " << from_file.status().message() << "\n";
+      return 2;
+    }
+    nodes = std::move(*from_file);
+  }
+  if (inv.flags->Has("node")) {
+    auto node = NodeFromFlags(*inv.flags);
+    if (!node.ok()) {
+      *inv.err << "plumbctl: " << node.status().message() << "\n";
+      return 2;
+    }
+    nodes.push_back(std::move(*node));
+  }
+  DirectoryTree tree(dir);
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(tree, "local");
+  std::vector<CompileError> errors = state->errors();
+  if (state->ok()) {
+    for (const NodeInputs& node : nodes) {
+      for (CompileError e : state->CompileNode(node).errors) {
+        e.message = absl::StrCat(e.message, " (node ", node.name, ")");
+        errors.push_back(std::move(e));
+      }
+    }
+  }
+  for (const CompileError& e : errors) *inv.err << e.ToString() << "\n";
+  if (!errors.empty()) {
+    *inv.err << errors.size() << " error(s)\n";
+    return 1;
+  }
+  *inv.out << "ok: " << dir << " compiles" << (nodes.empty() ? "" : absl::StrCat(" for ", nodes.size(), " node(s)")) << "\n";
+  return 0;
+}
+
+int CmdRender(const CtlInvocation& inv) {
+  if (inv.args.size() != 1 || !inv.flags->Has("node")) {
+    *inv.err << "plumbctl: usage: plumbctl render DIR --node N [--label k=v] [--fact k=v]\n";
+    return 2;
+  }
+  auto node = NodeFromFlags(*inv.flags);
+  if (!node.ok()) {
+    *inv.err << "plumbctl: " << node.status().message() << "\n";
+    return 2;
+  }
+  DirectoryTree tree(inv.args[0]);
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(tree, "local");
+  NodeCompileResult result;
+  if (state->ok()) result = state->CompileNode(*node);
+  std::vector<CompileError> errors = state->ok() ? result.errors : state->errors();
+  if (!errors.empty() || !result.ok()) {
+    for (const CompileError& e : errors) *inv.err << e.ToString() << "\n";
+    return 1;
+  }
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(*result.catalog) << "\n";
+  } else {
+    PrintCatalogYaml(*inv.out, result);
+  }
+  return 0;
+}
+
+}  // namespace plumb

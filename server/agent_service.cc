@@ -1,0 +1,106 @@
+#include "server/agent_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/digest.h"
+
+namespace plumb {
+namespace {
+
+// The reactor of one Sync stream. Reads one message at a time and hands it to the hub; writes
+// come from the session's outbox. Deletes itself in OnDone after detaching from the session.
+class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>,
+                    public StreamWriter {
+ public:
+  AgentStream(StreamHub* hub, std::string peer)
+      : hub_(hub), session_(std::make_shared<AgentSession>(std::move(peer))) {
+    session_->Attach(this);
+    StartRead(&in_);
+  }
+
+  void StartWrite(const v1::ServerMessage* msg) override {
+    grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>::StartWrite(msg);
+  }
+  void Finish(grpc::Status status) override {
+    grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>::Finish(std::move(status));
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      session_->OnReadsDone();
+      hub_->OnDisconnect(session_);
+      return;
+    }
+    hub_->OnMessage(session_, std::move(in_));
+    in_.Clear();
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override { session_->OnWriteDone(ok); }
+
+  void OnDone() override {
+    session_->Detach();
+    hub_->OnDisconnect(session_);
+    delete this;
+  }
+
+ private:
+  StreamHub* const hub_;
+  std::shared_ptr<AgentSession> session_;
+  v1::AgentMessage in_;
+};
+
+// Streams one blob in chunks of kBlobChunkBytes, one write in flight.
+class BlobWriter : public grpc::ServerWriteReactor<v1::BlobChunk> {
+ public:
+  explicit BlobWriter(std::shared_ptr<const std::string> blob) : blob_(std::move(blob)) { Next(); }
+  explicit BlobWriter(grpc::Status error) { Finish(std::move(error)); }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (offset_ >= blob_->size() && offset_ > 0) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    size_t n = std::min(AgentServiceImpl::kBlobChunkBytes, blob_->size() - offset_);
+    chunk_.set_data(blob_->data() + offset_, n);
+    offset_ += n;
+    if (n == 0) offset_ = 1;  // an empty blob is one empty chunk
+    StartWrite(&chunk_);
+  }
+
+  std::shared_ptr<const std::string> blob_;
+  size_t offset_ = 0;
+  v1::BlobChunk chunk_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* AgentServiceImpl::Sync(
+    grpc::CallbackServerContext* context) {
+  return new AgentStream(hub_, context->peer());
+}
+
+grpc::ServerWriteReactor<v1::BlobChunk>* AgentServiceImpl::GetBlob(
+    grpc::CallbackServerContext* context, const v1::GetBlobRequest* request) {
+  if (!IsSha256Hex(request->digest())) {
+    return new BlobWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                       "digest must be 64 lowercase hex characters"));
+  }
+  auto blob = builder_->Blob(request->digest());
+  if (!blob.ok()) {
+    return new BlobWriter(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                       absl::StrCat("no blob ", request->digest())));
+  }
+  return new BlobWriter(*blob);
+}
+
+}  // namespace plumb

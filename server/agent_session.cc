@@ -1,0 +1,79 @@
+#include "server/agent_session.h"
+
+namespace plumb {
+
+void AgentSession::Attach(StreamWriter* writer) {
+  absl::MutexLock lock(&mu_);
+  writer_ = writer;
+}
+
+void AgentSession::Send(v1::ServerMessage msg) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (writer_ == nullptr || finishing_) return;
+    outbox_.push_back(std::move(msg));
+  }
+  Pump();
+}
+
+void AgentSession::Close(grpc::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (writer_ == nullptr || finishing_) return;
+    finishing_ = true;
+    finish_status_ = std::move(status);
+  }
+  Pump();
+}
+
+void AgentSession::OnReadsDone() { Close(grpc::Status::OK); }
+
+void AgentSession::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!outbox_.empty()) outbox_.pop_front();
+    if (!ok) {
+      // The stream is broken: nothing more will be written; finish so OnDone can come.
+      outbox_.clear();
+      if (!finishing_) {
+        finishing_ = true;
+        finish_status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed");
+      }
+    }
+  }
+  Pump();
+}
+
+void AgentSession::Detach() {
+  absl::MutexLock lock(&mu_);
+  writer_ = nullptr;
+  outbox_.clear();
+}
+
+void AgentSession::Pump() {
+  // Decide under the lock, act outside it: a reaction may run inline from StartWrite/Finish.
+  StreamWriter* writer = nullptr;
+  const v1::ServerMessage* next = nullptr;
+  bool finish = false;
+  grpc::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (writer_ == nullptr || writing_ || finished_) return;
+    if (!outbox_.empty() && !finishing_) {
+      writing_ = true;
+      next = &outbox_.front();  // deque keeps element addresses stable on push_back
+    } else if (finishing_) {
+      finished_ = true;
+      finish = true;
+      status = finish_status_;
+    } else {
+      return;
+    }
+    writer = writer_;
+  }
+  if (next != nullptr) writer->StartWrite(next);
+  if (finish) writer->Finish(status);
+}
+
+}  // namespace plumb

@@ -1,0 +1,66 @@
+#include "server/fleet_service.h"
+
+#include "common/grpc_status.h"
+
+namespace plumb {
+
+grpc::Status FleetServiceImpl::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest* req,
+                                         v1::ListNodesResponse* resp) {
+  auto nodes = store_->ListNodes({req->selector().begin(), req->selector().end()}, req->status());
+  if (!nodes.ok()) return ToGrpcStatus(nodes.status());
+  for (v1::Node& n : *nodes) *resp->add_nodes() = std::move(n);
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::GetNode(grpc::ServerContext*, const v1::GetNodeRequest* req,
+                                       v1::Node* resp) {
+  auto node = store_->GetNode(req->name());
+  if (!node.ok()) return ToGrpcStatus(node.status());
+  *resp = std::move(*node);
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::ListReports(grpc::ServerContext*,
+                                           const v1::ListReportsRequest* req,
+                                           v1::ListReportsResponse* resp) {
+  auto reports = store_->ListReports(req->node(), req->limit());
+  if (!reports.ok()) return ToGrpcStatus(reports.status());
+  for (v1::ReportSummary& r : *reports) *resp->add_reports() = std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::GetReport(grpc::ServerContext*, const v1::GetReportRequest* req,
+                                         v1::Report* resp) {
+  auto report = store_->GetReport(req->id());
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  *resp = std::move(*report);
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::ListRevisions(grpc::ServerContext*,
+                                             const v1::ListRevisionsRequest* req,
+                                             v1::ListRevisionsResponse* resp) {
+  auto revs = store_->ListRevisions(req->limit() > 0 ? req->limit() : 50);
+  if (!revs.ok()) return ToGrpcStatus(revs.status());
+  for (v1::Revision& r : *revs) *resp->add_revisions() = std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::GetRevision(grpc::ServerContext*,
+                                           const v1::GetRevisionRequest* req, v1::Revision* resp) {
+  auto rev = store_->GetRevision(req->sha());
+  if (!rev.ok()) return ToGrpcStatus(rev.status());
+  *resp = std::move(*rev);
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::Sync(grpc::ServerContext*, const v1::SyncRequest*,
+                                    v1::SyncResponse* resp) {
+  auto rev = poller_->SyncNow();
+  if (!rev.ok()) return ToGrpcStatus(rev.status());
+  resp->set_revision(rev->sha());
+  resp->set_status(rev->status());
+  return grpc::Status::OK;
+}
+
+}  // namespace plumb

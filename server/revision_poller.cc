@@ -1,0 +1,121 @@
+#include "server/revision_poller.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace plumb {
+
+RevisionPoller::RevisionPoller(GitSource* git, Store* store, CatalogBuilder* builder, Clock* clock,
+                               absl::Duration poll, std::function<void()> on_served)
+    : git_(git), store_(store), builder_(builder), clock_(clock), poll_(poll),
+      on_served_(std::move(on_served)) {}
+
+RevisionPoller::~RevisionPoller() { Stop(); }
+
+absl::Status RevisionPoller::Restore() {
+  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision());
+  if (sha.empty()) return absl::OkStatus();
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(sha));
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, sha);
+  if (!state->ok()) {
+    return absl::DataLossError(absl::StrCat("serving revision ", sha, " no longer compiles"));
+  }
+  builder_->SetDesiredState(std::move(state));
+  absl::MutexLock lock(&sync_mu_);
+  last_evaluated_ = sha;
+  LogInfo("serving restored revision", {{"rev", sha.substr(0, 12)}});
+  return absl::OkStatus();
+}
+
+void RevisionPoller::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RevisionPoller::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool RevisionPoller::last_fetch_ok() const {
+  absl::MutexLock lock(&mu_);
+  return last_fetch_ok_;
+}
+
+void RevisionPoller::Loop() {
+  while (true) {
+    absl::StatusOr<v1::Revision> rev = SyncNow();
+    if (!rev.ok()) LogWarning("repository sync failed", {{"error", rev.status().message()}});
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    // Wait on the mutex (not the clock) so Stop() wakes us at once.
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), poll_);
+    if (stopping_) return;
+  }
+}
+
+absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
+  absl::MutexLock sync_lock(&sync_mu_);
+  absl::StatusOr<CommitInfo> head = git_->Fetch();
+  {
+    absl::MutexLock lock(&mu_);
+    last_fetch_ok_ = head.ok();
+  }
+  if (!head.ok()) return head.status();
+  if (head->sha == last_evaluated_) return store_->GetRevision(head->sha);
+  return Evaluate(*head);
+}
+
+absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) {
+  absl::Time start = clock_->Now();
+  v1::Revision rev;
+  rev.set_sha(commit.sha);
+  rev.set_summary(commit.summary);
+  rev.set_fetched_unix_ms(absl::ToUnixMillis(start));
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(commit.sha));
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, commit.sha);
+  std::vector<CompileError> errors = state->errors();
+  if (errors.empty()) {
+    // A revision is served only if it compiles for every node we know of.
+    PLUMB_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
+                           store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED));
+    std::set<std::string> seen_groups;
+    for (const v1::Node& n : nodes) {
+      NodeInputs inputs{n.name(), {n.labels().begin(), n.labels().end()},
+                        {n.facts().begin(), n.facts().end()}};
+      if (!seen_groups.insert(state->GroupKey(inputs)).second) continue;
+      NodeCompileResult result = state->CompileNode(inputs);
+      for (CompileError& e : result.errors) {
+        e.message = absl::StrCat(e.message, " (node ", n.name(), ")");
+        errors.push_back(std::move(e));
+      }
+    }
+  }
+  for (const CompileError& e : errors) {
+    v1::CompileError* pe = rev.add_errors();
+    pe->set_location(e.location);
+    pe->set_message(e.message);
+  }
+  rev.set_status(errors.empty() ? v1::REVISION_OK : v1::REVISION_FAILED);
+  PLUMB_RETURN_IF_ERROR(store_->PutRevision(rev));
+  last_evaluated_ = commit.sha;
+  double ms = absl::ToDoubleMilliseconds(clock_->Now() - start);
+  if (!errors.empty()) {
+    LogWarning("revision failed to compile; not served",
+               {{"rev", commit.sha.substr(0, 12)}, {"errors", errors.size()},
+                {"first", errors[0].ToString()}});
+    return rev;
+  }
+  PLUMB_RETURN_IF_ERROR(store_->SetServingRevision(commit.sha));
+  builder_->SetDesiredState(std::move(state));
+  rev.set_serving(true);
+  LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"compile_ms", ms},
+                                   {"summary", commit.summary}});
+  on_served_();
+  return rev;
+}
+
+}  // namespace plumb

@@ -1,0 +1,65 @@
+#pragma once
+
+// Follows the repository: fetches the branch every poll interval (or when asked), compiles a
+// new head against every known node, records the revision with its status and errors, and
+// serves it only if everything compiled. A failed revision is never served; nodes stay on the
+// last good one.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "common/clock.h"
+#include "plumb/v1/fleet.pb.h"
+#include "server/catalog_builder.h"
+#include "server/git_source.h"
+#include "server/store.h"
+
+namespace plumb {
+
+// Thread-safe: SyncNow may be called from any thread while the loop runs.
+class RevisionPoller {
+ public:
+  // Nothing owned; all must outlive the poller. `on_served` runs after a new revision is served.
+  RevisionPoller(GitSource* git, Store* store, CatalogBuilder* builder, Clock* clock,
+                 absl::Duration poll, std::function<void()> on_served);
+  ~RevisionPoller();
+
+  // Loads the last served revision from the store (so a restarted server serves at once).
+  absl::Status Restore();
+  // Starts the poll loop (first fetch immediately).
+  void Start();
+  void Stop();
+
+  // Fetches now and evaluates the head. Returns the head revision as recorded.
+  absl::StatusOr<v1::Revision> SyncNow();
+
+  // Whether the last fetch succeeded (readiness).
+  bool last_fetch_ok() const;
+
+ private:
+  void Loop();
+  // Compiles `sha` and records it; serves it if it compiled for every known node.
+  absl::StatusOr<v1::Revision> Evaluate(const CommitInfo& commit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+
+  GitSource* const git_;
+  Store* const store_;
+  CatalogBuilder* const builder_;
+  Clock* const clock_;
+  const absl::Duration poll_;
+  const std::function<void()> on_served_;
+
+  absl::Mutex sync_mu_;  // one fetch+compile at a time
+  std::string last_evaluated_ ABSL_GUARDED_BY(sync_mu_);
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_fetch_ok_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace plumb

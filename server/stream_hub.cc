@@ -1,0 +1,267 @@
+#include "server/stream_hub.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/catalog.h"
+#include "common/logging.h"
+
+namespace plumb {
+namespace {
+
+std::string Short(const std::string& sha) { return sha.substr(0, 12); }
+
+int64_t UnixMs(absl::Time t) { return absl::ToUnixMillis(t); }
+
+}  // namespace
+
+v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& desired_revision) {
+  int changed = 0, would_change = 0;
+  for (const v1::ResourceResult& r : report.results()) {
+    if (r.outcome() == v1::FAILED) return v1::NODE_FAILED;
+    if (r.outcome() == v1::CHANGED) ++changed;
+    if (r.outcome() == v1::WOULD_CHANGE) ++would_change;
+  }
+  if (report.noop() && would_change > 0) return v1::NODE_DRIFTED;
+  bool drift_run = report.trigger() == v1::INTERVAL || report.trigger() == v1::DRIFT;
+  if (!report.noop() && drift_run && changed > 0) return v1::NODE_DRIFTED;
+  if (!desired_revision.empty() && report.revision() != desired_revision) return v1::NODE_PENDING;
+  return v1::NODE_CONVERGED;
+}
+
+StreamHub::StreamHub(Store* store, CatalogBuilder* builder, Clock* clock)
+    : store_(store), builder_(builder), clock_(clock) {}
+
+StreamHub::~StreamHub() { queue_.Drain(); }
+
+int StreamHub::connected() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(by_node_.size());
+}
+
+int64_t StreamHub::resources_sent() const {
+  absl::MutexLock lock(&mu_);
+  return resources_sent_;
+}
+
+void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg) {
+  queue_.Post([this, s = std::move(session), m = std::move(msg)]() mutable {
+    if (!s->hello_seen && m.kind_case() != v1::AgentMessage::kHello) {
+      s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be Hello"));
+      return;
+    }
+    switch (m.kind_case()) {
+      case v1::AgentMessage::kHello: HandleHello(s, m.hello()); break;
+      case v1::AgentMessage::kAck: HandleAck(s, m.ack()); break;
+      case v1::AgentMessage::kReport: HandleReport(s, std::move(*m.mutable_report())); break;
+      case v1::AgentMessage::kHeartbeat: {
+        v1::ServerMessage reply;
+        reply.mutable_heartbeat()->set_unix_ms(UnixMs(clock_->Now()));
+        s->Send(std::move(reply));
+        break;
+      }
+      default:
+        s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty AgentMessage"));
+    }
+  });
+}
+
+void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
+  queue_.Post([this, s = std::move(session)] {
+    if (!s->hello_seen) return;
+    const std::string& name = s->inputs.name;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = by_node_.find(name);
+      if (it == by_node_.end() || it->second != s) return;  // replaced by a newer stream
+      by_node_.erase(it);
+    }
+    LogInfo("agent disconnected", {{"node", name}});
+    UpdateNode(name, [&](v1::Node* n) {
+      n->set_connected(false);
+      n->set_status(v1::NODE_OFFLINE);
+      n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
+    });
+  });
+}
+
+void StreamHub::OnNewRevision() {
+  queue_.Post([this] {
+    std::vector<std::shared_ptr<AgentSession>> sessions;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [name, s] : by_node_) sessions.push_back(s);
+    }
+    for (const auto& s : sessions) OfferCatalog(s);
+  });
+}
+
+void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
+                           const std::vector<std::string>& nodes, bool noop,
+                           std::function<void(std::vector<std::string>)> done) {
+  queue_.Post([this, selector, nodes, noop, done = std::move(done)] {
+    std::vector<std::string> asked;
+    std::vector<std::pair<std::string, std::shared_ptr<AgentSession>>> sessions;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& entry : by_node_) sessions.push_back(entry);
+    }
+    for (const auto& [name, s] : sessions) {
+      bool match = nodes.empty() || std::find(nodes.begin(), nodes.end(), name) != nodes.end();
+      for (const auto& [k, v] : selector) {
+        auto it = s->inputs.labels.find(k);
+        match = match && it != s->inputs.labels.end() && it->second == v;
+      }
+      if (!match) continue;
+      v1::ServerMessage msg;
+      msg.mutable_run()->set_noop(noop);
+      s->Send(std::move(msg));
+      asked.push_back(name);
+    }
+    done(std::move(asked));
+  });
+}
+
+void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello) {
+  if (hello.node().empty()) {
+    s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Hello.node is empty"));
+    return;
+  }
+  if (s->hello_seen) {
+    s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "Hello sent twice"));
+    return;
+  }
+  s->hello_seen = true;
+  s->inputs.name = hello.node();
+  s->inputs.labels = {hello.labels().begin(), hello.labels().end()};
+  s->inputs.facts = {hello.facts().begin(), hello.facts().end()};
+  s->held = {hello.resource_versions().begin(), hello.resource_versions().end()};
+  s->held_digest = hello.catalog_digest();
+  s->reply_pending = true;
+  std::shared_ptr<AgentSession> replaced;
+  {
+    absl::MutexLock lock(&mu_);
+    auto& slot = by_node_[hello.node()];
+    replaced = slot;
+    slot = s;
+  }
+  if (replaced != nullptr) {
+    replaced->Close(grpc::Status(grpc::StatusCode::ABORTED, "replaced by a newer stream"));
+  }
+  LogInfo("agent connected", {{"node", hello.node()}, {"peer", s->peer()},
+                              {"applied_rev", Short(hello.applied_revision())},
+                              {"held", hello.resource_versions_size()}});
+  UpdateNode(hello.node(), [&](v1::Node* n) {
+    n->set_name(hello.node());
+    *n->mutable_labels() = hello.labels();
+    *n->mutable_facts() = hello.facts();
+    n->set_agent_version(hello.agent_version());
+    if (!hello.applied_revision().empty()) n->set_applied_revision(hello.applied_revision());
+    n->set_connected(true);
+    n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
+    if (n->status() == v1::NODE_OFFLINE || n->status() == v1::NODE_STATUS_UNSPECIFIED) {
+      n->set_status(v1::NODE_UNKNOWN);
+    }
+  });
+  OfferCatalog(s);
+}
+
+void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
+  if (s->inflight != nullptr) return;  // the Ack will bring us back here: latest wins
+  auto catalog = builder_->Build(s->inputs);
+  if (!catalog.ok()) {
+    LogWarning("no catalog for node", {{"node", s->inputs.name}, {"error", catalog.status().message()}});
+    UpdateNode(s->inputs.name, [&](v1::Node* n) {
+      n->set_last_error(std::string(catalog.status().message()));
+      if (!absl::IsFailedPrecondition(catalog.status())) n->set_status(v1::NODE_FAILED);
+    });
+    return;
+  }
+  const v1::Catalog& c = **catalog;
+  bool unchanged = c.digest() == s->held_digest || c.digest() == s->nacked_digest;
+  if (unchanged && !s->reply_pending) return;
+  s->reply_pending = false;
+  v1::ServerMessage msg;
+  v1::CatalogUpdate* update = msg.mutable_update();
+  *update = ComputeDelta(s->held, c);
+  update->set_nonce(absl::StrCat(s->next_nonce++));
+  s->inflight_nonce = update->nonce();
+  s->inflight = *catalog;
+  s->resources_sent += update->upserted_size();
+  {
+    absl::MutexLock lock(&mu_);
+    resources_sent_ += update->upserted_size();
+  }
+  LogInfo("catalog update sent", {{"node", s->inputs.name}, {"rev", Short(c.revision())},
+                                  {"upserted", update->upserted_size()},
+                                  {"removed", update->removed_size()}, {"full", update->full()}});
+  s->Send(std::move(msg));
+  UpdateNode(s->inputs.name, [&](v1::Node* n) {
+    n->set_desired_revision(c.revision());
+    if (n->applied_revision() != c.revision() && n->status() != v1::NODE_FAILED) {
+      n->set_status(v1::NODE_PENDING);
+    }
+  });
+}
+
+void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack) {
+  if (s->inflight == nullptr || ack.nonce() != s->inflight_nonce) return;  // stale
+  std::shared_ptr<const v1::Catalog> sent = std::move(s->inflight);
+  s->inflight = nullptr;
+  if (!ack.error().empty()) {
+    s->nacked_digest = sent->digest();
+    LogWarning("catalog rejected by agent", {{"node", s->inputs.name}, {"error", ack.error()}});
+    UpdateNode(s->inputs.name, [&](v1::Node* n) {
+      n->set_status(v1::NODE_FAILED);
+      n->set_last_error(absl::StrCat("catalog rejected: ", ack.error()));
+    });
+  } else {
+    s->held.clear();
+    for (const v1::Resource& r : sent->resources()) s->held[r.id()] = r.version();
+    s->held_digest = sent->digest();
+  }
+  OfferCatalog(s);
+}
+
+void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report) {
+  report.set_node(s->inputs.name);  // the stream's node, never what the message claims
+  if (report.id().empty()) {
+    s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Report.id is empty"));
+    return;
+  }
+  auto stored = store_->PutReport(report);
+  if (!stored.ok()) {
+    // Not acknowledged: the agent keeps it queued and re-sends after reconnecting.
+    LogError("cannot store report", {{"node", s->inputs.name}, {"report", report.id()},
+                                     {"error", stored.status().message()}});
+    return;
+  }
+  if (*stored) {
+    UpdateNode(s->inputs.name, [&](v1::Node* n) {
+      if (!report.noop()) n->set_applied_revision(report.revision());
+      n->set_status(StatusFromReport(report, n->desired_revision()));
+      n->set_last_report_id(report.id());
+      n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
+      if (n->status() != v1::NODE_FAILED) n->clear_last_error();
+    });
+    LogInfo("report stored", {{"node", s->inputs.name}, {"report", report.id()},
+                              {"rev", Short(report.revision())}});
+  }
+  v1::ServerMessage ack;
+  ack.mutable_report_ack()->set_report_id(report.id());
+  s->Send(std::move(ack));
+}
+
+void StreamHub::UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change) {
+  v1::Node node;
+  auto existing = store_->GetNode(name);
+  if (existing.ok()) {
+    node = std::move(*existing);
+  } else {
+    node.set_name(name);
+    node.set_status(v1::NODE_UNKNOWN);
+  }
+  change(&node);
+  absl::Status s = store_->PutNode(node);
+  if (!s.ok()) LogError("cannot store node", {{"node", name}, {"error", s.message()}});
+}
+
+}  // namespace plumb

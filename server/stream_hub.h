@@ -1,0 +1,71 @@
+#pragma once
+
+// The registry of connected agents and the Sync protocol's server half: answers Hello with the
+// node's catalog (as a delta against what the agent holds), keeps one update in flight per
+// agent with newer revisions coalescing, stores reports and acknowledges them, and tracks each
+// node's status. All protocol work runs on one worker thread, never on gRPC's threads.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "plumb/v1/agent.pb.h"
+#include "server/agent_session.h"
+#include "server/catalog_builder.h"
+#include "server/store.h"
+#include "server/work_queue.h"
+
+namespace plumb {
+
+// Thread-safe: public methods only post work to the hub's queue (or read atomics).
+class StreamHub {
+ public:
+  // `store`, `builder` and `clock` are not owned and must outlive the hub.
+  StreamHub(Store* store, CatalogBuilder* builder, Clock* clock);
+  ~StreamHub();
+
+  // Reactor entry points.
+  void OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg);
+  void OnDisconnect(std::shared_ptr<AgentSession> session);
+
+  // A new revision is being served: offer every connected agent its catalog.
+  void OnNewRevision();
+  // Asks connected agents to run now; returns the names asked (via callback on the worker).
+  void RequestRun(const std::map<std::string, std::string>& selector,
+                  const std::vector<std::string>& nodes, bool noop,
+                  std::function<void(std::vector<std::string>)> done);
+
+  // Number of agents with an open, greeted stream.
+  int connected() const;
+  // Total upserted resources sent over all streams (tests assert deltas with it).
+  int64_t resources_sent() const;
+
+  // Waits until queued work has run (tests, shutdown).
+  void Drain() { queue_.Drain(); }
+
+ private:
+  void HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello);
+  void HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack);
+  void HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report);
+  // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
+  void OfferCatalog(const std::shared_ptr<AgentSession>& s);
+  void UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change);
+
+  Store* const store_;
+  CatalogBuilder* const builder_;
+  Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  // Worker-thread state, but read by connected(): guarded for that.
+  std::map<std::string, std::shared_ptr<AgentSession>> by_node_ ABSL_GUARDED_BY(mu_);
+  int64_t resources_sent_ ABSL_GUARDED_BY(mu_) = 0;
+
+  WorkQueue queue_;  // last: destroyed (joined) first, while the rest is still alive
+};
+
+// The node status a report implies, given the revision the node should be on.
+v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& desired_revision);
+
+}  // namespace plumb

@@ -1,0 +1,85 @@
+#include "common/yaml_document.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace plumb {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(YamlDocumentTest, KeepsOrderMarksAndQuoting) {
+  absl::StatusOr<YamlNode> doc =
+      ParseYaml("b: 1\na:\n  - x\n  - 'y'\nmode: \"0644\"\nplain: 0644\nnothing:\n", "f.yaml");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  ASSERT_TRUE(doc->IsMap());
+  ASSERT_EQ(doc->entries().size(), 5u);
+  EXPECT_EQ(doc->entries()[0].first.scalar(), "b");
+  EXPECT_EQ(doc->entries()[1].first.scalar(), "a");
+  const YamlNode* list = doc->Find("a");
+  ASSERT_NE(list, nullptr);
+  ASSERT_TRUE(list->IsSequence());
+  EXPECT_EQ(list->items()[1].scalar(), "y");
+  EXPECT_TRUE(list->items()[1].quoted());
+  EXPECT_FALSE(list->items()[0].quoted());
+  EXPECT_EQ(list->items()[1].mark().line, 4);
+  EXPECT_EQ(list->items()[1].mark().column, 5);
+  EXPECT_TRUE(doc->Find("mode")->quoted());
+  EXPECT_FALSE(doc->Find("plain")->quoted());
+  EXPECT_EQ(doc->Find("plain")->scalar(), "0644");
+  // An empty value is null, located at its key.
+  const YamlNode* nothing = doc->Find("nothing");
+  ASSERT_NE(nothing, nullptr);
+  EXPECT_TRUE(nothing->IsNull());
+  EXPECT_EQ(nothing->mark().line, 7);
+  EXPECT_EQ(doc->Find("missing"), nullptr);
+}
+
+TEST(YamlDocumentTest, EmptyTextIsNull) {
+  absl::StatusOr<YamlNode> doc = ParseYaml("", "f.yaml");
+  ASSERT_TRUE(doc.ok());
+  EXPECT_TRUE(doc->IsNull());
+}
+
+TEST(YamlDocumentTest, SyntaxErrorsAreOneBasedAndNameTheFile) {
+  YamlError error;
+  absl::StatusOr<YamlNode> doc = ParseYaml("a: 1\n  b: 2\n", "dir/f.yaml", &error);
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(error.mark.line, 2);
+  EXPECT_EQ(error.mark.column, 4);
+  EXPECT_EQ(doc.status().message(), "dir/f.yaml:2:4: illegal map value");
+}
+
+TEST(YamlDocumentTest, RejectsDuplicateKeysAndNonScalarKeys) {
+  YamlError error;
+  EXPECT_FALSE(ParseYaml("a: 1\nb: 2\na: 3\n", "f", &error).ok());
+  EXPECT_EQ(error.mark.line, 3);
+  EXPECT_THAT(error.message, HasSubstr("duplicate key 'a'"));
+  EXPECT_FALSE(ParseYaml("? [a, b]\n: 1\n", "f", &error).ok());
+  EXPECT_THAT(error.message, HasSubstr("map key must be a string"));
+}
+
+TEST(YamlDocumentTest, RejectsSecondDocument) {
+  YamlError error;
+  EXPECT_FALSE(ParseYaml("a: 1\n---\nb: 2\n", "f", &error).ok());
+  EXPECT_THAT(error.message, HasSubstr("one YAML document"));
+}
+
+TEST(YamlDocumentTest, SurvivesRecursiveAliasesAndBombs) {
+  YamlError error;
+  // yaml-cpp builds a node that contains itself.
+  EXPECT_FALSE(ParseYaml("&a [*a]\n", "f", &error).ok());
+  EXPECT_THAT(error.message, HasSubstr("nested too deeply"));
+  // Each level doubles: 2^30 leaves once expanded.
+  std::string bomb = "a0: &a0 [x, x]\n";
+  for (int i = 1; i <= 30; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" +
+            std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
+  }
+  EXPECT_FALSE(ParseYaml(bomb, "f", &error).ok());
+  EXPECT_THAT(error.message, HasSubstr("too many nodes"));
+  EXPECT_FALSE(ParseYaml(std::string(200, '[') + std::string(200, ']'), "f", &error).ok());
+}
+
+}  // namespace
+}  // namespace plumb
