@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
@@ -212,16 +213,28 @@ bool ParseName(const TypeSpec& type, const YamlNode& key, const YamlNode& value,
                                value.IsScalar() ? "an empty string" : value.KindName()));
     return false;
   }
-  if (type.type == "file" || type.type == "directory" || type.type == "symlink") {
+  if (IsPathType(type.type)) {
     absl::StatusOr<std::string> path = NormalizeAbsolutePath(value.scalar());
     if (!path.ok()) {
       reader->Error(value, absl::StrCat(type.type, " name ", path.status().message()));
+      return false;
+    }
+    if (*path == "/") {
+      reader->Error(value, absl::StrCat(type.type, " name ", Quote(value.scalar()),
+                                        " must name something below /"));
       return false;
     }
     *name = *path;
     return true;
   }
   *name = value.scalar();
+  bool spaces = std::any_of(name->begin(), name->end(), [](char c) { return absl::ascii_isspace(c); });
+  if (type.type != "exec" && spaces) {
+    // exec names are labels; packages, services, users and groups are system names.
+    reader->Error(value, absl::StrCat(type.type, " name ", Quote(*name),
+                                      " must not contain whitespace"));
+    return false;
+  }
   return true;
 }
 
@@ -259,6 +272,14 @@ bool ParseResource(const YamlNode& entry, const ModuleContext& ctx, ResourceSpec
   const auto& [type_key, type_value] = entry.entries().front();
   const TypeSpec* type = FindType(type_key.scalar());
   if (type == nullptr) {
+    for (const auto& [key, value] : entry.entries()) {
+      if (FindType(key.scalar()) != nullptr) {
+        reader->Error(type_key, absl::StrCat("a resource must start with its type: move '",
+                                             key.scalar(), ": ...' (line ", key.mark().line,
+                                             ") before '", type_key.scalar(), "'"));
+        return false;
+      }
+    }
     reader->Error(type_key, absl::StrCat("unknown resource type '", type_key.scalar(),
                                          "' (a resource starts with its type, one of ",
                                          KnownTypes(), ")"));

@@ -129,8 +129,8 @@ bool DesiredStateImpl::AddResource(const ResourceSpec& spec, const MustacheValue
     if (!spec.tmpl->Render(context, &out, &error)) {
       result->errors.push_back(CompileError{
           compile::Location(spec.template_path, YamlMark{error.line, error.column}),
-          absl::StrCat(error.message, " (rendering ", resource->id(), " for node ", node.name,
-                       ")")});
+          // No node name here: nodes of one group must get identical results.
+          absl::StrCat(error.message, " (rendering ", resource->id(), ")")});
       return false;
     }
     blob = std::make_shared<const std::string>(std::move(out));

@@ -122,7 +122,7 @@ void ParsePlumbYaml(const RepoTree& tree, RepoModel* model, ErrorList* errors,
   const YamlNode* version = root.Find("version");
   if (version == nullptr) {
     reader.Error(root, "missing 'version: 1'");
-  } else if (!version->IsScalar() || version->quoted() || version->scalar() != "1") {
+  } else if (!version->IsScalar() || version->scalar() != "1") {
     reader.Error(*version, absl::StrCat("unsupported version ",
                                         version->IsScalar() ? version->scalar()
                                                             : version->KindName(),

@@ -14,6 +14,7 @@ struct MustacheTemplate::Node {
   enum class Kind { kRoot, kText, kVariable, kSection, kInverted };
   Kind kind = Kind::kRoot;
   std::string text;  // literal text, or the tag's name
+  std::vector<std::string> parts;  // the name split at '.', once at parse time
   bool escape = true;
   int line = 0;
   int column = 0;
@@ -46,8 +47,8 @@ void MustacheValue::SetPath(absl::string_view dotted, std::string text) {
   at->SetString(std::move(text));
 }
 
-const MustacheValue* MustacheValue::Child(absl::string_view name) const {
-  auto it = children_.find(std::string(name));
+const MustacheValue* MustacheValue::Child(const std::string& name) const {
+  auto it = children_.find(name);
   return it == children_.end() ? nullptr : &it->second;
 }
 
@@ -140,6 +141,7 @@ class MustacheParser {
       if (std::find(names->begin(), names->end(), name) == names->end()) names->push_back(name);
       Node node;
       node.text = name;
+      if (name != ".") node.parts = absl::StrSplit(name, '.');
       Position(open, &node.line, &node.column);
       if (sigil == '#' || sigil == '^') {
         node.kind = sigil == '#' ? Node::Kind::kSection : Node::Kind::kInverted;
@@ -211,10 +213,9 @@ class MustacheParser {
 
 // Resolves `name` against the context stack, innermost first: the first part of a dotted
 // name picks the context, the rest must resolve inside it. nullptr when it does not.
-const MustacheValue* Lookup(const std::string& name,
-                            const std::vector<const MustacheValue*>& stack) {
-  if (name == ".") return stack.back();
-  std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+const MustacheValue* Lookup(const Node& node, const std::vector<const MustacheValue*>& stack) {
+  if (node.parts.empty()) return stack.back();  // "."
+  const std::vector<std::string>& parts = node.parts;
   const MustacheValue* found = nullptr;
   for (auto it = stack.rbegin(); it != stack.rend() && found == nullptr; ++it) {
     found = (*it)->Child(parts[0]);
@@ -230,7 +231,7 @@ bool RenderNodes(const std::vector<Node>& nodes, std::vector<const MustacheValue
       out->append(node.text);
       continue;
     }
-    const MustacheValue* value = Lookup(node.text, *stack);
+    const MustacheValue* value = Lookup(node, *stack);
     if (node.kind == Node::Kind::kVariable) {
       std::string problem;
       if (value == nullptr) {

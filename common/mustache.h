@@ -36,7 +36,7 @@ class MustacheValue {
   // Stores `text` under a dotted path: SetPath("os.id", "debian") makes children os -> id.
   void SetPath(absl::string_view dotted, std::string text);
   // Returns the child, or nullptr.
-  const MustacheValue* Child(absl::string_view name) const;
+  const MustacheValue* Child(const std::string& name) const;
 
   // Section truthiness: false for "", "false", empty lists; true for maps and other strings.
   bool Truthy() const;

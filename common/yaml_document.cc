@@ -13,7 +13,7 @@ namespace {
 
 // Beyond these a document is an attack (alias bombs, deep nesting), not configuration.
 constexpr int kMaxDepth = 64;
-constexpr size_t kMaxNodes = 1000000;
+constexpr size_t kMaxNodes = 250000;
 
 YamlMark ToMark(const YAML::Mark& mark, const YamlMark& fallback) {
   // yaml-cpp marks are 0-based; null nodes made from an empty value carry no mark.
@@ -93,6 +93,8 @@ class YamlBuilder {
         return Fail(key.mark_, absl::StrCat("duplicate key '", key.scalar_, "'"));
       }
       if (!Build(it->second, key.mark_, depth + 1, &value)) return false;
+      // An empty value is marked at the token after it, often the next line: use its key.
+      if (value.IsNull() && value.mark_.line != key.mark_.line) value.mark_ = key.mark_;
     }
     return true;
   }

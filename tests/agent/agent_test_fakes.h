@@ -1,0 +1,133 @@
+#pragma once
+
+// Fakes shared by the agent's tests: an in-memory blob source, a fake clock, a command runner
+// that records and scripts calls, and helpers to build resources.
+
+#include <sys/stat.h>
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/apply_engine.h"
+#include "agent/command_runner.h"
+#include "common/catalog.h"
+#include "common/clock.h"
+#include "common/digest.h"
+#include "plumb/v1/types.pb.h"
+
+namespace plumb::testing {
+
+// Blobs by digest, added with Put(). Thread-safe.
+class MapBlobSource : public BlobSource {
+ public:
+  // Stores `content` and returns its digest.
+  std::string Put(const std::string& content) {
+    absl::MutexLock lock(&mu_);
+    std::string digest = Sha256Hex(content);
+    blobs_[digest] = content;
+    return digest;
+  }
+  absl::StatusOr<std::string> Get(const std::string& digest) override {
+    absl::MutexLock lock(&mu_);
+    auto it = blobs_.find(digest);
+    if (it == blobs_.end()) return absl::NotFoundError("no blob " + digest);
+    return it->second;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, std::string> blobs_ ABSL_GUARDED_BY(mu_);
+};
+
+// A clock that moves only when told. Thread-safe.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(absl::Time now = absl::FromUnixSeconds(1700000000)) : now_(now) {}
+  absl::Time Now() override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void SleepFor(absl::Duration d) override { Advance(d); }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
+};
+
+// Records every command (argv joined by spaces) and answers from a script: the first rule
+// whose prefix matches the joined argv gives the result; unmatched commands exit 0 silently.
+class ScriptedCommandRunner : public CommandRunner {
+ public:
+  void On(const std::string& prefix, int exit_code, const std::string& out = "",
+          const std::string& err = "") {
+    absl::MutexLock lock(&mu_);
+    CommandResult result;
+    result.exit_code = exit_code;
+    result.stdout_text = out;
+    result.stderr_text = err;
+    rules_.push_back({prefix, result});
+  }
+  absl::StatusOr<CommandResult> Run(const Command& command) override {
+    absl::MutexLock lock(&mu_);
+    std::string line = absl::StrJoin(command.argv, " ");
+    calls_.push_back(line);
+    for (const auto& [prefix, result] : rules_) {
+      if (line.rfind(prefix, 0) == 0) return result;
+    }
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  }
+  std::vector<std::string> calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  // Calls that start with `prefix`.
+  std::vector<std::string> CallsStartingWith(const std::string& prefix) {
+    std::vector<std::string> out;
+    for (const std::string& c : calls()) {
+      if (c.rfind(prefix, 0) == 0) out.push_back(c);
+    }
+    return out;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, CommandResult>> rules_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+// A resource with string attributes.
+inline v1::Resource MakeResource(const std::string& type, const std::string& name,
+                                 const std::map<std::string, std::string>& attributes = {}) {
+  v1::Resource r;
+  r.set_type(type);
+  r.set_name(name);
+  r.set_id(ResourceId(type, name));
+  for (const auto& [k, v] : attributes) (*r.mutable_attributes())[k].set_str(v);
+  return r;
+}
+
+inline void SetList(v1::Resource* r, const std::string& key,
+                    const std::vector<std::string>& items) {
+  auto* list = (*r->mutable_attributes())[key].mutable_list();
+  for (const std::string& item : items) list->add_items(item);
+}
+
+// stat() of a host path; st_ino 0 when missing.
+inline struct stat StatPath(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) st.st_ino = 0;
+  return st;
+}
+
+}  // namespace plumb::testing
