@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
@@ -13,7 +14,7 @@ namespace plumb::compile {
 
 namespace {
 
-enum class AttrKind { kString, kBool, kUint, kMode, kPath, kCommand, kList, kMap, kEnsure, kGid };
+enum class AttrKind { kText, kString, kBool, kUint, kMode, kPath, kCommand, kList, kMap, kEnsure, kGid };
 
 struct AttrSpec {
   absl::string_view name;
@@ -31,7 +32,7 @@ const std::vector<TypeSpec>& Schema() {
   using K = AttrKind;
   static const auto* schema = new std::vector<TypeSpec>{
       {"file", {"present", "absent"}, "present",
-       {{"ensure", K::kEnsure}, {"content", K::kString}, {"source", K::kString},
+       {{"ensure", K::kEnsure}, {"content", K::kText}, {"source", K::kString},
         {"template", K::kString}, {"mode", K::kMode}, {"owner", K::kString},
         {"group", K::kString}, {"sensitive", K::kBool}}},
       {"directory", {"present", "absent"}, "present",
@@ -100,8 +101,11 @@ bool ReadAttr(const TypeSpec& type, const AttrSpec& attr, const YamlNode& node,
   std::string text;
   std::vector<std::string> list;
   switch (attr.kind) {
-    case AttrKind::kString:
+    case AttrKind::kText:  // may be empty: an empty file is fine
       if (!reader->String(node, attr.name, &text)) return false;
+      break;
+    case AttrKind::kString:
+      if (!reader->NonEmptyString(node, attr.name, &text)) return false;
       break;
     case AttrKind::kBool:
       if (!reader->Bool(node, attr.name, &text)) return false;
@@ -228,7 +232,13 @@ bool ParseName(const TypeSpec& type, const YamlNode& key, const YamlNode& value,
     return true;
   }
   *name = value.scalar();
-  bool spaces = std::any_of(name->begin(), name->end(), [](char c) { return absl::ascii_isspace(c); });
+  if (HasControlCharacter(*name)) {
+    reader->Error(value, absl::StrCat(type.type, " name ", Quote(absl::CEscape(*name)),
+                                      " contains a control character"));
+    return false;
+  }
+  bool spaces =
+      std::any_of(name->begin(), name->end(), [](char c) { return absl::ascii_isspace(c); });
   if (type.type != "exec" && spaces) {
     // exec names are labels; packages, services, users and groups are system names.
     reader->Error(value, absl::StrCat(type.type, " name ", Quote(*name),

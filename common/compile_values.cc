@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -167,7 +168,17 @@ bool ValueReader::AbsolutePath(const YamlNode& node, absl::string_view key, std:
   return true;
 }
 
+bool HasControlCharacter(absl::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
 absl::StatusOr<std::string> NormalizeAbsolutePath(absl::string_view path) {
+  if (HasControlCharacter(path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quote(absl::CEscape(path)), " contains a control character"));
+  }
   if (path.empty() || path[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat(Quote(path), " must be an absolute path"));
   }
@@ -189,6 +200,10 @@ absl::StatusOr<std::string> NormalizeAbsolutePath(absl::string_view path) {
 
 absl::StatusOr<std::string> NormalizeRelativePath(absl::string_view path) {
   if (path.empty()) return absl::InvalidArgumentError("path must not be empty");
+  if (HasControlCharacter(path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quote(absl::CEscape(path)), " contains a control character"));
+  }
   if (path[0] == '/') {
     return absl::InvalidArgumentError(
         absl::StrCat(Quote(path), " must be relative to the module's folder"));

@@ -57,8 +57,11 @@ class ValueReader {
   ErrorList* errors_;  // not owned
 };
 
-// "/a//b/./c/../d/" -> "/a/b/d". InvalidArgument if `path` is not absolute or ".." climbs
-// above "/".
+// True if `text` holds a byte below 0x20 or DEL (a NUL would cut a path short in C APIs).
+bool HasControlCharacter(absl::string_view text);
+
+// "/a//b/./c/../d/" -> "/a/b/d". InvalidArgument if `path` is not absolute, has a control
+// character, or ".." climbs above "/".
 absl::StatusOr<std::string> NormalizeAbsolutePath(absl::string_view path);
 
 // "a/./b" -> "a/b" for paths inside a module's files/ or templates/. InvalidArgument if

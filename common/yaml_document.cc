@@ -21,6 +21,55 @@ YamlMark ToMark(const YAML::Mark& mark, const YamlMark& fallback) {
   return YamlMark{mark.line + 1, mark.column + 1};
 }
 
+// Returns the offset of the first byte that is not part of well-formed UTF-8 (no overlong
+// forms, surrogates or code points above U+10FFFF), or npos. Protobuf strings must be UTF-8,
+// so a catalog could not even be sent otherwise.
+size_t FirstInvalidUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int length = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + length > text.size()) return i;
+    for (int k = 1; k < length; ++k) {
+      unsigned char b = static_cast<unsigned char>(text[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return i;
+    }
+    i += length;
+  }
+  return absl::string_view::npos;
+}
+
+YamlMark MarkAt(absl::string_view text, size_t offset) {
+  YamlMark mark{1, 1};
+  for (size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++mark.line;
+      mark.column = 1;
+    } else {
+      ++mark.column;
+    }
+  }
+  return mark;
+}
+
 }  // namespace
 
 const YamlNode* YamlNode::Find(absl::string_view key) const {
@@ -108,25 +157,40 @@ class YamlBuilder {
   YamlError error_;
 };
 
+namespace {
+
+// Everything that touches yaml-cpp's throwing API runs here.
+void LoadDocument(absl::string_view text, YamlNode* root, YamlError* err) {
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text.data(), text.size()));
+    if (docs.size() > 1) {
+      *err = YamlError{ToMark(docs[1].Mark(), YamlMark{1, 1}),
+                       "only one YAML document per file is allowed"};
+    } else if (!docs.empty()) {
+      YamlBuilder builder;
+      if (!builder.Build(docs[0], YamlMark{1, 1}, 0, root)) *err = builder.error();
+    }
+  } catch (const YAML::Exception& e) {
+    // e.msg is the bare message; e.what() repeats the mark in yaml-cpp's own format.
+    *err = YamlError{ToMark(e.mark, YamlMark{1, 1}), e.msg};
+  } catch (const std::exception& e) {
+    *err = YamlError{YamlMark{1, 1}, e.what()};
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<YamlNode> ParseYaml(absl::string_view text, absl::string_view file,
                                    YamlError* error) {
   YamlError local;
   YamlError& err = error != nullptr ? *error : local;
+  err = YamlError{};
   YamlNode root;
-  try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text.data(), text.size()));
-    if (docs.size() > 1) {
-      err = YamlError{ToMark(docs[1].Mark(), YamlMark{1, 1}),
-                      "only one YAML document per file is allowed"};
-    } else if (!docs.empty()) {
-      YamlBuilder builder;
-      if (!builder.Build(docs[0], YamlMark{1, 1}, 0, &root)) err = builder.error();
-    }
-  } catch (const YAML::Exception& e) {
-    // e.msg is the bare message; e.what() repeats the mark in yaml-cpp's own format.
-    err = YamlError{ToMark(e.mark, YamlMark{1, 1}), e.msg};
-  } catch (const std::exception& e) {
-    err = YamlError{YamlMark{1, 1}, e.what()};
+  size_t bad = FirstInvalidUtf8(text);
+  if (bad != absl::string_view::npos) {
+    err = YamlError{MarkAt(text, bad), "invalid UTF-8"};
+  } else {
+    LoadDocument(text, &root, &err);
   }
   if (!err.message.empty()) {
     return absl::InvalidArgumentError(

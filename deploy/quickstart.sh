@@ -31,7 +31,7 @@ if [ "${1:-}" = "stop" ]; then
 fi
 
 bash deploy/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLUMB_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target plumb-server plumb-agent plumbctl
 
 stop

@@ -10,7 +10,7 @@ bash deploy/install-deps.sh --with-tests
 BUILD_DIR="${PLUMB_BUILD_DIR:-build}"
 JOBS="${PLUMB_JOBS:-$(nproc)}"
 start=$(date +%s)
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLUMB_BUILD_TESTS=ON >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"
 echo "build took $(( $(date +%s) - start ))s"
 

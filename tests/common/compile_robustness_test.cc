@@ -163,7 +163,9 @@ TEST(CompileRobustnessTest, MutatedRepositoriesGiveErrorsOrCoherentCatalogs) {
       EXPECT_EQ(result.catalog->digest().size(), 64u);
       for (const v1::Resource& r : result.catalog->resources()) {
         EXPECT_EQ(r.version().size(), 64u);
-        if (!r.content_digest().empty()) EXPECT_TRUE(result.blobs.count(r.content_digest()));
+        if (!r.content_digest().empty()) {
+          EXPECT_TRUE(result.blobs.count(r.content_digest())) << r.id();
+        }
       }
     }
     if (HasFailure()) {

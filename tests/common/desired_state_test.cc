@@ -165,6 +165,8 @@ resources:
   - file: /etc/inline
     content: "hello\n"
     mode: "600"
+  - file: /etc/empty
+    content: ""
   - package: nginx
   - service: nginx
     ensure: running
@@ -205,7 +207,11 @@ resources:
   const v1::Resource* inline_file = Find(result, "file:/etc/inline");
   EXPECT_EQ(*result.blobs.at(inline_file->content_digest()), "hello\n");
   EXPECT_EQ(StringAttribute(*inline_file, "mode"), "0600");
-  EXPECT_EQ(result.blobs.size(), 3u);
+  const v1::Resource* empty = Find(result, "file:/etc/empty");
+  EXPECT_EQ(empty->content_digest(), Sha256Hex(""));
+  EXPECT_EQ(empty->content_size(), 0);
+  EXPECT_EQ(*result.blobs.at(empty->content_digest()), "");
+  EXPECT_EQ(result.blobs.size(), 4u);
 
   const v1::Resource* service = Find(result, "service:nginx");
   EXPECT_EQ(StringAttribute(*service, "ensure"), "running");

@@ -59,6 +59,18 @@ TEST(YamlDocumentTest, RejectsDuplicateKeysAndNonScalarKeys) {
   EXPECT_THAT(error.message, HasSubstr("map key must be a string"));
 }
 
+TEST(YamlDocumentTest, RejectsInvalidUtf8WithItsPosition) {
+  YamlError error;
+  EXPECT_TRUE(ParseYaml("name: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\n", "f", &error).ok());
+  EXPECT_FALSE(ParseYaml("a: 1\nname: x\xff\n", "f", &error).ok());
+  EXPECT_EQ(error.mark.line, 2);
+  EXPECT_EQ(error.mark.column, 8);
+  EXPECT_EQ(error.message, "invalid UTF-8");
+  EXPECT_FALSE(ParseYaml("a: \xc0\xaf\n", "f", &error).ok());      // overlong '/'
+  EXPECT_FALSE(ParseYaml("a: \xed\xa0\x80\n", "f", &error).ok());  // surrogate
+  EXPECT_FALSE(ParseYaml("a: \xe2\x82\n", "f", &error).ok());      // truncated
+}
+
 TEST(YamlDocumentTest, RejectsSecondDocument) {
   YamlError error;
   EXPECT_FALSE(ParseYaml("a: 1\n---\nb: 2\n", "f", &error).ok());

@@ -1,0 +1,45 @@
+#include "agent/agent_config.h"
+
+#include "gtest/gtest.h"
+#include "tests/testing/test_util.h"
+
+namespace plumb {
+namespace {
+
+absl::StatusOr<AgentConfig> Load(std::vector<const char*> argv) {
+  argv.insert(argv.begin(), "plumb-agent");
+  auto flags = CommandLine::Parse(static_cast<int>(argv.size()), argv.data(), AgentBoolFlags());
+  if (!flags.ok()) return flags.status();
+  return LoadAgentConfig(*flags);
+}
+
+TEST(AgentConfigTest, ExampleConfigLoads) {
+  std::string path = std::string(PLUMB_SOURCE_DIR) + "/deploy/config/agent.yaml";
+  auto c = Load({"--config", path.c_str()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server, "plumb.example.org:7443");
+  EXPECT_EQ(c->labels.at("role"), "web");
+  EXPECT_EQ(c->interval, absl::Minutes(5));
+  EXPECT_EQ(c->tls.key, "/etc/plumb/tls/agent.key");
+}
+
+TEST(AgentConfigTest, FlagsOverrideAndSingularLabelFlag) {
+  testing::TempDir dir;
+  testing::WriteFileOrDie(dir.Sub("a.yaml"), "server: s:1\nlabels: {role: db}\nnode: n1\n");
+  std::string path = dir.Sub("a.yaml");
+  auto c = Load({"--config", path.c_str(), "--label", "role=web", "--node", "n2", "--once"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->labels.at("role"), "web");
+  EXPECT_EQ(c->node, "n2");
+  EXPECT_TRUE(c->once);
+}
+
+TEST(AgentConfigTest, BadInputIsNamed) {
+  EXPECT_NE(Load({"--root", "relative"}).status().message().find("root"), std::string::npos);
+  EXPECT_NE(Load({"--interval", "often"}).status().message().find("interval"), std::string::npos);
+  EXPECT_NE(Load({"--bogus", "1"}).status().message().find("--bogus"), std::string::npos);
+  EXPECT_NE(Load({"--label", "novalue"}).status().message().find("--label"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace plumb

@@ -1,0 +1,34 @@
+#include "tests/testing/git_fixture.h"
+
+#include "gtest/gtest.h"
+
+namespace plumb::testing {
+
+GitFixture::GitFixture(const std::string& dir) : bare_(dir + "/repo.git"), work_(dir + "/work") {
+  std::string out;
+  EXPECT_EQ(RunShell("git init -q --bare -b main " + ShellQuote(bare_), &out), 0) << out;
+  EXPECT_EQ(RunShell("git clone -q " + ShellQuote(bare_) + " " + ShellQuote(work_), &out), 0) << out;
+}
+
+std::string GitFixture::Git(const std::string& args) {
+  std::string out;
+  int rc = RunShell("git -C " + ShellQuote(work_) +
+                        " -c user.name=t -c user.email=t@example.org " + args,
+                    &out);
+  EXPECT_EQ(rc, 0) << "git " << args << ": " << out;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+void GitFixture::Write(const std::string& path, const std::string& content) {
+  WriteFileOrDie(work_ + "/" + path, content);
+}
+
+std::string GitFixture::Commit(const std::string& message) {
+  Git("add -A");
+  Git("commit -q -m " + ShellQuote(message));
+  Git("push -q origin HEAD:main");
+  return Git("rev-parse HEAD");
+}
+
+}  // namespace plumb::testing
