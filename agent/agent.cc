@@ -98,7 +98,7 @@ absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& up
   return absl::OkStatus();
 }
 
-v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop) {
+v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::string& request_id) {
   v1::Report report;
   {
     absl::MutexLock lock(&run_mu_);
@@ -106,8 +106,14 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop) {
     options.noop = noop;
     options.trigger = trigger;
     report = engine_->Run(held_, options);
+    if (drift_ != nullptr) {
+      // Our own writes are queued as inotify events by now: they are not drift.
+      drift_->DiscardPending();
+      drift_->Watch(held_);
+    }
     report.set_id(NewReportId(clock_->Now()));
     report.set_node(config_.node);
+    report.set_request_id(request_id);
     if (!noop && CountOutcome(report, v1::FAILED) == 0 && !held_.revision().empty()) {
       applied_revision_ = held_.revision();
       absl::Status s = WriteStateFile(config_.state_dir + "/applied_revision", applied_revision_);
@@ -184,7 +190,7 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
         break;
       }
       case v1::ServerMessage::kRun:
-        RunCatalog(v1::REQUEST, msg.run().noop() || config_.noop);
+        RunCatalog(v1::REQUEST, msg.run().noop() || config_.noop, msg.run().request_id());
         break;
       case v1::ServerMessage::kHeartbeat:
       default:
@@ -248,8 +254,31 @@ void Agent::IntervalLoop() {
   }
 }
 
+void Agent::HeartbeatLoop() {
+  while (true) {
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(30));
+    if (stopping_) return;
+    if (current_ != nullptr) {
+      v1::AgentMessage hb;
+      hb.mutable_heartbeat()->set_unix_ms(absl::ToUnixMillis(clock_->Now()));
+      current_->Send(hb);
+    }
+  }
+}
+
 void Agent::RunDaemon() {
+  drift_ = std::make_unique<DriftWatch>(config_.root, [this] { RunCatalog(v1::DRIFT, config_.noop); });
+  absl::Status watching = drift_->Start();
+  if (!watching.ok()) {
+    LogWarning("drift watch unavailable; repairing at intervals only", {{"error", watching.message()}});
+  } else {
+    absl::MutexLock lock(&run_mu_);
+    drift_->Watch(held_);
+  }
   std::thread interval([this] { IntervalLoop(); });
+  std::thread heartbeat([this] { HeartbeatLoop(); });
   auto creds = MakeChannelCredentials(config_.insecure, config_.tls);
   if (!creds.ok()) {
     LogError("cannot set up credentials; enforcing the cached catalog only",
@@ -293,6 +322,8 @@ void Agent::RunDaemon() {
     mu_.Await(absl::Condition(&stopping));
   }
   interval.join();
+  heartbeat.join();
+  drift_->Stop();
 }
 
 }  // namespace plumb

@@ -12,6 +12,7 @@
 #include "agent/agent_config.h"
 #include "agent/apply_engine.h"
 #include "agent/blob_cache.h"
+#include "agent/drift_watch.h"
 #include "agent/report_queue.h"
 #include "agent/sync_client.h"
 #include "common/clock.h"
@@ -43,15 +44,18 @@ class Agent {
   // a NACK, or OK. `changed` says whether the catalog differs from the one held before.
   absl::Status AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& update, bool* changed);
   // Runs the held catalog, queues the report and sends it if a stream is open.
-  v1::Report RunCatalog(v1::RunTrigger trigger, bool noop);
+  v1::Report RunCatalog(v1::RunTrigger trigger, bool noop, const std::string& request_id = "");
   void SendPendingReports(SyncClient* client);
   v1::Hello MakeHello();
   void IntervalLoop();
+  // Sends a Heartbeat on the open stream every `heartbeat` so NATs and the server see us.
+  void HeartbeatLoop();
 
   const AgentConfig config_;
   Clock* const clock_;
   std::unique_ptr<BlobCache> blobs_;
   std::unique_ptr<ApplyEngine> engine_;
+  std::unique_ptr<DriftWatch> drift_;  // daemon mode only; set before threads start
   std::unique_ptr<ReportQueue> reports_;
 
   absl::Mutex run_mu_;  // one run at a time; guards the held catalog

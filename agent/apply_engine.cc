@@ -20,6 +20,7 @@
 
 namespace plumb {
 
+// The engine's collaborators, its providers by resource type, and the state of the current run.
 struct ApplyEngine::Impl {
   Impl(std::string root_path, BlobSource* blob_source, CommandRunner* command_runner,
        Clock* run_clock)
@@ -56,8 +57,7 @@ struct ApplyEngine::Impl {
 
 namespace {
 
-v1::ResourceResult Result(const std::string& id, v1::ResourceOutcome outcome,
-                          std::string message) {
+v1::ResourceResult Result(const std::string& id, v1::ResourceOutcome outcome, std::string message) {
   v1::ResourceResult result;
   result.set_id(id);
   result.set_outcome(outcome);
@@ -71,8 +71,7 @@ std::string NotifiedBy(const std::vector<std::string>& ids) {
 
 }  // namespace
 
-v1::ResourceResult ApplyEngine::Impl::ApplyOne(int index, const v1::Catalog& catalog,
-                                               bool noop) {
+v1::ResourceResult ApplyEngine::Impl::ApplyOne(int index, const v1::Catalog& catalog, bool noop) {
   const v1::Resource& resource = catalog.resources(index);
   const std::string& id = resource.id();
   if (!graph->error(index).empty()) {
@@ -115,8 +114,7 @@ v1::ResourceResult ApplyEngine::Impl::ApplyOne(int index, const v1::Catalog& cat
   return result;
 }
 
-v1::ResourceResult ApplyEngine::Impl::ApplyChecked(const v1::Resource& resource,
-                                                   Provider* provider,
+v1::ResourceResult ApplyEngine::Impl::ApplyChecked(const v1::Resource& resource, Provider* provider,
                                                    const std::vector<std::string>& notified_by,
                                                    bool noop) {
   const std::string& id = resource.id();
@@ -166,8 +164,7 @@ v1::ResourceResult ApplyEngine::Impl::ApplyChecked(const v1::Resource& resource,
   return result;
 }
 
-ApplyEngine::ApplyEngine(std::string root, BlobSource* blobs, CommandRunner* runner,
-                         Clock* clock)
+ApplyEngine::ApplyEngine(std::string root, BlobSource* blobs, CommandRunner* runner, Clock* clock)
     : impl_(std::make_unique<Impl>(std::move(root), blobs, runner, clock)) {}
 
 ApplyEngine::~ApplyEngine() = default;

@@ -25,9 +25,7 @@ std::string CommandResult::Describe() const {
   return absl::StrCat("exit ", exit_code);
 }
 
-std::vector<std::string> ShellArgv(const std::string& script) {
-  return {"/bin/sh", "-c", script};
-}
+std::vector<std::string> ShellArgv(const std::string& script) { return {"/bin/sh", "-c", script}; }
 
 std::string OutputTail(const std::string& text, size_t max_bytes) {
   absl::string_view view = absl::StripAsciiWhitespace(text);
@@ -43,11 +41,11 @@ std::string OutputTail(const std::string& text, size_t max_bytes) {
 absl::StatusOr<std::string> RunForOutput(CommandRunner* runner, const Command& command) {
   PLUMB_ASSIGN_OR_RETURN(CommandResult result, runner->Run(command));
   if (result.success()) return std::move(result.stdout_text);
-  std::string output = OutputTail(
-      result.stderr_text.empty() ? result.stdout_text : result.stderr_text, 1024);
+  std::string output =
+      OutputTail(result.stderr_text.empty() ? result.stdout_text : result.stderr_text, 1024);
   std::string name = command.argv.empty() ? "command" : command.argv[0];
-  return absl::FailedPreconditionError(absl::StrCat(name, " failed (", result.Describe(), ")",
-                                                    output.empty() ? "" : ": ", output));
+  return absl::FailedPreconditionError(
+      absl::StrCat(name, " failed (", result.Describe(), ")", output.empty() ? "" : ": ", output));
 }
 
 namespace {
@@ -157,8 +155,8 @@ CommandResult Supervise(pid_t pid, const Command& command, int out_fd, int err_f
   bool out_open = true, err_open = true, term_sent = false, kill_sent = false;
   const bool has_deadline = command.timeout != absl::InfiniteDuration();
   const auto deadline =
-      SteadyClock::now() + std::chrono::microseconds(
-                               has_deadline ? absl::ToInt64Microseconds(command.timeout) : 0);
+      SteadyClock::now() +
+      std::chrono::microseconds(has_deadline ? absl::ToInt64Microseconds(command.timeout) : 0);
   SteadyClock::time_point term_at;
   for (;;) {
     bool exited = ChildExited(pid);

@@ -18,10 +18,10 @@ namespace plumb {
 // the agent's) unless it contains a '/'.
 struct Command {
   std::vector<std::string> argv;
-  std::string cwd;                          // empty: the agent's working directory
-  std::map<std::string, std::string> env;   // added to (overriding) the agent's environment
+  std::string cwd;                            // empty: the agent's working directory
+  std::map<std::string, std::string> env;     // added to (overriding) the agent's environment
   absl::Duration timeout = absl::Minutes(5);  // then the whole process group is killed
-  size_t max_output = 64 * 1024;            // per stream; the tail is kept
+  size_t max_output = 64 * 1024;              // per stream; the tail is kept
 };
 
 // How a command ended.

@@ -82,8 +82,7 @@ std::vector<Edit> EditScript(const std::vector<absl::string_view>& a,
   const int na = static_cast<int>(a.size()), nb = static_cast<int>(b.size());
   while (prefix < na && prefix < nb && a[prefix] == b[prefix]) ++prefix;
   int suffix = 0;
-  while (suffix < na - prefix && suffix < nb - prefix &&
-         a[na - 1 - suffix] == b[nb - 1 - suffix]) {
+  while (suffix < na - prefix && suffix < nb - prefix && a[na - 1 - suffix] == b[nb - 1 - suffix]) {
     ++suffix;
   }
   std::vector<Edit> edits;

@@ -84,8 +84,8 @@ absl::StatusOr<ChangeResult> DirectoryProvider::Apply(const v1::Resource& resour
     }
     absl::Status removed = spec.force ? fs_->RemoveTree(path) : fs_->Remove(path);
     if (!removed.ok() && !spec.force && absl::IsFailedPrecondition(removed)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, " is not empty; set force: true to remove it with its contents"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is not empty; set force: true to remove it with its contents"));
     }
     PLUMB_RETURN_IF_ERROR(removed);
     return ChangeResult{true, "removed"};

@@ -125,9 +125,9 @@ absl::StatusOr<ChangeResult> ExecProvider::RunCommand(const v1::Resource& resour
     if (!err.empty()) absl::StrAppend(&output, "\nstderr:\n", err);
   }
   if (result.timed_out) {
-    return absl::DeadlineExceededError(
-        absl::StrCat(shown, ": timed out after ", absl::FormatDuration(spec.command.timeout),
-                     "; killed its process group", output));
+    return absl::DeadlineExceededError(absl::StrCat(shown, ": timed out after ",
+                                                    absl::FormatDuration(spec.command.timeout),
+                                                    "; killed its process group", output));
   }
   if (!result.success()) {
     return absl::FailedPreconditionError(

@@ -20,9 +20,9 @@ constexpr size_t kMaxFileSize = size_t{1} << 31;
 std::string ShortDigest(const std::string& digest) { return digest.substr(0, 12); }
 
 absl::StatusOr<bool> WantPresent(const v1::Resource& resource) {
-  PLUMB_ASSIGN_OR_RETURN(std::string ensure,
-                         EnumAttribute(resource, "ensure", {"present", "file", "absent"},
-                                       "present"));
+  PLUMB_ASSIGN_OR_RETURN(
+      std::string ensure,
+      EnumAttribute(resource, "ensure", {"present", "file", "absent"}, "present"));
   return ensure != "absent";
 }
 
@@ -77,8 +77,8 @@ absl::StatusOr<CheckResult> FileProvider::Check(const v1::Resource& resource) {
   std::string old_content;
   switch (stat.type) {
     case FileType::kMissing:
-      changes.push_back(absl::StrCat("file missing, to be created (", check.content.size(),
-                                     " bytes)"));
+      changes.push_back(
+          absl::StrCat("file missing, to be created (", check.content.size(), " bytes)"));
       break;
     case FileType::kSymlink:
       changes.push_back("a symlink is in the way, to be replaced by the file");
@@ -112,8 +112,8 @@ absl::StatusOr<CheckResult> FileProvider::Check(const v1::Resource& resource) {
   if (changes.empty()) return check;
   check.in_sync = false;
   check.message = absl::StrJoin(changes, "; ");
-  bool content_changes = manage_content && (stat.type != FileType::kRegular ||
-                                            old_content != check.content);
+  bool content_changes =
+      manage_content && (stat.type != FileType::kRegular || old_content != check.content);
   if (content_changes && !resource.sensitive() && check.content.size() <= kMaxDiffInput &&
       stat.size <= kMaxDiffInput) {
     check.diff = UnifiedDiff(old_content, check.content,

@@ -67,14 +67,20 @@ absl::Status SyncDirectory(int dir_fd, const std::string& path) {
   return absl::OkStatus();
 }
 
-// Chown before chmod: chown clears the setuid/setgid bits the mode may ask for.
+// Chown before chmod: chown clears the setuid/setgid bits the mode may ask for. Calls that
+// would change nothing are skipped, so an unprivileged agent can rewrite files it owns.
 absl::Status ApplyMetadataFd(int fd, const FileMetadata& meta, const std::string& path) {
-  if (meta.uid.has_value() || meta.gid.has_value()) {
-    uid_t uid = meta.uid.has_value() ? *meta.uid : static_cast<uid_t>(-1);
-    gid_t gid = meta.gid.has_value() ? *meta.gid : static_cast<gid_t>(-1);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
+  bool chown_uid = meta.uid.has_value() && *meta.uid != st.st_uid;
+  bool chown_gid = meta.gid.has_value() && *meta.gid != st.st_gid;
+  if (chown_uid || chown_gid) {
+    uid_t uid = chown_uid ? *meta.uid : static_cast<uid_t>(-1);
+    gid_t gid = chown_gid ? *meta.gid : static_cast<gid_t>(-1);
     if (fchown(fd, uid, gid) != 0) return ErrnoError(errno, absl::StrCat("chown ", path));
+    if (fstat(fd, &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
   }
-  if (meta.mode.has_value() && fchmod(fd, *meta.mode) != 0) {
+  if (meta.mode.has_value() && (st.st_mode & 07777) != *meta.mode && fchmod(fd, *meta.mode) != 0) {
     return ErrnoError(errno, absl::StrCat("chmod ", path));
   }
   return absl::OkStatus();
@@ -139,8 +145,8 @@ class RootedFilesystem : public Filesystem {
 
   absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) override {
     PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, false));
-    UniqueFd fd(openat(r.parent.get(), r.name.c_str(),
-                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    UniqueFd fd(
+        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) {
       if (errno == ELOOP) return absl::FailedPreconditionError(path + " is a symlink");
       return ErrnoError(errno, absl::StrCat("open ", path));
@@ -218,8 +224,8 @@ class RootedFilesystem : public Filesystem {
     }
     FileMetadata meta = metadata;
     if (!meta.mode) meta.mode = 0755;
-    UniqueFd fd(openat(r.parent.get(), r.name.c_str(),
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(
+        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return ErrnoError(errno, absl::StrCat("open ", path));
     PLUMB_RETURN_IF_ERROR(ApplyMetadataFd(fd.get(), meta, path));
     return SyncDirectory(r.parent.get(), path);
@@ -255,8 +261,8 @@ class RootedFilesystem : public Filesystem {
       }
       return absl::OkStatus();
     }
-    UniqueFd fd(openat(r.parent.get(), r.name.c_str(),
-                       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    UniqueFd fd(
+        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return ErrnoError(errno, absl::StrCat("open ", path));
     if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {

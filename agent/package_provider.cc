@@ -29,8 +29,8 @@ absl::Status ValidateName(const std::string& name) {
   // Debian package names (with an optional :arch); also keeps option-like names off argv.
   bool ok = !name.empty() && absl::ascii_isalnum(static_cast<unsigned char>(name[0]));
   for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' &&
-        c != '.' && c != ':') {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.' &&
+        c != ':') {
       ok = false;
     }
   }
@@ -48,15 +48,15 @@ absl::StatusOr<PackageProvider::Installed> PackageProvider::Query(const std::str
   Installed installed;
   if (result.exit_code == 1) return installed;  // dpkg has never heard of it
   if (!result.success()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "dpkg-query failed (", result.Describe(), "): ", OutputTail(result.stderr_text, 512)));
+    return absl::FailedPreconditionError(absl::StrCat("dpkg-query failed (", result.Describe(),
+                                                      "): ", OutputTail(result.stderr_text, 512)));
   }
   std::vector<std::string> fields =
       absl::StrSplit(absl::StripAsciiWhitespace(result.stdout_text), '\t');
   std::vector<std::string> status = absl::StrSplit(fields[0], ' ', absl::SkipEmpty());
   if (status.size() != 3) {
-    return absl::InternalError(absl::StrCat("unexpected dpkg-query output: ",
-                                            OutputTail(result.stdout_text, 256)));
+    return absl::InternalError(
+        absl::StrCat("unexpected dpkg-query output: ", OutputTail(result.stdout_text, 256)));
   }
   installed.installed = status[2] == "installed";
   installed.config_files = status[2] == "config-files";

@@ -28,9 +28,8 @@ absl::StatusOr<std::string> EnumAttribute(const v1::Resource& resource, const st
   if (!HasAttribute(resource, key)) return fallback;
   std::string value = StringAttribute(resource, key);
   if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return value;
-  return absl::InvalidArgumentError(absl::StrCat(key, " must be one of ",
-                                                 absl::StrJoin(allowed, ", "), ", got \"",
-                                                 value, "\""));
+  return absl::InvalidArgumentError(
+      absl::StrCat(key, " must be one of ", absl::StrJoin(allowed, ", "), ", got \"", value, "\""));
 }
 
 std::vector<std::string> ListAttribute(const v1::Resource& resource, const std::string& key,
@@ -62,8 +61,7 @@ std::map<std::string, std::string> MapAttribute(const v1::Resource& resource,
   return out;
 }
 
-absl::StatusOr<DesiredMetadata> DesiredMetadataOf(const v1::Resource& resource,
-                                                  Filesystem* fs) {
+absl::StatusOr<DesiredMetadata> DesiredMetadataOf(const v1::Resource& resource, Filesystem* fs) {
   DesiredMetadata desired;
   if (HasAttribute(resource, "mode")) {
     PLUMB_ASSIGN_OR_RETURN(desired.metadata.mode, ParseMode(StringAttribute(resource, "mode")));
@@ -96,8 +94,8 @@ absl::StatusOr<DesiredMetadata> DesiredMetadataOf(const v1::Resource& resource,
 std::vector<std::string> MetadataChanges(const FileStat& current, const FileMetadata& desired) {
   std::vector<std::string> changes;
   if (desired.mode && *desired.mode != current.mode) {
-    changes.push_back(absl::StrCat("mode ", FormatMode(current.mode), " -> ",
-                                   FormatMode(*desired.mode)));
+    changes.push_back(
+        absl::StrCat("mode ", FormatMode(current.mode), " -> ", FormatMode(*desired.mode)));
   }
   if (desired.uid && *desired.uid != current.uid) {
     changes.push_back(absl::StrCat("owner ", current.uid, " -> ", *desired.uid));

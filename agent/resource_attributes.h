@@ -35,8 +35,7 @@ struct DesiredMetadata {
   // run), e.g. `owner "www" does not exist`. Check reports them as a difference; Apply fails.
   std::vector<std::string> unresolved;
 };
-absl::StatusOr<DesiredMetadata> DesiredMetadataOf(const v1::Resource& resource,
-                                                  Filesystem* fs);
+absl::StatusOr<DesiredMetadata> DesiredMetadataOf(const v1::Resource& resource, Filesystem* fs);
 
 // What differs between `current` and `desired`: "mode 0600 -> 0644", "owner 1000 -> 0".
 std::vector<std::string> MetadataChanges(const FileStat& current, const FileMetadata& desired);

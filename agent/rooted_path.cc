@@ -112,9 +112,9 @@ absl::Status FollowLink(int link_fd, const std::string& link_path, const std::st
     const std::string& real = walk->root_real;
     if (real != "/") {
       if (target != real && !absl::StartsWith(target, real + "/")) {
-        return absl::PermissionDeniedError(
-            absl::StrCat("symlink ", link_path, " -> ", target, " leads outside root ", root,
-                         "; refusing to follow it"));
+        return absl::PermissionDeniedError(absl::StrCat("symlink ", link_path, " -> ", target,
+                                                        " leads outside root ", root,
+                                                        "; refusing to follow it"));
       }
       parts = Components(absl::string_view(target).substr(real.size()));
     }
@@ -161,9 +161,8 @@ absl::Status WalkDirectories(const std::string& root, const std::string& path,
     std::string step_path = walk->InRootPath(part);
     absl::StatusOr<UniqueFd> fd = OpenStep(walk->fds.back().get(), part, create);
     if (!fd.ok()) {
-      return absl::Status(fd.status().code(),
-                          absl::StrCat("path ", path, ": ", step_path, ": ",
-                                       fd.status().message()));
+      return absl::Status(fd.status().code(), absl::StrCat("path ", path, ": ", step_path, ": ",
+                                                           fd.status().message()));
     }
     struct stat st;
     if (fstat(fd->get(), &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", step_path));

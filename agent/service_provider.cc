@@ -65,9 +65,8 @@ absl::StatusOr<ServiceProvider::State> ServiceProvider::Query(const v1::Resource
 absl::Status ServiceProvider::Systemctl(const std::string& verb, const std::string& unit) {
   absl::StatusOr<std::string> output = RunForOutput(runner_, SystemctlCommand(verb, unit));
   if (!output.ok()) {
-    return absl::Status(output.status().code(),
-                        absl::StrCat("systemctl ", verb, " ", unit, ": ",
-                                     output.status().message()));
+    return absl::Status(output.status().code(), absl::StrCat("systemctl ", verb, " ", unit, ": ",
+                                                             output.status().message()));
   }
   return absl::OkStatus();
 }

@@ -55,8 +55,8 @@ absl::StatusOr<std::optional<std::vector<std::string>>> Getent(CommandRunner* ru
   PLUMB_ASSIGN_OR_RETURN(CommandResult result, runner->Run(Cmd({"getent", database, key})));
   if (result.exit_code == 2) return std::optional<std::vector<std::string>>();
   if (!result.success()) {
-    return absl::FailedPreconditionError(absl::StrCat("getent ", database, " ", key, " failed (",
-                                                      result.Describe(), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("getent ", database, " ", key, " failed (", result.Describe(), ")"));
   }
   std::string line(absl::StripAsciiWhitespace(result.stdout_text));
   line = line.substr(0, line.find('\n'));
@@ -95,8 +95,7 @@ absl::StatusOr<UserProvider::Plan> UserProvider::PlanFor(const v1::Resource& res
     PLUMB_ASSIGN_OR_RETURN(auto group, Getent(runner_, "group", gid));
     if (group.has_value() && group->size() >= 3) gid = (*group)[2];
   }
-  auto want = [&](const std::string& desired, size_t field, const char* option,
-                  const char* label) {
+  auto want = [&](const std::string& desired, size_t field, const char* option, const char* label) {
     if (desired.empty() || (plan.exists && (*entry)[field] == desired)) return;
     plan.options.push_back(option);
     plan.options.push_back(desired);
@@ -111,8 +110,8 @@ absl::StatusOr<UserProvider::Plan> UserProvider::PlanFor(const v1::Resource& res
   std::vector<std::string> missing = groups;
   if (plan.exists && !groups.empty()) {
     PLUMB_ASSIGN_OR_RETURN(std::string current, RunForOutput(runner_, Cmd({"id", "-nG", name})));
-    std::vector<std::string> have = absl::StrSplit(current, absl::ByAnyChar(" \n"),
-                                                   absl::SkipEmpty());
+    std::vector<std::string> have =
+        absl::StrSplit(current, absl::ByAnyChar(" \n"), absl::SkipEmpty());
     missing.erase(std::remove_if(missing.begin(), missing.end(),
                                  [&](const std::string& g) {
                                    return std::find(have.begin(), have.end(), g) != have.end();

@@ -29,6 +29,7 @@ int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdRevision(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdSync(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdRun(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 
 // Local commands (no server).
 int CmdValidate(const CtlInvocation& inv);

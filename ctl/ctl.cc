@@ -21,6 +21,8 @@ fleet commands (talk to plumb-server):
   revisions [--limit N]                       fetched revisions and their compile status
   revision SHA                                one revision with its compile errors
   sync                                        fetch the repository now
+  run [NODE...] [--selector k=v,...] [--noop] [--wait=false] [--timeout DUR]
+                                              run agents now and print each node's outcome
 local commands (no server):
   validate [DIR] [--node N] [--label k=v] [--fact k=v] [--nodes-from FILE]
                                               compile a checkout, print every error
@@ -64,7 +66,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   }
   absl::Status known = flags->CheckKnown({"server", "output", "insecure", "help", "version", "ca",
                                           "cert", "key", "selector", "status", "limit", "node",
-                                          "label", "fact", "nodes-from", "noop"});
+                                          "label", "fact", "nodes-from", "noop", "wait", "timeout"});
   if (!known.ok()) {
     err << "plumbctl: " << known.message() << " (see plumbctl --help)\n";
     return 2;
@@ -92,7 +94,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   static const std::map<std::string, FleetCommand> kFleet = {
       {"nodes", CmdNodes},         {"node", CmdNode},         {"reports", CmdReports},
       {"report", CmdReport},       {"revisions", CmdRevisions}, {"revision", CmdRevision},
-      {"sync", CmdSync}};
+      {"sync", CmdSync},           {"run", CmdRun}};
   auto it = kFleet.find(command);
   if (it == kFleet.end()) {
     err << "plumbctl: unknown command \"" << command << "\" (see plumbctl --help)\n";

@@ -63,9 +63,8 @@ int ParseLimit(const CtlInvocation& inv, int* limit) {
 
 }  // namespace
 
-int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
-  if (!inv.args.empty()) return Usage(inv, "nodes [--selector k=v,...] [--status STATUS]");
-  v1::ListNodesRequest req;
+// Parses every --selector k=v[,k=v] into `selector`; returns 2 (usage) on a bad one.
+int ParseSelector(const CtlInvocation& inv, google::protobuf::Map<std::string, std::string>* selector) {
   for (const std::string& sel : inv.flags->GetAll("selector")) {
     for (absl::string_view part : absl::StrSplit(sel, ',', absl::SkipEmpty())) {
       std::string k, v;
@@ -73,9 +72,16 @@ int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
         *inv.err << "plumbctl: --selector takes k=v[,k=v], got \"" << sel << "\"\n";
         return 2;
       }
-      (*req.mutable_selector())[k] = v;
+      (*selector)[k] = v;
     }
   }
+  return 0;
+}
+
+int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (!inv.args.empty()) return Usage(inv, "nodes [--selector k=v,...] [--status STATUS]");
+  v1::ListNodesRequest req;
+  if (int rc = ParseSelector(inv, req.mutable_selector())) return rc;
   if (inv.flags->Has("status")) {
     v1::NodeStatus status;
     if (!ParseStatus(inv.flags->Get("status"), &status)) {
@@ -246,6 +252,56 @@ int CmdSync(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   bool ok = resp.status() == v1::REVISION_OK;
   *inv.out << "revision " << ShortSha(resp.revision()) << " " << (ok ? "ok" : "failed") << "\n";
   return ok ? 0 : 1;
+}
+
+int CmdRun(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  v1::RunNodesRequest req;
+  for (const std::string& n : inv.args) req.add_nodes(n);
+  if (int rc = ParseSelector(inv, req.mutable_selector())) return rc;
+  if (inv.args.empty() && req.selector().empty()) {
+    return Usage(inv, "run NODE... | run --selector k=v[,k=v] [--noop] [--wait=false] [--timeout DUR]");
+  }
+  req.set_noop(inv.flags->GetBool("noop"));
+  req.set_wait(inv.flags->Get("wait", "true") != "false");
+  auto timeout = ParseDurationText(inv.flags->Get("timeout", "60s"));
+  if (!timeout.ok()) {
+    *inv.err << "plumbctl: --timeout: " << timeout.status().message() << "\n";
+    return 2;
+  }
+  req.set_timeout_seconds(static_cast<int32_t>(absl::ToInt64Seconds(*timeout)));
+  v1::RunNodesResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::seconds(req.timeout_seconds() + kRpcSeconds));
+  grpc::Status st = stub->Run(&ctx, req, &resp);
+  if (!st.ok()) return RpcFailed(inv, "run", st);
+  bool all_ok = resp.results_size() > 0;
+  for (const v1::NodeRunResult& r : resp.results()) {
+    all_ok = all_ok && r.error().empty() && r.report().failed() == 0;
+  }
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+  } else if (resp.results_size() == 0) {
+    *inv.err << "plumbctl: run: no connected node matches\n";
+  } else {
+    Table t({"NODE", "RESULT", "CHANGED", "FAILED", "UNCHANGED", "REPORT"});
+    for (const v1::NodeRunResult& r : resp.results()) {
+      const v1::ReportSummary& s = r.report();
+      std::string result = !r.error().empty() ? r.error()
+                           : !r.reported()   ? "asked"
+                           : s.failed() > 0  ? "failed"
+                           : (req.noop() ? s.would_change() : s.changed()) > 0
+                               ? (req.noop() ? "would change" : "changed")
+                               : "unchanged";
+      bool has = r.reported();
+      t.AddRow({r.node(), result,
+                has ? absl::StrCat(req.noop() ? s.would_change() : s.changed()) : "-",
+                has ? absl::StrCat(s.failed()) : "-", has ? absl::StrCat(s.unchanged()) : "-",
+                has ? s.id() : "-"});
+    }
+    *inv.out << t.ToString();
+  }
+  return all_ok ? 0 : 1;
 }
 
 }  // namespace plumb

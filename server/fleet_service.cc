@@ -1,5 +1,8 @@
 #include "server/fleet_service.h"
 
+#include <set>
+
+#include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
 
 namespace plumb {
@@ -60,6 +63,51 @@ grpc::Status FleetServiceImpl::Sync(grpc::ServerContext*, const v1::SyncRequest*
   if (!rev.ok()) return ToGrpcStatus(rev.status());
   resp->set_revision(rev->sha());
   resp->set_status(rev->status());
+  return grpc::Status::OK;
+}
+
+}  // namespace plumb
+
+namespace plumb {
+
+grpc::Status FleetServiceImpl::Run(grpc::ServerContext*, const v1::RunNodesRequest* req,
+                                   v1::RunNodesResponse* resp) {
+  std::string id = runs_->Begin();
+  absl::Notification asked_known;
+  std::vector<std::string> asked;
+  std::vector<std::string> named(req->nodes().begin(), req->nodes().end());
+  hub_->RequestRun({req->selector().begin(), req->selector().end()}, named, req->noop(), id,
+                   [&](std::vector<std::string> names) {
+                     asked = names;
+                     runs_->SetAsked(id, names);
+                     asked_known.Notify();
+                   });
+  asked_known.WaitForNotification();
+  resp->set_request_id(id);
+  std::map<std::string, v1::ReportSummary> reports;
+  if (req->wait()) {
+    int seconds = req->timeout_seconds() > 0 ? req->timeout_seconds() : 60;
+    reports = runs_->Wait(id, absl::Seconds(seconds));
+  } else {
+    runs_->End(id);
+  }
+  std::set<std::string> all(asked.begin(), asked.end());
+  for (const std::string& n : named) all.insert(n);
+  for (const std::string& n : all) {
+    v1::NodeRunResult* r = resp->add_results();
+    r->set_node(n);
+    if (std::find(asked.begin(), asked.end(), n) == asked.end()) {
+      r->set_error("not connected");
+      continue;
+    }
+    auto it = reports.find(n);
+    if (it != reports.end()) {
+      r->set_reported(true);
+      *r->mutable_report() = it->second;
+    } else if (req->wait()) {
+      r->set_error("timed out waiting for the report");
+    }
+  }
   return grpc::Status::OK;
 }
 

@@ -5,14 +5,17 @@
 
 #include "plumb/v1/fleet.grpc.pb.h"
 #include "server/revision_poller.h"
+#include "server/run_tracker.h"
 #include "server/store.h"
+#include "server/stream_hub.h"
 
 namespace plumb {
 
 // Thread-safe. Nothing owned; the store and poller must outlive the gRPC server.
 class FleetServiceImpl : public v1::FleetService::Service {
  public:
-  FleetServiceImpl(Store* store, RevisionPoller* poller) : store_(store), poller_(poller) {}
+  FleetServiceImpl(Store* store, RevisionPoller* poller, StreamHub* hub, RunTracker* runs)
+      : store_(store), poller_(poller), hub_(hub), runs_(runs) {}
 
   grpc::Status ListNodes(grpc::ServerContext*, const v1::ListNodesRequest* req,
                          v1::ListNodesResponse* resp) override;
@@ -28,10 +31,14 @@ class FleetServiceImpl : public v1::FleetService::Service {
                            v1::Revision* resp) override;
   grpc::Status Sync(grpc::ServerContext*, const v1::SyncRequest* req,
                     v1::SyncResponse* resp) override;
+  grpc::Status Run(grpc::ServerContext*, const v1::RunNodesRequest* req,
+                   v1::RunNodesResponse* resp) override;
 
  private:
   Store* const store_;
   RevisionPoller* const poller_;
+  StreamHub* const hub_;
+  RunTracker* const runs_;
 };
 
 }  // namespace plumb

@@ -30,7 +30,7 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   PLUMB_ASSIGN_OR_RETURN(s->store_, Store::Open(config.state_dir + "/plumb.db"));
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
                                                   config.state_dir + "/mirror.git"));
-  s->hub_ = std::make_unique<StreamHub>(s->store_.get(), &s->builder_, &s->clock_);
+  s->hub_ = std::make_unique<StreamHub>(s->store_.get(), &s->builder_, &s->runs_, &s->clock_);
   StreamHub* hub = s->hub_.get();
   s->poller_ = std::make_unique<RevisionPoller>(s->git_.get(), s->store_.get(), &s->builder_,
                                                 &s->clock_, config.repo_poll,
@@ -39,7 +39,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   if (!restored.ok()) LogWarning("cannot restore serving revision", {{"error", restored.message()}});
 
   s->agent_service_ = std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_);
-  s->fleet_service_ = std::make_unique<FleetServiceImpl>(s->store_.get(), s->poller_.get());
+  s->fleet_service_ = std::make_unique<FleetServiceImpl>(s->store_.get(), s->poller_.get(),
+                                                         s->hub_.get(), &s->runs_);
   PLUMB_ASSIGN_OR_RETURN(auto creds, MakeServerCredentials(config.insecure, config.tls));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, creds, &s->grpc_port_);

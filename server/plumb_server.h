@@ -13,6 +13,7 @@
 #include "server/fleet_service.h"
 #include "server/git_source.h"
 #include "server/revision_poller.h"
+#include "server/run_tracker.h"
 #include "server/server_config.h"
 #include "server/store.h"
 #include "server/stream_hub.h"
@@ -42,6 +43,7 @@ class PlumbServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<GitSource> git_;
   CatalogBuilder builder_;
+  RunTracker runs_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<RevisionPoller> poller_;
   std::unique_ptr<AgentServiceImpl> agent_service_;

@@ -27,8 +27,8 @@ v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& des
   return v1::NODE_CONVERGED;
 }
 
-StreamHub::StreamHub(Store* store, CatalogBuilder* builder, Clock* clock)
-    : store_(store), builder_(builder), clock_(clock) {}
+StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock)
+    : store_(store), builder_(builder), runs_(runs), clock_(clock) {}
 
 StreamHub::~StreamHub() { queue_.Drain(); }
 
@@ -96,8 +96,9 @@ void StreamHub::OnNewRevision() {
 
 void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
                            const std::vector<std::string>& nodes, bool noop,
+                           const std::string& request_id,
                            std::function<void(std::vector<std::string>)> done) {
-  queue_.Post([this, selector, nodes, noop, done = std::move(done)] {
+  queue_.Post([this, selector, nodes, noop, request_id, done = std::move(done)] {
     std::vector<std::string> asked;
     std::vector<std::pair<std::string, std::shared_ptr<AgentSession>>> sessions;
     {
@@ -113,6 +114,7 @@ void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
       if (!match) continue;
       v1::ServerMessage msg;
       msg.mutable_run()->set_noop(noop);
+      msg.mutable_run()->set_request_id(request_id);
       s->Send(std::move(msg));
       asked.push_back(name);
     }
@@ -245,6 +247,7 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
     LogInfo("report stored", {{"node", s->inputs.name}, {"report", report.id()},
                               {"rev", Short(report.revision())}});
   }
+  if (!report.request_id().empty()) runs_->Deliver(report.request_id(), Store::Summarize(report));
   v1::ServerMessage ack;
   ack.mutable_report_ack()->set_report_id(report.id());
   s->Send(std::move(ack));

@@ -14,6 +14,7 @@
 #include "plumb/v1/agent.pb.h"
 #include "server/agent_session.h"
 #include "server/catalog_builder.h"
+#include "server/run_tracker.h"
 #include "server/store.h"
 #include "server/work_queue.h"
 
@@ -23,7 +24,7 @@ namespace plumb {
 class StreamHub {
  public:
   // `store`, `builder` and `clock` are not owned and must outlive the hub.
-  StreamHub(Store* store, CatalogBuilder* builder, Clock* clock);
+  StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock);
   ~StreamHub();
 
   // Reactor entry points.
@@ -32,9 +33,11 @@ class StreamHub {
 
   // A new revision is being served: offer every connected agent its catalog.
   void OnNewRevision();
-  // Asks connected agents to run now; returns the names asked (via callback on the worker).
+  // Asks connected agents matching `nodes` (by name; empty: all) and `selector` to run now,
+  // tagging their reports with `request_id`. `done` gets the names asked, on the worker thread,
+  // before any report answering them is handled.
   void RequestRun(const std::map<std::string, std::string>& selector,
-                  const std::vector<std::string>& nodes, bool noop,
+                  const std::vector<std::string>& nodes, bool noop, const std::string& request_id,
                   std::function<void(std::vector<std::string>)> done);
 
   // Number of agents with an open, greeted stream.
@@ -55,6 +58,7 @@ class StreamHub {
 
   Store* const store_;
   CatalogBuilder* const builder_;
+  RunTracker* const runs_;
   Clock* const clock_;
 
   mutable absl::Mutex mu_;

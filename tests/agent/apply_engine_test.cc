@@ -123,7 +123,8 @@ TEST_F(ApplyEngineTest, NotifyRestartsServiceOnlyWhenSourceChanged) {
   Add("service", "nginx", {{"ensure", "running"}});
   v1::Report first = Run();
   EXPECT_EQ(Find(first, "service:nginx").outcome(), v1::CHANGED);
-  EXPECT_THAT(Find(first, "service:nginx").message(), HasSubstr("notified by file:/etc/nginx.conf"));
+  EXPECT_THAT(Find(first, "service:nginx").message(),
+              HasSubstr("notified by file:/etc/nginx.conf"));
   EXPECT_THAT(runner_.CallsStartingWith("systemctl restart"), SizeIs(1));
 
   v1::Report second = Run();

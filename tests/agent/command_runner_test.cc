@@ -106,8 +106,7 @@ TEST_F(CommandRunnerTest, TimeoutKillsTheWholeProcessGroup) {
   command.timeout = absl::Milliseconds(300);
   std::string pidfile = dir_.Sub("pid");
   auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<CommandResult> result =
-      Sh("sleep 60 & echo $! > " + pidfile + "; wait", command);
+  absl::StatusOr<CommandResult> result = Sh("sleep 60 & echo $! > " + pidfile + "; wait", command);
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->timed_out);

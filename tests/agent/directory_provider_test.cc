@@ -69,7 +69,8 @@ TEST_F(DirectoryProviderTest, RefusesFileInTheWayUnlessForced) {
 
 TEST_F(DirectoryProviderTest, AbsentRemovesEmptyAndNeedsForceForContents) {
   WriteFileOrDie(Host("/d/inner"), "x");
-  absl::StatusOr<CheckResult> refused = Converge(MakeResource("directory", "/d", {{"ensure", "absent"}}));
+  absl::StatusOr<CheckResult> refused =
+      Converge(MakeResource("directory", "/d", {{"ensure", "absent"}}));
   EXPECT_FALSE(refused.ok());
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("force"));
   ASSERT_TRUE(

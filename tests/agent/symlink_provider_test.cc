@@ -43,7 +43,8 @@ class SymlinkProviderTest : public ::testing::Test {
 };
 
 TEST_F(SymlinkProviderTest, CreatesThenInSync) {
-  v1::Resource r = MakeResource("symlink", "/etc/localtime", {{"target", "/usr/share/zoneinfo/UTC"}});
+  v1::Resource r =
+      MakeResource("symlink", "/etc/localtime", {{"target", "/usr/share/zoneinfo/UTC"}});
   ASSERT_TRUE(Converge(r).ok());
   EXPECT_EQ(LinkTarget("/etc/localtime"), "/usr/share/zoneinfo/UTC");
   EXPECT_TRUE(provider_.Check(r)->in_sync);
@@ -85,7 +86,8 @@ TEST_F(SymlinkProviderTest, AbsentRemovesOnlySymlinks) {
 TEST_F(SymlinkProviderTest, ParentSymlinkOutsideRootIsRefused) {
   TempDir outside;
   ASSERT_EQ(symlink(outside.path().c_str(), Host("/out").c_str()), 0);
-  absl::StatusOr<CheckResult> check = provider_.Check(MakeResource("symlink", "/out/l", {{"target", "x"}}));
+  absl::StatusOr<CheckResult> check =
+      provider_.Check(MakeResource("symlink", "/out/l", {{"target", "x"}}));
   EXPECT_TRUE(absl::IsPermissionDenied(check.status())) << check.status();
   EXPECT_TRUE(absl::IsPermissionDenied(fs_->MakeSymlink("/out/l", "x")));
   EXPECT_EQ(StatPath(outside.Sub("l")).st_ino, 0u);

@@ -370,5 +370,20 @@ TEST(DesiredStateTest, GroupKeyTracksFactSubtreesReadBySections) {
   EXPECT_EQ(*CompileOk(*state, b).blobs.begin()->second, "debian-13\n");
 }
 
+
+// The sample repository the quickstart deploys must keep compiling.
+TEST(DesiredStateTest, ExampleRepositoryCompiles) {
+  std::string here = __FILE__;
+  std::string root = here.substr(0, here.rfind("/tests/common/"));
+  DirectoryTree tree(root + "/deploy/examples/repo");
+  auto state = DesiredState::Parse(tree, "example");
+  ASSERT_TRUE(state->ok()) << Errors(state->errors());
+  NodeCompileResult web = CompileOk(*state, Node("web-01", {{"role", "web"}},
+                                                 {{"os.id", "debian"}, {"hostname", "web-01"}}));
+  NodeCompileResult other = CompileOk(*state, Node("db-01", {}, {{"os.id", "debian"}}));
+  ASSERT_TRUE(web.ok() && other.ok());
+  EXPECT_GT(web.catalog->resources_size(), other.catalog->resources_size());
+}
+
 }  // namespace
 }  // namespace plumb

@@ -116,12 +116,15 @@ class PlumbTestCase(unittest.TestCase):
         self.repo = GitRepo(self.tmp)
         self.processes = []
         self.port = None
+        result = getattr(self._outcome, "result", None)
+        self._failures_before = len(result.failures) + len(result.errors) if result else 0
 
     def tearDown(self):
         for p in self.processes:
             p.kill()
-        failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) or \
-            bool(getattr(getattr(self._outcome, "result", None), "failures", []))
+        result = getattr(self._outcome, "result", None)
+        failed = result is not None and (
+            len(result.failures) + len(result.errors) > self._failures_before)
         if failed:
             for p in self.processes:
                 print("\n===== log of %s =====\n%s" % (p.name, p.output()[-6000:]))
@@ -135,7 +138,8 @@ class PlumbTestCase(unittest.TestCase):
                 "--http_listen", "127.0.0.1:%d" % free_port(),
                 "--repo.url", self.repo.bare, "--repo.poll", poll,
                 "--state_dir", os.path.join(self.tmp, "server")] + list(extra)
-        p = Process("plumb-server", argv, os.path.join(self.tmp, "server.log"))
+        n = sum(1 for p in self.processes if p.name == "plumb-server") + 1
+        p = Process("plumb-server", argv, os.path.join(self.tmp, "server-%d.log" % n))
         self.processes.append(p)
         wait_until(lambda: self.ctl_ok("revisions"), timeout=30, what="server to answer")
         return p
@@ -156,8 +160,9 @@ class PlumbTestCase(unittest.TestCase):
         return argv + list(extra)
 
     def start_agent(self, node, labels=(), extra=()):
+        n = sum(1 for p in self.processes if p.name == "agent " + node) + 1
         p = Process("agent " + node, self.agent_argv(node, labels, extra),
-                    os.path.join(self.tmp, "agent-%s.log" % node))
+                    os.path.join(self.tmp, "agent-%s-%d.log" % (node, n)))
         self.processes.append(p)
         return p
 
