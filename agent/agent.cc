@@ -43,6 +43,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
     LogWarning("cached catalog is unreadable; waiting for the server", {{"dir", config.state_dir}});
     agent->held_.Clear();
   }
+  auto inventory = Inventory::Load(config.state_dir + "/inventory.pb");
+  if (!inventory.ok()) return inventory.status();
+  agent->inventory_ = std::make_unique<Inventory>(std::move(*inventory));
+  agent->fs_ = NewRootedFilesystem(config.root);
   auto applied = ReadStateFile(config.state_dir + "/applied_revision");
   if (applied.ok()) agent->applied_revision_ = *applied;
   return agent;
@@ -56,8 +60,9 @@ void Agent::Stop() {
   if (current_ != nullptr) current_->Cancel();
 }
 
-v1::Hello Agent::MakeHello() {
+v1::Hello Agent::MakeHello(bool once) {
   v1::Hello hello;
+  hello.set_run_once(once);
   hello.set_node(config_.node);
   hello.mutable_labels()->insert(config_.labels.begin(), config_.labels.end());
   for (const auto& [k, v] : GatherFacts("/etc/os-release", config_.facts)) {
@@ -106,6 +111,13 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
     options.noop = noop;
     options.trigger = trigger;
     report = engine_->Run(held_, options);
+    if (!noop) inventory_->RecordCreated(held_, report);
+    HandleOrphans(fs_.get(), held_.prune(), noop, inventory_.get(), inventory_->Orphans(held_),
+                  &report);
+    if (!noop) {
+      absl::Status saved = inventory_->Save();
+      if (!saved.ok()) LogWarning("cannot save inventory", {{"error", saved.message()}});
+    }
     if (drift_ != nullptr) {
       // Our own writes are queued as inotify events by now: they are not drift.
       drift_->DiscardPending();
@@ -150,7 +162,7 @@ void Agent::SendPendingReports(SyncClient* client) {
 
 bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
   v1::AgentMessage hello;
-  *hello.mutable_hello() = MakeHello();
+  *hello.mutable_hello() = MakeHello(once);
   if (!client->Send(hello)) return false;
   SendPendingReports(client);
   bool got_message = false;

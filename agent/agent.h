@@ -13,6 +13,8 @@
 #include "agent/apply_engine.h"
 #include "agent/blob_cache.h"
 #include "agent/drift_watch.h"
+#include "agent/filesystem.h"
+#include "agent/inventory.h"
 #include "agent/report_queue.h"
 #include "agent/sync_client.h"
 #include "common/clock.h"
@@ -46,7 +48,7 @@ class Agent {
   // Runs the held catalog, queues the report and sends it if a stream is open.
   v1::Report RunCatalog(v1::RunTrigger trigger, bool noop, const std::string& request_id = "");
   void SendPendingReports(SyncClient* client);
-  v1::Hello MakeHello();
+  v1::Hello MakeHello(bool once);
   void IntervalLoop();
   // Sends a Heartbeat on the open stream every `heartbeat` so NATs and the server see us.
   void HeartbeatLoop();
@@ -60,6 +62,8 @@ class Agent {
 
   absl::Mutex run_mu_;  // one run at a time; guards the held catalog
   v1::Catalog held_ ABSL_GUARDED_BY(run_mu_);
+  std::unique_ptr<Inventory> inventory_ ABSL_GUARDED_BY(run_mu_);
+  std::unique_ptr<Filesystem> fs_;  // for pruning, rooted like the engine's
   std::string applied_revision_ ABSL_GUARDED_BY(run_mu_);
 
   absl::Mutex mu_;

@@ -136,12 +136,14 @@ v1::ResourceResult ApplyEngine::Impl::ApplyChecked(const v1::Resource& resource,
 
   std::vector<std::string> parts;
   bool changed = false;
+  bool created = false;
   std::string diff;
   if (!check->in_sync) {
     absl::StatusOr<ChangeResult> applied = provider->Apply(resource, *check);
     if (!applied.ok()) return Result(id, v1::FAILED, std::string(applied.status().message()));
     if (applied->changed) {
       changed = true;
+      created = applied->created;
       diff = check->diff;
       parts.push_back(applied->message.empty() ? check->message : applied->message);
     }
@@ -161,6 +163,7 @@ v1::ResourceResult ApplyEngine::Impl::ApplyChecked(const v1::Resource& resource,
   v1::ResourceResult result =
       Result(id, changed ? v1::CHANGED : v1::UNCHANGED, absl::StrJoin(parts, "; "));
   result.set_diff(diff);
+  result.set_created(created);
   return result;
 }
 

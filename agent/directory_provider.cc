@@ -112,7 +112,7 @@ absl::StatusOr<ChangeResult> DirectoryProvider::Apply(const v1::Resource& resour
                                               : "replaced a file with the directory";
   }
   PLUMB_RETURN_IF_ERROR(fs_->MakeDirectory(path, desired.metadata));
-  return ChangeResult{true, message};
+  return ChangeResult{true, message, stat.type == FileType::kMissing};
 }
 
 }  // namespace plumb

@@ -151,6 +151,7 @@ absl::StatusOr<ChangeResult> FileProvider::Apply(const v1::Resource& resource,
   if (write) {
     std::string content = manage_content ? check.content : std::string();
     PLUMB_RETURN_IF_ERROR(fs_->WriteFile(path, content, desired.metadata));
+    result.created = stat.type == FileType::kMissing;
     result.message = stat.type == FileType::kMissing
                          ? absl::StrCat("created (", content.size(), " bytes)")
                          : absl::StrCat("content replaced (", content.size(), " bytes)");

@@ -28,6 +28,7 @@ struct CheckResult {
 struct ChangeResult {
   bool changed = true;  // false when a refresh found nothing to do (an exec's guard said no)
   std::string message;
+  bool created = false;  // a file, directory or symlink that did not exist was created
 };
 
 // A resource type's implementation. Providers hold no per-resource state between calls;

@@ -100,7 +100,7 @@ absl::StatusOr<ChangeResult> SymlinkProvider::Apply(const v1::Resource& resource
     message = absl::StrCat("replaced a file with a symlink -> ", spec.target);
   }
   PLUMB_RETURN_IF_ERROR(fs_->MakeSymlink(path, spec.target));
-  return ChangeResult{true, message};
+  return ChangeResult{true, message, stat.type == FileType::kMissing};
 }
 
 }  // namespace plumb

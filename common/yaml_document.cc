@@ -1,10 +1,12 @@
 #include "common/yaml_document.h"
 
 #include <exception>
+#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace plumb {
@@ -159,17 +161,42 @@ class YamlBuilder {
 
 namespace {
 
+// Notes where a document starts and ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  YAML::Mark start = YAML::Mark::null_mark();
+};
+
 // Everything that touches yaml-cpp's throwing API runs here.
 void LoadDocument(absl::string_view text, YamlNode* root, YamlError* err) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text.data(), text.size()));
-    if (docs.size() > 1) {
-      *err = YamlError{ToMark(docs[1].Mark(), YamlMark{1, 1}),
+    std::string input(text.data(), text.size());
+    YAML::Node doc = YAML::Load(input);
+    // Not YAML::LoadAll: in yaml-cpp 0.7 it loops forever, eating memory, on input such as
+    // "," (jbeder/yaml-cpp#1040, fixed upstream in 2024). Two bounded steps of a parser
+    // tell whether a second document follows.
+    std::istringstream stream(input);
+    YAML::Parser parser(stream);
+    DocumentStarts starts;
+    if (parser.HandleNextDocument(starts) && parser.HandleNextDocument(starts)) {
+      *err = YamlError{ToMark(starts.start, YamlMark{1, 1}),
                        "only one YAML document per file is allowed"};
-    } else if (!docs.empty()) {
-      YamlBuilder builder;
-      if (!builder.Build(docs[0], YamlMark{1, 1}, 0, root)) *err = builder.error();
+      return;
     }
+    YamlBuilder builder;
+    if (!builder.Build(doc, YamlMark{1, 1}, 0, root)) *err = builder.error();
   } catch (const YAML::Exception& e) {
     // e.msg is the bare message; e.what() repeats the mark in yaml-cpp's own format.
     *err = YamlError{ToMark(e.mark, YamlMark{1, 1}), e.msg};

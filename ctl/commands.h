@@ -30,6 +30,10 @@ int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
 int CmdRevision(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdSync(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdRun(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+// Fleet-wide resource history (FleetService.ListResourceEvents).
+int CmdResources(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+// Streams events, one line (or JSON object) each, until interrupted or --count N.
+int CmdWatch(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 
 // Local commands (no server).
 int CmdValidate(const CtlInvocation& inv);

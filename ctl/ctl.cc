@@ -16,6 +16,7 @@ constexpr char kUsage[] = R"(usage: plumbctl [--server ADDR] [-o table|json] COM
 fleet commands (talk to plumb-server):
   nodes [--selector k=v,...] [--status STATUS]   list nodes
   node NAME                                   one node: labels, facts, revisions, last run
+                                              and its failing resources
   reports NODE [--limit N]                    recent runs of a node
   report ID                                   one run, per resource
   revisions [--limit N]                       fetched revisions and their compile status
@@ -23,6 +24,11 @@ fleet commands (talk to plumb-server):
   sync                                        fetch the repository now
   run [NODE...] [--selector k=v,...] [--noop] [--wait=false] [--timeout DUR]
                                               run agents now and print each node's outcome
+  resources [--id ID|GLOB] [--status changed|failed|would_change|skipped|drifted]
+            [--since DUR] [--node NAME] [--limit N]
+                                              who changed, failed or drifted on which resource
+  watch [--kind KIND[,KIND]] [--node NAME] [--count N]
+                                              stream events (-o json: one object a line)
 local commands (no server):
   validate [DIR] [--node N] [--label k=v] [--fact k=v] [--nodes-from FILE]
                                               compile a checkout, print every error
@@ -66,7 +72,8 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   }
   absl::Status known = flags->CheckKnown({"server", "output", "insecure", "help", "version", "ca",
                                           "cert", "key", "selector", "status", "limit", "node",
-                                          "label", "fact", "nodes-from", "noop", "wait", "timeout"});
+                                          "label", "fact", "nodes-from", "noop", "wait", "timeout",
+                                          "id", "since", "kind", "count"});
   if (!known.ok()) {
     err << "plumbctl: " << known.message() << " (see plumbctl --help)\n";
     return 2;
@@ -94,7 +101,8 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   static const std::map<std::string, FleetCommand> kFleet = {
       {"nodes", CmdNodes},         {"node", CmdNode},         {"reports", CmdReports},
       {"report", CmdReport},       {"revisions", CmdRevisions}, {"revision", CmdRevision},
-      {"sync", CmdSync},           {"run", CmdRun}};
+      {"sync", CmdSync},           {"run", CmdRun},           {"resources", CmdResources},
+      {"watch", CmdWatch}};
   auto it = kFleet.find(command);
   if (it == kFleet.end()) {
     err << "plumbctl: unknown command \"" << command << "\" (see plumbctl --help)\n";

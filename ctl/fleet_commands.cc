@@ -61,6 +61,18 @@ int ParseLimit(const CtlInvocation& inv, int* limit) {
   return 0;
 }
 
+// "2026-11-26 11:30:05 catalog run of 4f2a9c1e0b3d in 120 ms: 2 changed, 1 failed, ..."
+std::string LastRunLine(const v1::ReportSummary& r) {
+  std::string counts =
+      r.noop() ? absl::StrCat(r.would_change(), " would change, ", r.failed(), " failed, ",
+                              r.unchanged(), " unchanged")
+               : absl::StrCat(r.changed(), " changed, ", r.failed(), " failed, ", r.unchanged(),
+                              " unchanged");
+  return absl::StrCat(FormatUnixMs(r.started_unix_ms()), " ", TriggerName(r.trigger()),
+                      r.noop() ? " noop" : "", " run of ", ShortSha(r.revision()), " in ",
+                      r.duration_us() / 1000, " ms: ", counts);
+}
+
 }  // namespace
 
 // Parses every --selector k=v[,k=v] into `selector`; returns 2 (usage) on a bad one.
@@ -135,7 +147,16 @@ int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   if (!n.last_error().empty()) t.AddRow({"last error", n.last_error()});
   std::map<std::string, std::string> facts(n.facts().begin(), n.facts().end());
   for (const auto& [k, v] : facts) t.AddRow({"fact " + k, v});
+  if (n.has_last_run()) t.AddRow({"last run", LastRunLine(n.last_run())});
   *inv.out << t.ToString();
+  if (n.failing_resources_size() > 0) {
+    *inv.out << "\nfailing resources (report " << n.last_run().id() << "):\n";
+    Table failing({"RESOURCE", "MESSAGE"});
+    for (const v1::ResourceResult& r : n.failing_resources()) {
+      failing.AddRow({r.id(), r.message()});
+    }
+    *inv.out << failing.ToString();
+  }
   return 0;
 }
 

@@ -27,15 +27,23 @@ std::string Table::ToString() const {
   return out;
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
+namespace {
+
+std::string Json(const google::protobuf::Message& message, bool whitespace) {
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
+  options.add_whitespace = whitespace;
   options.always_print_primitive_fields = true;
   options.preserve_proto_field_names = true;
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   return out;
 }
+
+}  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) { return Json(message, true); }
+
+std::string ToJsonLine(const google::protobuf::Message& message) { return Json(message, false); }
 
 std::string NodeStatusName(v1::NodeStatus status) {
   std::string name = v1::NodeStatus_Name(status);

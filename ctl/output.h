@@ -25,6 +25,8 @@ class Table {
 
 // The message in protobuf's JSON mapping, with default-valued fields included, indented.
 std::string ToJson(const google::protobuf::Message& message);
+// The same on one line (no whitespace): for streams of one JSON object per line.
+std::string ToJsonLine(const google::protobuf::Message& message);
 
 // "converged", "failed", ... for people.
 std::string NodeStatusName(v1::NodeStatus status);

@@ -47,6 +47,7 @@ class AgentSession {
 
   // ---- worker state ----
   bool hello_seen = false;
+  bool run_once = false;
   NodeInputs inputs;
   std::map<std::string, std::string> held;  // id -> version acknowledged by the agent
   std::string held_digest;

@@ -4,6 +4,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
+#include "server/event_stream.h"
 
 namespace plumb {
 
@@ -20,7 +21,44 @@ grpc::Status FleetServiceImpl::GetNode(grpc::ServerContext*, const v1::GetNodeRe
   auto node = store_->GetNode(req->name());
   if (!node.ok()) return ToGrpcStatus(node.status());
   *resp = std::move(*node);
+  if (resp->last_report_id().empty()) return grpc::Status::OK;
+  // The last run, for "which hosts are failing, on what": absent if retention pruned it.
+  auto report = store_->GetReport(resp->last_report_id());
+  if (!report.ok()) return grpc::Status::OK;
+  *resp->mutable_last_run() = Store::Summarize(*report);
+  for (const v1::ResourceResult& r : report->results()) {
+    if (r.outcome() != v1::FAILED) continue;
+    v1::ResourceResult* failing = resp->add_failing_resources();
+    *failing = r;
+    failing->clear_diff();  // the summary stays small; `plumbctl report ID` shows diffs
+  }
   return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::ListResourceEvents(grpc::ServerContext*,
+                                                  const v1::ListResourceEventsRequest* req,
+                                                  v1::ListResourceEventsResponse* resp) {
+  if (req->limit() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "limit must not be negative");
+  }
+  auto events = store_->ListResourceEvents(*req);
+  if (!events.ok()) return ToGrpcStatus(events.status());
+  for (v1::ResourceEvent& e : *events) *resp->add_events() = std::move(e);
+  return grpc::Status::OK;
+}
+
+grpc::ServerWriteReactor<v1::Event>* FleetServiceImpl::WatchEvents(
+    grpc::CallbackServerContext* context, const v1::WatchEventsRequest* req) {
+  if (events_ == nullptr) {
+    // A reactor that finishes at once, as BlobWriter does for errors.
+    class Unimplemented : public grpc::ServerWriteReactor<v1::Event> {
+     public:
+      Unimplemented() { Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no event bus")); }
+      void OnDone() override { delete this; }
+    };
+    return new Unimplemented();
+  }
+  return NewEventStream(events_, *req);
 }
 
 grpc::Status FleetServiceImpl::ListReports(grpc::ServerContext*,

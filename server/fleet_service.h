@@ -2,8 +2,11 @@
 
 // plumb.v1.FleetService: the operators' API over nodes, reports and revisions. Unary calls,
 // served from the store; low volume, so gRPC's synchronous thread pool is fine here.
+// WatchEvents is the exception: a long-lived stream on the callback API (event_stream.h), so
+// watchers hold no thread.
 
 #include "plumb/v1/fleet.grpc.pb.h"
+#include "server/event_bus.h"
 #include "server/revision_poller.h"
 #include "server/run_tracker.h"
 #include "server/store.h"
@@ -11,11 +14,14 @@
 
 namespace plumb {
 
-// Thread-safe. Nothing owned; the store and poller must outlive the gRPC server.
-class FleetServiceImpl : public v1::FleetService::Service {
+// Thread-safe. Nothing owned; everything must outlive the gRPC server. Without `events`
+// WatchEvents answers UNIMPLEMENTED.
+class FleetServiceImpl
+    : public v1::FleetService::WithCallbackMethod_WatchEvents<v1::FleetService::Service> {
  public:
-  FleetServiceImpl(Store* store, RevisionPoller* poller, StreamHub* hub, RunTracker* runs)
-      : store_(store), poller_(poller), hub_(hub), runs_(runs) {}
+  FleetServiceImpl(Store* store, RevisionPoller* poller, StreamHub* hub, RunTracker* runs,
+                   EventBus* events = nullptr)
+      : store_(store), poller_(poller), hub_(hub), runs_(runs), events_(events) {}
 
   grpc::Status ListNodes(grpc::ServerContext*, const v1::ListNodesRequest* req,
                          v1::ListNodesResponse* resp) override;
@@ -33,12 +39,17 @@ class FleetServiceImpl : public v1::FleetService::Service {
                     v1::SyncResponse* resp) override;
   grpc::Status Run(grpc::ServerContext*, const v1::RunNodesRequest* req,
                    v1::RunNodesResponse* resp) override;
+  grpc::Status ListResourceEvents(grpc::ServerContext*, const v1::ListResourceEventsRequest* req,
+                                  v1::ListResourceEventsResponse* resp) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext* context,
+                                                   const v1::WatchEventsRequest* req) override;
 
  private:
   Store* const store_;
   RevisionPoller* const poller_;
   StreamHub* const hub_;
   RunTracker* const runs_;
+  EventBus* const events_;
 };
 
 }  // namespace plumb

@@ -19,13 +19,17 @@ streams it to agents over gRPC.
 flags (each is also a key of the YAML config file):
   --config FILE        YAML config (default: none; /etc/plumb/server.yaml in packages)
   --listen ADDR        gRPC listen address (default 127.0.0.1:7443)
-  --http_listen ADDR   HTTP /metrics and /healthz (default 127.0.0.1:7480)
+  --http_listen ADDR   HTTP /metrics, /healthz, /readyz, /hooks/git (default 127.0.0.1:7480;
+                       empty disables HTTP)
   --repo.url URL       repository to follow (path, file://, git://, https, ssh)
   --repo.branch NAME   branch to follow (default main)
   --repo.poll DUR      fetch interval (default 30s)
   --state_dir DIR      SQLite database and git mirror (default /var/lib/plumb-server)
   --tls.ca/--tls.cert/--tls.key FILE   TLS files
   --insecure           plaintext gRPC, for local development and tests only
+  --webhook_secret S   HMAC secret of POST /hooks/git (X-Hub-Signature-256); unset: disabled
+  --retention.reports_per_node N   reports kept per node (default 500; 0: no limit)
+  --retention.max_age DUR          reports and resource events kept (default 30d; 0: no limit)
   --log_level LEVEL    debug, info, warn, error (default info)
   --version            print the version and exit
 )";
@@ -62,7 +66,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto server = plumb::PlumbServer::Start(*config);
+  plumb::MetricsRegistry metrics;  // outlives the server (declared first, destroyed last)
+  auto server = plumb::PlumbServer::Start(*config, &metrics);
   if (!server.ok()) {
     std::cerr << "plumb-server: " << server.status().message() << "\n";
     return 1;

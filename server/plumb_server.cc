@@ -2,9 +2,12 @@
 
 #include <sys/stat.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
 
 namespace plumb {
 namespace {
@@ -22,26 +25,50 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
   return absl::OkStatus();
 }
 
+// "https://user:token@host/x" -> "https://***@host/x": credentials never reach the logs.
+std::string RedactUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
+  size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (scheme == std::string::npos || at == std::string::npos || at > slash) return url;
+  return absl::StrCat(url.substr(0, scheme + 3), "***", url.substr(at));
+}
+
+constexpr const char* kGrpcServices[] = {"plumb.v1.AgentService", "plumb.v1.FleetService"};
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConfig& config) {
+absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConfig& config,
+                                                                 MetricsRegistry* metrics) {
   std::unique_ptr<PlumbServer> s(new PlumbServer());
+  if (metrics == nullptr) {
+    s->own_registry_ = std::make_unique<MetricsRegistry>();
+    metrics = s->own_registry_.get();
+  }
+  s->registry_ = metrics;
+  s->metrics_ = std::make_unique<ServerMetrics>(metrics);
+  s->events_ = std::make_unique<EventBus>(&s->clock_);
   PLUMB_RETURN_IF_ERROR(MakeDirs(config.state_dir, 0750));
   PLUMB_ASSIGN_OR_RETURN(s->store_, Store::Open(config.state_dir + "/plumb.db"));
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
                                                   config.state_dir + "/mirror.git"));
-  s->hub_ = std::make_unique<StreamHub>(s->store_.get(), &s->builder_, &s->runs_, &s->clock_);
+  s->hub_ = std::make_unique<StreamHub>(s->store_.get(), &s->builder_, &s->runs_, &s->clock_,
+                                        s->events_.get(), s->metrics_.get());
   StreamHub* hub = s->hub_.get();
-  s->poller_ = std::make_unique<RevisionPoller>(s->git_.get(), s->store_.get(), &s->builder_,
-                                                &s->clock_, config.repo_poll,
-                                                [hub] { hub->OnNewRevision(); });
+  s->poller_ = std::make_unique<RevisionPoller>(
+      s->git_.get(), s->store_.get(), &s->builder_, &s->clock_, config.repo_poll,
+      [hub] { hub->OnNewRevision(); }, s->events_.get(), s->metrics_.get());
   absl::Status restored = s->poller_->Restore();
   if (!restored.ok()) LogWarning("cannot restore serving revision", {{"error", restored.message()}});
 
   s->agent_service_ = std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_);
-  s->fleet_service_ = std::make_unique<FleetServiceImpl>(s->store_.get(), s->poller_.get(),
-                                                         s->hub_.get(), &s->runs_);
+  s->fleet_service_ = std::make_unique<FleetServiceImpl>(
+      s->store_.get(), s->poller_.get(), s->hub_.get(), &s->runs_, s->events_.get());
   PLUMB_ASSIGN_OR_RETURN(auto creds, MakeServerCredentials(config.insecure, config.tls));
+  // Both are process-wide switches of gRPC (read by every ServerBuilder); setting them again
+  // for a second server in the same process (tests) is harmless.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, creds, &s->grpc_port_);
   builder.RegisterService(s->agent_service_.get());
@@ -52,10 +79,89 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   if (s->grpc_ == nullptr || s->grpc_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
   }
+  grpc::HealthCheckServiceInterface* health = s->grpc_->GetHealthCheckService();
+  if (health != nullptr) {
+    for (const char* service : kGrpcServices) health->SetServingStatus(service, true);
+  }
   LogInfo("plumb-server listening", {{"listen", config.listen}, {"port", s->grpc_port_},
-                                     {"repo", config.repo_url}, {"branch", config.repo_branch}});
+                                     {"repo", RedactUrl(config.repo_url)},
+                                     {"branch", config.repo_branch}});
+  s->RegisterCallbackMetrics();
+  PLUMB_RETURN_IF_ERROR(s->StartHttp(config));
+  s->retention_ = std::make_unique<RetentionPruner>(
+      s->store_.get(), &s->clock_,
+      RetentionPolicy{config.retention_reports_per_node, config.retention_max_age});
+  s->retention_->Start();
   s->poller_->Start();
   return s;
+}
+
+void PlumbServer::RegisterCallbackMetrics() {
+  MetricsRegistry* r = registry_;
+  StreamHub* hub = hub_.get();
+  Store* store = store_.get();
+  RevisionPoller* poller = poller_.get();
+  EventBus* events = events_.get();
+  Clock* clock = &clock_;
+  r->AddGaugeCallback("plumb_connected_agents", "Agents with an open, greeted Sync stream.",
+                      [hub] { return hub->connected(); });
+  r->AddGaugeFamilyCallback("plumb_nodes", "Known nodes by status.", "status", [store] {
+    std::map<std::string, double> out;
+    for (int i = v1::NODE_UNKNOWN; i <= v1::NODE_OFFLINE; ++i) {
+      if (!v1::NodeStatus_IsValid(i)) continue;
+      out[absl::AsciiStrToLower(v1::NodeStatus_Name(static_cast<v1::NodeStatus>(i)).substr(5))] =
+          0;
+    }
+    auto counts = store->CountNodesByStatus();
+    if (counts.ok()) {
+      for (const auto& [status, n] : *counts) {
+        if (status == v1::NODE_STATUS_UNSPECIFIED) continue;
+        out[absl::AsciiStrToLower(v1::NodeStatus_Name(status).substr(5))] += n;
+      }
+    }
+    return out;
+  });
+  r->AddGaugeCallback("plumb_revision_age_seconds",
+                      "Seconds since the serving revision was fetched (0 before any is served).",
+                      [poller, clock] {
+                        absl::Time fetched = poller->serving_fetched();
+                        if (fetched == absl::InfinitePast()) return 0.0;
+                        return absl::ToDoubleSeconds(clock->Now() - fetched);
+                      });
+  r->AddGaugeCallback("plumb_repository_fetch_ok",
+                      "1 if the last fetch of the repository succeeded, else 0.",
+                      [poller] { return poller->last_fetch_ok() ? 1.0 : 0.0; });
+  r->AddCounterCallback("plumb_catalog_resources_sent_total",
+                        "Upserted resources sent to agents in catalog updates.",
+                        [hub] { return static_cast<double>(hub->resources_sent()); });
+  r->AddGaugeCallback("plumb_event_watchers", "Open FleetService.WatchEvents streams.",
+                      [events] { return events->subscribers(); });
+  r->AddCounterCallback("plumb_events_published_total", "Events published to watchers.",
+                        [events] { return static_cast<double>(events->published()); });
+}
+
+absl::Status PlumbServer::Ready() {
+  absl::Status db = store_->Ping();
+  if (!db.ok()) return absl::UnavailableError(absl::StrCat("database: ", db.message()));
+  if (!poller_->last_fetch_ok()) {
+    return absl::UnavailableError(absl::StrCat("last fetch failed: ", poller_->last_fetch_error()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlumbServer::StartHttp(const ServerConfig& config) {
+  if (config.http_listen.empty()) return absl::OkStatus();
+  HttpHandlers h;
+  MetricsRegistry* registry = registry_;
+  RevisionPoller* poller = poller_.get();
+  ServerMetrics* metrics = metrics_.get();
+  h.metrics = [registry] { return registry->RenderText(); };
+  h.ready = [this] { return Ready(); };
+  h.on_webhook = [poller] { poller->RequestSync(); };
+  h.count_webhook = [metrics](const std::string& result) { metrics->WebhookRequest(result); };
+  h.webhook_secret = config.webhook_secret;
+  PLUMB_ASSIGN_OR_RETURN(http_, HttpServer::Start(config.http_listen, std::move(h)));
+  return absl::OkStatus();
 }
 
 PlumbServer::~PlumbServer() { Shutdown(); }
@@ -65,8 +171,13 @@ void PlumbServer::Wait() {
 }
 
 void PlumbServer::Shutdown() {
+  if (http_ != nullptr) http_->Stop();
+  if (retention_ != nullptr) retention_->Stop();
   if (poller_ != nullptr) poller_->Stop();
+  // Watchers end now rather than at the gRPC shutdown deadline.
+  if (events_ != nullptr) events_->Shutdown();
   if (grpc_ != nullptr) {
+    if (grpc_->GetHealthCheckService() != nullptr) grpc_->GetHealthCheckService()->Shutdown();
     // Open Sync streams are cancelled after the deadline; agents reconnect with backoff.
     grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }

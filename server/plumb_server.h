@@ -1,7 +1,9 @@
 #pragma once
 
-// The assembled server: git source, store, catalog builder, stream hub, poller and the gRPC
-// server carrying AgentService and FleetService. main() builds one from a ServerConfig.
+// The assembled server: git source, store, catalog builder, stream hub, poller, event bus,
+// retention, the gRPC server carrying AgentService, FleetService, grpc.health.v1 and server
+// reflection, and the HTTP listener (/metrics, /healthz, /readyz, /hooks/git). main() builds
+// one from a ServerConfig.
 
 #include <memory>
 
@@ -10,11 +12,16 @@
 #include "grpcpp/grpcpp.h"
 #include "server/agent_service.h"
 #include "server/catalog_builder.h"
+#include "server/event_bus.h"
 #include "server/fleet_service.h"
 #include "server/git_source.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/retention.h"
 #include "server/revision_poller.h"
 #include "server/run_tracker.h"
 #include "server/server_config.h"
+#include "server/server_metrics.h"
 #include "server/store.h"
 #include "server/stream_hub.h"
 
@@ -24,8 +31,11 @@ namespace plumb {
 class PlumbServer {
  public:
   // Opens the store and mirror under config.state_dir, restores the serving revision and binds
-  // the gRPC listener. Fails with a message naming what could not be opened or bound.
-  static absl::StatusOr<std::unique_ptr<PlumbServer>> Start(const ServerConfig& config);
+  // the gRPC and HTTP listeners (an empty http_listen disables HTTP). Fails with a message
+  // naming what could not be opened or bound. Metrics go to `metrics` (not owned; must outlive
+  // the server) or, when null, to a registry of the server's own.
+  static absl::StatusOr<std::unique_ptr<PlumbServer>> Start(const ServerConfig& config,
+                                                            MetricsRegistry* metrics = nullptr);
   ~PlumbServer();
 
   // Blocks until Shutdown() is called from another thread.
@@ -34,22 +44,36 @@ class PlumbServer {
   void Shutdown();
 
   int grpc_port() const { return grpc_port_; }
+  // 0 when HTTP is disabled.
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
   StreamHub* hub() { return hub_.get(); }
+  EventBus* events() { return events_.get(); }
+  MetricsRegistry* metrics_registry() { return registry_; }
 
  private:
   PlumbServer() = default;
+  void RegisterCallbackMetrics();
+  absl::Status StartHttp(const ServerConfig& config);
+  // OK when the database answers and the last fetch succeeded; otherwise why not.
+  absl::Status Ready();
 
   SystemClock clock_;
+  std::unique_ptr<MetricsRegistry> own_registry_;
+  MetricsRegistry* registry_ = nullptr;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<EventBus> events_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<GitSource> git_;
   CatalogBuilder builder_;
   RunTracker runs_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<RevisionPoller> poller_;
+  std::unique_ptr<RetentionPruner> retention_;
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<FleetServiceImpl> fleet_service_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
+  std::unique_ptr<HttpServer> http_;  // last: stopped and destroyed first
 };
 
 }  // namespace plumb

@@ -1,5 +1,6 @@
 #include "server/server_config.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/config_file.h"
 #include "common/status_macros.h"
@@ -10,7 +11,8 @@ namespace {
 const std::set<std::string>& Keys() {
   static const auto* keys = new std::set<std::string>{
       "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "state_dir",
-      "tls.ca", "tls.cert", "tls.key", "insecure", "log_level"};
+      "tls.ca", "tls.cert", "tls.key", "insecure", "log_level", "webhook_secret",
+      "retention.reports_per_node", "retention.max_age"};
   return *keys;
 }
 
@@ -40,6 +42,17 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags) {
   c.tls = {values.Get("tls.ca"), values.Get("tls.cert"), values.Get("tls.key")};
   PLUMB_ASSIGN_OR_RETURN(c.insecure, values.GetBool("insecure", false));
   c.log_level = values.Get("log_level", c.log_level);
+  c.webhook_secret = values.Get("webhook_secret");
+  std::string keep = values.Get("retention.reports_per_node", "500");
+  if (!absl::SimpleAtoi(keep, &c.retention_reports_per_node) || c.retention_reports_per_node < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "retention.reports_per_node must be a whole number >= 0 (0: no limit), got \"", keep, "\""));
+  }
+  PLUMB_ASSIGN_OR_RETURN(c.retention_max_age,
+                         values.GetDuration("retention.max_age", c.retention_max_age));
+  if (c.retention_max_age < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("retention.max_age must not be negative (0: no limit)");
+  }
   if (c.repo_url.empty()) {
     return absl::InvalidArgumentError("repo.url is required (config file or --repo.url)");
   }

@@ -22,6 +22,11 @@ struct ServerConfig {
   TlsFiles tls;
   bool insecure = false;
   std::string log_level = "info";
+  // Shared secret of POST /hooks/git (X-Hub-Signature-256); empty disables the webhook.
+  std::string webhook_secret;
+  // retention: {reports_per_node, max_age}; 0 disables that limit.
+  int retention_reports_per_node = 500;
+  absl::Duration retention_max_age = absl::Hours(24 * 30);
 };
 
 // Loads --config (if given) and applies flags over it. InvalidArgument with file:line:col or the

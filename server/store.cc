@@ -12,7 +12,7 @@ namespace plumb {
 namespace {
 
 // Bump with a new entry in kMigrations; never edit a shipped one.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kMinPrefix = 4;
 constexpr int kDefaultReportLimit = 20;
 
@@ -47,6 +47,24 @@ CREATE TABLE reports (
 );
 CREATE INDEX reports_by_node_started ON reports (node, started_ms);
 CREATE INDEX reports_by_started ON reports (started_ms);
+)sql",
+    // 2: fleet-wide resource history (FleetService.ListResourceEvents).
+    R"sql(
+CREATE TABLE resource_events (
+  report_id TEXT NOT NULL,
+  node TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  outcome INTEGER NOT NULL,      -- v1.ResourceOutcome, never UNCHANGED
+  message TEXT NOT NULL,
+  unix_ms INTEGER NOT NULL,      -- the report's started time
+  revision TEXT NOT NULL,
+  trigger INTEGER NOT NULL,      -- v1.RunTrigger
+  noop INTEGER NOT NULL
+);
+CREATE INDEX resource_events_by_resource ON resource_events (resource_id, unix_ms);
+CREATE INDEX resource_events_by_node ON resource_events (node, unix_ms);
+CREATE INDEX resource_events_by_time ON resource_events (unix_ms);
+CREATE INDEX resource_events_by_report ON resource_events (report_id);
 )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
@@ -303,19 +321,32 @@ absl::StatusOr<bool> Store::PutReport(const v1::Report& report) {
   if (report.id().empty()) return absl::InvalidArgumentError("report without an id");
   v1::ReportSummary summary = Summarize(report);
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<SqliteStatement> stmt;
-  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "INSERT OR IGNORE INTO reports (id, node, started_ms, summary, changed, failed, proto)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, report.id()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, report.node()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, report.started_unix_ms()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(4, summary.SerializeAsString()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, summary.changed()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, summary.failed()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(7, report.SerializeAsString()));
-  PLUMB_RETURN_IF_ERROR(stmt->Run());
-  return db_->Changes() > 0;
+  // The report and its resource events commit together (or not at all).
+  PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  auto insert = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::StatusOr<bool> {
+    std::unique_ptr<SqliteStatement> stmt;
+    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+        "INSERT OR IGNORE INTO reports (id, node, started_ms, summary, changed, failed, proto)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    PLUMB_RETURN_IF_ERROR(stmt->BindText(1, report.id()));
+    PLUMB_RETURN_IF_ERROR(stmt->BindText(2, report.node()));
+    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, report.started_unix_ms()));
+    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(4, summary.SerializeAsString()));
+    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, summary.changed()));
+    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, summary.failed()));
+    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(7, report.SerializeAsString()));
+    PLUMB_RETURN_IF_ERROR(stmt->Run());
+    if (db_->Changes() == 0) return false;  // a re-send: its events are already stored
+    PLUMB_RETURN_IF_ERROR(InsertResourceEvents(report));
+    return true;
+  };
+  absl::StatusOr<bool> stored = insert();
+  absl::Status status = stored.ok() ? db_->Exec("COMMIT") : stored.status();
+  if (!status.ok()) {
+    db_->Exec("ROLLBACK").IgnoreError();
+    return status;
+  }
+  return stored;
 }
 
 absl::StatusOr<v1::Report> Store::GetReport(const std::string& id) {

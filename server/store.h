@@ -45,6 +45,9 @@ class Store {
   absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& selector,
                                                   v1::NodeStatus status);
 
+  // Node count per status (statuses without nodes are absent), for metrics.
+  absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus();
+
   // Reports. Returns true if stored, false if a report with this id already exists (idempotent
   // re-send). Stored with a summary (counts per outcome) for listing.
   absl::StatusOr<bool> PutReport(const v1::Report& report);
@@ -56,7 +59,30 @@ class Store {
   // Summarises a report (counts per outcome).
   static v1::ReportSummary Summarize(const v1::Report& report);
 
+  // Resource events: PutReport stores one per non-unchanged result of a new report, in the
+  // same transaction. Newest first, filtered as ListResourceEventsRequest says.
+  absl::StatusOr<std::vector<v1::ResourceEvent>> ListResourceEvents(
+      const v1::ListResourceEventsRequest& filter);
+
+  // What a retention pass deleted.
+  struct PruneResult {
+    int64_t reports = 0;
+    int64_t resource_events = 0;
+  };
+  // Deletes reports (with their resource events) that started before `cutoff` or are beyond
+  // a node's `keep_per_node` newest; each node's newest report is always kept. keep_per_node
+  // <= 0 means no count limit, absl::InfinitePast() no age limit. Works in transactions of at
+  // most `batch` reports, taking the store's lock per batch, so reports keep flowing.
+  absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
+                                           int batch = 1000);
+
+  // Answers a trivial query (readiness): the database is open and readable.
+  absl::Status Ping();
+
  private:
+  // Inserts `report`'s resource events; the caller holds mu_ inside a transaction.
+  absl::Status InsertResourceEvents(const v1::Report& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   explicit Store(std::unique_ptr<SqliteDb> db);
   absl::Mutex mu_;
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);

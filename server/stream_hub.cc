@@ -1,6 +1,7 @@
 #include "server/stream_hub.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/catalog.h"
 #include "common/logging.h"
 
@@ -10,6 +11,16 @@ namespace {
 std::string Short(const std::string& sha) { return sha.substr(0, 12); }
 
 int64_t UnixMs(absl::Time t) { return absl::ToUnixMillis(t); }
+
+std::string TriggerLabel(v1::RunTrigger trigger) {
+  switch (trigger) {
+    case v1::CATALOG: return "catalog";
+    case v1::INTERVAL: return "interval";
+    case v1::DRIFT: return "drift";
+    case v1::REQUEST: return "request";
+    default: return "unknown";
+  }
+}
 
 }  // namespace
 
@@ -27,8 +38,10 @@ v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& des
   return v1::NODE_CONVERGED;
 }
 
-StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock)
-    : store_(store), builder_(builder), runs_(runs), clock_(clock) {}
+StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock,
+                     EventBus* events, ServerMetrics* metrics)
+    : store_(store), builder_(builder), runs_(runs), clock_(clock), events_(events),
+      metrics_(metrics) {}
 
 StreamHub::~StreamHub() { queue_.Drain(); }
 
@@ -75,9 +88,10 @@ void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
       by_node_.erase(it);
     }
     LogInfo("agent disconnected", {{"node", name}});
+    Publish(MakeEvent(v1::EVENT_NODE_DISCONNECTED, name));
     UpdateNode(name, [&](v1::Node* n) {
       n->set_connected(false);
-      n->set_status(v1::NODE_OFFLINE);
+      if (!s->run_once) n->set_status(v1::NODE_OFFLINE);
       n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
     });
   });
@@ -117,6 +131,8 @@ void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
       msg.mutable_run()->set_request_id(request_id);
       s->Send(std::move(msg));
       asked.push_back(name);
+      Publish(MakeEvent(v1::EVENT_RUN_REQUESTED, name, "",
+                        absl::StrCat(noop ? "noop run" : "run", " requested (", request_id, ")")));
     }
     done(std::move(asked));
   });
@@ -132,6 +148,7 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
     return;
   }
   s->hello_seen = true;
+  s->run_once = hello.run_once();
   s->inputs.name = hello.node();
   s->inputs.labels = {hello.labels().begin(), hello.labels().end()};
   s->inputs.facts = {hello.facts().begin(), hello.facts().end()};
@@ -151,6 +168,8 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
   LogInfo("agent connected", {{"node", hello.node()}, {"peer", s->peer()},
                               {"applied_rev", Short(hello.applied_revision())},
                               {"held", hello.resource_versions_size()}});
+  Publish(MakeEvent(v1::EVENT_NODE_CONNECTED, hello.node(), hello.applied_revision(),
+                    absl::StrCat("agent ", hello.agent_version(), " from ", s->peer())));
   UpdateNode(hello.node(), [&](v1::Node* n) {
     n->set_name(hello.node());
     *n->mutable_labels() = hello.labels();
@@ -192,6 +211,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
     absl::MutexLock lock(&mu_);
     resources_sent_ += update->upserted_size();
   }
+  if (metrics_ != nullptr) metrics_->catalog_updates_sent->Increment();
   LogInfo("catalog update sent", {{"node", s->inputs.name}, {"rev", Short(c.revision())},
                                   {"upserted", update->upserted_size()},
                                   {"removed", update->removed_size()}, {"full", update->full()}});
@@ -246,11 +266,44 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
     });
     LogInfo("report stored", {{"node", s->inputs.name}, {"report", report.id()},
                               {"rev", Short(report.revision())}});
+    ObserveReport(report);
   }
   if (!report.request_id().empty()) runs_->Deliver(report.request_id(), Store::Summarize(report));
   v1::ServerMessage ack;
   ack.mutable_report_ack()->set_report_id(report.id());
   s->Send(std::move(ack));
+}
+
+void StreamHub::Publish(v1::Event event) {
+  if (events_ != nullptr) events_->Publish(std::move(event));
+}
+
+void StreamHub::ObserveReport(const v1::Report& report) {
+  if (metrics_ != nullptr) metrics_->ReportReceived(report, UnixMs(clock_->Now()));
+  if (events_ == nullptr) return;
+  v1::ReportSummary summary = Store::Summarize(report);
+  v1::Event finished = MakeEvent(v1::EVENT_RUN_FINISHED, report.node(), report.revision());
+  finished.set_message(absl::StrCat(TriggerLabel(report.trigger()), report.noop() ? " noop" : "",
+                                    " run: ", summary.changed(), " changed, ", summary.failed(),
+                                    " failed, ", summary.would_change(), " would change, ",
+                                    summary.unchanged(), " unchanged"));
+  *finished.mutable_report() = summary;
+  Publish(finished);
+  bool drift_run = report.trigger() == v1::INTERVAL || report.trigger() == v1::DRIFT;
+  if (report.noop() || !drift_run || summary.changed() == 0) return;
+  // Ids only: messages and diffs may describe contents, and events reach every watcher.
+  constexpr size_t kMaxIds = 10;
+  std::vector<std::string> ids;
+  for (const v1::ResourceResult& r : report.results()) {
+    if (r.outcome() == v1::CHANGED && ids.size() < kMaxIds) ids.push_back(r.id());
+  }
+  std::string more = summary.changed() > static_cast<int>(ids.size())
+                         ? absl::StrCat(" and ", summary.changed() - ids.size(), " more")
+                         : "";
+  v1::Event drift = MakeEvent(v1::EVENT_DRIFT_REPAIRED, report.node(), report.revision(),
+                              absl::StrCat("repaired ", absl::StrJoin(ids, ", "), more));
+  *drift.mutable_report() = summary;
+  Publish(drift);
 }
 
 void StreamHub::UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change) {

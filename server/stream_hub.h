@@ -14,7 +14,9 @@
 #include "plumb/v1/agent.pb.h"
 #include "server/agent_session.h"
 #include "server/catalog_builder.h"
+#include "server/event_bus.h"
 #include "server/run_tracker.h"
+#include "server/server_metrics.h"
 #include "server/store.h"
 #include "server/work_queue.h"
 
@@ -23,8 +25,10 @@ namespace plumb {
 // Thread-safe: public methods only post work to the hub's queue (or read atomics).
 class StreamHub {
  public:
-  // `store`, `builder` and `clock` are not owned and must outlive the hub.
-  StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock);
+  // Nothing is owned; everything must outlive the hub. `events` and `metrics` may be null
+  // (no events published, no metrics kept).
+  StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock,
+            EventBus* events = nullptr, ServerMetrics* metrics = nullptr);
   ~StreamHub();
 
   // Reactor entry points.
@@ -55,11 +59,16 @@ class StreamHub {
   // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
   void OfferCatalog(const std::shared_ptr<AgentSession>& s);
   void UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change);
+  // Metrics and events for a newly stored report: run finished, and drift repaired.
+  void ObserveReport(const v1::Report& report);
+  void Publish(v1::Event event);
 
   Store* const store_;
   CatalogBuilder* const builder_;
   RunTracker* const runs_;
   Clock* const clock_;
+  EventBus* const events_;
+  ServerMetrics* const metrics_;
 
   mutable absl::Mutex mu_;
   // Worker-thread state, but read by connected(): guarded for that.

@@ -75,6 +75,16 @@ TEST(YamlDocumentTest, RejectsSecondDocument) {
   YamlError error;
   EXPECT_FALSE(ParseYaml("a: 1\n---\nb: 2\n", "f", &error).ok());
   EXPECT_THAT(error.message, HasSubstr("one YAML document"));
+  EXPECT_EQ(error.mark.line, 2);
+  EXPECT_TRUE(ParseYaml("---\na: 1\n...\n", "f", &error).ok());
+}
+
+// yaml-cpp 0.7's LoadAll never returns on these (jbeder/yaml-cpp#1040); found by fuzzing.
+TEST(YamlDocumentTest, StrayCommasDoNotHang) {
+  for (const char* text : {",", "  ,", "- a\n,", "[a],", ", nodes: \"*\", modules: [m]}\n"}) {
+    YamlError error;
+    ParseYaml(text, "f", &error);  // any outcome but a hang
+  }
 }
 
 TEST(YamlDocumentTest, SurvivesRecursiveAliasesAndBombs) {

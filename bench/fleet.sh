@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Fleet load test: a real plumb-server on 127.0.0.1 with a generated desired-state repository,
+# N simulated agents (bench/loadgen, one gRPC connection each by default), a one-line commit
+# and FleetService.Sync; prints how fast the commit reached every agent and what the server
+# spent per agent (RSS, CPU).
+#
+#   bench/fleet.sh [N]            N agents (default 1000)
+#
+# Environment:
+#   PLUMB_BUILD_DIR       build directory with bin/{plumb-server,plumbctl,loadgen}
+#                         (default build/; configured and built here if a binary is missing)
+#   FLEET_CHANNELS        gRPC connections to spread the agents over (default N)
+#   FLEET_RAMP            agents started per second (default 2000; 0: all at once)
+#   FLEET_APPLY_DELAY     simulated apply time before each report (default 100ms)
+#   FLEET_DURATION        cap on the loadgen run (default 170s; the script adds ~10 s)
+#   FLEET_PER_NODE=1      the motd template reads node.name: one catalog per node, no sharing
+#   FLEET_PERF=1          record the server with perf during the run and print the top symbols
+#   FLEET_KEEP=1          keep the temp dir (server log, database, perf.data)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC="$(pwd)"
+N="${1:-1000}"
+BUILD="${PLUMB_BUILD_DIR:-$SRC/build}"
+BIN="$BUILD/bin"
+CHANNELS="${FLEET_CHANNELS:-$N}"
+RAMP="${FLEET_RAMP:-2000}"
+APPLY_DELAY="${FLEET_APPLY_DELAY:-100ms}"
+DURATION="${FLEET_DURATION:-170s}"
+
+if [ ! -x "$BIN/plumb-server" ] || [ ! -x "$BIN/plumbctl" ] || [ ! -x "$BIN/loadgen" ]; then
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD" --target plumb-server plumbctl loadgen
+fi
+
+# Each agent is one connection: the server needs one fd per agent, and so does loadgen.
+want_fds=$((N + 4096))
+if [ "$(ulimit -n)" -lt "$want_fds" ]; then
+  ulimit -n "$want_fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
+echo "open-file limit: $(ulimit -n)"
+
+WS="$(mktemp -d /tmp/plumb-fleet.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ "${FLEET_KEEP:-0}" = 1 ]; then echo "kept $WS"; else rm -rf "$WS"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---- the desired-state repository: modules base, ssh, ntp, web, db, cache ----
+# add_module NAME STATIC_FILES TEMPLATED_FILES SERVICE(0|1)
+add_module() {
+  local name=$1 statics=$2 templated=$3 service=$4 dir="/etc/$1" m="$WORK/modules/$1" i f
+  mkdir -p "$m/files" "$m/templates"
+  {
+    printf 'vars:\n  %s_port: 8%03d\n  %s_workers: 2\nresources:\n' "$name" "${#name}" "$name"
+    printf '  - directory: %s\n    mode: "0755"\n' "$dir"
+    if [ "$service" = 1 ]; then
+      printf '  - package: %s-server\n  - service: %s\n    ensure: running\n' "$name" "$name"
+      printf '    enabled: true\n    require: [package:%s-server]\n' "$name"
+    fi
+    for i in $(seq -w 0 $((statics - 1))); do
+      f="static-$i.conf"
+      printf '  - file: %s/%s\n    source: %s\n    mode: "0644"\n    require: [directory:%s]\n' \
+        "$dir" "$f" "$f" "$dir"
+      printf '# %s static file %s\noption_a = %s\noption_b = "%0120d"\n' "$name" "$i" "$i" 0 \
+        >"$m/files/$f"
+    done
+    for i in $(seq -w 0 $((templated - 1))); do
+      f="site-$i.conf"
+      printf '  - file: %s/%s\n    template: %s.mustache\n    mode: "0640"\n' "$dir" "$f" "$f"
+      printf '    require: [directory:%s]\n' "$dir"
+      if [ "$service" = 1 ]; then printf '    notify: [service:%s]\n' "$name"; fi
+      printf '# %s %s for role {{labels.role}} in dc {{labels.dc}}\nlisten {{vars.%s_port}};\n' \
+        "$name" "$i" "$name" >"$m/templates/$f.mustache"
+      printf 'workers {{vars.%s_workers}};\nntp {{vars.ntp_server}};\nos {{facts.os.id}}\n' \
+        "$name" >>"$m/templates/$f.mustache"
+    done
+  } >"$m/module.yaml"
+}
+
+WORK="$WS/work"
+git init -q --bare -b main "$WS/repo.git"
+git clone -q "$WS/repo.git" "$WORK" 2>/dev/null
+cat >"$WORK/plumb.yaml" <<'YAML'
+version: 1
+vars:
+  ntp_server: pool.ntp.org
+  admin: ops@example.org
+targets:
+  - name: everyone
+    nodes: "*"
+    modules: [base, ssh, ntp]
+  - name: web
+    labels: {role: web}
+    modules: [web]
+    vars: {web_workers: 8}
+  - name: db
+    labels: {role: db}
+    modules: [db]
+  - name: cache
+    labels: {role: cache}
+    modules: [cache]
+  - name: dc-a
+    labels: {dc: a}
+    vars: {ntp_server: ntp-a.example.org}
+YAML
+add_module base 8 4 0
+add_module ssh 3 2 1
+add_module ntp 1 1 1
+add_module web 6 6 1
+add_module db 6 4 1
+add_module cache 3 3 1
+printf '  - file: /etc/motd\n    template: motd.mustache\n    mode: "0644"\n' >>"$WORK/modules/base/module.yaml"
+if [ "${FLEET_PER_NODE:-0}" = 1 ]; then
+  echo 'Welcome to {{node.name}} ({{labels.role}})' >"$WORK/modules/base/templates/motd.mustache"
+else
+  echo 'Welcome to a {{labels.role}} node' >"$WORK/modules/base/templates/motd.mustache"
+fi
+git_c() { git -C "$WORK" -c user.name=bench -c user.email=bench@localhost "$@"; }
+git_c add -A
+git_c commit -q -m "Generated fleet repository"
+git_c push -q origin HEAD:main
+
+# The one-line commit loadgen runs once every agent is connected and has reported.
+cat >"$WS/commit.sh" <<SH
+#!/usr/bin/env bash
+set -e
+sed -i 's/^option_a = .*/option_a = changed-\$(date +%s%N)/' "$WORK/modules/base/files/static-00.conf"
+git -C "$WORK" -c user.name=bench -c user.email=bench@localhost commit -q -am "One-line change"
+git -C "$WORK" push -q origin HEAD:main
+SH
+
+# ---- the server ----
+PORT="$(free_port)"
+HTTP_PORT="$(free_port)"
+"$BIN/plumb-server" --insecure --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+  --repo.url "$WS/repo.git" --repo.poll 1h --state_dir "$WS/server" --log_level warn \
+  >"$WS/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  if "$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" revisions >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+"$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" revisions >/dev/null
+
+PERF_PID=""
+if [ "${FLEET_PERF:-0}" = 1 ]; then
+  perf record -q -F 499 -g -p "$SERVER_PID" -o "$WS/perf.data" >/dev/null 2>&1 &
+  PERF_PID=$!
+fi
+
+echo "fleet: $N agents, $CHANNELS connections, server pid $SERVER_PID on 127.0.0.1:$PORT," \
+  "per-node templates: ${FLEET_PER_NODE:-0}"
+rc=0
+timeout --kill-after=5 $(( ${DURATION%s} + 10 )) "$BIN/loadgen" --agents "$N" \
+  --server "127.0.0.1:$PORT" --channels "$CHANNELS" --ramp "$RAMP" \
+  --apply-delay "$APPLY_DELAY" --duration "$DURATION" --server-pid "$SERVER_PID" \
+  --labels 'role=web|db|cache|worker,dc=a|b|c|d|e' --commit-cmd "bash $WS/commit.sh" || rc=$?
+
+if [ -n "$PERF_PID" ]; then
+  kill -INT "$PERF_PID" 2>/dev/null || true
+  wait "$PERF_PID" 2>/dev/null || true
+  echo
+  echo "server profile (perf, self time, top symbols):"
+  perf report -i "$WS/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
+    | grep -E '^ +[0-9]' | head -25
+fi
+echo
+echo "server log: $(grep -c 'level=warn' "$WS/server.log" || true) warnings," \
+  "$(grep -c 'level=error' "$WS/server.log" || true) errors"
+grep -m3 'level=error' "$WS/server.log" || true
+exit "$rc"

@@ -1,0 +1,21 @@
+// loadgen: simulates a fleet of plumb agents against a real plumb-server (see bench/fleet.sh).
+
+#include <iostream>
+
+#include "bench/loadgen/fleet_driver.h"
+#include "bench/loadgen/loadgen_options.h"
+
+int main(int argc, char** argv) {
+  bool help = false;
+  auto options = plumb::bench::ParseLoadgenOptions(argc, argv, &help);
+  if (help) {
+    std::cout << plumb::bench::kLoadgenUsage;
+    return 0;
+  }
+  if (!options.ok()) {
+    std::cerr << "loadgen: " << options.status().message() << "\n" << plumb::bench::kLoadgenUsage;
+    return 2;
+  }
+  plumb::bench::FleetDriver driver(*options, &std::cout);
+  return driver.Run();
+}
