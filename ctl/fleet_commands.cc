@@ -153,7 +153,7 @@ int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
     *inv.out << "\nfailing resources (report " << n.last_run().id() << "):\n";
     Table failing({"RESOURCE", "MESSAGE"});
     for (const v1::ResourceResult& r : n.failing_resources()) {
-      failing.AddRow({r.id(), r.message()});
+      failing.AddRow({r.id(), OneLine(r.message())});
     }
     *inv.out << failing.ToString();
   }

@@ -114,7 +114,7 @@ int CmdResources(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
   for (const v1::ResourceEvent& e : resp.events()) {
     t.AddRow({FormatUnixMs(e.unix_ms()), e.node(), e.resource_id(), OutcomeName(e.outcome()),
               TriggerName(e.trigger()) + (e.noop() ? " (noop)" : ""), ShortSha(e.revision()),
-              e.report_id(), e.message()});
+              e.report_id(), OneLine(e.message())});
   }
   *inv.out << t.ToString();
   return 0;

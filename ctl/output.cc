@@ -76,4 +76,19 @@ std::string Ago(int64_t unix_ms, int64_t now_ms) {
 
 std::string ShortSha(const std::string& sha) { return sha.empty() ? "-" : sha.substr(0, 12); }
 
+std::string OneLine(const std::string& text) {
+  std::string out;
+  bool in_break = false;
+  for (char c : absl::StripTrailingAsciiWhitespace(text)) {
+    if (c == '\n' || c == '\r') {
+      if (!in_break) out += " | ";
+      in_break = true;
+      continue;
+    }
+    in_break = false;
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace plumb

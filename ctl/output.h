@@ -37,5 +37,7 @@ std::string FormatUnixMs(int64_t unix_ms);
 // "3m ago", or "-" for 0.
 std::string Ago(int64_t unix_ms, int64_t now_ms);
 std::string ShortSha(const std::string& sha);
+// The text with each run of line breaks replaced by " | ", for one table cell.
+std::string OneLine(const std::string& text);
 
 }  // namespace plumb

@@ -9,7 +9,7 @@ BUILD_PACKAGES=(
   libgit2-dev libsqlite3-dev libyaml-cpp-dev libssl-dev libcpp-httplib-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev)
+TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus)
 
 want=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then want+=("${TEST_PACKAGES[@]}"); fi

@@ -99,6 +99,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   auto impl = std::make_unique<Impl>();
   httplib::Server& server = impl->server;
   server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and
+  // silently share scrapes; SO_REUSEADDR alone still allows a quick restart.
+  server.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server.set_payload_max_length(kMaxWebhookBytes);
   server.set_read_timeout(10, 0);
   server.set_write_timeout(10, 0);

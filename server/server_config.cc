@@ -34,7 +34,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags) {
   PLUMB_RETURN_IF_ERROR(values.ApplyFlags(flags, Keys(), {}));
   ServerConfig c;
   c.listen = values.Get("listen", c.listen);
-  c.http_listen = values.Get("http_listen", c.http_listen);
+  c.http_listen = values.Get("http_listen", kDefaultHttpListen);
   c.repo_url = values.Get("repo.url");
   c.repo_branch = values.Get("repo.branch", c.repo_branch);
   PLUMB_ASSIGN_OR_RETURN(c.repo_poll, values.GetDuration("repo.poll", c.repo_poll));

@@ -12,9 +12,13 @@
 
 namespace plumb {
 
+inline constexpr char kDefaultHttpListen[] = "127.0.0.1:7480";
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:7443";
-  std::string http_listen = "127.0.0.1:7480";
+  // Empty disables HTTP. LoadServerConfig defaults it to kDefaultHttpListen; a ServerConfig
+  // built in code (tests, benchmarks) has no HTTP unless asked, so it never collides on 7480.
+  std::string http_listen;
   std::string repo_url;
   std::string repo_branch = "main";
   absl::Duration repo_poll = absl::Seconds(30);

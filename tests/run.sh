@@ -14,5 +14,12 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPLUMB_BU
 cmake --build "$BUILD_DIR" -j "$JOBS"
 echo "build took $(( $(date +%s) - start ))s"
 
-cd "$BUILD_DIR"
-ctest --output-on-failure -j "$JOBS" --timeout 600
+status=0
+(cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" --timeout 600) || status=1
+
+# Packaging: build the .deb files and install, remove and purge them on this machine (root only).
+if [ "$(id -u)" -eq 0 ] && [ "${PLUMB_SKIP_PACKAGE_TEST:-}" != 1 ]; then
+  cmake --build "$BUILD_DIR" --target package >/dev/null
+  bash tests/packaging/deb_install_test.sh "$BUILD_DIR" || status=1
+fi
+exit $status

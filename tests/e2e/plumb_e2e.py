@@ -116,6 +116,7 @@ class PlumbTestCase(unittest.TestCase):
         self.repo = GitRepo(self.tmp)
         self.processes = []
         self.port = None
+        self.http_port = None  # the server's http_listen port, kept across restarts
         result = getattr(self._outcome, "result", None)
         self._failures_before = len(result.failures) + len(result.errors) if result else 0
 
@@ -133,9 +134,11 @@ class PlumbTestCase(unittest.TestCase):
     def start_server(self, poll="1s", extra=()):
         if self.port is None:
             self.port = free_port()
+        if self.http_port is None:
+            self.http_port = free_port()
         argv = [os.path.join(BIN, "plumb-server"), "--insecure",
                 "--listen", "127.0.0.1:%d" % self.port,
-                "--http_listen", "127.0.0.1:%d" % free_port(),
+                "--http_listen", "127.0.0.1:%d" % self.http_port,
                 "--repo.url", self.repo.bare, "--repo.poll", poll,
                 "--state_dir", os.path.join(self.tmp, "server")] + list(extra)
         n = sum(1 for p in self.processes if p.name == "plumb-server") + 1

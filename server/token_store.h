@@ -1,0 +1,65 @@
+#pragma once
+
+// Join tokens for `plumb-agent enroll`, kept in the server's SQLite database. A token is shown
+// once when created; only its SHA-256 is stored, with its expiry, remaining uses, the labels
+// it binds to nodes and the glob node names must match.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
+namespace plumb {
+
+class SqliteDb;
+
+// What a new token allows.
+struct TokenSpec {
+  absl::Duration ttl = absl::Hours(1);
+  int uses = 1;
+  std::map<std::string, std::string> labels;
+  std::string node_glob;  // empty: any name
+};
+
+// A freshly created token: the secret itself (never stored) and when it expires.
+struct NewToken {
+  std::string token;
+  absl::Time expires;
+};
+
+// Thread-safe: every method takes the store's mutex (its own SQLite connection).
+class TokenStore {
+ public:
+  // Opens the database at `path` (normally the server's plumb.db) and creates the table.
+  // `clock` is not owned and must outlive the store.
+  static absl::StatusOr<std::unique_ptr<TokenStore>> Open(const std::string& path, Clock* clock);
+  ~TokenStore();
+
+  // InvalidArgument for a non-positive ttl or uses, or a bad glob.
+  absl::StatusOr<NewToken> Create(const TokenSpec& spec);
+
+  // Checks that `token` may enroll `node` now and returns the labels it binds. Consumes one
+  // use only if `consume`. PermissionDenied, with a message for the enrolling user, for an
+  // unknown, expired or used-up token or a name outside the token's glob.
+  absl::StatusOr<std::map<std::string, std::string>> Redeem(const std::string& token,
+                                                            const std::string& node, bool consume);
+
+  // The hash a token is stored under (sha256 hex).
+  static std::string Hash(const std::string& token);
+
+ private:
+  TokenStore(std::unique_ptr<SqliteDb> db, Clock* clock);
+
+  Clock* const clock_;
+  absl::Mutex mu_;
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+};
+
+// True if `name` matches the shell glob `glob` (fnmatch, no special meaning for '/').
+bool NameMatchesGlob(const std::string& name, const std::string& glob);
+
+}  // namespace plumb
