@@ -46,5 +46,5 @@ check "server state gone after purge" test ! -e /var/lib/plumb-server
 check "plumb user gone after purge" sh -c '! getent passwd plumb'
 check "configs gone after purge" test ! -e /etc/plumb/agent.yaml
 
-echo "$passed passed, $failures failed"
+echo "package checks: $passed ok, $failures failing"
 [ "$failures" -eq 0 ]
