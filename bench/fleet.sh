@@ -61,15 +61,15 @@ add_module() {
       printf '  - package: %s-server\n  - service: %s\n    ensure: running\n' "$name" "$name"
       printf '    enabled: true\n    require: [package:%s-server]\n' "$name"
     fi
-    for i in $(seq -w 0 $((statics - 1))); do
-      f="static-$i.conf"
+    for i in $(seq 0 $((statics - 1))); do
+      f="$(printf 'static-%02d.conf' "$i")"
       printf '  - file: %s/%s\n    source: %s\n    mode: "0644"\n    require: [directory:%s]\n' \
         "$dir" "$f" "$f" "$dir"
       printf '# %s static file %s\noption_a = %s\noption_b = "%0120d"\n' "$name" "$i" "$i" 0 \
         >"$m/files/$f"
     done
-    for i in $(seq -w 0 $((templated - 1))); do
-      f="site-$i.conf"
+    for i in $(seq 0 $((templated - 1))); do
+      f="$(printf 'site-%02d.conf' "$i")"
       printf '  - file: %s/%s\n    template: %s.mustache\n    mode: "0640"\n' "$dir" "$f" "$f"
       printf '    require: [directory:%s]\n' "$dir"
       if [ "$service" = 1 ]; then printf '    notify: [service:%s]\n' "$name"; fi
@@ -105,6 +105,7 @@ targets:
     modules: [cache]
   - name: dc-a
     labels: {dc: a}
+    modules: [ntp]
     vars: {ntp_server: ntp-a.example.org}
 YAML
 add_module base 8 4 0
@@ -119,6 +120,7 @@ if [ "${FLEET_PER_NODE:-0}" = 1 ]; then
 else
   echo 'Welcome to a {{labels.role}} node' >"$WORK/modules/base/templates/motd.mustache"
 fi
+"$BIN/plumbctl" validate "$WORK" >/dev/null
 git_c() { git -C "$WORK" -c user.name=bench -c user.email=bench@localhost "$@"; }
 git_c add -A
 git_c commit -q -m "Generated fleet repository"
@@ -140,11 +142,15 @@ HTTP_PORT="$(free_port)"
   --repo.url "$WS/repo.git" --repo.poll 1h --state_dir "$WS/server" --log_level warn \
   >"$WS/server.log" 2>&1 &
 SERVER_PID=$!
+serving() {
+  "$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" -o json revisions 2>/dev/null |
+    grep -q '"serving": *true'
+}
 for _ in $(seq 1 100); do
-  if "$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" revisions >/dev/null 2>&1; then break; fi
+  if serving; then break; fi
   sleep 0.1
 done
-"$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" revisions >/dev/null
+serving || { echo "the server serves no revision; its log:" >&2; cat "$WS/server.log" >&2; exit 1; }
 
 PERF_PID=""
 if [ "${FLEET_PERF:-0}" = 1 ]; then

@@ -23,8 +23,8 @@ std::shared_ptr<const std::string> ReadModuleFile(const YamlNode& value, const M
   *repo_path = absl::StrCat(ctx.dir, "/", folder, "/", *rel);
   absl::StatusOr<std::string> data = ctx.tree->ReadFile(*repo_path);
   if (!data.ok()) {
-    ctx.reader->Error(value, absl::StrCat(key, " ", Quote(value.scalar()), " not found: no file ",
-                                          *repo_path));
+    ctx.reader->Error(
+        value, absl::StrCat(key, " ", Quote(value.scalar()), " not found: no file ", *repo_path));
     return nullptr;
   }
   return std::make_shared<const std::string>(*std::move(data));
@@ -72,16 +72,16 @@ void ReadFileContent(const YamlNode& entry, const ModuleContext& ctx, ResourceSp
     return;
   }
   if (given.empty()) {
-    ctx.reader->Error(type_key, absl::StrCat(resource.id(),
-                                             " needs one of content, source or template"));
+    ctx.reader->Error(type_key,
+                      absl::StrCat(resource.id(), " needs one of content, source or template"));
     return;
   }
   if (given.size() > 1) {
-    ctx.reader->Error(*given[1].first,
-                      absl::StrCat(resource.id(), ": content, source and template exclude each "
-                                                  "other; got '",
-                                   given[0].first->scalar(), "' and '", given[1].first->scalar(),
-                                   "'"));
+    ctx.reader->Error(*given[1].first, absl::StrCat(resource.id(),
+                                                    ": content, source and template exclude each "
+                                                    "other; got '",
+                                                    given[0].first->scalar(), "' and '",
+                                                    given[1].first->scalar(), "'"));
     return;
   }
   const auto& [key, value] = given[0];

@@ -14,7 +14,19 @@ namespace plumb::compile {
 
 namespace {
 
-enum class AttrKind { kText, kString, kBool, kUint, kMode, kPath, kCommand, kList, kMap, kEnsure, kGid };
+enum class AttrKind {
+  kText,
+  kString,
+  kBool,
+  kUint,
+  kMode,
+  kPath,
+  kCommand,
+  kList,
+  kMap,
+  kEnsure,
+  kGid
+};
 
 struct AttrSpec {
   absl::string_view name;
@@ -31,24 +43,47 @@ struct TypeSpec {
 const std::vector<TypeSpec>& Schema() {
   using K = AttrKind;
   static const auto* schema = new std::vector<TypeSpec>{
-      {"file", {"present", "absent"}, "present",
-       {{"ensure", K::kEnsure}, {"content", K::kText}, {"source", K::kString},
-        {"template", K::kString}, {"mode", K::kMode}, {"owner", K::kString},
-        {"group", K::kString}, {"sensitive", K::kBool}}},
-      {"directory", {"present", "absent"}, "present",
-       {{"ensure", K::kEnsure}, {"mode", K::kMode}, {"owner", K::kString},
-        {"group", K::kString}}},
-      {"symlink", {"present", "absent"}, "present",
+      {"file",
+       {"present", "absent"},
+       "present",
+       {{"ensure", K::kEnsure},
+        {"content", K::kText},
+        {"source", K::kString},
+        {"template", K::kString},
+        {"mode", K::kMode},
+        {"owner", K::kString},
+        {"group", K::kString},
+        {"sensitive", K::kBool}}},
+      {"directory",
+       {"present", "absent"},
+       "present",
+       {{"ensure", K::kEnsure}, {"mode", K::kMode}, {"owner", K::kString}, {"group", K::kString}}},
+      {"symlink",
+       {"present", "absent"},
+       "present",
        {{"ensure", K::kEnsure}, {"target", K::kString}, {"force", K::kBool}}},
-      {"exec", {}, "",
-       {{"command", K::kCommand}, {"cwd", K::kPath}, {"env", K::kMap}, {"timeout", K::kUint},
-        {"creates", K::kPath}, {"onlyif", K::kCommand}, {"unless", K::kCommand},
+      {"exec",
+       {},
+       "",
+       {{"command", K::kCommand},
+        {"cwd", K::kPath},
+        {"env", K::kMap},
+        {"timeout", K::kUint},
+        {"creates", K::kPath},
+        {"onlyif", K::kCommand},
+        {"unless", K::kCommand},
         {"refreshonly", K::kBool}}},
       {"package", {}, "present", {{"ensure", K::kEnsure}}},
       {"service", {"running", "stopped"}, "", {{"ensure", K::kEnsure}, {"enabled", K::kBool}}},
-      {"user", {"present", "absent"}, "present",
-       {{"ensure", K::kEnsure}, {"uid", K::kUint}, {"gid", K::kGid}, {"groups", K::kList},
-        {"home", K::kPath}, {"shell", K::kString}}},
+      {"user",
+       {"present", "absent"},
+       "present",
+       {{"ensure", K::kEnsure},
+        {"uid", K::kUint},
+        {"gid", K::kGid},
+        {"groups", K::kList},
+        {"home", K::kPath},
+        {"shell", K::kString}}},
       {"group", {"present", "absent"}, "present", {{"ensure", K::kEnsure}, {"gid", K::kUint}}},
   };
   return *schema;
@@ -96,8 +131,8 @@ v1::Value ListValue(const std::vector<std::string>& items) {
 }
 
 // Reads one attribute value per its kind. Returns false after reporting.
-bool ReadAttr(const TypeSpec& type, const AttrSpec& attr, const YamlNode& node,
-              ValueReader* reader, v1::Value* out) {
+bool ReadAttr(const TypeSpec& type, const AttrSpec& attr, const YamlNode& node, ValueReader* reader,
+              v1::Value* out) {
   std::string text;
   std::vector<std::string> list;
   switch (attr.kind) {
@@ -127,8 +162,7 @@ bool ReadAttr(const TypeSpec& type, const AttrSpec& attr, const YamlNode& node,
       if (!type.ensures.empty() &&
           std::find(type.ensures.begin(), type.ensures.end(), text) == type.ensures.end()) {
         reader->Error(node, absl::StrCat("ensure for ", type.type, " must be one of ",
-                                         absl::StrJoin(type.ensures, ", "), "; got ",
-                                         Quote(text)));
+                                         absl::StrJoin(type.ensures, ", "), "; got ", Quote(text)));
         return false;
       }
       break;
@@ -168,8 +202,8 @@ void ReadRelation(absl::string_view kind, const YamlNode& node, ValueReader* rea
   } else if (node.IsSequence()) {
     for (const YamlNode& item : node.items()) items.push_back(&item);
   } else {
-    reader->Error(node, absl::StrCat(kind, " must be an id or a list of ids, got ",
-                                     node.KindName()));
+    reader->Error(node,
+                  absl::StrCat(kind, " must be an id or a list of ids, got ", node.KindName()));
     return;
   }
   for (const YamlNode* item : items) {
@@ -187,8 +221,8 @@ void ReadRelation(absl::string_view kind, const YamlNode& node, ValueReader* rea
     std::string type = ref.substr(0, colon);
     std::string name = ref.substr(colon + 1);
     if (!IsKnownType(type)) {
-      reader->Error(*item, absl::StrCat(kind, " ", Quote(ref), " names unknown resource type '",
-                                        type, "'"));
+      reader->Error(
+          *item, absl::StrCat(kind, " ", Quote(ref), " names unknown resource type '", type, "'"));
       continue;
     }
     if (IsPathType(type)) {
@@ -241,8 +275,8 @@ bool ParseName(const TypeSpec& type, const YamlNode& key, const YamlNode& value,
       std::any_of(name->begin(), name->end(), [](char c) { return absl::ascii_isspace(c); });
   if (type.type != "exec" && spaces) {
     // exec names are labels; packages, services, users and groups are system names.
-    reader->Error(value, absl::StrCat(type.type, " name ", Quote(*name),
-                                      " must not contain whitespace"));
+    reader->Error(value,
+                  absl::StrCat(type.type, " name ", Quote(*name), " must not contain whitespace"));
     return false;
   }
   return true;
@@ -290,9 +324,9 @@ bool ParseResource(const YamlNode& entry, const ModuleContext& ctx, ResourceSpec
         return false;
       }
     }
-    reader->Error(type_key, absl::StrCat("unknown resource type '", type_key.scalar(),
-                                         "' (a resource starts with its type, one of ",
-                                         KnownTypes(), ")"));
+    reader->Error(type_key,
+                  absl::StrCat("unknown resource type '", type_key.scalar(),
+                               "' (a resource starts with its type, one of ", KnownTypes(), ")"));
     return false;
   }
   std::string name;

@@ -20,8 +20,8 @@ std::string Shown(const YamlNode& node) {
 }
 
 bool IsOctal(absl::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(),
-                                      [](char c) { return c >= '0' && c <= '7'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
 }
 
 }  // namespace
@@ -97,8 +97,8 @@ bool ValueReader::Uint(const YamlNode& node, absl::string_view key, std::string*
 bool ValueReader::Mode(const YamlNode& node, absl::string_view key, std::string* out) {
   if (node.IsScalar() && !node.quoted()) {
     // YAML reads 644 as a number and 0644 as octal 420: only a quoted string is unambiguous.
-    Error(node, absl::StrCat(key, " must be a quoted octal string like \"0644\", got ",
-                             node.scalar()));
+    Error(node,
+          absl::StrCat(key, " must be a quoted octal string like \"0644\", got ", node.scalar()));
     return false;
   }
   if (!String(node, key, out)) return false;
@@ -120,8 +120,7 @@ bool ValueReader::StringOrList(const YamlNode& node, absl::string_view key,
   return List(node, key, out);
 }
 
-bool ValueReader::List(const YamlNode& node, absl::string_view key,
-                       std::vector<std::string>* out) {
+bool ValueReader::List(const YamlNode& node, absl::string_view key, std::vector<std::string>* out) {
   if (!node.IsSequence()) {
     Error(node, absl::StrCat(key, " must be a list of strings, got ", node.KindName()));
     return false;
@@ -169,9 +168,8 @@ bool ValueReader::AbsolutePath(const YamlNode& node, absl::string_view key, std:
 }
 
 bool HasControlCharacter(absl::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 absl::StatusOr<std::string> NormalizeAbsolutePath(absl::string_view path) {
@@ -187,8 +185,7 @@ absl::StatusOr<std::string> NormalizeAbsolutePath(absl::string_view path) {
     if (part == ".") continue;
     if (part == "..") {
       if (parts.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(Quote(path), " climbs above / with '..'"));
+        return absl::InvalidArgumentError(absl::StrCat(Quote(path), " climbs above / with '..'"));
       }
       parts.pop_back();
       continue;
@@ -240,9 +237,8 @@ absl::Status ValidateGlob(absl::string_view pattern) {
       if (j < pattern.size() && pattern[j] == ']') ++j;  // "[]a]" includes ']'
       while (j < pattern.size() && pattern[j] != ']') ++j;
       if (j == pattern.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("bad glob ", Quote(pattern), ": '[' at character ", i + 1,
-                         " is never closed"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "bad glob ", Quote(pattern), ": '[' at character ", i + 1, " is never closed"));
       }
       i = j;
     }

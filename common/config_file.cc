@@ -11,9 +11,12 @@ std::string Where(const std::string& path, const YAML::Mark& mark) {
   return absl::StrCat(path, ":", mark.line + 1, ":", mark.column + 1);
 }
 
+// Sequences of scalars under a list key go to `lists`.
 absl::Status Flatten(const std::string& path, const YAML::Node& node, const std::string& prefix,
                      const std::set<std::string>& known, const std::set<std::string>& map_keys,
-                     bool in_map, std::map<std::string, std::string>* out) {
+                     const std::set<std::string>& list_keys, bool in_map,
+                     std::map<std::string, std::string>* out,
+                     std::map<std::string, std::vector<std::string>>* lists) {
   if (!node.IsMap()) {
     return absl::InvalidArgumentError(absl::StrCat(Where(path, node.Mark()), ": expected a mapping"));
   }
@@ -29,7 +32,8 @@ absl::Status Flatten(const std::string& path, const YAML::Node& node, const std:
         return absl::InvalidArgumentError(
             absl::StrCat(Where(path, kv.first.Mark()), ": unknown key \"", full, "\""));
       }
-      absl::Status s = Flatten(path, value, full, known, map_keys, in_map || is_map_key, out);
+      absl::Status s = Flatten(path, value, full, known, map_keys, list_keys,
+                               in_map || is_map_key, out, lists);
       if (!s.ok()) return s;
       continue;
     }
@@ -38,6 +42,18 @@ absl::Status Flatten(const std::string& path, const YAML::Node& node, const std:
           absl::StrCat(Where(path, kv.first.Mark()), ": unknown key \"", full, "\""));
     }
     if (value.IsNull()) continue;
+    if (list_keys.count(full) > 0) {
+      std::vector<std::string>& items = (*lists)[full];
+      if (value.IsScalar()) items.push_back(value.Scalar());
+      for (const auto& item : value.IsSequence() ? value : YAML::Node()) {
+        if (!item.IsScalar()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              Where(path, item.Mark()), ": \"", full, "\" must be a list of single values"));
+        }
+        items.push_back(item.Scalar());
+      }
+      continue;
+    }
     if (!value.IsScalar()) {
       return absl::InvalidArgumentError(
           absl::StrCat(Where(path, value.Mark()), ": \"", full, "\" must be a single value"));
@@ -51,7 +67,8 @@ absl::Status Flatten(const std::string& path, const YAML::Node& node, const std:
 
 absl::StatusOr<ConfigValues> ConfigValues::LoadFile(const std::string& path,
                                                     const std::set<std::string>& known,
-                                                    const std::set<std::string>& map_keys) {
+                                                    const std::set<std::string>& map_keys,
+                                                    const std::set<std::string>& list_keys) {
   ConfigValues config;
   YAML::Node root;
   try {
@@ -63,7 +80,8 @@ absl::StatusOr<ConfigValues> ConfigValues::LoadFile(const std::string& path,
   }
   if (root.IsNull()) return config;
   try {
-    absl::Status s = Flatten(path, root, "", known, map_keys, false, &config.values_);
+    absl::Status s = Flatten(path, root, "", known, map_keys, list_keys, false, &config.values_,
+                             &config.lists_);
     if (!s.ok()) return s;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(Where(path, e.mark), ": ", e.msg));
@@ -108,6 +126,12 @@ absl::StatusOr<absl::Duration> ConfigValues::GetDuration(const std::string& key,
   auto d = ParseDurationText(it->second);
   if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", d.status().message()));
   return *d;
+}
+
+std::vector<std::string> ConfigValues::GetList(const std::string& key,
+                                               const std::vector<std::string>& fallback) const {
+  auto it = lists_.find(key);
+  return it == lists_.end() ? fallback : it->second;
 }
 
 std::map<std::string, std::string> ConfigValues::GetMap(const std::string& prefix) const {

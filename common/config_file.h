@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -20,9 +21,11 @@ class ConfigValues {
   // Loads `path` (YAML mapping). Keys under `map_keys` (like "labels", "facts") are free-form
   // maps: `labels: {role: web}` gives "labels.role". Returns InvalidArgument with
   // path:line:col for bad YAML or a key not in `known` (nor under a map key).
+  // Keys in `list_keys` take a sequence of scalars (`tls: {san: [a, b]}`) or one scalar.
   static absl::StatusOr<ConfigValues> LoadFile(const std::string& path,
                                                const std::set<std::string>& known,
-                                               const std::set<std::string>& map_keys);
+                                               const std::set<std::string>& map_keys,
+                                               const std::set<std::string>& list_keys = {});
 
   // Overrides with flags: `--key=value` for every key in `known`; `--<map_key> k=v` adds
   // "map_key.k". Unknown flags are left to the caller (CommandLine::CheckKnown).
@@ -37,9 +40,16 @@ class ConfigValues {
   // Every "prefix.k" entry as k -> value.
   std::map<std::string, std::string> GetMap(const std::string& prefix) const;
   void Set(const std::string& key, const std::string& value) { values_[key] = value; }
+  // A list key's values (LoadFile's `list_keys`), or `fallback` if it was not given.
+  std::vector<std::string> GetList(const std::string& key,
+                                   const std::vector<std::string>& fallback = {}) const;
+  void SetList(const std::string& key, std::vector<std::string> values) {
+    lists_[key] = std::move(values);
+  }
 
  private:
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> lists_;
 };
 
 }  // namespace plumb

@@ -127,10 +127,10 @@ bool DesiredStateImpl::AddResource(const ResourceSpec& spec, const MustacheValue
     std::string out;
     MustacheError error;
     if (!spec.tmpl->Render(context, &out, &error)) {
-      result->errors.push_back(CompileError{
-          compile::Location(spec.template_path, YamlMark{error.line, error.column}),
-          // No node name here: nodes of one group must get identical results.
-          absl::StrCat(error.message, " (rendering ", resource->id(), ")")});
+      result->errors.push_back(
+          CompileError{compile::Location(spec.template_path, YamlMark{error.line, error.column}),
+                       // No node name here: nodes of one group must get identical results.
+                       absl::StrCat(error.message, " (rendering ", resource->id(), ")")});
       return false;
     }
     blob = std::make_shared<const std::string>(std::move(out));

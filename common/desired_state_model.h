@@ -56,7 +56,7 @@ struct ResourceSpec {
 // The facts, labels and node name that a module's templates may read.
 struct TemplateReads {
   bool node_name = false;
-  std::set<std::string> fact_prefixes;   // "" = all facts; "os" = os and os.*
+  std::set<std::string> fact_prefixes;  // "" = all facts; "os" = os and os.*
   std::set<std::string> label_prefixes;
   void Add(const MustacheTemplate& tmpl);
   void Merge(const TemplateReads& other);

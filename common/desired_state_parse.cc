@@ -72,8 +72,7 @@ MustacheValue ReadVars(const YamlNode* node, ValueReader* reader) {
 void ParseTarget(const YamlNode& node, ValueReader* reader, std::set<std::string>* names,
                  TargetSpec* target, std::vector<ModuleRef>* module_refs) {
   target->location = reader->Loc(node);
-  if (!reader->CheckKeys(node, {"name", "nodes", "labels", "facts", "modules", "vars"},
-                         "target")) {
+  if (!reader->CheckKeys(node, {"name", "nodes", "labels", "facts", "modules", "vars"}, "target")) {
     return;
   }
   const YamlNode* name = node.Find("name");
@@ -91,11 +90,14 @@ void ParseTarget(const YamlNode& node, ValueReader* reader, std::set<std::string
       target->node_globs.push_back(glob->scalar());
     }
   }
-  if (const YamlNode* labels = node.Find("labels")) reader->StringMap(*labels, "labels", &target->labels);
-  if (const YamlNode* facts = node.Find("facts")) reader->StringMap(*facts, "facts", &target->facts);
+  if (const YamlNode* labels = node.Find("labels"))
+    reader->StringMap(*labels, "labels", &target->labels);
+  if (const YamlNode* facts = node.Find("facts"))
+    reader->StringMap(*facts, "facts", &target->facts);
   if (!node.Find("nodes") && !node.Find("labels") && !node.Find("facts")) {
-    reader->Error(node, absl::StrCat(what, " selects no nodes: give nodes, labels or facts "
-                                           "(nodes: \"*\" selects every node)"));
+    reader->Error(node, absl::StrCat(what,
+                                     " selects no nodes: give nodes, labels or facts "
+                                     "(nodes: \"*\" selects every node)"));
   }
   const YamlNode* modules = node.Find("modules");
   if (modules == nullptr) {
@@ -123,10 +125,10 @@ void ParsePlumbYaml(const RepoTree& tree, RepoModel* model, ErrorList* errors,
   if (version == nullptr) {
     reader.Error(root, "missing 'version: 1'");
   } else if (!version->IsScalar() || version->scalar() != "1") {
-    reader.Error(*version, absl::StrCat("unsupported version ",
-                                        version->IsScalar() ? version->scalar()
-                                                            : version->KindName(),
-                                        "; this server reads version: 1"));
+    reader.Error(*version,
+                 absl::StrCat("unsupported version ",
+                              version->IsScalar() ? version->scalar() : version->KindName(),
+                              "; this server reads version: 1"));
   }
   std::string prune;
   if (const YamlNode* node = root.Find("prune")) reader.Bool(*node, "prune", &prune);
@@ -161,7 +163,8 @@ MustacheValue ToMustacheValue(const YamlNode& node) {
       break;
   }
   MustacheValue map;
-  for (const auto& [key, value] : node.entries()) *map.MutableChild(key.scalar()) = ToMustacheValue(value);
+  for (const auto& [key, value] : node.entries())
+    *map.MutableChild(key.scalar()) = ToMustacheValue(value);
   return map;
 }
 
@@ -233,9 +236,9 @@ void ParseRepository(const RepoTree& tree, RepoModel* model, ErrorList* errors) 
   }
   for (const ModuleRef& ref : module_refs) {
     if (!model->modules.count(ref.name)) {
-      errors->Add(ref.location, absl::StrCat("target ", Quote(ref.target), " names unknown module ",
-                                             Quote(ref.name), " (no modules/", ref.name,
-                                             "/module.yaml)"));
+      errors->Add(ref.location,
+                  absl::StrCat("target ", Quote(ref.target), " names unknown module ",
+                               Quote(ref.name), " (no modules/", ref.name, "/module.yaml)"));
     }
   }
 }

@@ -13,7 +13,7 @@ namespace plumb {
 struct MustacheTemplate::Node {
   enum class Kind { kRoot, kText, kVariable, kSection, kInverted };
   Kind kind = Kind::kRoot;
-  std::string text;  // literal text, or the tag's name
+  std::string text;                // literal text, or the tag's name
   std::vector<std::string> parts;  // the name split at '.', once at parse time
   bool escape = true;
   int line = 0;
@@ -63,12 +63,23 @@ std::string MustacheEscape(absl::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -100,8 +111,8 @@ class MustacheParser {
       }
       char sigil = open + 2 < text_.size() ? text_[open + 2] : '\0';
       absl::string_view closer = sigil == '{' ? "}}}" : "}}";
-      bool has_sigil = sigil != '\0' && absl::string_view("{&#^/!>=").find(sigil) !=
-                                             absl::string_view::npos;
+      bool has_sigil =
+          sigil != '\0' && absl::string_view("{&#^/!>=").find(sigil) != absl::string_view::npos;
       size_t body = open + 2 + (has_sigil ? 1 : 0);
       size_t close = text_.find(closer, body);
       if (close == absl::string_view::npos) return Fail(open, "unterminated tag", error);
@@ -126,8 +137,7 @@ class MustacheParser {
       if (sigil == '/') {
         Node* top = stack.back();
         if (stack.size() == 1) {
-          return Fail(open, absl::StrCat("closing tag {{/", name, "}} has no open section"),
-                      error);
+          return Fail(open, absl::StrCat("closing tag {{/", name, "}} has no open section"), error);
         }
         if (top->text != name) {
           return Fail(open,
@@ -237,8 +247,9 @@ bool RenderNodes(const std::vector<Node>& nodes, std::vector<const MustacheValue
       if (value == nullptr) {
         problem = absl::StrCat("undefined variable '", node.text, "'");
       } else if (!value->has_string()) {
-        problem = absl::StrCat("variable '", node.text, "' is ", value->is_list() ? "a list" : "a map",
-                               ", not a string (use a section {{#", node.text, "}})");
+        problem =
+            absl::StrCat("variable '", node.text, "' is ", value->is_list() ? "a list" : "a map",
+                         ", not a string (use a section {{#", node.text, "}})");
       }
       if (!problem.empty()) {
         *error = MustacheError{node.line, node.column, std::move(problem)};

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "common/command_line.h"
 #include "common/logging.h"
 #include "common/version.h"
@@ -58,6 +59,12 @@ int main(int argc, char** argv) {
   plumb::LogLevel level;
   if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
   if (config->insecure) plumb::LogWarning("--insecure: gRPC is plaintext; for local use only");
+
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex deadlock detection on: every
+  // lock then updates a process-wide lock graph under one global lock. With thousands of agent
+  // sessions (one mutex each) that was ~10% of the server's CPU (bench/fleet.sh 10000 under
+  // perf; docs/benchmarks.md). Lock order is checked by clang -Wthread-safety in tests instead.
+  // BENCH-BEFORE absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;

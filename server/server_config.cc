@@ -10,6 +10,8 @@ namespace {
 
 const std::set<std::string>& Keys() {
   static const auto* keys = new std::set<std::string>{
+      // security_config.h
+      "insecure_bind_any", "tls.san", "tls.agent_cert_lifetime", "operator_tokens",
       "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "state_dir",
       "tls.ca", "tls.cert", "tls.key", "insecure", "log_level", "webhook_secret",
       "retention.reports_per_node", "retention.max_age"};
@@ -19,17 +21,19 @@ const std::set<std::string>& Keys() {
 }  // namespace
 
 const std::set<std::string>& ServerBoolFlags() {
-  static const auto* flags = new std::set<std::string>{"insecure", "help", "version"};
+  static const auto* flags = new std::set<std::string>{"insecure", "help", "version",
+                                                       "insecure_bind_any", "insecure-bind-any"};
   return *flags;
 }
 
-absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags) {
+absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool require_repo) {
   std::set<std::string> known = Keys();
-  known.insert({"config", "help", "version"});
+  known.insert({"config", "help", "version", "insecure-bind-any"});
   PLUMB_RETURN_IF_ERROR(flags.CheckKnown(known));
   ConfigValues values;
   if (flags.Has("config")) {
-    PLUMB_ASSIGN_OR_RETURN(values, ConfigValues::LoadFile(flags.Get("config"), Keys(), {}));
+    PLUMB_ASSIGN_OR_RETURN(values, ConfigValues::LoadFile(flags.Get("config"), Keys(), {},
+                                                                SecurityListKeys()));
   }
   PLUMB_RETURN_IF_ERROR(values.ApplyFlags(flags, Keys(), {}));
   ServerConfig c;
@@ -41,6 +45,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags) {
   c.state_dir = values.Get("state_dir", c.state_dir);
   c.tls = {values.Get("tls.ca"), values.Get("tls.cert"), values.Get("tls.key")};
   PLUMB_ASSIGN_OR_RETURN(c.insecure, values.GetBool("insecure", false));
+  PLUMB_RETURN_IF_ERROR(ApplySecurityConfig(values, flags, &c));
   c.log_level = values.Get("log_level", c.log_level);
   c.webhook_secret = values.Get("webhook_secret");
   std::string keep = values.Get("retention.reports_per_node", "500");
@@ -53,7 +58,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags) {
   if (c.retention_max_age < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("retention.max_age must not be negative (0: no limit)");
   }
-  if (c.repo_url.empty()) {
+  if (c.repo_url.empty() && require_repo) {
     return absl::InvalidArgumentError("repo.url is required (config file or --repo.url)");
   }
   if (c.repo_poll < absl::Seconds(1)) {

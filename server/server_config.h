@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/command_line.h"
 #include "common/grpc_credentials.h"
+#include "server/security_config.h"
 
 namespace plumb {
 
@@ -25,6 +26,8 @@ struct ServerConfig {
   std::string state_dir = "/var/lib/plumb-server";
   TlsFiles tls;
   bool insecure = false;
+  // insecure_bind_any, tls.san, tls.agent_cert_lifetime, operator_tokens (security_config.h).
+  SecuritySettings security;
   std::string log_level = "info";
   // Shared secret of POST /hooks/git (X-Hub-Signature-256); empty disables the webhook.
   std::string webhook_secret;
@@ -35,7 +38,8 @@ struct ServerConfig {
 
 // Loads --config (if given) and applies flags over it. InvalidArgument with file:line:col or the
 // flag's name on bad input; unknown flags are errors.
-absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags);
+// `require_repo` false: for `plumb-server ca ...`, which needs no repository.
+absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool require_repo = true);
 
 // Flags that take no value.
 const std::set<std::string>& ServerBoolFlags();

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS join_tokens (
 // Tokens read "plumb-join-" + 64 hex digits: recognisable in a leaked log or a paste.
 constexpr char kTokenPrefix[] = "plumb-join-";
 
-std::string FormatTime(absl::Time t) {
+std::string UtcText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", t, absl::UTCTimeZone());
 }
 
@@ -93,7 +93,7 @@ absl::StatusOr<std::map<std::string, std::string>> TokenStore::Redeem(const std:
   stmt.reset();
   if (clock_->Now() >= expires) {
     return absl::PermissionDeniedError(
-        absl::StrCat("join token expired at ", FormatTime(expires), "; create a new one"));
+        absl::StrCat("join token expired at ", UtcText(expires), "; create a new one"));
   }
   if (uses_left <= 0) {
     return absl::PermissionDeniedError("join token has no uses left; create a new one");

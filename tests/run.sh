@@ -17,6 +17,23 @@ echo "build took $(( $(date +%s) - start ))s"
 status=0
 (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" --timeout 600) || status=1
 
+# Fuzzing: the YAML-to-catalog path under libFuzzer with ASan/UBSan (clang), bounded in time.
+if [ "${PLUMB_SKIP_FUZZ:-}" != 1 ]; then
+  FUZZ_DIR="${PLUMB_FUZZ_BUILD_DIR:-build-fuzz}"
+  CC=clang CXX=clang++ cmake -S . -B "$FUZZ_DIR" -G Ninja -DPLUMB_FUZZ=ON -DPLUMB_BUILD_TESTS=OFF \
+    -DPLUMB_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$FUZZ_DIR" -j "$JOBS" --target compile_fuzzer
+  work=$(mktemp -d)
+  if timeout 120 "$FUZZ_DIR/bin/compile_fuzzer" -max_total_time="${PLUMB_FUZZ_SECONDS:-30}" \
+      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$work" tests/fuzz/corpus \
+      >"$work.log" 2>&1; then
+    echo "fuzz: compile_fuzzer ran clean: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work.log")"
+  else
+    echo "fuzz: compile_fuzzer FAILED:"; tail -40 "$work.log"; status=1
+  fi
+  rm -rf "$work" "$work.log"
+fi
+
 # Packaging: build the .deb files and install, remove and purge them on this machine (root only).
 if [ "$(id -u)" -eq 0 ] && [ "${PLUMB_SKIP_PACKAGE_TEST:-}" != 1 ]; then
   cmake --build "$BUILD_DIR" --target package >/dev/null

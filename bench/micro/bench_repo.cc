@@ -86,6 +86,7 @@ targets:
     modules: [cache]
   - name: dc-a
     labels: {dc: a}
+    modules: [ntp]
     vars: {ntp_server: ntp-a.example.org}
 )";
   AddModule(&files, "base", 8, 4, false, "");

@@ -74,7 +74,8 @@ resources:
     gid: 4
 )"},
       {"modules/base/templates/ntp.mustache",
-       "server {{vars.ntp}}\n{{#vars.list}}\n- {{.}}\n{{/vars.list}}\n{{^labels.role}}none{{/labels.role}}\n"},
+       "server {{vars.ntp}}\n{{#vars.list}}\n- "
+       "{{.}}\n{{/vars.list}}\n{{^labels.role}}none{{/labels.role}}\n"},
       {"modules/web/module.yaml", R"(resources:
   - directory: /srv/www
     mode: "0755"
@@ -94,10 +95,41 @@ resources:
 }
 
 const std::vector<std::string>& Tokens() {
-  static const auto* tokens = new std::vector<std::string>{
-      "{{", "}}", "{{#", "{{/", "{{^", "{{{", ":", "- ", "\n", "  ", "[", "]", "{", "}",
-      "&a ", "*a", "..", "/", "\"", "'", "0644", "644", "require: [x:y]", "file: ",
-      "template: ", "vars.", "facts.", "\t", "#", "!!", "~", "---\n", "? ", "|", ">"};
+  static const auto* tokens = new std::vector<std::string>{"{{",
+                                                           "}}",
+                                                           "{{#",
+                                                           "{{/",
+                                                           "{{^",
+                                                           "{{{",
+                                                           ":",
+                                                           "- ",
+                                                           "\n",
+                                                           "  ",
+                                                           "[",
+                                                           "]",
+                                                           "{",
+                                                           "}",
+                                                           "&a ",
+                                                           "*a",
+                                                           "..",
+                                                           "/",
+                                                           "\"",
+                                                           "'",
+                                                           "0644",
+                                                           "644",
+                                                           "require: [x:y]",
+                                                           "file: ",
+                                                           "template: ",
+                                                           "vars.",
+                                                           "facts.",
+                                                           "\t",
+                                                           "#",
+                                                           "!!",
+                                                           "~",
+                                                           "---\n",
+                                                           "? ",
+                                                           "|",
+                                                           ">"};
   return *tokens;
 }
 

@@ -15,8 +15,9 @@ namespace {
 
 TEST(DesiredStateScaleTest, FiftyModulesThousandNodes) {
   testing::TempDir dir;
-  std::string plumb = "version: 1\nvars: {domain: example.org}\ntargets:\n"
-                      "  - {name: all, nodes: '*', modules: [m0, m1, m2, m3, m4]}\n";
+  std::string plumb =
+      "version: 1\nvars: {domain: example.org}\ntargets:\n"
+      "  - {name: all, nodes: '*', modules: [m0, m1, m2, m3, m4]}\n";
   for (int role = 0; role < 9; ++role) {
     absl::StrAppend(&plumb, "  - name: role", role, "\n    labels: {role: r", role, "}\n",
                     "    modules: [");
@@ -27,10 +28,10 @@ TEST(DesiredStateScaleTest, FiftyModulesThousandNodes) {
   for (int m = 0; m < 50; ++m) {
     std::string yaml = absl::StrCat("vars: {tier: none, port: ", 8000 + m, "}\nresources:\n");
     for (int r = 0; r < 10; ++r) {
-      absl::StrAppend(&yaml, "  - file: /etc/m", m, "/f", r, ".conf\n    template: f.mustache\n",
-                      "    mode: \"0644\"\n", r ? absl::StrCat("    require: [file:/etc/m", m,
-                                                                "/f", r - 1, ".conf]\n")
-                                                   : "");
+      absl::StrAppend(
+          &yaml, "  - file: /etc/m", m, "/f", r, ".conf\n    template: f.mustache\n",
+          "    mode: \"0644\"\n",
+          r ? absl::StrCat("    require: [file:/etc/m", m, "/f", r - 1, ".conf]\n") : "");
     }
     absl::StrAppend(&yaml, "  - package: pkg", m, "\n");
     testing::WriteFileOrDie(dir.Sub(absl::StrCat("modules/m", m, "/module.yaml")), yaml);
@@ -44,7 +45,8 @@ TEST(DesiredStateScaleTest, FiftyModulesThousandNodes) {
   std::set<std::string> keys;
   std::set<std::string> digests;
   for (int n = 0; n < 1000; ++n) {
-    NodeInputs node{absl::StrCat("node-", n), {{"role", absl::StrCat("r", n % 10)}},
+    NodeInputs node{absl::StrCat("node-", n),
+                    {{"role", absl::StrCat("r", n % 10)}},
                     {{"os.id", n % 2 ? "debian" : "ubuntu"}}};
     NodeCompileResult result = state->CompileNode(node);
     ASSERT_TRUE(result.ok()) << result.errors.front().ToString();

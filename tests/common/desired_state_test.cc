@@ -106,14 +106,16 @@ targets:
   // Labels must all match.
   EXPECT_THAT(Ids(CompileOk(*state, Node("web-02", {{"role", "web"}}))),
               ElementsAre("package:base"));
-  EXPECT_THAT(Ids(CompileOk(*state, Node("db-01"))), ElementsAre("package:base", "package:postgres"));
-  EXPECT_THAT(Ids(CompileOk(*state, Node("sql7"))), ElementsAre("package:base", "package:postgres"));
+  EXPECT_THAT(Ids(CompileOk(*state, Node("db-01"))),
+              ElementsAre("package:base", "package:postgres"));
+  EXPECT_THAT(Ids(CompileOk(*state, Node("sql7"))),
+              ElementsAre("package:base", "package:postgres"));
   EXPECT_THAT(Ids(CompileOk(*state, Node("sql77"))), ElementsAre("package:base"));
   EXPECT_THAT(Ids(CompileOk(*state, Node("x", {}, {{"os.id", "ubuntu"}}))),
               ElementsAre("package:base"));
   // Node glob fails although labels and facts match.
-  EXPECT_THAT(Ids(CompileOk(*state, Node("api-1", {{"role", "web"}, {"env", "dev"}},
-                                         {{"os.id", "debian"}}))),
+  EXPECT_THAT(Ids(CompileOk(
+                  *state, Node("api-1", {{"role", "web"}, {"env", "dev"}}, {{"os.id", "debian"}}))),
               ElementsAre("package:base", "package:apt"));
 }
 
@@ -136,7 +138,8 @@ resources:
   - file: /etc/app.conf
     template: app.conf.mustache
 )");
-  repo.Write("modules/app/templates/app.conf.mustache", "{{vars.a}} {{vars.b}} {{vars.c}} {{vars.d}}");
+  repo.Write("modules/app/templates/app.conf.mustache",
+             "{{vars.a}} {{vars.b}} {{vars.c}} {{vars.d}}");
   auto state = repo.Parse();
   NodeCompileResult web = CompileOk(*state, Node("w", {{"role", "web"}}));
   const v1::Resource* file = Find(web, "file:/etc/app.conf");
@@ -151,7 +154,8 @@ resources:
 
 TEST(DesiredStateTest, TemplateRendersIntoCatalogWithBlob) {
   TestRepo repo;
-  repo.Write("plumb.yaml", "version: 1\ntargets:\n  - name: all\n    nodes: '*'\n    modules: [nginx]\n");
+  repo.Write("plumb.yaml",
+             "version: 1\ntargets:\n  - name: all\n    nodes: '*'\n    modules: [nginx]\n");
   repo.Write("modules/nginx/module.yaml", R"(vars: {listen_port: 80, upstreams: [a, b]}
 resources:
   - file: /etc/nginx//nginx.conf
@@ -222,7 +226,8 @@ resources:
 
 TEST(DesiredStateTest, AttributeValuesOfEveryType) {
   TestRepo repo;
-  repo.Write("plumb.yaml", "version: 1\nprune: true\ntargets:\n  - {name: all, nodes: '*', modules: [m]}\n");
+  repo.Write("plumb.yaml",
+             "version: 1\nprune: true\ntargets:\n  - {name: all, nodes: '*', modules: [m]}\n");
   repo.Write("modules/m/module.yaml", R"(resources:
   - directory: /srv/app/./data/
     mode: "0750"
@@ -260,9 +265,9 @@ TEST(DesiredStateTest, AttributeValuesOfEveryType) {
   auto state = repo.Parse();
   NodeCompileResult result = CompileOk(*state, Node("n"));
   ASSERT_TRUE(result.ok());
-  EXPECT_THAT(Ids(result), ElementsAre("directory:/srv/app/data", "symlink:/srv/current",
-                                       "exec:migrate", "exec:shell", "user:app", "group:app",
-                                       "package:curl", "file:/etc/old"));
+  EXPECT_THAT(Ids(result),
+              ElementsAre("directory:/srv/app/data", "symlink:/srv/current", "exec:migrate",
+                          "exec:shell", "user:app", "group:app", "package:curl", "file:/etc/old"));
   const v1::Resource* exec = Find(result, "exec:migrate");
   EXPECT_THAT(exec->attributes().at("command").list().items(),
               ElementsAre("/usr/bin/app", "migrate", "--all"));
@@ -313,7 +318,6 @@ TEST(DesiredStateTest, DigestIsStableAndFollowsContent) {
   EXPECT_NE(CompileOk(*repo.Parse("rev3"), Node("n1")).catalog->digest(), digest);
 }
 
-
 TEST(DesiredStateTest, GroupKeyCoversExactlyWhatMatchingAndTemplatesRead) {
   TestRepo repo;
   repo.Write("plumb.yaml", R"(version: 1
@@ -331,8 +335,10 @@ targets:
   auto state = repo.Parse();
   auto key = [&](const NodeInputs& n) { return state->GroupKey(n); };
 
-  NodeInputs a = Node("db-1", {{"env", "prod"}, {"dc", "fra"}}, {{"os.id", "debian"}, {"cpus", "4"}});
-  NodeInputs b = Node("db-2", {{"env", "dev"}, {"dc", "fra"}}, {{"os.id", "debian"}, {"cpus", "8"}});
+  NodeInputs a =
+      Node("db-1", {{"env", "prod"}, {"dc", "fra"}}, {{"os.id", "debian"}, {"cpus", "4"}});
+  NodeInputs b =
+      Node("db-2", {{"env", "dev"}, {"dc", "fra"}}, {{"os.id", "debian"}, {"cpus", "8"}});
   // Unread label, unread fact, unread node name: same key, and really the same catalog.
   EXPECT_EQ(key(a), key(b));
   EXPECT_EQ(CompileOk(*state, a).catalog->digest(), CompileOk(*state, b).catalog->digest());
@@ -370,7 +376,6 @@ TEST(DesiredStateTest, GroupKeyTracksFactSubtreesReadBySections) {
   EXPECT_EQ(*CompileOk(*state, b).blobs.begin()->second, "debian-13\n");
 }
 
-
 // The sample repository the quickstart deploys must keep compiling.
 TEST(DesiredStateTest, ExampleRepositoryCompiles) {
   std::string here = __FILE__;
@@ -378,8 +383,8 @@ TEST(DesiredStateTest, ExampleRepositoryCompiles) {
   DirectoryTree tree(root + "/deploy/examples/repo");
   auto state = DesiredState::Parse(tree, "example");
   ASSERT_TRUE(state->ok()) << Errors(state->errors());
-  NodeCompileResult web = CompileOk(*state, Node("web-01", {{"role", "web"}},
-                                                 {{"os.id", "debian"}, {"hostname", "web-01"}}));
+  NodeCompileResult web = CompileOk(
+      *state, Node("web-01", {{"role", "web"}}, {{"os.id", "debian"}, {"hostname", "web-01"}}));
   NodeCompileResult other = CompileOk(*state, Node("db-01", {}, {{"os.id", "debian"}}));
   ASSERT_TRUE(web.ok() && other.ok());
   EXPECT_GT(web.catalog->resources_size(), other.catalog->resources_size());

@@ -78,8 +78,7 @@ TEST(MustacheTest, SectionsOverListsMapsAndTruthiness) {
             "[ann@web-01][bob@web-01]");
   EXPECT_EQ(RenderOrDie("{{#vars.off}}on{{/vars.off}}{{^vars.off}}off{{/vars.off}}"), "off");
   EXPECT_EQ(RenderOrDie("{{#vars.port}}p={{.}}{{/vars.port}}"), "p=8080");
-  EXPECT_EQ(RenderOrDie("{{#vars.empty}}x{{/vars.empty}}{{^vars.none}}none{{/vars.none}}"),
-            "none");
+  EXPECT_EQ(RenderOrDie("{{#vars.empty}}x{{/vars.empty}}{{^vars.none}}none{{/vars.none}}"), "none");
   EXPECT_EQ(RenderOrDie("{{#labels}}{{role}}{{/labels}}"), "web");
   // A section over a name that does not resolve is falsy, not an error.
   EXPECT_EQ(RenderOrDie("{{#vars.nope}}x{{/vars.nope}}{{^vars.nope}}default{{/vars.nope}}"),

@@ -95,8 +95,8 @@ TEST(YamlDocumentTest, SurvivesRecursiveAliasesAndBombs) {
   // Each level doubles: 2^30 leaves once expanded.
   std::string bomb = "a0: &a0 [x, x]\n";
   for (int i = 1; i <= 30; ++i) {
-    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" +
-            std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
+            ", *a" + std::to_string(i - 1) + "]\n";
   }
   EXPECT_FALSE(ParseYaml(bomb, "f", &error).ok());
   EXPECT_THAT(error.message, HasSubstr("too many nodes"));
