@@ -232,8 +232,10 @@ int Agent::RunOnce() {
       absl::MutexLock lock(&mu_);
       current_ = nullptr;
     }
-    client.Finish().IgnoreError();
+    absl::Status finished = client.Finish();
     if (served) return exit_code;
+    // Why the server ended the stream before a catalog came (refused identity, revoked...).
+    if (!finished.ok()) LogError("stream closed", {{"status", finished.ToString()}});
   }
   LogError("server unreachable; applying the cached catalog", {{"server", config_.server}});
   bool has_catalog;
@@ -296,16 +298,21 @@ void Agent::RunDaemon() {
     LogError("cannot set up credentials; enforcing the cached catalog only",
              {{"error", creds.status().message()}});
   }
-  auto channel = creds.ok() ? grpc::CreateCustomChannel(config_.server, *creds,
-                                                        DefaultChannelArguments())
-                            : nullptr;
   Backoff backoff(absl::Milliseconds(500), absl::Seconds(30));
-  while (channel != nullptr) {
+  while (creds.ok()) {
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
     }
-    SyncClient client(channel);
+    // Credentials are read afresh for every connection, so that a renewed certificate
+    // (cert_renewer.h) is presented from the next connection on.
+    auto fresh = MakeChannelCredentials(config_.insecure, config_.tls);
+    if (fresh.ok()) {
+      creds = std::move(fresh);
+    } else {
+      LogWarning("cannot read TLS files; using the previous ones", {{"error", fresh.status().message()}});
+    }
+    SyncClient client(grpc::CreateCustomChannel(config_.server, *creds, DefaultChannelArguments()));
     absl::Status opened = client.Open(absl::Seconds(5));
     if (opened.ok()) {
       {

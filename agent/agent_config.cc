@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "agent/agent_tls.h"
+#include "common/secure_files.h"
 #include "common/config_file.h"
 #include "common/status_macros.h"
 
@@ -28,8 +30,10 @@ const std::set<std::string>& AgentBoolFlags() {
   return *flags;
 }
 
-absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags) {
+absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
+                                            const std::set<std::string>& extra_flags) {
   std::set<std::string> known = Keys();
+  known.insert(extra_flags.begin(), extra_flags.end());
   known.insert({"config", "help", "version", "labels", "facts", "label", "fact"});
   PLUMB_RETURN_IF_ERROR(flags.CheckKnown(known));
   ConfigValues values;
@@ -62,6 +66,8 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags) {
   PLUMB_ASSIGN_OR_RETURN(c.splay, values.GetDuration("splay", c.splay));
   c.tls = {values.Get("tls.ca"), values.Get("tls.cert"), values.Get("tls.key")};
   PLUMB_ASSIGN_OR_RETURN(c.insecure, values.GetBool("insecure", false));
+  TlsFiles enrolled = EnrolledTlsFiles(c.state_dir);
+  if (!c.insecure && c.tls.empty() && FileExists(enrolled.cert)) c.tls = enrolled;
   PLUMB_ASSIGN_OR_RETURN(c.once, values.GetBool("once", false));
   PLUMB_ASSIGN_OR_RETURN(c.noop, values.GetBool("noop", false));
   c.log_level = values.Get("log_level", c.log_level);

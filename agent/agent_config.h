@@ -32,7 +32,10 @@ struct AgentConfig {
 
 // Loads --config (if given) and applies flags over it. InvalidArgument with file:line:col or the
 // flag's name on bad input.
-absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags);
+// `extra_flags` are accepted too (a subcommand's own, like enroll's --token). tls.* default to
+// the files `plumb-agent enroll` wrote (agent_tls.h) once they exist, unless --insecure.
+absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
+                                            const std::set<std::string>& extra_flags = {});
 
 const std::set<std::string>& AgentBoolFlags();
 

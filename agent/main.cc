@@ -7,6 +7,8 @@
 #include "agent/agent.h"
 #include "agent/agent_config.h"
 #include "agent/apply_engine.h"
+#include "agent/cert_renewer.h"
+#include "agent/enroll.h"
 #include "agent/command_runner.h"
 #include "agent/masterless.h"
 #include "common/command_line.h"
@@ -17,6 +19,8 @@ namespace {
 
 constexpr char kUsage[] = R"(usage: plumb-agent [--config FILE] [flags]
        plumb-agent apply REPO_DIR [--node N] [--label k=v] [--fact k=v] [--root DIR] [--noop]
+       plumb-agent enroll --server ADDR --token TOKEN [--ca-fingerprint SHA256 | --ca FILE]
+                          [--node N] [--state_dir DIR]
 
 Applies this node's catalog from plumb-server and keeps the host converged.
 
@@ -30,7 +34,8 @@ flags (each is also a key of the YAML config file):
   --root DIR         prefix for every managed path (default /)
   --interval DUR     re-check and repair at least this often (default 5m)
   --splay DUR        random extra delay per interval (default 30s)
-  --tls.ca/--tls.cert/--tls.key FILE   TLS files
+  --tls.ca/--tls.cert/--tls.key FILE   TLS files (default: state_dir/tls/{ca,agent}.pem and
+                     agent.key, written by `plumb-agent enroll`; renewed at 2/3 of their life)
   --insecure         plaintext gRPC, for local development and tests only
   --once             one run, then exit (0 converged, 1 failure or server unreachable)
   --noop             report what would change, change nothing
@@ -56,11 +61,14 @@ int main(int argc, char** argv) {
   }
   const auto& args = flags->positional();
   bool masterless = !args.empty() && args[0] == "apply";
-  if ((!args.empty() && !masterless) || (masterless && args.size() != 2)) {
+  bool enroll = !args.empty() && args[0] == "enroll";
+  if ((!args.empty() && !masterless && !enroll) || (masterless && args.size() != 2) ||
+      (enroll && args.size() != 1)) {
     std::cerr << "plumb-agent: unexpected arguments\n" << kUsage;
     return 2;
   }
-  auto config = plumb::LoadAgentConfig(*flags);
+  auto config = plumb::LoadAgentConfig(*flags, enroll ? plumb::EnrollFlags()
+                                                      : std::set<std::string>{});
   if (!config.ok()) {
     std::cerr << "plumb-agent: " << config.status().message() << "\n";
     return 2;
@@ -68,6 +76,13 @@ int main(int argc, char** argv) {
   plumb::LogLevel level;
   if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
   if (masterless) return plumb::ApplyCheckout(args[1], *config);
+  if (enroll) return plumb::RunEnroll(*config, *flags, std::cout, std::cerr);
+  if (!config->insecure && config->tls.empty()) {
+    std::cerr << "plumb-agent: no TLS identity: enroll this node first (plumb-agent enroll "
+                 "--server ADDR --token TOKEN --ca-fingerprint SHA256), set tls.ca/cert/key, or "
+                 "pass --insecure for a local development server\n";
+    return 1;
+  }
 
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -83,6 +98,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (config->once) return (*agent)->RunOnce();
+  plumb::CertRenewer renewer(*config, &clock);
+  renewer.Start();
 
   std::thread waiter([&] {
     int sig = 0;

@@ -15,6 +15,8 @@
 #   FLEET_DURATION        cap on the loadgen run (default 170s; the script adds ~10 s)
 #   FLEET_PER_NODE=1      the motd template reads node.name: one catalog per node, no sharing
 #   FLEET_PERF=1          record the server with perf during the run and print the top symbols
+#   FLEET_PERF_ARGS       perf record options (default "-F 499 -g"; "-F 199 --call-graph dwarf"
+#                         gives whole stacks through Debian's libraries, at a cost)
 #   FLEET_KEEP=1          keep the temp dir (server log, database, perf.data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -154,7 +156,8 @@ serving || { echo "the server serves no revision; its log:" >&2; cat "$WS/server
 
 PERF_PID=""
 if [ "${FLEET_PERF:-0}" = 1 ]; then
-  perf record -q -F 499 -g -p "$SERVER_PID" -o "$WS/perf.data" >/dev/null 2>&1 &
+  # shellcheck disable=SC2086
+  perf record -q ${FLEET_PERF_ARGS:--F 499 -g} -p "$SERVER_PID" -o "$WS/perf.data" >/dev/null 2>&1 &
   PERF_PID=$!
 fi
 

@@ -35,6 +35,7 @@ std::string ComputeCatalogDigest(const v1::Catalog& catalog) {
   for (const v1::Resource& r : catalog.resources()) {
     absl::StrAppend(&acc, r.id(), "\n", r.version(), "\n");
   }
+  if (catalog.prune()) acc.append("prune\n");  // switching prune on or off is a change
   return Sha256Hex(acc);
 }
 
@@ -62,6 +63,7 @@ v1::CatalogUpdate ComputeDelta(const std::map<std::string, std::string>& held,
   update.set_revision(catalog.revision());
   update.set_catalog_digest(catalog.digest());
   update.set_full(held.empty());
+  update.set_prune(catalog.prune());
   absl::flat_hash_set<absl::string_view> wanted;
   for (const v1::Resource& r : catalog.resources()) {
     wanted.insert(r.id());
@@ -85,6 +87,7 @@ bool ApplyUpdate(const v1::CatalogUpdate& update, v1::Catalog* held) {
   v1::Catalog next;
   next.set_revision(update.revision());
   next.set_digest(update.catalog_digest());
+  next.set_prune(update.prune());
   for (const std::string& id : update.order()) {
     auto it = by_id.find(id);
     if (it == by_id.end()) return false;

@@ -21,7 +21,7 @@ std::string ResourceId(absl::string_view type, absl::string_view name);
 std::string ComputeResourceVersion(const v1::Resource& resource);
 
 // The digest of a catalog whose resources already carry versions: sha256 over the ordered
-// (id, version) pairs. Lets an agent verify that a delta rebuilt exactly the server's catalog.
+// (id, version) pairs and the prune flag. Lets an agent verify that a delta rebuilt exactly the server's catalog.
 std::string ComputeCatalogDigest(const v1::Catalog& catalog);
 
 // Sets `version` on every resource and the catalog digest (sha256 over the ordered

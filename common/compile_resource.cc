@@ -18,6 +18,7 @@ enum class AttrKind {
   kText,
   kString,
   kBool,
+  kDuration,
   kUint,
   kMode,
   kPath,
@@ -68,7 +69,7 @@ const std::vector<TypeSpec>& Schema() {
        {{"command", K::kCommand},
         {"cwd", K::kPath},
         {"env", K::kMap},
-        {"timeout", K::kUint},
+        {"timeout", K::kDuration},
         {"creates", K::kPath},
         {"onlyif", K::kCommand},
         {"unless", K::kCommand},
@@ -147,6 +148,9 @@ bool ReadAttr(const TypeSpec& type, const AttrSpec& attr, const YamlNode& node, 
       break;
     case AttrKind::kUint:
       if (!reader->Uint(node, attr.name, &text)) return false;
+      break;
+    case AttrKind::kDuration:
+      if (!reader->Duration(node, attr.name, &text)) return false;
       break;
     case AttrKind::kMode:
       if (!reader->Mode(node, attr.name, &text)) return false;

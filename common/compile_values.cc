@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 
 namespace plumb::compile {
 
@@ -92,6 +93,25 @@ bool ValueReader::Uint(const YamlNode& node, absl::string_view key, std::string*
   }
   *out = absl::StrCat(value);
   return true;
+}
+
+bool ValueReader::Duration(const YamlNode& node, absl::string_view key, std::string* out) {
+  uint64_t seconds = 0;
+  absl::Duration duration;
+  if (node.IsScalar() && absl::SimpleAtoi(node.scalar(), &seconds)) {
+    *out = absl::StrCat(seconds);
+    return true;
+  }
+  if (node.IsScalar() && absl::ParseDuration(node.scalar(), &duration) &&
+      duration >= absl::ZeroDuration() && duration != absl::InfiniteDuration()) {
+    *out = duration % absl::Seconds(1) == absl::ZeroDuration()
+               ? absl::StrCat(absl::ToInt64Seconds(duration))
+               : absl::FormatDuration(duration);
+    return true;
+  }
+  Error(node, absl::StrCat(key, " must be seconds or a duration like \"30s\" or \"5m\", got ",
+                           Shown(node)));
+  return false;
 }
 
 bool ValueReader::Mode(const YamlNode& node, absl::string_view key, std::string* out) {

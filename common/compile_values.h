@@ -40,6 +40,8 @@ class ValueReader {
   bool Bool(const YamlNode& node, absl::string_view key, std::string* out);
   // A plain non-negative decimal integer, stored in canonical decimal.
   bool Uint(const YamlNode& node, absl::string_view key, std::string* out);
+  // Whole seconds ("30") or a duration ("30s", "1m30s"), stored as decimal seconds when whole.
+  bool Duration(const YamlNode& node, absl::string_view key, std::string* out);
   // A quoted octal mode of 3 or 4 digits, stored with 4 digits ("0644").
   bool Mode(const YamlNode& node, absl::string_view key, std::string* out);
   // One string or a list of strings.

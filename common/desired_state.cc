@@ -147,6 +147,7 @@ NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
   std::vector<size_t> matched = MatchTargets(node);
   auto catalog = std::make_shared<v1::Catalog>();
   catalog->set_revision(revision_);
+  catalog->set_prune(model_.prune);
   std::vector<const std::vector<compile::RelationRef>*> relations;
   std::map<std::string, std::string> seen;  // id -> source location
   MustacheValue context = NodeContext(node);

@@ -80,6 +80,7 @@ struct TargetSpec {
 };
 
 struct RepoModel {
+  bool prune = false;  // plumb.yaml `prune: true`, copied into every catalog
   MustacheValue vars;
   std::vector<TargetSpec> targets;
   std::map<std::string, ModuleSpec> modules;

@@ -131,7 +131,9 @@ void ParsePlumbYaml(const RepoTree& tree, RepoModel* model, ErrorList* errors,
                               "; this server reads version: 1"));
   }
   std::string prune;
-  if (const YamlNode* node = root.Find("prune")) reader.Bool(*node, "prune", &prune);
+  if (const YamlNode* node = root.Find("prune")) {
+    model->prune = reader.Bool(*node, "prune", &prune) && prune == "true";
+  }
   model->vars = ReadVars(root.Find("vars"), &reader);
   const YamlNode* targets = root.Find("targets");
   if (targets == nullptr || targets->IsNull()) return;

@@ -7,6 +7,7 @@
 #include "common/grpc_credentials.h"
 #include "common/version.h"
 #include "ctl/commands.h"
+#include "ctl/ctl_connection.h"
 
 namespace plumb {
 namespace {
@@ -29,6 +30,9 @@ fleet commands (talk to plumb-server):
                                               who changed, failed or drifted on which resource
   watch [--kind KIND[,KIND]] [--node NAME] [--count N]
                                               stream events (-o json: one object a line)
+  token create [--ttl 1h] [--uses 1] [--label k=v]... [--node-glob GLOB]
+                                              a join token for plumb-agent enroll (printed once)
+  node revoke NAME                            revoke a node's certificates, close its stream
 local commands (no server):
   validate [DIR] [--node N] [--label k=v] [--fact k=v] [--nodes-from FILE]
                                               compile a checkout, print every error
@@ -38,7 +42,10 @@ global flags:
   --server ADDR   plumb-server gRPC address (default 127.0.0.1:7443, env PLUMB_SERVER)
   -o FORMAT       table (default) or json
   --insecure      plaintext gRPC (local development)
-  --ca/--cert/--key FILE   TLS files
+  --ca/--cert/--key FILE   TLS: the server's CA, and an operator certificate and key
+  --token TOKEN   an operator bearer token instead of a certificate (env PLUMB_TOKEN)
+  --config FILE   defaults for the above (default ~/.config/plumb/plumbctl.yaml:
+                  server, ca, cert, key, token, insecure)
   --version       print the version
 exit status: 0 success, 1 failed operation, 2 bad usage
 )";
@@ -73,7 +80,8 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   absl::Status known = flags->CheckKnown({"server", "output", "insecure", "help", "version", "ca",
                                           "cert", "key", "selector", "status", "limit", "node",
                                           "label", "fact", "nodes-from", "noop", "wait", "timeout",
-                                          "id", "since", "kind", "count"});
+                                          "id", "since", "kind", "count", "token", "config",
+                                          "ttl", "uses", "node-glob"});
   if (!known.ok()) {
     err << "plumbctl: " << known.message() << " (see plumbctl --help)\n";
     return 2;
@@ -102,23 +110,33 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       {"nodes", CmdNodes},         {"node", CmdNode},         {"reports", CmdReports},
       {"report", CmdReport},       {"revisions", CmdRevisions}, {"revision", CmdRevision},
       {"sync", CmdSync},           {"run", CmdRun},           {"resources", CmdResources},
-      {"watch", CmdWatch}};
+      {"watch", CmdWatch},         {"token", CmdTokenCreate}};
   auto it = kFleet.find(command);
   if (it == kFleet.end()) {
     err << "plumbctl: unknown command \"" << command << "\" (see plumbctl --help)\n";
     return 2;
   }
-  const char* env_server = getenv("PLUMB_SERVER");
-  std::string server = flags->Get("server", env_server ? env_server : "127.0.0.1:7443");
-  auto creds = MakeChannelCredentials(flags->GetBool("insecure"),
-                                      {flags->Get("ca"), flags->Get("cert"), flags->Get("key")});
+  FleetCommand run = it->second;
+  if (command == "node" && inv.args.size() == 2 && inv.args[0] == "revoke") run = CmdNodeRevoke;
+  auto connection = ResolveConnection(*flags);
+  if (!connection.ok()) {
+    err << "plumbctl: " << connection.status().message() << "\n";
+    return 2;
+  }
+  absl::Status credential = CheckHasCredential(*connection);
+  if (!credential.ok()) {
+    err << "plumbctl: " << credential.message() << "\n";
+    return 1;
+  }
+  auto creds = MakeChannelCredentials(connection->insecure, connection->tls, connection->token);
   if (!creds.ok()) {
     err << "plumbctl: " << creds.status().message() << "\n";
     return 2;
   }
-  auto channel = grpc::CreateCustomChannel(server, *creds, DefaultChannelArguments());
+  auto channel =
+      grpc::CreateCustomChannel(connection->server, *creds, DefaultChannelArguments());
   auto stub = v1::FleetService::NewStub(channel);
-  return it->second(stub.get(), inv);
+  return run(stub.get(), inv);
 }
 
 }  // namespace plumb

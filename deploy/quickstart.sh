@@ -3,6 +3,8 @@
 # builds Plumb, creates a sample desired-state repository from deploy/examples/repo, starts
 # plumb-server on 127.0.0.1 (embedded SQLite) and one plumb-agent whose root is a sandbox
 # folder, waits until the agent is converged and shows `plumbctl nodes`.
+# Everything speaks mutual TLS, as in production: the server's built-in CA (`ca init`), an
+# operator certificate for plumbctl, and the agent enrolled with a one-use join token.
 #
 #   deploy/quickstart.sh          set up and start (re-running restarts the daemons)
 #   deploy/quickstart.sh stop     stop the daemons
@@ -13,7 +15,7 @@ WS="${PLUMB_QUICKSTART_DIR:-$SRC/.quickstart}"
 PORT="${PLUMB_QUICKSTART_PORT:-7443}"
 HTTP_PORT="${PLUMB_QUICKSTART_HTTP_PORT:-7480}"
 BIN="$SRC/build/bin"
-CTL=("$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT")
+CTL=("$BIN/plumbctl" --config "$WS/plumbctl.yaml")
 
 stop() {
   for name in agent server; do
@@ -47,18 +49,52 @@ if [ ! -d "$WS/repo.git" ]; then
 fi
 mkdir -p "$WS/root"
 
-nohup "$BIN/plumb-server" --insecure --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+# The built-in CA and an operator certificate for plumbctl (kept across re-runs).
+[ -f "$WS/server/ca/ca.key" ] || "$BIN/plumb-server" ca init --state_dir "$WS/server" >/dev/null
+[ -f "$WS/server/operators/quickstart.pem" ] ||
+  "$BIN/plumb-server" ca issue-operator quickstart --state_dir "$WS/server" >/dev/null
+cat >"$WS/plumbctl.yaml" <<YAML
+server: 127.0.0.1:$PORT
+ca: $WS/server/ca/ca.pem
+cert: $WS/server/operators/quickstart.pem
+key: $WS/server/operators/quickstart.key
+YAML
+
+nohup "$BIN/plumb-server" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
   --repo.url "$WS/repo.git" --repo.branch main --repo.poll 2s --state_dir "$WS/server" \
   >"$WS/server.log" 2>&1 &
 echo $! >"$WS/server.pid"
-nohup "$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node demo-web-1 \
-  --label role=web --label env=demo --root "$WS/root" --state_dir "$WS/agent" \
+for _ in $(seq 1 60); do
+  if "${CTL[@]}" revisions >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+
+# Enroll the agent once (again if the CA was made anew): a one-use token binds its labels.
+if ! cmp -s "$WS/agent/tls/ca.pem" "$WS/server/ca/ca.pem"; then
+  rm -f "$WS/agent/tls/agent.pem" "$WS/agent/tls/ca.pem"
+  TOKEN="$("${CTL[@]}" token create --uses 1 --ttl 10m --label role=web --label env=demo \
+    --node-glob 'demo-*' 2>/dev/null)" || {
+    echo "cannot create a join token; see $WS/server.log" >&2
+    exit 1
+  }
+  "$BIN/plumb-agent" enroll --server "127.0.0.1:$PORT" --node demo-web-1 \
+    --state_dir "$WS/agent" --token "$TOKEN" \
+    --ca-fingerprint "$("$BIN/plumb-server" ca fingerprint --state_dir "$WS/server")" >/dev/null
+fi
+nohup "$BIN/plumb-agent" --server "127.0.0.1:$PORT" --node demo-web-1 \
+  --root "$WS/root" --state_dir "$WS/agent" \
   --interval 1m --splay 5s >"$WS/agent.log" 2>&1 &
 echo $! >"$WS/agent.pid"
 
 echo "waiting for demo-web-1 to converge..."
 for _ in $(seq 1 60); do
-  if "${CTL[@]}" nodes 2>/dev/null | grep -q "demo-web-1 *converged"; then break; fi
+  status="$("${CTL[@]}" nodes 2>/dev/null || true)"
+  if grep -q "demo-web-1 *converged" <<<"$status"; then break; fi
+  # On a re-run the agent already holds the catalog and has nothing to apply, so it has not
+  # reported since reconnecting: ask it for a run.
+  if grep -q "demo-web-1 *unknown.*connected" <<<"$status"; then
+    "${CTL[@]}" run demo-web-1 >/dev/null 2>&1 || true
+  fi
   sleep 0.5
 done
 echo
@@ -72,6 +108,8 @@ cat <<MSG
 Plumb is running:
   server  127.0.0.1:$PORT   (log $WS/server.log, database $WS/server/plumb.db)
   agent   demo-web-1        (log $WS/agent.log, managing files under $WS/root)
+  TLS     CA in $WS/server/ca; agent identity in $WS/agent/tls;
+          plumbctl's operator credentials in $WS/plumbctl.yaml
 
 Managed files are in $WS/root/etc/plumb-demo. Try a change:
   cd $WS/checkout

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
+#include "common/grpc_status.h"
+#include "server/call_authorizer.h"
 
 namespace plumb {
 namespace {
@@ -11,8 +13,11 @@ namespace {
 class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>,
                     public StreamWriter {
  public:
-  AgentStream(StreamHub* hub, std::string peer)
+  // `identity` (verified node, bound labels) is set before the first read.
+  AgentStream(StreamHub* hub, std::string peer,
+              const std::function<void(AgentSession*)>& identity)
       : hub_(hub), session_(std::make_shared<AgentSession>(std::move(peer))) {
+    identity(session_.get());
     session_->Attach(this);
     StartRead(&in_);
   }
@@ -86,7 +91,26 @@ class BlobWriter : public grpc::ServerWriteReactor<v1::BlobChunk> {
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* AgentServiceImpl::Sync(
     grpc::CallbackServerContext* context) {
-  return new AgentStream(hub_, context->peer());
+  std::optional<CertInfo> cert;
+  if (security_ != nullptr) cert = PeerCertificate(*context->auth_context());
+  if (security_ != nullptr && !cert) {
+    // CallAuthorizer refuses these first; this is the second lock on the door.
+    class Refused : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage> {
+     public:
+      Refused() {
+        Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refused();
+  }
+  IdentityStore* identities = security_ != nullptr ? security_->identities() : nullptr;
+  return new AgentStream(hub_, context->peer(), [&](AgentSession* s) {
+    if (!cert) return;
+    s->verified_node = cert->common_name;
+    std::optional<NodeIdentity> enrolled = identities->Find(cert->common_name);
+    if (enrolled) s->bound_labels = enrolled->labels;
+  });
 }
 
 grpc::ServerWriteReactor<v1::BlobChunk>* AgentServiceImpl::GetBlob(
@@ -95,12 +119,51 @@ grpc::ServerWriteReactor<v1::BlobChunk>* AgentServiceImpl::GetBlob(
     return new BlobWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                        "digest must be 64 lowercase hex characters"));
   }
+  if (security_ != nullptr) {
+    std::optional<CertInfo> cert = PeerCertificate(*context->auth_context());
+    if (!cert || !hub_->MayFetchBlob(cert->common_name, request->digest())) {
+      return new BlobWriter(grpc::Status(
+          grpc::StatusCode::PERMISSION_DENIED,
+          absl::StrCat("blob ", request->digest().substr(0, 12),
+                       " is not named by this node's catalog (or its stream is not open)")));
+    }
+  }
   auto blob = builder_->Blob(request->digest());
   if (!blob.ok()) {
     return new BlobWriter(grpc::Status(grpc::StatusCode::NOT_FOUND,
                                        absl::StrCat("no blob ", request->digest())));
   }
   return new BlobWriter(*blob);
+}
+
+}  // namespace plumb
+
+namespace plumb {
+
+grpc::Status AgentServiceImpl::Enroll(grpc::ServerContext*, const v1::EnrollRequest* request,
+                                      v1::EnrollResponse* response) {
+  if (security_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this server runs with --insecure: there is nothing to enroll in");
+  }
+  auto enrolled = security_->enrollment()->Enroll(*request);
+  if (!enrolled.ok()) return ToGrpcStatus(enrolled.status());
+  *response = std::move(*enrolled);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentServiceImpl::Renew(grpc::ServerContext* context,
+                                     const v1::RenewRequest* request,
+                                     v1::EnrollResponse* response) {
+  if (security_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this server runs with --insecure");
+  }
+  std::optional<CertInfo> cert = PeerCertificate(*context->auth_context());
+  if (!cert) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate");
+  auto renewed = security_->enrollment()->Renew(*cert, *request);
+  if (!renewed.ok()) return ToGrpcStatus(renewed.status());
+  *response = std::move(*renewed);
+  return grpc::Status::OK;
 }
 
 }  // namespace plumb

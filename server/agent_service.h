@@ -2,28 +2,41 @@
 
 // plumb.v1.AgentService on gRPC's callback API: one reactor per Sync stream (no thread per
 // stream), handing every message to the StreamHub; GetBlob streams file contents in chunks.
+// Enroll and Renew are rare, short and touch SQLite: gRPC's synchronous pool serves them.
+// With TLS, the node is the verified client certificate's CN (CallAuthorizer has already
+// refused calls without an unrevoked agent certificate), never what Hello says.
 
 #include "plumb/v1/agent.grpc.pb.h"
 #include "server/catalog_builder.h"
+#include "server/server_security.h"
 #include "server/stream_hub.h"
 
 namespace plumb {
 
-// Thread-safe. `hub` and `builder` are not owned and must outlive the gRPC server.
-class AgentServiceImpl : public v1::AgentService::CallbackService {
+// Thread-safe. Nothing is owned; all must outlive the gRPC server. Without `security`
+// (--insecure) Hello names the node and Enroll/Renew answer UNIMPLEMENTED.
+class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
+                             v1::AgentService::WithCallbackMethod_GetBlob<
+                                 v1::AgentService::Service>> {
  public:
-  AgentServiceImpl(StreamHub* hub, CatalogBuilder* builder) : hub_(hub), builder_(builder) {}
+  AgentServiceImpl(StreamHub* hub, CatalogBuilder* builder, ServerSecurity* security = nullptr)
+      : hub_(hub), builder_(builder), security_(security) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* Sync(
       grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<v1::BlobChunk>* GetBlob(grpc::CallbackServerContext* context,
                                                    const v1::GetBlobRequest* request) override;
+  grpc::Status Enroll(grpc::ServerContext* context, const v1::EnrollRequest* request,
+                      v1::EnrollResponse* response) override;
+  grpc::Status Renew(grpc::ServerContext* context, const v1::RenewRequest* request,
+                     v1::EnrollResponse* response) override;
 
   static constexpr size_t kBlobChunkBytes = 256 * 1024;
 
  private:
   StreamHub* const hub_;
   CatalogBuilder* const builder_;
+  ServerSecurity* const security_;
 };
 
 }  // namespace plumb

@@ -45,6 +45,18 @@ void AgentSession::OnWriteDone(bool ok) {
   Pump();
 }
 
+void AgentSession::AllowBlobs(std::set<std::string> digests) {
+  absl::MutexLock lock(&mu_);
+  // The previous catalog's blobs stay fetchable: an agent may still be finishing it.
+  previous_blobs_ = std::move(allowed_blobs_);
+  allowed_blobs_ = std::move(digests);
+}
+
+bool AgentSession::MayFetch(const std::string& digest) const {
+  absl::MutexLock lock(&mu_);
+  return allowed_blobs_.count(digest) > 0 || previous_blobs_.count(digest) > 0;
+}
+
 void AgentSession::Detach() {
   absl::MutexLock lock(&mu_);
   writer_ = nullptr;

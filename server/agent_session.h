@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -45,6 +46,16 @@ class AgentSession {
 
   const std::string& peer() const { return peer_; }
 
+  // Blobs this session's agent may fetch: those its latest catalogs name (GetBlob checks).
+  void AllowBlobs(std::set<std::string> digests);
+  bool MayFetch(const std::string& digest) const;
+
+  // ---- identity: set by the reactor before the first message, read-only afterwards ----
+  // The node named by the verified client certificate (empty with --insecure: Hello decides).
+  std::string verified_node;
+  // Labels bound to the node at enrollment; they override Hello's.
+  std::map<std::string, std::string> bound_labels;
+
   // ---- worker state ----
   bool hello_seen = false;
   bool run_once = false;
@@ -63,7 +74,9 @@ class AgentSession {
   void Pump();
 
   const std::string peer_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  std::set<std::string> allowed_blobs_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> previous_blobs_ ABSL_GUARDED_BY(mu_);
   StreamWriter* writer_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::deque<v1::ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

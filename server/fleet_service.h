@@ -9,6 +9,7 @@
 #include "server/event_bus.h"
 #include "server/revision_poller.h"
 #include "server/run_tracker.h"
+#include "server/server_security.h"
 #include "server/store.h"
 #include "server/stream_hub.h"
 
@@ -43,6 +44,13 @@ class FleetServiceImpl
                                   v1::ListResourceEventsResponse* resp) override;
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext* context,
                                                    const v1::WatchEventsRequest* req) override;
+  // Join tokens and revocation (fleet_security.cc); UNIMPLEMENTED without set_security().
+  grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest* req,
+                           v1::CreateTokenResponse* resp) override;
+  grpc::Status RevokeNode(grpc::ServerContext*, const v1::RevokeNodeRequest* req,
+                          v1::RevokeNodeResponse* resp) override;
+  // `security` is not owned and must outlive the gRPC server; null with --insecure.
+  void set_security(ServerSecurity* security) { security_ = security; }
 
  private:
   Store* const store_;
@@ -50,6 +58,7 @@ class FleetServiceImpl
   StreamHub* const hub_;
   RunTracker* const runs_;
   EventBus* const events_;
+  ServerSecurity* security_ = nullptr;
 };
 
 }  // namespace plumb

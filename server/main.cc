@@ -8,11 +8,13 @@
 #include "common/command_line.h"
 #include "common/logging.h"
 #include "common/version.h"
+#include "server/ca_command.h"
 #include "server/plumb_server.h"
 
 namespace {
 
 constexpr char kUsage[] = R"(usage: plumb-server [--config FILE] [flags]
+       plumb-server ca init | ca issue-operator NAME | ca fingerprint [--config FILE]
 
 Follows a branch of a desired-state Git repository, compiles one catalog per node and
 streams it to agents over gRPC.
@@ -26,8 +28,14 @@ flags (each is also a key of the YAML config file):
   --repo.branch NAME   branch to follow (default main)
   --repo.poll DUR      fetch interval (default 30s)
   --state_dir DIR      SQLite database and git mirror (default /var/lib/plumb-server)
-  --tls.ca/--tls.cert/--tls.key FILE   TLS files
-  --insecure           plaintext gRPC, for local development and tests only
+  --tls.ca/--tls.cert/--tls.key FILE   TLS files (default: the built-in CA's, after ca init)
+  --insecure           plaintext gRPC on loopback only, for local development and tests
+  --insecure-bind-any  with --insecure, listen on non-loopback addresses too
+  --tls.san NAME,...   names/IPs in the server certificate `ca init` issues
+                       (default localhost,127.0.0.1)
+  --tls.agent_cert_lifetime DUR   enrolled agents' certificates (default 30d; renewed at 2/3)
+  --operator_tokens T,...         bearer tokens operators may use (config: a list; entries may
+                                  be sha256:<hex of the token>)
   --webhook_secret S   HMAC secret of POST /hooks/git (X-Hub-Signature-256); unset: disabled
   --retention.reports_per_node N   reports kept per node (default 500; 0: no limit)
   --retention.max_age DUR          reports and resource events kept (default 30d; 0: no limit)
@@ -51,10 +59,23 @@ int main(int argc, char** argv) {
     std::cout << "plumb-server " << plumb::kVersion << " (" << plumb::kGitCommit << ")\n";
     return 0;
   }
+  if (!flags->positional().empty() && flags->positional()[0] == "ca") {
+    return plumb::RunCaCommand(*flags, std::cout, std::cerr);
+  }
+  if (!flags->positional().empty()) {
+    std::cerr << "plumb-server: unexpected argument \"" << flags->positional()[0] << "\"\n"
+              << kUsage;
+    return 2;
+  }
   auto config = plumb::LoadServerConfig(*flags);
   if (!config.ok()) {
     std::cerr << "plumb-server: " << config.status().message() << "\n";
     return 2;
+  }
+  if (!config->insecure && (config->tls.cert.empty() || config->tls.key.empty())) {
+    std::cerr << "plumb-server: no TLS configured: run `plumb-server ca init` (built-in CA) or "
+                 "set tls.cert and tls.key, or pass --insecure for local development\n";
+    return 1;
   }
   plumb::LogLevel level;
   if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
@@ -64,7 +85,7 @@ int main(int argc, char** argv) {
   // lock then updates a process-wide lock graph under one global lock. With thousands of agent
   // sessions (one mutex each) that was ~10% of the server's CPU (bench/fleet.sh 10000 under
   // perf; docs/benchmarks.md). Lock order is checked by clang -Wthread-safety in tests instead.
-  // BENCH-BEFORE absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;

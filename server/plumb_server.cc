@@ -61,10 +61,22 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   absl::Status restored = s->poller_->Restore();
   if (!restored.ok()) LogWarning("cannot restore serving revision", {{"error", restored.message()}});
 
-  s->agent_service_ = std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_);
+  if (!config.insecure) {
+    PLUMB_ASSIGN_OR_RETURN(s->security_,
+                           ServerSecurity::Open(config, config.state_dir + "/plumb.db", &s->clock_,
+                                                [hub](const std::string& node) {
+                                                  hub->SetRevoked(node, false);
+                                                }));
+  }
+  s->agent_service_ =
+      std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_, s->security_.get());
   s->fleet_service_ = std::make_unique<FleetServiceImpl>(
       s->store_.get(), s->poller_.get(), s->hub_.get(), &s->runs_, s->events_.get());
-  PLUMB_ASSIGN_OR_RETURN(auto creds, MakeServerCredentials(config.insecure, config.tls));
+  s->fleet_service_->set_security(s->security_.get());
+  PLUMB_ASSIGN_OR_RETURN(
+      auto creds,
+      MakeServerCredentials(config.insecure, config.tls,
+                            s->security_ != nullptr ? s->security_->authorizer() : nullptr));
   // Both are process-wide switches of gRPC (read by every ServerBuilder); setting them again
   // for a second server in the same process (tests) is harmless.
   grpc::EnableDefaultHealthCheckService(true);

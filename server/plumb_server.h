@@ -22,6 +22,7 @@
 #include "server/run_tracker.h"
 #include "server/server_config.h"
 #include "server/server_metrics.h"
+#include "server/server_security.h"
 #include "server/store.h"
 #include "server/stream_hub.h"
 
@@ -69,6 +70,7 @@ class PlumbServer {
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<RevisionPoller> poller_;
   std::unique_ptr<RetentionPruner> retention_;
+  std::unique_ptr<ServerSecurity> security_;  // null with --insecure
   std::unique_ptr<AgentServiceImpl> agent_service_;
   std::unique_ptr<FleetServiceImpl> fleet_service_;
   std::unique_ptr<grpc::Server> grpc_;

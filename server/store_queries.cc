@@ -123,7 +123,7 @@ absl::StatusOr<Store::PruneResult> Store::PruneReports(absl::Time cutoff, int ke
       PLUMB_ASSIGN_OR_RETURN(pick, db_->Prepare(
           "INSERT INTO prune_ids SELECT id FROM (SELECT id, started_ms, ROW_NUMBER() OVER"
           " (PARTITION BY node ORDER BY started_ms DESC, rowid DESC) AS rn FROM reports)"
-          " WHERE rn > 0 AND (started_ms < ?1 OR rn > ?2) LIMIT ?3"));
+          " WHERE rn > 1 AND (started_ms < ?1 OR rn > ?2) LIMIT ?3"));
       PLUMB_RETURN_IF_ERROR(pick->BindInt64(1, cutoff_ms));
       PLUMB_RETURN_IF_ERROR(pick->BindInt64(2, keep));
       PLUMB_RETURN_IF_ERROR(pick->BindInt64(3, batch > 0 ? batch : 1000));

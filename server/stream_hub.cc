@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
 #include "common/logging.h"
+#include "server/sensitive_scrub.h"
 
 namespace plumb {
 namespace {
@@ -97,6 +98,46 @@ void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
   });
 }
 
+void StreamHub::SetRevoked(const std::string& node, bool revoked) {
+  queue_.Post([this, node, revoked] {
+    std::shared_ptr<AgentSession> session;
+    if (revoked) {
+      absl::MutexLock lock(&mu_);
+      auto it = by_node_.find(node);
+      if (it != by_node_.end()) session = it->second;
+    }
+    if (session != nullptr) {
+      session->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                  absl::StrCat("the certificate of node \"", node,
+                                               "\" has been revoked")));
+    }
+    if (revoked) LogWarning("node revoked", {{"node", node}, {"connected", session != nullptr}});
+    bool known = store_->GetNode(node).ok();
+    if (!revoked && !known) return;  // a first enrollment: the node appears when it connects
+    UpdateNode(node, [&](v1::Node* n) {
+      if (revoked) {
+        n->set_status(v1::NODE_REVOKED);
+        n->set_connected(false);
+        n->set_last_error("certificate revoked");
+      } else if (n->status() == v1::NODE_REVOKED) {
+        n->set_status(v1::NODE_UNKNOWN);
+        n->clear_last_error();
+      }
+    }, /*unrevoke=*/!revoked);
+  });
+}
+
+bool StreamHub::MayFetchBlob(const std::string& node, const std::string& digest) const {
+  std::shared_ptr<AgentSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_node_.find(node);
+    if (it == by_node_.end()) return false;
+    session = it->second;
+  }
+  return session->MayFetch(digest);
+}
+
 void StreamHub::OnNewRevision() {
   queue_.Post([this] {
     std::vector<std::shared_ptr<AgentSession>> sessions;
@@ -143,6 +184,14 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
     s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Hello.node is empty"));
     return;
   }
+  if (!s->verified_node.empty() && hello.node() != s->verified_node) {
+    LogWarning("Hello names another node than the certificate",
+               {{"certificate", s->verified_node}, {"hello", hello.node()}, {"peer", s->peer()}});
+    s->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("this certificate is node \"", s->verified_node,
+                                       "\"; it may not speak for \"", hello.node(), "\"")));
+    return;
+  }
   if (s->hello_seen) {
     s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "Hello sent twice"));
     return;
@@ -151,6 +200,7 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
   s->run_once = hello.run_once();
   s->inputs.name = hello.node();
   s->inputs.labels = {hello.labels().begin(), hello.labels().end()};
+  for (const auto& [k, v] : s->bound_labels) s->inputs.labels[k] = v;
   s->inputs.facts = {hello.facts().begin(), hello.facts().end()};
   s->held = {hello.resource_versions().begin(), hello.resource_versions().end()};
   s->held_digest = hello.catalog_digest();
@@ -172,7 +222,8 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
                     absl::StrCat("agent ", hello.agent_version(), " from ", s->peer())));
   UpdateNode(hello.node(), [&](v1::Node* n) {
     n->set_name(hello.node());
-    *n->mutable_labels() = hello.labels();
+    n->mutable_labels()->clear();
+    n->mutable_labels()->insert(s->inputs.labels.begin(), s->inputs.labels.end());
     *n->mutable_facts() = hello.facts();
     n->set_agent_version(hello.agent_version());
     if (!hello.applied_revision().empty()) n->set_applied_revision(hello.applied_revision());
@@ -200,6 +251,11 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   bool unchanged = c.digest() == s->held_digest || c.digest() == s->nacked_digest;
   if (unchanged && !s->reply_pending) return;
   s->reply_pending = false;
+  std::set<std::string> digests;
+  for (const v1::Resource& r : c.resources()) {
+    if (!r.content_digest().empty()) digests.insert(r.content_digest());
+  }
+  s->AllowBlobs(std::move(digests));
   v1::ServerMessage msg;
   v1::CatalogUpdate* update = msg.mutable_update();
   *update = ComputeDelta(s->held, c);
@@ -248,6 +304,11 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
   if (report.id().empty()) {
     s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Report.id is empty"));
     return;
+  }
+  // The agent should never send a sensitive resource's diff; if it does, it goes no further.
+  auto catalog = builder_->Build(s->inputs);
+  if (catalog.ok() && ScrubSensitiveResults(**catalog, &report) > 0) {
+    LogWarning("dropped diffs of sensitive resources from a report", {{"node", s->inputs.name}});
   }
   auto stored = store_->PutReport(report);
   if (!stored.ok()) {
@@ -306,7 +367,8 @@ void StreamHub::ObserveReport(const v1::Report& report) {
   Publish(drift);
 }
 
-void StreamHub::UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change) {
+void StreamHub::UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change,
+                           bool unrevoke) {
   v1::Node node;
   auto existing = store_->GetNode(name);
   if (existing.ok()) {
@@ -315,7 +377,9 @@ void StreamHub::UpdateNode(const std::string& name, const std::function<void(v1:
     node.set_name(name);
     node.set_status(v1::NODE_UNKNOWN);
   }
+  bool revoked = node.status() == v1::NODE_REVOKED;
   change(&node);
+  if (revoked && !unrevoke) node.set_status(v1::NODE_REVOKED);
   absl::Status s = store_->PutNode(node);
   if (!s.ok()) LogError("cannot store node", {{"node", name}, {"error", s.message()}});
 }

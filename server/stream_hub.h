@@ -44,6 +44,12 @@ class StreamHub {
                   const std::vector<std::string>& nodes, bool noop, const std::string& request_id,
                   std::function<void(std::vector<std::string>)> done);
 
+  // The node's certificates were revoked (closes its stream, status revoked) or, with
+  // `revoked` false, it enrolled again (status unknown until it connects).
+  void SetRevoked(const std::string& node, bool revoked);
+  // True if `node` has an open stream whose latest catalogs name `digest` (GetBlob).
+  bool MayFetchBlob(const std::string& node, const std::string& digest) const;
+
   // Number of agents with an open, greeted stream.
   int connected() const;
   // Total upserted resources sent over all streams (tests assert deltas with it).
@@ -58,7 +64,9 @@ class StreamHub {
   void HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report);
   // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
   void OfferCatalog(const std::shared_ptr<AgentSession>& s);
-  void UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change);
+  // Revoked is sticky: `change` cannot move a revoked node out of it unless `unrevoke`.
+  void UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change,
+                  bool unrevoke = false);
   // Metrics and events for a newly stored report: run finished, and drift repaired.
   void ObserveReport(const v1::Report& report);
   void Publish(v1::Event event);

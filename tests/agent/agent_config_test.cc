@@ -20,7 +20,27 @@ TEST(AgentConfigTest, ExampleConfigLoads) {
   EXPECT_EQ(c->server, "plumb.example.org:7443");
   EXPECT_EQ(c->labels.at("role"), "web");
   EXPECT_EQ(c->interval, absl::Minutes(5));
-  EXPECT_EQ(c->tls.key, "/etc/plumb/tls/agent.key");
+  // tls: is left to enrollment in the example (state_dir/tls; see the next test).
+  EXPECT_TRUE(c->tls.empty() || c->tls.key == "/var/lib/plumb/tls/agent.key");
+}
+
+TEST(AgentConfigTest, TlsDefaultsToEnrolledFilesOnceTheyExist) {
+  testing::TempDir dir;
+  std::string state = dir.Sub("state");
+  auto before = Load({"--state_dir", state.c_str()});
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_TRUE(before->tls.empty());
+  testing::WriteFileOrDie(state + "/tls/agent.pem", "cert");
+  auto after = Load({"--state_dir", state.c_str()});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->tls.cert, state + "/tls/agent.pem");
+  EXPECT_EQ(after->tls.key, state + "/tls/agent.key");
+  EXPECT_EQ(after->tls.ca, state + "/tls/ca.pem");
+  // Explicit files and --insecure win.
+  auto own = Load({"--state_dir", state.c_str(), "--tls.cert", "/x.pem", "--tls.key", "/x.key"});
+  EXPECT_EQ(own->tls.cert, "/x.pem");
+  auto insecure = Load({"--state_dir", state.c_str(), "--insecure"});
+  EXPECT_TRUE(insecure->tls.empty());
 }
 
 TEST(AgentConfigTest, FlagsOverrideAndSingularLabelFlag) {

@@ -95,3 +95,23 @@ TEST(CatalogTest, ApplyUpdateRefusesADeltaNamingUnknownResources) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(CatalogTest, PruneFlagIsPartOfDigestAndTravelsInDeltas) {
+  v1::Catalog plain = MakeCatalog({File("/a", "0644")});
+  v1::Catalog pruning = plain;
+  pruning.set_prune(true);
+  SealCatalog(&pruning);
+  EXPECT_NE(plain.digest(), pruning.digest());
+  v1::CatalogUpdate u = ComputeDelta(Versions(plain), pruning);
+  EXPECT_EQ(u.upserted_size(), 0);
+  v1::Catalog held = plain;
+  ASSERT_TRUE(ApplyUpdate(u, &held));
+  EXPECT_TRUE(held.prune());
+  EXPECT_EQ(ComputeCatalogDigest(held), pruning.digest());
+}
+
+}  // namespace
+}  // namespace plumb

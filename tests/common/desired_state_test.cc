@@ -187,6 +187,7 @@ resources:
       CompileOk(*state, Node("web-01", {{"role", "web"}}, {{"os.id", "debian"}}));
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result.catalog->revision(), "abc123");
+  EXPECT_FALSE(result.catalog->prune());
   EXPECT_FALSE(result.catalog->digest().empty());
 
   const v1::Resource* conf = Find(result, "file:/etc/nginx/nginx.conf");
@@ -247,6 +248,7 @@ TEST(DesiredStateTest, AttributeValuesOfEveryType) {
   - exec: shell
     command: "echo hi > /tmp/x"
     unless: test -e /tmp/x
+    timeout: 1m30s
   - user: app
     uid: 1001
     gid: app
@@ -277,6 +279,7 @@ TEST(DesiredStateTest, AttributeValuesOfEveryType) {
   EXPECT_EQ(StringAttribute(*exec, "refreshonly"), "true");
   EXPECT_THAT(exec->subscribe(), ElementsAre("directory:/srv/app/data"));
   EXPECT_EQ(StringAttribute(*Find(result, "exec:shell"), "command"), "echo hi > /tmp/x");
+  EXPECT_EQ(StringAttribute(*Find(result, "exec:shell"), "timeout"), "90");
   EXPECT_EQ(StringAttribute(*Find(result, "symlink:/srv/current"), "force"), "true");
   const v1::Resource* user = Find(result, "user:app");
   EXPECT_THAT(user->attributes().at("groups").list().items(), ElementsAre("www-data", "adm"));
@@ -286,6 +289,7 @@ TEST(DesiredStateTest, AttributeValuesOfEveryType) {
   EXPECT_TRUE(old->content_digest().empty());
   EXPECT_THAT(old->before(), ElementsAre("symlink:/srv/current"));
   EXPECT_THAT(result.blobs, IsEmpty());
+  EXPECT_TRUE(result.catalog->prune());
 }
 
 TEST(DesiredStateTest, ModuleNamedByTwoTargetsIsIncludedOnce) {

@@ -170,12 +170,20 @@ class ObservabilityTest(PlumbTestCase):
             watch.wait()
             watch.stdout.close()
 
-        # Table output: one line per event, and --count ends the watch by itself.
+        # Table output: one line per event, and --count ends the watch by itself. First let the
+        # server notice the killed watcher, so the count below is the new one's.
+        wait_until(lambda: self.metric("plumb_event_watchers") == 0, timeout=10, what="unwatch")
         r = subprocess.Popen(argv[:-3] + ["watch", "--count", "1", "--kind", "run_requested"],
                              stdout=subprocess.PIPE, text=True)
-        wait_until(lambda: self.metric("plumb_event_watchers") == 1, timeout=10, what="watch 2")
-        self.ctl("run", "web-1")
-        out, _ = r.communicate(timeout=30)
+        try:
+            wait_until(lambda: self.metric("plumb_event_watchers") == 1, timeout=10,
+                       what="watch 2")
+            self.ctl("run", "web-1")
+            out, _ = r.communicate(timeout=30)
+        finally:
+            r.kill()
+            r.wait()
+            r.stdout.close()
         self.assertEqual(r.returncode, 0)
         self.assertRegex(out, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d run_requested node=web-1 run requested")
         self.assertEqual(len(out.splitlines()), 1)

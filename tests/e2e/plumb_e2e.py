@@ -108,8 +108,67 @@ class Process:
             return f.read().decode(errors="replace")
 
 
-class PlumbTestCase(unittest.TestCase):
-    """Gives each test a temp dir, a git repo, and helpers to start server and agents."""
+class TlsHelpers:
+    """TLS-mode helpers of PlumbTestCase (mixed in): the built-in CA, operator credentials,
+    join tokens and enrollment."""
+
+    def server_state(self):
+        return os.path.join(self.tmp, "server")
+
+    def ca_pem(self):
+        return os.path.join(self.server_state(), "ca", "ca.pem")
+
+    def ca_init(self):
+        if not os.path.exists(self.ca_pem()):
+            subprocess.run([os.path.join(BIN, "plumb-server"), "ca", "init",
+                            "--state_dir", self.server_state()],
+                           check=True, capture_output=True, text=True)
+            subprocess.run([os.path.join(BIN, "plumb-server"), "ca", "issue-operator", "ops",
+                            "--state_dir", self.server_state()],
+                           check=True, capture_output=True, text=True)
+
+    def operator_files(self):
+        d = os.path.join(self.server_state(), "operators")
+        return os.path.join(d, "ops.pem"), os.path.join(d, "ops.key")
+
+    def ca_fingerprint(self):
+        return subprocess.run([os.path.join(BIN, "plumb-server"), "ca", "fingerprint",
+                               "--state_dir", self.server_state()],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    def create_token(self, *args):
+        return self.ctl("token", "create", *args).stdout.strip()
+
+    def enroll(self, node, token=None, extra=()):
+        """Runs plumb-agent enroll for `node` (with a fresh one-use token unless given);
+        returns the CompletedProcess."""
+        if token is None:
+            token = self.create_token()
+        _, state = self.agent_dirs(node)
+        argv = [os.path.join(BIN, "plumb-agent"), "enroll",
+                "--server", "127.0.0.1:%d" % self.port, "--node", node, "--state_dir", state,
+                "--token", token]
+        if "--ca" not in extra:
+            argv += ["--ca-fingerprint", self.ca_fingerprint()]
+        return subprocess.run(argv + list(extra), capture_output=True, text=True, timeout=60)
+
+    def agent_tls(self, node):
+        """(ca, cert, key) an enrolled agent holds."""
+        d = os.path.join(self.agent_dirs(node)[1], "tls")
+        return (os.path.join(d, "ca.pem"), os.path.join(d, "agent.pem"),
+                os.path.join(d, "agent.key"))
+
+
+
+class PlumbTestCase(TlsHelpers, unittest.TestCase):
+    """Gives each test a temp dir, a git repo, and helpers to start server and agents.
+
+    By default everything runs with --insecure (plaintext on 127.0.0.1). A subclass that sets
+    `tls = True` gets real TLS: start_server() runs `plumb-server ca init` first, plumbctl uses
+    an operator certificate from `ca issue-operator`, and agents must be enrolled (enroll())
+    before start_agent()."""
+
+    tls = False
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="plumb_e2e_")
@@ -136,7 +195,9 @@ class PlumbTestCase(unittest.TestCase):
             self.port = free_port()
         if self.http_port is None:
             self.http_port = free_port()
-        argv = [os.path.join(BIN, "plumb-server"), "--insecure",
+        if self.tls:
+            self.ca_init()
+        argv = [os.path.join(BIN, "plumb-server"), *([] if self.tls else ["--insecure"]),
                 "--listen", "127.0.0.1:%d" % self.port,
                 "--http_listen", "127.0.0.1:%d" % self.http_port,
                 "--repo.url", self.repo.bare, "--repo.poll", poll,
@@ -155,7 +216,7 @@ class PlumbTestCase(unittest.TestCase):
 
     def agent_argv(self, node, labels=(), extra=()):
         root, state = self.agent_dirs(node)
-        argv = [os.path.join(BIN, "plumb-agent"), "--insecure",
+        argv = [os.path.join(BIN, "plumb-agent"), *([] if self.tls else ["--insecure"]),
                 "--server", "127.0.0.1:%d" % self.port, "--node", node,
                 "--root", root, "--state_dir", state, "--interval", "1h", "--splay", "0s"]
         for label in labels:
@@ -172,10 +233,21 @@ class PlumbTestCase(unittest.TestCase):
     def root_of(self, node):
         return self.agent_dirs(node)[0]
 
-    def ctl(self, *args, check=True):
-        argv = [os.path.join(BIN, "plumbctl"), "--insecure",
+    def ctl(self, *args, check=True, credential=None):
+        """Runs plumbctl. With TLS, `credential` replaces the operator's certificate flags
+        (e.g. ["--ca", ca] for none, or an agent's --cert/--key)."""
+        if not self.tls:
+            security = ["--insecure"]
+        elif credential is not None:
+            security = list(credential)
+        else:
+            security = ["--ca", self.ca_pem(), "--cert", self.operator_files()[0],
+                        "--key", self.operator_files()[1]]
+        argv = [os.path.join(BIN, "plumbctl"), *security,
                 "--server", "127.0.0.1:%d" % self.port, *args]
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        # Never the developer's own ~/.config/plumb/plumbctl.yaml.
+        env = dict(os.environ, PLUMBCTL_CONFIG=os.path.join(self.tmp, "no-plumbctl.yaml"))
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
         if check and r.returncode != 0:
             raise AssertionError("plumbctl %s failed (%d): %s" % (args, r.returncode, r.stderr))
         return r
@@ -206,3 +278,4 @@ class PlumbTestCase(unittest.TestCase):
     @staticmethod
     def mode(path):
         return oct(os.stat(path).st_mode & 0o7777)
+

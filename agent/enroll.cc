@@ -1,0 +1,118 @@
+#include "agent/enroll.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/agent_tls.h"
+#include "common/pki.h"
+#include "common/secure_files.h"
+#include "common/status_macros.h"
+#include "plumb/v1/agent.grpc.pb.h"
+
+namespace plumb {
+namespace {
+
+// The key of this host: reused if it exists (re-enrolling keeps the identity's key).
+absl::StatusOr<std::string> LoadOrCreateKey(const std::string& path) {
+  auto existing = ReadSmallFile(path);
+  if (existing.ok()) return *existing;
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  PLUMB_ASSIGN_OR_RETURN(std::string key, GenerateKeyPem());
+  PLUMB_RETURN_IF_ERROR(WriteFileAtomically(path, key, 0600));
+  return key;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerTrust(const AgentConfig& config,
+                                                                      const CommandLine& flags) {
+  if (flags.Has("ca-fingerprint")) return MakePinnedChannelCredentials(flags.Get("ca-fingerprint"));
+  std::string ca = flags.Get("ca", config.tls.ca);
+  if (ca.empty()) {
+    return absl::InvalidArgumentError(
+        "say how to trust the server: --ca-fingerprint SHA256 (printed by `plumb-server ca "
+        "init`) or --ca FILE (the CA certificate)");
+  }
+  return MakeChannelCredentials(false, {ca, "", ""});
+}
+
+// One line for the person enrolling, from what the RPC said.
+std::string Explain(const grpc::Status& status, const AgentConfig& config) {
+  const std::string& m = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    if (absl::StrContains(m, "andshake") || absl::StrContains(m, "certificate")) {
+      return absl::StrCat("cannot verify the server at ", config.server,
+                          ": its certificate does not chain to the CA given by --ca-fingerprint "
+                          "or --ca (", m, ")");
+    }
+    return absl::StrCat("server ", config.server, " unavailable (", m, ")");
+  }
+  return m;
+}
+
+}  // namespace
+
+const std::set<std::string>& EnrollFlags() {
+  static const auto* flags = new std::set<std::string>{"token", "ca-fingerprint", "ca"};
+  return *flags;
+}
+
+int RunEnroll(const AgentConfig& config, const CommandLine& flags, std::ostream& out,
+              std::ostream& err) {
+  std::string token = flags.Get("token");
+  if (token.empty()) {
+    err << "plumb-agent: enroll needs --token (from `plumbctl token create`)\n";
+    return 2;
+  }
+  auto creds = ServerTrust(config, flags);
+  if (!creds.ok()) {
+    err << "plumb-agent: enroll: " << creds.status().message() << "\n";
+    return 2;
+  }
+  TlsFiles files = EnrolledTlsFiles(config.state_dir);
+  absl::Status dir = MakeDirectories(AgentTlsDir(config.state_dir), 0700);
+  auto key = dir.ok() ? LoadOrCreateKey(files.key) : absl::StatusOr<std::string>(dir);
+  auto csr = key.ok() ? MakeCsr(*key, config.node) : absl::StatusOr<std::string>(key.status());
+  if (!csr.ok()) {
+    err << "plumb-agent: enroll: " << csr.status().message() << "\n";
+    return 1;
+  }
+  auto channel = grpc::CreateCustomChannel(config.server, *creds, DefaultChannelArguments());
+  auto stub = v1::AgentService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::EnrollRequest req;
+  req.set_node(config.node);
+  req.set_token(token);
+  req.set_csr_pem(*csr);
+  v1::EnrollResponse resp;
+  grpc::Status status = stub->Enroll(&ctx, req, &resp);
+  if (!status.ok()) {
+    err << "plumb-agent: enroll refused: " << Explain(status, config) << "\n";
+    return 1;
+  }
+  auto issued = ParseCertificate(resp.cert_pem());
+  if (!issued.ok() || issued->common_name != config.node ||
+      !VerifyIssuedBy(resp.cert_pem(), resp.ca_pem(), absl::Now()).ok()) {
+    err << "plumb-agent: enroll: the server answered with a certificate that is not for "
+        << config.node << " or not signed by its CA\n";
+    return 1;
+  }
+  for (const auto& [path, content] :
+       {std::make_pair(files.ca, resp.ca_pem()), std::make_pair(files.cert, resp.cert_pem())}) {
+    absl::Status written = WriteFileAtomically(path, content, 0644);
+    if (!written.ok()) {
+      err << "plumb-agent: enroll: " << written.message() << "\n";
+      return 1;
+    }
+  }
+  std::map<std::string, std::string> labels(resp.labels().begin(), resp.labels().end());
+  out << "enrolled " << config.node << " with " << config.server << "; certificate valid until "
+      << absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", issued->not_after, absl::UTCTimeZone())
+      << (labels.empty() ? "" : "; bound labels ")
+      << absl::StrJoin(labels, ",", absl::PairFormatter("=")) << "\n"
+      << "key, certificate and CA are in " << AgentTlsDir(config.state_dir)
+      << "; start the agent with the same --server, --node and --state_dir\n";
+  return 0;
+}
+
+}  // namespace plumb

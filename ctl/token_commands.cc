@@ -1,0 +1,104 @@
+// plumbctl's security commands: `token create` (join tokens for plumb-agent enroll) and
+// `node revoke NAME`.
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "ctl/commands.h"
+
+namespace plumb {
+namespace {
+
+int Usage(const CtlInvocation& inv, const std::string& text) {
+  *inv.err << "plumbctl: usage: plumbctl " << text << "\n";
+  return 2;
+}
+
+int Failed(const CtlInvocation& inv, const std::string& what, const grpc::Status& status) {
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    message = absl::StrCat("server unavailable (", message, ")");
+  }
+  *inv.err << "plumbctl: " << what << ": " << message << "\n";
+  return 1;
+}
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return ctx;
+}
+
+}  // namespace
+
+int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  constexpr char kUsage[] =
+      "token create [--ttl 1h] [--uses 1] [--label k=v]... [--node-glob 'web-*']";
+  if (inv.args.size() != 1 || inv.args[0] != "create") return Usage(inv, kUsage);
+  v1::CreateTokenRequest req;
+  if (inv.flags->Has("ttl")) {
+    auto ttl = ParseDurationText(inv.flags->Get("ttl"));
+    if (!ttl.ok() || *ttl < absl::Seconds(1)) {
+      *inv.err << "plumbctl: --ttl must be a duration like 30m or 1h, got \""
+               << inv.flags->Get("ttl") << "\"\n";
+      return 2;
+    }
+    req.set_ttl_seconds(absl::ToInt64Seconds(*ttl));
+  }
+  if (inv.flags->Has("uses")) {
+    int uses = 0;
+    if (!absl::SimpleAtoi(inv.flags->Get("uses"), &uses) || uses < 1) {
+      *inv.err << "plumbctl: --uses must be a whole number >= 1, got \""
+               << inv.flags->Get("uses") << "\"\n";
+      return 2;
+    }
+    req.set_uses(uses);
+  }
+  for (const std::string& kv : inv.flags->GetAll("label")) {
+    std::string k, v;
+    if (!ParseKeyValue(kv, &k, &v).ok()) {
+      *inv.err << "plumbctl: --label must be k=v, got \"" << kv << "\"\n";
+      return 2;
+    }
+    (*req.mutable_labels())[k] = v;
+  }
+  req.set_node_glob(inv.flags->Get("node-glob"));
+  v1::CreateTokenResponse resp;
+  auto ctx = Context();
+  grpc::Status st = stub->CreateToken(ctx.get(), req, &resp);
+  if (!st.ok()) return Failed(inv, "token create", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  // The token alone on stdout (scripts: TOKEN=$(plumbctl token create)); the rest for people.
+  *inv.out << resp.token() << "\n";
+  std::map<std::string, std::string> labels(req.labels().begin(), req.labels().end());
+  *inv.err << "join token: expires " << FormatUnixMs(resp.expires_unix_ms()) << " UTC, "
+           << resp.uses() << (resp.uses() == 1 ? " use" : " uses")
+           << (labels.empty() ? "" : ", labels ")
+           << absl::StrJoin(labels, ",", absl::PairFormatter("="))
+           << (req.node_glob().empty() ? "" : ", node names " + req.node_glob())
+           << "; shown once (the server keeps only its hash)\n";
+  return 0;
+}
+
+int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (inv.args.size() != 2 || inv.args[0] != "revoke") return Usage(inv, "node revoke NAME");
+  v1::RevokeNodeRequest req;
+  req.set_name(inv.args[1]);
+  v1::RevokeNodeResponse resp;
+  auto ctx = Context();
+  grpc::Status st = stub->RevokeNode(ctx.get(), req, &resp);
+  if (!st.ok()) return Failed(inv, "node revoke", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  *inv.out << "revoked node " << req.name() << " (" << resp.certificates_revoked()
+           << " certificate" << (resp.certificates_revoked() == 1 ? "" : "s")
+           << "); its stream is closed and it is refused until it enrolls again\n";
+  return 0;
+}
+
+}  // namespace plumb
