@@ -40,10 +40,25 @@ absl::StatusOr<absl::Time> CertRenewer::RenewNow() {
   return issued.not_after;
 }
 
+namespace {
+
+// Only certificates from `plumb-agent enroll` are renewed here; another PKI renews its own.
+bool Renewable(const AgentConfig& config) {
+  return !config.insecure && config.tls.cert == EnrolledTlsFiles(config.state_dir).cert;
+}
+
+}  // namespace
+
+absl::Status CertRenewer::RenewIfDue() {
+  if (!Renewable(config_)) return absl::OkStatus();
+  PLUMB_ASSIGN_OR_RETURN(std::string cert, ReadSmallFile(config_.tls.cert));
+  PLUMB_ASSIGN_OR_RETURN(absl::Time due, RenewalTime(cert));
+  if (clock_->Now() < due) return absl::OkStatus();
+  return RenewNow().status();
+}
+
 void CertRenewer::Start() {
-  if (config_.insecure || config_.tls.cert != EnrolledTlsFiles(config_.state_dir).cert) {
-    return;  // certificates from another PKI are renewed by that PKI
-  }
+  if (!Renewable(config_)) return;
   thread_ = std::thread([this] { Loop(); });
 }
 

@@ -31,6 +31,9 @@ class CertRenewer {
   static absl::StatusOr<absl::Time> RenewalTime(const std::string& cert_pem);
   // One renewal now: Renew RPC, checks, atomic replace. Returns the new not_after.
   absl::StatusOr<absl::Time> RenewNow();
+  // For `--once` (cron-style agents have no renewal thread): renews if the enrolled
+  // certificate is due. OK when nothing was due or renewal is not ours to do.
+  absl::Status RenewIfDue();
 
  private:
   void Loop();

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 #include "agent/agent.h"
 #include "agent/agent_config.h"
@@ -18,7 +19,7 @@
 namespace {
 
 constexpr char kUsage[] = R"(usage: plumb-agent [--config FILE] [flags]
-       plumb-agent apply REPO_DIR [--node N] [--label k=v] [--fact k=v] [--root DIR] [--noop]
+       plumb-agent apply REPO_DIR [--node N] [--label k=v] [--fact k=v] [--root DIR] [--noop] [-o json]
        plumb-agent enroll --server ADDR --token TOKEN [--ca-fingerprint SHA256 | --ca FILE]
                           [--node N] [--state_dir DIR]
 
@@ -46,7 +47,15 @@ flags (each is also a key of the YAML config file):
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto flags = plumb::CommandLine::Parse(argc, argv, plumb::AgentBoolFlags());
+  // "-o json" (masterless apply's output format) is the one short flag.
+  std::vector<std::string> arg_strings(argv, argv + argc);
+  for (std::string& a : arg_strings) {
+    if (a == "-o") a = "--output";
+  }
+  std::vector<const char*> cargs;
+  for (const std::string& a : arg_strings) cargs.push_back(a.c_str());
+  auto flags = plumb::CommandLine::Parse(static_cast<int>(cargs.size()), cargs.data(),
+                                         plumb::AgentBoolFlags());
   if (!flags.ok()) {
     std::cerr << "plumb-agent: " << flags.status().message() << "\n" << kUsage;
     return 2;
@@ -67,15 +76,23 @@ int main(int argc, char** argv) {
     std::cerr << "plumb-agent: unexpected arguments\n" << kUsage;
     return 2;
   }
-  auto config = plumb::LoadAgentConfig(*flags, enroll ? plumb::EnrollFlags()
-                                                      : std::set<std::string>{});
+  auto config = plumb::LoadAgentConfig(*flags, enroll       ? plumb::EnrollFlags()
+                                               : masterless ? std::set<std::string>{"output"}
+                                                            : std::set<std::string>{});
   if (!config.ok()) {
     std::cerr << "plumb-agent: " << config.status().message() << "\n";
     return 2;
   }
   plumb::LogLevel level;
   if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
-  if (masterless) return plumb::ApplyCheckout(args[1], *config);
+  if (masterless) {
+    std::string output = flags->Get("output", "table");
+    if (output != "table" && output != "json") {
+      std::cerr << "plumb-agent: -o must be table or json, got \"" << output << "\"\n";
+      return 2;
+    }
+    return plumb::ApplyCheckout(args[1], *config, output == "json");
+  }
   if (enroll) return plumb::RunEnroll(*config, *flags, std::cout, std::cerr);
   if (!config->insecure && config->tls.empty()) {
     std::cerr << "plumb-agent: no TLS identity: enroll this node first (plumb-agent enroll "
@@ -97,8 +114,12 @@ int main(int argc, char** argv) {
     std::cerr << "plumb-agent: " << agent.status().message() << "\n";
     return 1;
   }
-  if (config->once) return (*agent)->RunOnce();
   plumb::CertRenewer renewer(*config, &clock);
+  if (config->once) {
+    absl::Status renewed = renewer.RenewIfDue();
+    if (!renewed.ok()) plumb::LogWarning("certificate renewal failed", {{"error", renewed.message()}});
+    return (*agent)->RunOnce();
+  }
   renewer.Start();
 
   std::thread waiter([&] {

@@ -1,6 +1,11 @@
 #include "agent/masterless.h"
 
+#include <algorithm>
 #include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
 
 #include "absl/strings/str_cat.h"
 #include "agent/apply_engine.h"
@@ -29,7 +34,7 @@ class CompiledBlobs : public BlobSource {
 
 }  // namespace
 
-int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config) {
+int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config, bool json) {
   DirectoryTree tree(repo_dir);
   std::shared_ptr<const DesiredState> state = DesiredState::Parse(tree, "local");
   for (const CompileError& e : state->errors()) std::cerr << e.ToString() << "\n";
@@ -46,13 +51,31 @@ int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config) {
   options.noop = config.noop;
   options.trigger = v1::REQUEST;
   v1::Report report = engine.Run(*result.catalog, options);
+  report.set_node(config.node);
   int failed = 0, changed = 0;
+  size_t width = 8;
   for (const v1::ResourceResult& r : report.results()) {
-    if (r.outcome() == v1::FAILED) {
-      ++failed;
-      std::cerr << r.id() << ": " << r.message() << "\n";
-    }
+    if (r.outcome() == v1::FAILED) ++failed;
     if (r.outcome() == v1::CHANGED || r.outcome() == v1::WOULD_CHANGE) ++changed;
+    width = std::max(width, r.id().size());
+  }
+  if (json) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.always_print_primitive_fields = true;
+    options.preserve_proto_field_names = true;
+    std::string out;
+    (void)google::protobuf::util::MessageToJsonString(report, &out, options);
+    std::cout << out << "\n";
+  } else {
+    std::cout << absl::StrFormat("%-*s  %-12s  %s\n", width, "RESOURCE", "OUTCOME", "MESSAGE");
+    for (const v1::ResourceResult& r : report.results()) {
+      std::cout << absl::StrFormat("%-*s  %-12s  %s\n", width, r.id(),
+                                   absl::AsciiStrToLower(v1::ResourceOutcome_Name(r.outcome())),
+                                   r.message());
+    }
+    std::cout << report.results_size() << " resources, " << changed
+              << (config.noop ? " would change, " : " changed, ") << failed << " failed\n";
   }
   LogInfo("apply finished", {{"node", config.node}, {"resources", report.results_size()},
                              {"changed", changed}, {"failed", failed}, {"noop", config.noop}});

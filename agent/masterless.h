@@ -12,6 +12,7 @@ namespace plumb {
 
 // Returns the process exit status: 0 converged, 1 a resource failed, 2 the repository does not
 // compile (errors printed to stderr, one per line with file:line:col).
-int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config);
+// The report goes to stdout: a table (`json` false) or protobuf JSON.
+int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config, bool json);
 
 }  // namespace plumb

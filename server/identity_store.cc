@@ -52,7 +52,13 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::st
 IdentityStore::IdentityStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 IdentityStore::~IdentityStore() = default;
 
+bool IdentityStore::Enrolled(const std::string& node) const {
+  absl::MutexLock lock(&mu_);
+  return nodes_.find(node) != nodes_.end();
+}
+
 absl::Status IdentityStore::Load() {
+  absl::MutexLock db_lock(&db_mu_);
   absl::MutexLock lock(&mu_);
   PLUMB_ASSIGN_OR_RETURN(auto nodes, db_->Prepare(
       "SELECT name, public_key_sha256, labels, revoked_ms FROM enrolled_nodes"));
@@ -92,7 +98,7 @@ absl::Status IdentityStore::InsertCert(const std::string& node, const CertInfo& 
 
 absl::Status IdentityStore::RecordEnrollment(const NodeIdentity& node, const CertInfo& cert,
                                              absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock db_lock(&db_mu_);
   PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   absl::Status status = [&]() -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
@@ -112,25 +118,25 @@ absl::Status IdentityStore::RecordEnrollment(const NodeIdentity& node, const Cer
   PLUMB_RETURN_IF_ERROR(db_->Exec("COMMIT"));
   NodeIdentity stored = node;
   stored.revoked = absl::InfinitePast();
+  absl::MutexLock lock(&mu_);
   nodes_[node.name] = std::move(stored);
   return absl::OkStatus();
 }
 
 absl::Status IdentityStore::RecordRenewal(const std::string& node, const CertInfo& cert,
                                           absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  if (nodes_.find(node) == nodes_.end()) {
+  if (!Enrolled(node)) {
     return absl::NotFoundError(absl::StrCat("node \"", node, "\" is not enrolled"));
   }
+  absl::MutexLock db_lock(&db_mu_);
   return InsertCert(node, cert, now);
 }
 
 absl::StatusOr<int> IdentityStore::Revoke(const std::string& node, absl::Time now) {
-  absl::MutexLock lock(&mu_);
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) {
+  if (!Enrolled(node)) {
     return absl::NotFoundError(absl::StrCat("node \"", node, "\" was never enrolled"));
   }
+  absl::MutexLock db_lock(&db_mu_);
   std::vector<std::string> fingerprints;
   PLUMB_ASSIGN_OR_RETURN(auto select,
                          db_->Prepare("SELECT fingerprint FROM node_certs WHERE node = ?1"));
@@ -158,7 +164,8 @@ absl::StatusOr<int> IdentityStore::Revoke(const std::string& node, absl::Time no
     return status;
   }
   PLUMB_RETURN_IF_ERROR(db_->Exec("COMMIT"));
-  it->second.revoked = now;
+  absl::MutexLock lock(&mu_);
+  nodes_[node].revoked = now;
   revoked_certs_.insert(fingerprints.begin(), fingerprints.end());
   return static_cast<int>(fingerprints.size());
 }

@@ -37,7 +37,8 @@ class RevocationCheck {
   virtual bool IsRevoked(const CertInfo& cert) const = 0;
 };
 
-// Thread-safe. Writes go to SQLite under the store's mutex; reads are served from memory.
+// Thread-safe. Writes go to SQLite under db_mu_ and then to memory; reads take only mu_,
+// which is never held across SQLite, so gRPC's threads never wait for the database.
 class IdentityStore : public RevocationCheck {
  public:
   // Opens the database at `path` (normally plumb.db), creates its tables and loads them.
@@ -62,10 +63,12 @@ class IdentityStore : public RevocationCheck {
   explicit IdentityStore(std::unique_ptr<SqliteDb> db);
   absl::Status Load();
   absl::Status InsertCert(const std::string& node, const CertInfo& cert, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
+  bool Enrolled(const std::string& node) const;
 
+  absl::Mutex db_mu_;  // taken before mu_ when both are needed
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(db_mu_);
   mutable absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, NodeIdentity> nodes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> revoked_certs_ ABSL_GUARDED_BY(mu_);  // fingerprints
 };
