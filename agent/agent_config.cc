@@ -11,19 +11,22 @@
 namespace plumb {
 namespace {
 
-const std::set<std::string>& Keys() {
+const std::set<std::string>& Keys() { return AgentConfigKeys(); }
+const std::set<std::string>& MapKeys() { return AgentConfigMapKeys(); }
+
+}  // namespace
+
+const std::set<std::string>& AgentConfigKeys() {
   static const auto* keys = new std::set<std::string>{
       "server", "node", "state_dir", "root", "interval", "splay", "tls.ca", "tls.cert",
       "tls.key", "insecure", "once", "noop", "log_level"};
   return *keys;
 }
 
-const std::set<std::string>& MapKeys() {
+const std::set<std::string>& AgentConfigMapKeys() {
   static const auto* keys = new std::set<std::string>{"labels", "facts"};
   return *keys;
 }
-
-}  // namespace
 
 const std::set<std::string>& AgentBoolFlags() {
   static const auto* flags = new std::set<std::string>{"insecure", "once", "noop", "help", "version"};

@@ -39,4 +39,9 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
 
 const std::set<std::string>& AgentBoolFlags();
 
+// Every scalar key of the config file (each is also a flag), and the free-form map keys
+// (`labels`, `facts`); docs/configuration.md lists the same.
+const std::set<std::string>& AgentConfigKeys();
+const std::set<std::string>& AgentConfigMapKeys();
+
 }  // namespace plumb

@@ -100,7 +100,7 @@ absl::Status IdentityStore::RecordEnrollment(const NodeIdentity& node, const Cer
                                              absl::Time now) {
   absl::MutexLock db_lock(&db_mu_);
   PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  absl::Status status = [&]() -> absl::Status {
+  absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
         "INSERT OR REPLACE INTO enrolled_nodes (name, public_key_sha256, labels, enrolled_ms,"
         " revoked_ms) VALUES (?1, ?2, ?3, ?4, 0)"));
@@ -148,7 +148,7 @@ absl::StatusOr<int> IdentityStore::Revoke(const std::string& node, absl::Time no
   }
   select.reset();
   PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  absl::Status status = [&]() -> absl::Status {
+  absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(auto certs,
                            db_->Prepare("UPDATE node_certs SET revoked = 1 WHERE node = ?1"));
     PLUMB_RETURN_IF_ERROR(certs->BindText(1, node));

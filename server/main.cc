@@ -79,6 +79,10 @@ int main(int argc, char** argv) {
   }
   plumb::LogLevel level;
   if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
+  if (!config->insecure && config->tls.ca.empty()) {
+    plumb::LogWarning("tls.ca is not set: client certificates are not requested, so agents "
+                      "cannot connect; operators need a bearer token");
+  }
   if (config->insecure) plumb::LogWarning("--insecure: gRPC is plaintext; for local use only");
 
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex deadlock detection on: every

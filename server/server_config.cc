@@ -6,9 +6,8 @@
 #include "common/status_macros.h"
 
 namespace plumb {
-namespace {
 
-const std::set<std::string>& Keys() {
+const std::set<std::string>& ServerConfigKeys() {
   static const auto* keys = new std::set<std::string>{
       // security_config.h
       "insecure_bind_any", "tls.san", "tls.agent_cert_lifetime", "operator_tokens",
@@ -17,6 +16,10 @@ const std::set<std::string>& Keys() {
       "retention.reports_per_node", "retention.max_age"};
   return *keys;
 }
+
+namespace {
+
+const std::set<std::string>& Keys() { return ServerConfigKeys(); }
 
 }  // namespace
 

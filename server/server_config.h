@@ -44,4 +44,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
 // Flags that take no value.
 const std::set<std::string>& ServerBoolFlags();
 
+// Every key of the config file (each is also a flag); docs/configuration.md lists the same.
+const std::set<std::string>& ServerConfigKeys();
+
 }  // namespace plumb

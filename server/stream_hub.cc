@@ -230,7 +230,10 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
     n->set_connected(true);
     n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
     if (n->status() == v1::NODE_OFFLINE || n->status() == v1::NODE_STATUS_UNSPECIFIED) {
-      n->set_status(v1::NODE_UNKNOWN);
+      // Back online: the last run's outcome is the node's status until the next run.
+      auto last = n->last_report_id().empty() ? absl::StatusOr<v1::Report>(absl::NotFoundError(""))
+                                              : store_->GetReport(n->last_report_id());
+      n->set_status(last.ok() ? StatusFromReport(*last, n->desired_revision()) : v1::NODE_UNKNOWN);
     }
   });
   OfferCatalog(s);

@@ -18,6 +18,7 @@ struct LabelChoice {
   std::vector<std::string> values;
 };
 
+// What one load-generator run does; see kLoadgenUsage for each flag.
 struct LoadgenOptions {
   int agents = 100;
   std::string server = "127.0.0.1:7443";

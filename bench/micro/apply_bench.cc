@@ -68,5 +68,3 @@ BENCHMARK(BM_ApplyUnchangedFiles)->Arg(1000)->Arg(10000)->Unit(benchmark::kMilli
 }  // namespace
 }  // namespace bench
 }  // namespace plumb
-
-BENCHMARK_MAIN();

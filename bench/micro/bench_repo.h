@@ -25,6 +25,7 @@ class MemoryTree : public RepoTree {
   std::map<std::string, std::string> files_;
 };
 
+// Variants of the generated repository.
 struct BenchRepoOptions {
   // When true the base module's motd template reads node.name, so every node is its own
   // compile group (the worst case for catalog sharing).

@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from plumb_e2e import PlumbTestCase, wait_until  # noqa: E402
+from plumb_e2e import BIN, PlumbTestCase, wait_until  # noqa: E402
 
 PLUMB_YAML = """version: 1
 targets:
@@ -197,6 +197,27 @@ class SyncResilienceTest(PlumbTestCase):
         agent.kill(signal.SIGKILL)
         self.wait_node("web-1", status="NODE_OFFLINE", timeout=30)
         self.assertRegex(self.ctl("nodes").stdout, r"web-1\s+offline")
+
+    def test_restarted_agent_gets_its_last_run_status_back(self):
+        rev = self.setup_repo()
+        self.start_server()
+        agent = self.start_agent("web-1", labels=["role=web"])
+        self.wait_node("web-1", revision=rev)
+        agent.kill(signal.SIGKILL)
+        self.wait_node("web-1", status="NODE_OFFLINE")
+        self.start_agent("web-1", labels=["role=web"])
+        # Same catalog, nothing to run: the node is converged again, not "unknown".
+        self.wait_node("web-1", status="NODE_CONVERGED", revision=rev)
+        self.assertTrue(self.nodes()["web-1"]["connected"])
+
+    def test_second_server_on_a_taken_port_fails_to_start(self):
+        self.setup_repo()
+        self.start_server()
+        argv = [os.path.join(BIN, "plumb-server"), "--insecure", "--listen", "127.0.0.1:%d" % self.port, "--http_listen", "127.0.0.1:0",
+            "--repo.url", self.repo.bare, "--state_dir", os.path.join(self.tmp, "server2")]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("127.0.0.1:%d" % self.port, r.stderr + r.stdout)
 
     def test_sigterm_stops_both_daemons_cleanly(self):
         rev = self.setup_repo()
