@@ -21,6 +21,13 @@ struct CtlInvocation {
   std::ostream* err;
 };
 
+// Shared by the commands: the deadline of one RPC, a context carrying it, and the one-line
+// error reports. RpcFailed returns 1 (failed operation), Usage returns 2 (bad usage).
+constexpr int kRpcSeconds = 30;
+std::unique_ptr<grpc::ClientContext> NewRpcContext();
+int RpcFailed(const CtlInvocation& inv, const std::string& what, const grpc::Status& status);
+int Usage(const CtlInvocation& inv, const std::string& text);
+
 // Commands over the fleet API (need a server).
 int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);

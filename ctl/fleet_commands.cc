@@ -10,30 +10,6 @@
 namespace plumb {
 namespace {
 
-constexpr int kRpcSeconds = 30;
-
-std::unique_ptr<grpc::ClientContext> NewContext() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kRpcSeconds));
-  return ctx;
-}
-
-// Prints a failed RPC as one line and returns exit status 1.
-int RpcFailed(const CtlInvocation& inv, const std::string& what, const grpc::Status& status) {
-  std::string message = status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    message = absl::StrCat("server unavailable (", message, ")");
-  }
-  *inv.err << "plumbctl: " << what << ": " << message << "\n";
-  return 1;
-}
-
-int Usage(const CtlInvocation& inv, const std::string& text) {
-  *inv.err << "plumbctl: usage: plumbctl " << text << "\n";
-  return 2;
-}
-
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
 bool ParseStatus(const std::string& text, v1::NodeStatus* status) {
@@ -104,7 +80,7 @@ int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
     req.set_status(status);
   }
   v1::ListNodesResponse resp;
-  auto ctx = NewContext();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->ListNodes(ctx.get(), req, &resp);
   if (!st.ok()) return RpcFailed(inv, "nodes", st);
   if (inv.format == OutputFormat::kJson) {
@@ -127,7 +103,7 @@ int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   v1::GetNodeRequest req;
   req.set_name(inv.args[0]);
   v1::Node n;
-  auto ctx = NewContext();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->GetNode(ctx.get(), req, &n);
   if (!st.ok()) return RpcFailed(inv, absl::StrCat("node ", inv.args[0]), st);
   if (inv.format == OutputFormat::kJson) {
@@ -168,7 +144,7 @@ int CmdReports(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) 
   if (int rc = ParseLimit(inv, &limit)) return rc;
   req.set_limit(limit);
   v1::ListReportsResponse resp;
-  auto ctx = NewContext();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->ListReports(ctx.get(), req, &resp);
   if (!st.ok()) return RpcFailed(inv, "reports", st);
   if (inv.format == OutputFormat::kJson) {
@@ -190,7 +166,7 @@ int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   v1::GetReportRequest req;
   req.set_id(inv.args[0]);
   v1::Report r;
-  auto ctx = NewContext();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->GetReport(ctx.get(), req, &r);
   if (!st.ok()) return RpcFailed(inv, absl::StrCat("report ", inv.args[0]), st);
   if (inv.format == OutputFormat::kJson) {
@@ -219,7 +195,7 @@ int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
   if (int rc = ParseLimit(inv, &limit)) return rc;
   req.set_limit(limit);
   v1::ListRevisionsResponse resp;
-  auto ctx = NewContext();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->ListRevisions(ctx.get(), req, &resp);
   if (!st.ok()) return RpcFailed(inv, "revisions", st);
   if (inv.format == OutputFormat::kJson) {
@@ -241,7 +217,7 @@ int CmdRevision(v1::FleetService::StubInterface* stub, const CtlInvocation& inv)
   v1::GetRevisionRequest req;
   req.set_sha(inv.args[0]);
   v1::Revision r;
-  auto ctx = NewContext();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->GetRevision(ctx.get(), req, &r);
   if (!st.ok()) return RpcFailed(inv, absl::StrCat("revision ", inv.args[0]), st);
   if (inv.format == OutputFormat::kJson) {
@@ -263,7 +239,7 @@ int CmdRevision(v1::FleetService::StubInterface* stub, const CtlInvocation& inv)
 int CmdSync(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   if (!inv.args.empty()) return Usage(inv, "sync");
   v1::SyncResponse resp;
-  auto ctx = NewContext();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->Sync(ctx.get(), v1::SyncRequest(), &resp);
   if (!st.ok()) return RpcFailed(inv, "sync", st);
   if (inv.format == OutputFormat::kJson) {

@@ -13,26 +13,10 @@
 namespace plumb {
 namespace {
 
-constexpr int kRpcSeconds = 30;
 constexpr char kResourcesUsage[] =
     "resources [--id ID|GLOB] [--status changed|failed|would_change|skipped|drifted] "
     "[--since DUR] [--node NAME] [--limit N]";
 constexpr char kWatchUsage[] = "watch [--kind KIND[,KIND]] [--node NAME] [--count N]";
-
-int Fail(const CtlInvocation& inv, const std::string& what, const grpc::Status& status) {
-  std::string message = status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    message = absl::StrCat("server unavailable (", message, ")");
-  }
-  *inv.err << "plumbctl: " << what << ": " << message << "\n";
-  return 1;
-}
-
-int Usage(const CtlInvocation& inv, const std::string& text) {
-  *inv.err << "plumbctl: usage: plumbctl " << text << "\n";
-  return 2;
-}
 
 // Fills the outcome filter from --status; returns 2 (usage) on an unknown value.
 int ParseOutcome(const CtlInvocation& inv, v1::ListResourceEventsRequest* req) {
@@ -105,7 +89,7 @@ int CmdResources(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kRpcSeconds));
   grpc::Status st = stub->ListResourceEvents(&ctx, req, &resp);
-  if (!st.ok()) return Fail(inv, "resources", st);
+  if (!st.ok()) return RpcFailed(inv, "resources", st);
   if (inv.format == OutputFormat::kJson) {
     *inv.out << ToJson(resp) << "\n";
     return 0;
@@ -154,7 +138,7 @@ int CmdWatch(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
     }
   }
   grpc::Status st = reader->Finish();
-  if (!st.ok()) return Fail(inv, "watch", st);
+  if (!st.ok()) return RpcFailed(inv, "watch", st);
   return 0;
 }
 

@@ -9,25 +9,6 @@
 namespace plumb {
 namespace {
 
-int Usage(const CtlInvocation& inv, const std::string& text) {
-  *inv.err << "plumbctl: usage: plumbctl " << text << "\n";
-  return 2;
-}
-
-int Failed(const CtlInvocation& inv, const std::string& what, const grpc::Status& status) {
-  std::string message = status.error_message();
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    message = absl::StrCat("server unavailable (", message, ")");
-  }
-  *inv.err << "plumbctl: " << what << ": " << message << "\n";
-  return 1;
-}
-
-std::unique_ptr<grpc::ClientContext> Context() {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return ctx;
-}
 
 }  // namespace
 
@@ -64,9 +45,9 @@ int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& i
   }
   req.set_node_glob(inv.flags->Get("node-glob"));
   v1::CreateTokenResponse resp;
-  auto ctx = Context();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->CreateToken(ctx.get(), req, &resp);
-  if (!st.ok()) return Failed(inv, "token create", st);
+  if (!st.ok()) return RpcFailed(inv, "token create", st);
   if (inv.format == OutputFormat::kJson) {
     *inv.out << ToJson(resp) << "\n";
     return 0;
@@ -88,9 +69,9 @@ int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& in
   v1::RevokeNodeRequest req;
   req.set_name(inv.args[1]);
   v1::RevokeNodeResponse resp;
-  auto ctx = Context();
+  auto ctx = NewRpcContext();
   grpc::Status st = stub->RevokeNode(ctx.get(), req, &resp);
-  if (!st.ok()) return Failed(inv, "node revoke", st);
+  if (!st.ok()) return RpcFailed(inv, "node revoke", st);
   if (inv.format == OutputFormat::kJson) {
     *inv.out << ToJson(resp) << "\n";
     return 0;

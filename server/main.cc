@@ -86,9 +86,9 @@ int main(int argc, char** argv) {
   if (config->insecure) plumb::LogWarning("--insecure: gRPC is plaintext; for local use only");
 
   // Debian builds Abseil without NDEBUG, which leaves absl::Mutex deadlock detection on: every
-  // lock then updates a process-wide lock graph under one global lock. With thousands of agent
-  // sessions (one mutex each) that was ~10% of the server's CPU (bench/fleet.sh 10000 under
-  // perf; docs/benchmarks.md). Lock order is checked by clang -Wthread-safety in tests instead.
+  // lock then updates a process-wide lock graph under one global lock. With 10,000 agent
+  // sessions (one mutex each) that was 9.8% of the server's CPU samples (bench/fleet.sh 10000
+  // under perf; docs/benchmarks.md). Lock order is checked by clang -Wthread-safety instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   // Block the stop signals in every thread; one thread waits for them.
