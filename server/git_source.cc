@@ -27,6 +27,7 @@ class GitPtr {
   GitPtr(const GitPtr&) = delete;
   GitPtr& operator=(const GitPtr&) = delete;
   T* get() const { return ptr_; }
+  void reset() { out(); }
   // For libgit2's out-parameters; frees any previous object first.
   T** out() {
     if (ptr_ != nullptr) Free(ptr_);
@@ -65,6 +66,7 @@ struct GitSource::Impl {
     git_libgit2_init();  // refcounted: balanced in the destructor
   }
   ~Impl() {
+    remote.reset();  // before the repository it belongs to
     if (repo != nullptr) git_repository_free(repo);
     git_libgit2_shutdown();
   }
@@ -78,6 +80,10 @@ struct GitSource::Impl {
   const std::string mirror_dir;
   absl::Mutex mu;
   git_repository* repo ABSL_GUARDED_BY(mu) = nullptr;
+  // Kept across fetches: Debian's libgit2 1.5 leaks ~80 KB of regex match data on every
+  // git_remote_lookup, which grew an idle server polling every second by ~150 KB/s
+  // (docs/benchmarks.md). Dropped after a failed fetch, so a broken one is never reused.
+  RemotePtr remote ABSL_GUARDED_BY(mu);
 };
 
 absl::Status GitSource::Impl::OpenMirror() {
@@ -94,6 +100,7 @@ absl::Status GitSource::Impl::OpenMirror() {
 
 // Looks up (or creates) remote "origin", pointing it at `url` if the configuration changed.
 absl::StatusOr<git_remote*> GitSource::Impl::Remote(RemotePtr& remote) {
+  if (remote.get() != nullptr) return remote.get();  // `url` never changes
   int rc = git_remote_lookup(remote.out(), repo, kRemoteName);
   if (rc == GIT_ENOTFOUND) {
     std::string refspec = absl::StrCat("+refs/heads/", branch, ":refs/remotes/origin/", branch);
@@ -104,7 +111,10 @@ absl::StatusOr<git_remote*> GitSource::Impl::Remote(RemotePtr& remote) {
     rc = git_remote_set_url(repo, kRemoteName, url.c_str());
     if (rc == 0) rc = git_remote_lookup(remote.out(), repo, kRemoteName);
   }
-  if (rc < 0) return GitErrorStatus(rc, absl::StrCat("configuring remote ", url));
+  if (rc < 0) {
+    remote.reset();
+    return GitErrorStatus(rc, absl::StrCat("configuring remote ", url));
+  }
   return remote.get();
 }
 
@@ -145,9 +155,8 @@ GitSource::~GitSource() = default;
 absl::StatusOr<CommitInfo> GitSource::Fetch() {
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);
-  RemotePtr remote_holder;
   git_remote* remote = nullptr;
-  PLUMB_ASSIGN_OR_RETURN(remote, impl.Remote(remote_holder));
+  PLUMB_ASSIGN_OR_RETURN(remote, impl.Remote(impl.remote));
 
   std::string refspec =
       absl::StrCat("+refs/heads/", impl.branch, ":refs/remotes/origin/", impl.branch);
@@ -157,6 +166,7 @@ absl::StatusOr<CommitInfo> GitSource::Fetch() {
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
   options.update_fetchhead = 0;
   int rc = git_remote_fetch(remote, &refspecs, &options, "plumb fetch");
+  if (rc < 0) impl.remote.reset();
   struct stat st;
   if (rc < 0 && IsLocalPath(impl.url) && stat(impl.url.c_str(), &st) != 0) {
     // libgit2 reports a missing local path as "unsupported URL protocol", which misleads.

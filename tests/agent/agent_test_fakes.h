@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/apply_engine.h"
 #include "agent/command_runner.h"
+#include "tests/testing/fake_clock.h"
 #include "common/catalog.h"
 #include "common/clock.h"
 #include "common/digest.h"
@@ -42,25 +43,6 @@ class MapBlobSource : public BlobSource {
  private:
   absl::Mutex mu_;
   std::map<std::string, std::string> blobs_ ABSL_GUARDED_BY(mu_);
-};
-
-// A clock that moves only when told. Thread-safe.
-class FakeClock : public Clock {
- public:
-  explicit FakeClock(absl::Time now = absl::FromUnixSeconds(1700000000)) : now_(now) {}
-  absl::Time Now() override {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void SleepFor(absl::Duration d) override { Advance(d); }
-  void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
-    now_ += d;
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
 // Records every command (argv joined by spaces) and answers from a script: the first rule

@@ -10,7 +10,7 @@
 namespace plumb {
 namespace {
 
-using ::plumb::testing::FakeClock;
+using FakeClock = ::plumb::testing::ManualClock;
 using ::plumb::testing::MakeResource;
 using ::plumb::testing::MapBlobSource;
 using ::plumb::testing::ReadFileOrEmpty;
