@@ -42,9 +42,11 @@ int CmdResources(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
 // Streams events, one line (or JSON object) each, until interrupted or --count N.
 int CmdWatch(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 
-// Security (token_commands.cc): `token create ...` and `node revoke NAME`.
+// Security (token_commands.cc): `token create ...`, `node revoke NAME`, and
+// `operator list` / `operator revoke NAME`.
 int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdOperator(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 
 // Local commands (no server).
 int CmdValidate(const CtlInvocation& inv);

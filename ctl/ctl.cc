@@ -33,6 +33,8 @@ fleet commands (talk to plumb-server):
   token create [--ttl 1h] [--uses 1] [--label k=v]... [--node-glob GLOB]
                                               a join token for plumb-agent enroll (printed once)
   node revoke NAME                            revoke a node's certificates, close its stream
+  operator list                               operator certificates issued by the server's CA
+  operator revoke NAME                        revoke an operator's certificates
 local commands (no server):
   validate [DIR] [--node N] [--label k=v] [--fact k=v] [--nodes-from FILE]
                                               compile a checkout, print every error
@@ -110,7 +112,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       {"nodes", CmdNodes},         {"node", CmdNode},         {"reports", CmdReports},
       {"report", CmdReport},       {"revisions", CmdRevisions}, {"revision", CmdRevision},
       {"sync", CmdSync},           {"run", CmdRun},           {"resources", CmdResources},
-      {"watch", CmdWatch},         {"token", CmdTokenCreate}};
+      {"watch", CmdWatch},         {"token", CmdTokenCreate}, {"operator", CmdOperator}};
   auto it = kFleet.find(command);
   if (it == kFleet.end()) {
     err << "plumbctl: unknown command \"" << command << "\" (see plumbctl --help)\n";

@@ -1,5 +1,5 @@
-// plumbctl's security commands: `token create` (join tokens for plumb-agent enroll) and
-// `node revoke NAME`.
+// plumbctl's security commands: `token create` (join tokens for plumb-agent enroll),
+// `node revoke NAME`, and `operator list` / `operator revoke NAME`.
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -7,10 +7,6 @@
 #include "ctl/commands.h"
 
 namespace plumb {
-namespace {
-
-
-}  // namespace
 
 int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   constexpr char kUsage[] =
@@ -79,6 +75,43 @@ int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& in
   *inv.out << "revoked node " << req.name() << " (" << resp.certificates_revoked()
            << " certificate" << (resp.certificates_revoked() == 1 ? "" : "s")
            << "); its stream is closed and it is refused until it enrolls again\n";
+  return 0;
+}
+
+int CmdOperator(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  constexpr char kUsage[] = "operator list | operator revoke NAME";
+  bool list = inv.args.size() == 1 && inv.args[0] == "list";
+  bool revoke = inv.args.size() == 2 && inv.args[0] == "revoke";
+  if (!list && !revoke) return Usage(inv, kUsage);
+  auto ctx = NewRpcContext();
+  if (revoke) {
+    v1::RevokeOperatorRequest req;
+    req.set_name(inv.args[1]);
+    v1::RevokeOperatorResponse resp;
+    grpc::Status st = stub->RevokeOperator(ctx.get(), req, &resp);
+    if (!st.ok()) return RpcFailed(inv, "operator revoke", st);
+    if (inv.format == OutputFormat::kJson) {
+      *inv.out << ToJson(resp) << "\n";
+      return 0;
+    }
+    *inv.out << "revoked operator " << req.name() << " (" << resp.certificates_revoked()
+             << " certificate" << (resp.certificates_revoked() == 1 ? "" : "s")
+             << "); refused from now on, its open watches are closed\n";
+    return 0;
+  }
+  v1::ListOperatorsResponse resp;
+  grpc::Status st = stub->ListOperators(ctx.get(), v1::ListOperatorsRequest(), &resp);
+  if (!st.ok()) return RpcFailed(inv, "operator list", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  Table t({"NAME", "SERIAL", "ISSUED", "EXPIRES", "REVOKED"});
+  for (const v1::OperatorCertificate& c : resp.certificates()) {
+    t.AddRow({c.name(), c.serial(), FormatUnixMs(c.issued_unix_ms()),
+              FormatUnixMs(c.expires_unix_ms()), FormatUnixMs(c.revoked_unix_ms())});
+  }
+  *inv.out << t.ToString();
   return 0;
 }
 

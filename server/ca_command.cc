@@ -1,8 +1,20 @@
 #include "server/ca_command.h"
 
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/pki.h"
+#include "common/status_macros.h"
+#include "common/secure_files.h"
 #include "server/certificate_authority.h"
+#include "server/identity_store.h"
 #include "server/server_config.h"
 
 namespace plumb {
@@ -46,6 +58,20 @@ int IssueOperator(const ServerConfig& config, const std::string& name, std::ostr
     err << "plumb-server: ca issue-operator: " << paths.status().message() << "\n";
     return 1;
   }
+  // Recorded in the server's database so that `plumbctl operator revoke NAME` can revoke it.
+  absl::Status recorded = [&]() -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(paths->first));
+    PLUMB_ASSIGN_OR_RETURN(CertInfo cert, ParseCertificate(pem));
+    PLUMB_ASSIGN_OR_RETURN(auto identities, IdentityStore::Open(config.state_dir + "/plumb.db"));
+    return identities->RecordOperatorCert(cert, absl::Now());
+  }();
+  if (!recorded.ok()) {
+    std::remove(paths->first.c_str());
+    std::remove(paths->second.c_str());
+    err << "plumb-server: ca issue-operator: recording the certificate in "
+        << config.state_dir << "/plumb.db: " << recorded.message() << "\n";
+    return 1;
+  }
   out << "operator certificate: " << paths->first << "\n"
       << "operator key:         " << paths->second << " (mode 0600)\n"
       << "Use them with plumbctl, e.g. in ~/.config/plumb/plumbctl.yaml:\n"
@@ -54,6 +80,22 @@ int IssueOperator(const ServerConfig& config, const std::string& name, std::ostr
       << "  cert: " << paths->first << "\n"
       << "  key: " << paths->second << "\n";
   return 0;
+}
+
+// Run as root on a state directory that belongs to the server's own user (the packages' `plumb`),
+// the command becomes that user, so that every file it creates (CA, database) stays the
+// server's. Returns false with `err` written if switching failed.
+bool BecomeStateDirOwner(const std::string& state_dir, std::ostream& err) {
+  struct stat st;
+  if (geteuid() != 0 || stat(state_dir.c_str(), &st) != 0 || st.st_uid == 0) return true;
+  struct passwd* pw = getpwuid(st.st_uid);
+  bool ok = (pw == nullptr || initgroups(pw->pw_name, st.st_gid) == 0) && setgid(st.st_gid) == 0 &&
+            setuid(st.st_uid) == 0;
+  if (!ok) {
+    err << "plumb-server: ca: cannot switch to the owner (uid " << st.st_uid << ") of "
+        << state_dir << "\n";
+  }
+  return ok;
 }
 
 }  // namespace
@@ -73,6 +115,7 @@ int RunCaCommand(const CommandLine& flags, std::ostream& out, std::ostream& err)
     err << "plumb-server: " << config.status().message() << "\n";
     return 2;
   }
+  if (!BecomeStateDirOwner(config->state_dir, err)) return 1;
   if (sub == "init") return Init(*config, out, err);
   if (sub == "issue-operator") return IssueOperator(*config, args[2], out, err);
   auto ca = CertificateAuthority::Load(config->security.ca_dir);

@@ -5,6 +5,8 @@
 //                            certificate for tls.san; prints the CA fingerprint
 //   ca issue-operator NAME   an operator certificate and key in state_dir/operators/
 //   ca fingerprint           print the CA's SHA-256 fingerprint (for --ca-fingerprint)
+// Run as root on a state_dir owned by another user (the packaged server's `plumb`), it
+// switches to that user first so that what it creates stays readable by the server.
 
 #include <ostream>
 

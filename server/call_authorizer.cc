@@ -90,7 +90,11 @@ grpc::Status CallAuthorizer::Authorize(absl::string_view path, const CertInfo* c
       if (TokenAccepted(bearer)) return grpc::Status::OK;
       return Unauthenticated("the bearer token is not one of the server's operator_tokens");
     }
-    if (cert != nullptr && cert->role == kRoleOperator && !revoked) return grpc::Status::OK;
+    if (cert != nullptr && cert->role == kRoleOperator) {
+      if (!revoked) return grpc::Status::OK;
+      return Denied(absl::StrCat("the certificate of operator \"", cert->common_name,
+                                 "\" has been revoked"));
+    }
     if (cert != nullptr) {
       return Denied(absl::StrCat("a certificate with role \"", cert->role,
                                  "\" may not call FleetService; it needs an operator credential"));

@@ -14,7 +14,8 @@ class EventStream;
 // reactor is gone (the bus copies its subscriber list before notifying), so it holds this,
 // not the reactor; `reactor` is cleared in OnDone.
 struct WatchState {
-  explicit WatchState(v1::WatchEventsRequest f) : filter(std::move(f)) {}
+  WatchState(v1::WatchEventsRequest f, std::function<grpc::Status()> authorized)
+      : filter(std::move(f)), still_authorized(std::move(authorized)) {}
 
   // Starts the next write, or Finish, if nothing is in flight. Calls into gRPC with no lock
   // held: the reactor cannot be deleted meanwhile, because OnDone needs Finish and only the
@@ -22,6 +23,7 @@ struct WatchState {
   void Pump();
 
   const v1::WatchEventsRequest filter;
+  const std::function<grpc::Status()> still_authorized;  // may be empty
 
   absl::Mutex mu;
   // Set once right after subscribing; a callback that fires before that finds it null and
@@ -39,8 +41,10 @@ struct WatchState {
 // The reactor of one WatchEvents call. Deletes itself in OnDone.
 class EventStream : public grpc::ServerWriteReactor<v1::Event> {
  public:
-  EventStream(EventBus* bus, const v1::WatchEventsRequest& request)
-      : bus_(bus), state_(std::make_shared<WatchState>(request)) {
+  EventStream(EventBus* bus, const v1::WatchEventsRequest& request,
+              std::function<grpc::Status()> still_authorized)
+      : bus_(bus),
+        state_(std::make_shared<WatchState>(request, std::move(still_authorized))) {
     {
       absl::MutexLock lock(&state_->mu);
       state_->reactor = this;
@@ -106,6 +110,13 @@ void WatchState::Pump() {
   {
     absl::MutexLock lock(&mu);
     if (reactor == nullptr || subscription == nullptr || writing || finished) return;
+    if (!finishing && still_authorized) {
+      grpc::Status authorized = still_authorized();
+      if (!authorized.ok()) {
+        finishing = true;
+        finish_status = authorized;
+      }
+    }
     if (!finishing) {
       v1::Event e;
       while (subscription->Pop(&e)) {
@@ -150,9 +161,10 @@ bool EventMatches(const v1::WatchEventsRequest& filter, const v1::Event& event) 
   return filter.node().empty() || event.node().empty() || event.node() == filter.node();
 }
 
-grpc::ServerWriteReactor<v1::Event>* NewEventStream(EventBus* bus,
-                                                    const v1::WatchEventsRequest& request) {
-  return new EventStream(bus, request);
+grpc::ServerWriteReactor<v1::Event>* NewEventStream(
+    EventBus* bus, const v1::WatchEventsRequest& request,
+    std::function<grpc::Status()> still_authorized) {
+  return new EventStream(bus, request, std::move(still_authorized));
 }
 
 }  // namespace plumb

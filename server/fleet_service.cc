@@ -1,9 +1,11 @@
 #include "server/fleet_service.h"
 
+#include <optional>
 #include <set>
 
 #include "absl/synchronization/notification.h"
 #include "common/grpc_status.h"
+#include "server/call_authorizer.h"
 #include "server/event_stream.h"
 
 namespace plumb {
@@ -58,7 +60,23 @@ grpc::ServerWriteReactor<v1::Event>* FleetServiceImpl::WatchEvents(
     };
     return new Unimplemented();
   }
-  return NewEventStream(events_, *req);
+  // A watch outlives the check made when it was opened: it ends once its certificate is
+  // revoked (RevokeOperator publishes an event, which wakes it).
+  std::function<grpc::Status()> still_authorized;
+  std::optional<CertInfo> cert;
+  if (security_ != nullptr && context->auth_context() != nullptr) {
+    cert = PeerCertificate(*context->auth_context());
+  }
+  if (cert.has_value()) {
+    const RevocationCheck* revocations = security_->identities();
+    still_authorized = [revocations, cert = *cert] {
+      if (!revocations->IsRevoked(cert)) return grpc::Status::OK;
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          "the certificate of operator \"" + cert.common_name +
+                              "\" has been revoked");
+    };
+  }
+  return NewEventStream(events_, *req, std::move(still_authorized));
 }
 
 grpc::Status FleetServiceImpl::ListReports(grpc::ServerContext*,

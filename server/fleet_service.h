@@ -44,11 +44,15 @@ class FleetServiceImpl
                                   v1::ListResourceEventsResponse* resp) override;
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext* context,
                                                    const v1::WatchEventsRequest* req) override;
-  // Join tokens and revocation (fleet_security.cc); UNIMPLEMENTED without set_security().
+  // Join tokens, revocation and operator certificates (fleet_security.cc); UNIMPLEMENTED without set_security().
   grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest* req,
                            v1::CreateTokenResponse* resp) override;
   grpc::Status RevokeNode(grpc::ServerContext*, const v1::RevokeNodeRequest* req,
                           v1::RevokeNodeResponse* resp) override;
+  grpc::Status ListOperators(grpc::ServerContext*, const v1::ListOperatorsRequest* req,
+                             v1::ListOperatorsResponse* resp) override;
+  grpc::Status RevokeOperator(grpc::ServerContext*, const v1::RevokeOperatorRequest* req,
+                              v1::RevokeOperatorResponse* resp) override;
   // `security` is not owned and must outlive the gRPC server; null with --insecure.
   void set_security(ServerSecurity* security) { security_ = security; }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -27,6 +28,17 @@ struct NodeIdentity {
   std::string public_key_sha256;
   std::map<std::string, std::string> labels;  // bound at enrollment
   absl::Time revoked = absl::InfinitePast();   // InfinitePast: not revoked
+  bool is_revoked() const { return revoked != absl::InfinitePast(); }
+};
+
+// An operator certificate as the server remembers it (issued by `ca issue-operator`).
+struct OperatorCert {
+  std::string name;
+  std::string serial_hex;
+  std::string fingerprint;
+  absl::Time issued;
+  absl::Time not_after;
+  absl::Time revoked = absl::InfinitePast();  // InfinitePast: not revoked
   bool is_revoked() const { return revoked != absl::InfinitePast(); }
 };
 
@@ -54,9 +66,19 @@ class IdentityStore : public RevocationCheck {
   // NotFound if no node of that name was ever enrolled.
   absl::StatusOr<int> Revoke(const std::string& node, absl::Time now);
 
+  // Records an operator certificate (`plumb-server ca issue-operator`, possibly while a server
+  // runs on the same database: the running server learns of it when it is revoked).
+  absl::Status RecordOperatorCert(const CertInfo& cert, absl::Time now);
+  // Revokes every recorded certificate of operator `name` (also those issued by other
+  // processes since this one loaded); returns how many were newly revoked. NotFound if no
+  // certificate was ever issued to `name`.
+  absl::StatusOr<int> RevokeOperator(const std::string& name, absl::Time now);
+  // Every recorded operator certificate, newest first (read from the database).
+  absl::StatusOr<std::vector<OperatorCert>> ListOperatorCerts();
+
   std::optional<NodeIdentity> Find(const std::string& node) const;
-  // A certificate is revoked if it was listed as revoked, or it names a revoked node and was
-  // issued no later than the revocation.
+  // A certificate is revoked if it was listed as revoked (node or operator certificates), or
+  // it is an agent certificate naming a revoked node issued no later than the revocation.
   bool IsRevoked(const CertInfo& cert) const override;
 
  private:

@@ -240,6 +240,98 @@ class SecurityTest(PlumbTestCase):
         self.ctl("run", "web-1")
         self.wait_node("web-1", revision=rev)
 
+    def issue_operator(self, name):
+        subprocess.run([os.path.join(BIN, "plumb-server"), "ca", "issue-operator", name,
+                        "--state_dir", self.server_state()],
+                       check=True, capture_output=True, text=True, timeout=60)
+        d = os.path.join(self.server_state(), "operators")
+        return ["--ca", self.ca_pem(), "--cert", os.path.join(d, name + ".pem"),
+                "--key", os.path.join(d, name + ".key")]
+
+    def test_an_operator_is_revoked_alone_at_once_and_after_restarts(self):
+        self.write_repo()
+        server = self.start_server()
+        # Issued while the server runs: the server learns of bob's certificate from the database.
+        bob = self.issue_operator("bob")
+        self.assertEqual(self.ctl("nodes", credential=bob).returncode, 0)
+        ops = self.ctl_json("operator", "list")["certificates"]
+        self.assertEqual(sorted(c["name"] for c in ops), ["bob", "ops"])
+        self.assertTrue(all(c["revoked_unix_ms"] == "0" for c in ops), ops)
+
+        # bob watches, and so does ops (for the revocation event); revoking bob ends bob's
+        # watch at once and ops sees a credential_revoked event.
+        env = dict(os.environ, PLUMBCTL_CONFIG=os.path.join(self.tmp, "none.yaml"))
+        ctl = [os.path.join(BIN, "plumbctl"), "--server", "127.0.0.1:%d" % self.port]
+        ops = ["--ca", self.ca_pem(), "--cert", self.operator_files()[0],
+               "--key", self.operator_files()[1]]
+        watch = subprocess.Popen(ctl + bob + ["watch"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+        ops_watch = subprocess.Popen(ctl + ops + ["-o", "json", "watch", "--kind",
+                                                  "credential_revoked", "--count", "1"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env)
+        try:
+            wait_until(lambda: self.metric_watchers() == 2, timeout=20,
+                       what="both watches to subscribe")
+            r = self.ctl("operator", "revoke", "bob")
+            self.assertIn("revoked operator bob (1 certificate)", r.stdout)
+            _, err = watch.communicate(timeout=20)
+            event, _ = ops_watch.communicate(timeout=20)
+        finally:
+            for p in (watch, ops_watch):
+                if p.poll() is None:
+                    p.kill()
+        self.assertEqual(watch.returncode, 1)
+        self.assertIn("has been revoked", err)
+        self.assertEqual(ops_watch.returncode, 0)
+        self.assertIn("EVENT_CREDENTIAL_REVOKED", event)
+        self.assertIn("operator bob", event)
+
+        r = self.ctl("nodes", check=False, credential=bob)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("has been revoked", r.stderr)
+        self.assertEqual(self.ctl("nodes").returncode, 0)  # the other operator is unaffected
+        r = self.ctl("operator", "revoke", "mallory", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no operator certificate was issued to \"mallory\"", r.stderr)
+        listed = {c["name"]: c for c in self.ctl_json("operator", "list")["certificates"]}
+        self.assertNotEqual(listed["bob"]["revoked_unix_ms"], "0")
+        self.assertIn("bob", self.ctl("operator", "list").stdout)
+
+        # Still refused after a restart; a new certificate for bob works.
+        server.terminate()
+        self.start_server()
+        self.assertEqual(self.ctl("nodes", check=False, credential=bob).returncode, 1)
+        bob2 = self.issue_operator("bob")
+        self.assertEqual(self.ctl("nodes", credential=bob2).returncode, 0)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_ca_commands_run_as_root_keep_the_state_dir_owners_files(self):
+        state = os.path.join(self.tmp, "owned")
+        os.makedirs(state)
+        nobody = 65534
+        os.chown(state, nobody, nobody)
+        os.chmod(self.tmp, 0o755)
+        for args in (["init"], ["issue-operator", "alice"]):
+            r = subprocess.run([os.path.join(BIN, "plumb-server"), "ca", *args,
+                                "--state_dir", state], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for root, dirs, files in os.walk(state):
+            for name in dirs + files:
+                st = os.stat(os.path.join(root, name))
+                self.assertEqual((st.st_uid, st.st_gid), (nobody, nobody), name)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(state, "ca", "ca.key")).st_mode), 0o600)
+        self.assertTrue(os.path.exists(os.path.join(state, "plumb.db")))
+
+    def metric_watchers(self):
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http_port,
+                                    timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("plumb_event_watchers "):
+                    return float(line.split()[1])
+        return -1
+
     def test_agent_renews_its_certificate_and_keeps_working_after_the_old_one_expired(self):
         self.write_repo()
         self.start_server(extra=["--tls.agent_cert_lifetime", "12s"])

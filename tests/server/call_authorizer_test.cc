@@ -160,6 +160,15 @@ TEST_F(CallAuthorizerTest, AgentServiceNeedsAnAgentCertificateExceptEnroll) {
   EXPECT_NE(revoked.error_message().find("revoked"), std::string::npos);
 }
 
+TEST_F(CallAuthorizerTest, ARevokedOperatorCertificateIsRefusedSayingSo) {
+  EXPECT_TRUE(ListNodes(Creds(ClientFiles("alice", kRoleOperator))).ok());
+  grpc::Status revoked = ListNodes(Creds(ClientFiles("revoked-1", kRoleOperator)));
+  EXPECT_EQ(revoked.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(revoked.error_message().find("operator \"revoked-1\" has been revoked"),
+            std::string::npos)
+      << revoked.error_message();
+}
+
 TEST_F(CallAuthorizerTest, CertificateFromAnotherCaIsRefusedAtTheHandshake) {
   TempDir other;
   auto other_ca = CertificateAuthority::Init(other.Sub("ca"), {"localhost"}, absl::Now());

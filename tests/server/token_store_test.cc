@@ -3,6 +3,7 @@
 
 #include "server/token_store.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/identity_store.h"
 #include "tests/testing/fake_clock.h"
@@ -11,6 +12,7 @@
 namespace plumb {
 namespace {
 
+using ::testing::HasSubstr;
 using testing::ManualClock;
 using testing::ReadFileOrEmpty;
 using testing::TempDir;
@@ -101,9 +103,11 @@ TEST_F(TokenStoreTest, TokensSurviveReopen) {
   EXPECT_TRUE((*reopened)->Redeem(token, "n", true).ok());
 }
 
-CertInfo Cert(const std::string& cn, const std::string& fingerprint, absl::Time not_before) {
+CertInfo Cert(const std::string& cn, const std::string& fingerprint, absl::Time not_before,
+              const std::string& role = kRoleAgent) {
   CertInfo c;
   c.common_name = cn;
+  c.role = role;
   c.fingerprint = fingerprint;
   c.serial_hex = "01";
   c.not_before = not_before;
@@ -143,6 +147,67 @@ TEST(IdentityStoreTest, RevocationCoversEveryCertificateOfTheNodeAndSurvivesReop
   ASSERT_TRUE((*store)->RecordEnrollment(again, Cert("web-1", "fp3", t1), t1).ok());
   EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp3", t1)));
   EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp1", t0)));
+}
+
+TEST(IdentityStoreTest, OperatorCertificatesAreRevokedOneOperatorAtATime) {
+  TempDir dir;
+  absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  CertInfo alice = Cert("alice", "fa1", t0, kRoleOperator);
+  CertInfo bob1 = Cert("bob", "fb1", t0, kRoleOperator);
+  CertInfo bob2 = Cert("bob", "fb2", t0 + absl::Minutes(1), kRoleOperator);
+  {
+    auto store = IdentityStore::Open(dir.Sub("plumb.db"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->RecordOperatorCert(alice, t0).ok());
+    ASSERT_TRUE((*store)->RecordOperatorCert(bob1, t0).ok());
+    // Issued by another process (plumb-server ca issue-operator) on the same database.
+    auto other = IdentityStore::Open(dir.Sub("plumb.db"));
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE((*other)->RecordOperatorCert(bob2, t0 + absl::Minutes(1)).ok());
+
+    auto revoked = (*store)->RevokeOperator("bob", t0 + absl::Minutes(2));
+    ASSERT_TRUE(revoked.ok()) << revoked.status();
+    EXPECT_EQ(*revoked, 2);
+    EXPECT_TRUE((*store)->IsRevoked(bob1));
+    EXPECT_TRUE((*store)->IsRevoked(bob2));  // learned from the database, not memory
+    EXPECT_FALSE((*store)->IsRevoked(alice));
+    // Again: nothing new to revoke, but the name is known.
+    auto again = (*store)->RevokeOperator("bob", t0 + absl::Minutes(3));
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, 0);
+    auto unknown = (*store)->RevokeOperator("mallory", t0);
+    EXPECT_TRUE(absl::IsNotFound(unknown.status()));
+    EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("mallory"));
+  }
+  auto store = IdentityStore::Open(dir.Sub("plumb.db"));
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->IsRevoked(bob1));
+  EXPECT_TRUE((*store)->IsRevoked(bob2));
+  EXPECT_FALSE((*store)->IsRevoked(alice));
+  // A new certificate for bob is not revoked: revocation is per certificate.
+  CertInfo bob3 = Cert("bob", "fb3", t0 + absl::Minutes(10), kRoleOperator);
+  ASSERT_TRUE((*store)->RecordOperatorCert(bob3, t0 + absl::Minutes(10)).ok());
+  EXPECT_FALSE((*store)->IsRevoked(bob3));
+
+  auto list = (*store)->ListOperatorCerts();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 4u);
+  EXPECT_EQ((*list)[0].fingerprint, "fb3");  // newest first
+  EXPECT_FALSE((*list)[0].is_revoked());
+  int revoked = 0;
+  for (const OperatorCert& c : *list) revoked += c.is_revoked();
+  EXPECT_EQ(revoked, 2);
+}
+
+TEST(IdentityStoreTest, ARevokedNodeNameDoesNotRevokeAnOperatorOfTheSameName) {
+  TempDir dir;
+  absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  auto store = IdentityStore::Open(dir.Sub("plumb.db"));
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->RecordEnrollment({"ops", "key", {}}, Cert("ops", "n1", t0), t0).ok());
+  ASSERT_TRUE((*store)->Revoke("ops", t0 + absl::Minutes(1)).ok());
+  EXPECT_TRUE((*store)->IsRevoked(Cert("ops", "n2", t0)));
+  EXPECT_FALSE((*store)->IsRevoked(Cert("ops", "o1", t0, kRoleOperator)));
 }
 
 TEST(NameMatchesGlobTest, Globs) {
