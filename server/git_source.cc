@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
 #include "server/git_tree.h"
 
@@ -58,10 +59,44 @@ bool IsHex(absl::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// The "user:password" of "scheme://user:password@host/...", or empty.
+absl::string_view UserInfo(absl::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == absl::string_view::npos) return {};
+  size_t host = scheme + 3;
+  size_t end = url.find_first_of("/?#", host);
+  size_t at = url.rfind('@', end == absl::string_view::npos ? url.size() : end);
+  if (at == absl::string_view::npos || at < host) return {};
+  return url.substr(host, at - host);
+}
+
+}  // namespace
+
+std::string RedactUrl(absl::string_view url) {
+  absl::string_view userinfo = UserInfo(url);
+  if (userinfo.empty()) return std::string(url);
+  size_t host = static_cast<size_t>(userinfo.data() - url.data());
+  return absl::StrCat(url.substr(0, host), "***", url.substr(host + userinfo.size()));
+}
+
+std::string ScrubCredentials(absl::string_view text, absl::string_view url) {
+  absl::string_view userinfo = UserInfo(url);
+  if (userinfo.empty()) return std::string(text);
+  std::string out = absl::StrReplaceAll(text, {{url, RedactUrl(url)}, {userinfo, "***"}});
+  // The password (or a bare token given as the user) may also appear on its own.
+  size_t colon = userinfo.find(':');
+  absl::string_view secret =
+      colon == absl::string_view::npos ? userinfo : userinfo.substr(colon + 1);
+  if (secret.size() >= 4) out = absl::StrReplaceAll(out, {{secret, "***"}});
+  return out;
+}
+
 // libgit2 state behind GitSource. Holds one libgit2 init reference for its lifetime.
 struct GitSource::Impl {
   Impl(std::string url_in, std::string branch_in, std::string mirror_dir_in)
-      : url(std::move(url_in)), branch(std::move(branch_in)),
+      : url(std::move(url_in)), shown_url(RedactUrl(url)), branch(std::move(branch_in)),
         mirror_dir(std::move(mirror_dir_in)) {
     git_libgit2_init();  // refcounted: balanced in the destructor
   }
@@ -76,6 +111,7 @@ struct GitSource::Impl {
   absl::Status CheckBranchAdvertised(git_remote* remote) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   const std::string url;
+  const std::string shown_url;  // `url` without credentials: the only form in messages
   const std::string branch;
   const std::string mirror_dir;
   absl::Mutex mu;
@@ -113,7 +149,7 @@ absl::StatusOr<git_remote*> GitSource::Impl::Remote(RemotePtr& remote) {
   }
   if (rc < 0) {
     remote.reset();
-    return GitErrorStatus(rc, absl::StrCat("configuring remote ", url));
+    return GitErrorStatus(rc, absl::StrCat("configuring remote ", shown_url));
   }
   return remote.get();
 }
@@ -124,12 +160,12 @@ absl::Status GitSource::Impl::CheckBranchAdvertised(git_remote* remote) {
   const git_remote_head** heads = nullptr;
   size_t count = 0;
   int rc = git_remote_ls(&heads, &count, remote);
-  if (rc < 0) return GitErrorStatus(rc, absl::StrCat("listing refs of ", url));
+  if (rc < 0) return GitErrorStatus(rc, absl::StrCat("listing refs of ", shown_url));
   std::string wanted = absl::StrCat("refs/heads/", branch);
   for (size_t i = 0; i < count; ++i) {
     if (wanted == heads[i]->name) return absl::OkStatus();
   }
-  return absl::NotFoundError(absl::StrCat("branch ", branch, " not found in ", url));
+  return absl::NotFoundError(absl::StrCat("branch ", branch, " not found in ", shown_url));
 }
 
 absl::StatusOr<std::unique_ptr<GitSource>> GitSource::Open(const std::string& url,
@@ -153,6 +189,14 @@ GitSource::GitSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GitSource::~GitSource() = default;
 
 absl::StatusOr<CommitInfo> GitSource::Fetch() {
+  absl::StatusOr<CommitInfo> head = FetchHead();
+  if (head.ok()) return head;
+  // libgit2's own text may quote the URL it was given, credentials and all.
+  return absl::Status(head.status().code(),
+                      ScrubCredentials(head.status().message(), impl_->url));
+}
+
+absl::StatusOr<CommitInfo> GitSource::FetchHead() {
   Impl& impl = *impl_;
   absl::MutexLock lock(&impl.mu);
   git_remote* remote = nullptr;
@@ -171,10 +215,10 @@ absl::StatusOr<CommitInfo> GitSource::Fetch() {
   if (rc < 0 && IsLocalPath(impl.url) && stat(impl.url.c_str(), &st) != 0) {
     // libgit2 reports a missing local path as "unsupported URL protocol", which misleads.
     return absl::UnavailableError(
-        absl::StrCat("fetching ", impl.url, ": no such local repository"));
+        absl::StrCat("fetching ", impl.shown_url, ": no such local repository"));
   }
   if (rc < 0) {
-    return GitErrorStatus(rc, absl::StrCat("fetching ", impl.url),
+    return GitErrorStatus(rc, absl::StrCat("fetching ", impl.shown_url),
                           absl::StatusCode::kUnavailable);
   }
   PLUMB_RETURN_IF_ERROR(impl.CheckBranchAdvertised(remote));
@@ -183,7 +227,8 @@ absl::StatusOr<CommitInfo> GitSource::Fetch() {
   git_oid oid;
   rc = git_reference_name_to_id(&oid, impl.repo, tracking.c_str());
   if (rc == GIT_ENOTFOUND) {
-    return absl::NotFoundError(absl::StrCat("branch ", impl.branch, " not found in ", impl.url));
+    return absl::NotFoundError(
+        absl::StrCat("branch ", impl.branch, " not found in ", impl.shown_url));
   }
   if (rc < 0) return GitErrorStatus(rc, absl::StrCat("resolving ", tracking));
   CommitPtr commit;

@@ -7,10 +7,16 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/repo_tree.h"
 
 namespace plumb {
+
+// "https://user:token@host/x" -> "https://***@host/x"; other URLs and paths unchanged.
+std::string RedactUrl(absl::string_view url);
+// `text` with `url`'s credentials (user:password, or the password alone) masked as "***".
+std::string ScrubCredentials(absl::string_view text, absl::string_view url);
 
 // A fetched commit.
 struct CommitInfo {
@@ -30,8 +36,9 @@ class GitSource {
                                                          const std::string& mirror_dir);
   ~GitSource();
 
-  // Fetches the branch from the remote and returns its head commit. Errors name the URL and
-  // libgit2's message (Unavailable for network/remote errors, NotFound for a missing branch).
+  // Fetches the branch from the remote and returns its head commit. Errors name the URL (with
+  // credentials masked) and libgit2's message (Unavailable for network/remote errors, NotFound
+  // for a missing branch).
   absl::StatusOr<CommitInfo> Fetch();
 
   // The tree of `sha` (must have been fetched). Reads blobs lazily from the mirror, or
@@ -41,6 +48,7 @@ class GitSource {
 
  private:
   struct Impl;
+  absl::StatusOr<CommitInfo> FetchHead();
   explicit GitSource(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

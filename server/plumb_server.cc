@@ -25,15 +25,6 @@ absl::Status MakeDirs(const std::string& path, mode_t mode) {
   return absl::OkStatus();
 }
 
-// "https://user:token@host/x" -> "https://***@host/x": credentials never reach the logs.
-std::string RedactUrl(const std::string& url) {
-  size_t scheme = url.find("://");
-  size_t at = url.find('@', scheme == std::string::npos ? 0 : scheme + 3);
-  size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  if (scheme == std::string::npos || at == std::string::npos || at > slash) return url;
-  return absl::StrCat(url.substr(0, scheme + 3), "***", url.substr(at));
-}
-
 constexpr const char* kGrpcServices[] = {"plumb.v1.AgentService", "plumb.v1.FleetService"};
 
 }  // namespace

@@ -231,6 +231,33 @@ TEST_F(GitSourceTest, DeadGitDaemonIsUnavailable) {
   EXPECT_NE(head.status().message().find(url), absl::string_view::npos) << head.status();
 }
 
+TEST(RedactUrlTest, MasksUserinfoOnly) {
+  EXPECT_EQ(RedactUrl("https://bot:s3cret-token@git.example.org/ops/fleet.git"),
+            "https://***@git.example.org/ops/fleet.git");
+  EXPECT_EQ(RedactUrl("https://tok3n@host/x"), "https://***@host/x");
+  EXPECT_EQ(RedactUrl("https://host/a@b"), "https://host/a@b");  // '@' in the path
+  EXPECT_EQ(RedactUrl("git@github.com:ops/fleet.git"), "git@github.com:ops/fleet.git");
+  EXPECT_EQ(RedactUrl("/srv/git/fleet.git"), "/srv/git/fleet.git");
+  EXPECT_EQ(ScrubCredentials("auth failed for bot:s3cret-token, and s3cret-token again",
+                             "https://bot:s3cret-token@h/x"),
+            "auth failed for ***, and *** again");
+}
+
+TEST_F(GitSourceTest, FetchErrorsNeverCarryTheUrlsCredentials) {
+  int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  for (const std::string& scheme : {"http", "git"}) {
+    std::string url =
+        absl::StrCat(scheme, "://deploy:hunter2-s3cret@127.0.0.1:", port, "/origin.git");
+    auto head = OpenOrDie(url)->Fetch();
+    ASSERT_FALSE(head.ok());
+    std::string message(head.status().message());
+    EXPECT_EQ(message.find("hunter2-s3cret"), std::string::npos) << message;
+    EXPECT_NE(message.find(absl::StrCat(scheme, "://***@127.0.0.1:", port)), std::string::npos)
+        << message;
+  }
+}
+
 // `git daemon` serving dir_ on 127.0.0.1 only, for the lifetime of the object.
 class GitDaemon {
  public:
