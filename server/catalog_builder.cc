@@ -11,12 +11,17 @@ std::string JoinCompileErrors(const std::vector<CompileError>& errors) {
   return absl::StrJoin(lines, "\n");
 }
 
-void CatalogBuilder::SetDesiredState(std::shared_ptr<const DesiredState> state) {
+void CatalogBuilder::SetDesiredState(std::shared_ptr<const DesiredState> state,
+                                     absl::flat_hash_map<std::string, NodeCompileResult> compiled) {
   absl::MutexLock lock(&mu_);
   state_ = std::move(state);
-  by_group_.clear();
+  by_group_ = std::move(compiled);
   previous_blobs_ = std::move(blobs_);
   blobs_.clear();
+  for (const auto& [key, result] : by_group_) {
+    if (!result.ok()) continue;
+    for (const auto& [digest, content] : result.blobs) blobs_.emplace(digest, content);
+  }
 }
 
 std::shared_ptr<const DesiredState> CatalogBuilder::desired_state() const {

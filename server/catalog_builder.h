@@ -20,8 +20,11 @@ namespace plumb {
 class CatalogBuilder {
  public:
   // Makes `state` the serving revision. Catalogs of the previous revision are dropped; its
-  // blobs stay fetchable until the next swap so agents mid-update can finish.
-  void SetDesiredState(std::shared_ptr<const DesiredState> state);
+  // blobs stay fetchable until the next swap so agents mid-update can finish. `compiled`:
+  // results already compiled from `state`, by DesiredState::GroupKey (the poller's validation
+  // pass), so that no group is compiled twice per revision.
+  void SetDesiredState(std::shared_ptr<const DesiredState> state,
+                       absl::flat_hash_map<std::string, NodeCompileResult> compiled = {});
   // Null before any revision has been served.
   std::shared_ptr<const DesiredState> desired_state() const;
 

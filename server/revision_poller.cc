@@ -115,20 +115,23 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(commit.sha));
   std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, commit.sha);
   std::vector<CompileError> errors = state->errors();
+  absl::flat_hash_map<std::string, NodeCompileResult> compiled;  // by group, handed to builder_
   if (errors.empty()) {
     // A revision is served only if it compiles for every node we know of.
     PLUMB_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
                            store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED));
-    std::set<std::string> seen_groups;
     for (const v1::Node& n : nodes) {
       NodeInputs inputs{n.name(), {n.labels().begin(), n.labels().end()},
                         {n.facts().begin(), n.facts().end()}};
-      if (!seen_groups.insert(state->GroupKey(inputs)).second) continue;
+      std::string key = state->GroupKey(inputs);
+      if (compiled.contains(key)) continue;
       NodeCompileResult result = state->CompileNode(inputs);
-      for (CompileError& e : result.errors) {
-        e.message = absl::StrCat(e.message, " (node ", n.name(), ")");
-        errors.push_back(std::move(e));
+      for (const CompileError& e : result.errors) {
+        CompileError named = e;
+        named.message = absl::StrCat(e.message, " (node ", n.name(), ")");
+        errors.push_back(std::move(named));
       }
+      compiled.emplace(std::move(key), std::move(result));
     }
   }
   for (const CompileError& e : errors) {
@@ -150,7 +153,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
     return rev;
   }
   PLUMB_RETURN_IF_ERROR(store_->SetServingRevision(commit.sha));
-  builder_->SetDesiredState(std::move(state));
+  builder_->SetDesiredState(std::move(state), std::move(compiled));
   rev.set_serving(true);
   {
     absl::MutexLock lock(&mu_);
