@@ -11,6 +11,7 @@ namespace plumb {
 namespace {
 
 using ::plumb::testing::MakeResource;
+using ::testing::Not;
 using ::plumb::testing::ReadFileOrEmpty;
 using ::plumb::testing::SetList;
 using ::plumb::testing::TempDir;
@@ -68,6 +69,25 @@ TEST_F(ExecProviderTest, FailureCarriesExitAndStderr) {
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("exit 4"));
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("bad thing"));
+}
+
+TEST_F(ExecProviderTest, SensitiveExecShowsNeitherCommandNorOutput) {
+  v1::Resource ok = Exec("echo pass=hunter2-ok", {});
+  ok.set_sensitive(true);
+  absl::StatusOr<CheckResult> check = provider_.Check(ok);
+  ASSERT_TRUE(check.ok());
+  EXPECT_THAT(check->message, Not(HasSubstr("hunter2")));
+  absl::StatusOr<ChangeResult> ran = Converge(ok);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_THAT(ran->message, Not(HasSubstr("hunter2")));
+
+  v1::Resource bad = Exec("echo pass=hunter2-out; echo pass=hunter2-err >&2; exit 4", {});
+  bad.set_sensitive(true);
+  absl::StatusOr<ChangeResult> failed = Converge(bad);
+  ASSERT_FALSE(failed.ok());
+  std::string message(failed.status().message());
+  EXPECT_THAT(message, HasSubstr("exit 4"));
+  EXPECT_THAT(message, Not(HasSubstr("hunter2")));
 }
 
 TEST_F(ExecProviderTest, CreatesGuardSkipsOnceThePathExists) {

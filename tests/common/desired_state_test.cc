@@ -249,6 +249,7 @@ TEST(DesiredStateTest, AttributeValuesOfEveryType) {
     command: "echo hi > /tmp/x"
     unless: test -e /tmp/x
     timeout: 1m30s
+    sensitive: true
   - user: app
     uid: 1001
     gid: app
@@ -270,6 +271,8 @@ TEST(DesiredStateTest, AttributeValuesOfEveryType) {
   EXPECT_THAT(Ids(result),
               ElementsAre("directory:/srv/app/data", "symlink:/srv/current", "exec:migrate",
                           "exec:shell", "user:app", "group:app", "package:curl", "file:/etc/old"));
+  EXPECT_TRUE(Find(result, "exec:shell")->sensitive());
+  EXPECT_FALSE(Find(result, "exec:migrate")->sensitive());
   const v1::Resource* exec = Find(result, "exec:migrate");
   EXPECT_THAT(exec->attributes().at("command").list().items(),
               ElementsAre("/usr/bin/app", "migrate", "--all"));

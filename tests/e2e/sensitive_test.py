@@ -1,6 +1,6 @@
 """End to end: `sensitive: true` contents never reach the server's database, its logs, the
 agent's logs, reports, resource events or anything plumbctl shows — even when the resource
-drifts, is checked in noop, or fails. The secret does reach the managed file (so the test is
+drifts, is checked in noop, or fails; a sensitive exec's command and output neither. The secret does reach the managed file (so the test is
 not vacuous). Runs over real TLS with an enrolled agent, as in production."""
 
 import glob
@@ -35,6 +35,9 @@ APP = """resources:
     sensitive: true
     owner: no-such-user-for-plumb
     require: [directory:/etc/app]
+  - exec: use-secret
+    command: "echo token=@SECRET@; echo err=@SECRET@ >&2; exit 3"
+    sensitive: true
 """
 
 
@@ -75,6 +78,8 @@ class SensitiveTest(PlumbTestCase):
         # The reports did say what happened, without the content.
         self.assertIn("file:/etc/app/secret.conf", everything)
         self.assertIn("file:/etc/app/bad-owner.conf", everything)
+        self.assertIn("exec:use-secret", everything)
+        self.assertIn("exit 3", everything)  # the failure is explained, without the output
 
         self.processes[0].terminate()  # the server flushes its WAL on a clean stop
         places = {"plumbctl output": everything}
