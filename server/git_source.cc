@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/status_macros.h"
+#include "server/git_network.h"
 #include "server/git_tree.h"
 
 namespace plumb {
@@ -170,9 +171,11 @@ absl::Status GitSource::Impl::CheckBranchAdvertised(git_remote* remote) {
 
 absl::StatusOr<std::unique_ptr<GitSource>> GitSource::Open(const std::string& url,
                                                            const std::string& branch,
-                                                           const std::string& mirror_dir) {
-  auto impl = std::make_unique<Impl>(url, branch, mirror_dir);
+                                                           const std::string& mirror_dir,
+                                                           absl::Duration network_timeout) {
+  auto impl = std::make_unique<Impl>(url, branch, mirror_dir);  // libgit2 is initialised now
   if (url.empty()) return absl::InvalidArgumentError("repo url is empty");
+  PLUMB_RETURN_IF_ERROR(InstallGitNetworkTimeout(network_timeout));
   int valid = 0;
   std::string ref = absl::StrCat("refs/heads/", branch);
   if (branch.empty() || git_reference_name_is_valid(&valid, ref.c_str()) < 0 || !valid) {

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/repo_tree.h"
 
 namespace plumb {
@@ -31,9 +32,11 @@ class GitSource {
  public:
   // `url`: anything libgit2 fetches (path, file://, git://, https, ssh). `mirror_dir` is created
   // as a bare repository if missing. Fails if libgit2 cannot initialise the mirror.
-  static absl::StatusOr<std::unique_ptr<GitSource>> Open(const std::string& url,
-                                                         const std::string& branch,
-                                                         const std::string& mirror_dir);
+  // `network_timeout` bounds connecting and every wait on the remote (git_network.h); it is
+  // process-wide, the latest Open's value wins.
+  static absl::StatusOr<std::unique_ptr<GitSource>> Open(
+      const std::string& url, const std::string& branch, const std::string& mirror_dir,
+      absl::Duration network_timeout = absl::Seconds(60));
   ~GitSource();
 
   // Fetches the branch from the remote and returns its head commit. Errors name the URL (with

@@ -27,6 +27,7 @@ flags (each is also a key of the YAML config file):
   --repo.url URL       repository to follow (path, file://, git://, https, ssh)
   --repo.branch NAME   branch to follow (default main)
   --repo.poll DUR      fetch interval (default 30s)
+  --repo.timeout DUR   give up on a silent git remote after this long (default 60s)
   --state_dir DIR      SQLite database and git mirror (default /var/lib/plumb-server)
   --tls.ca/--tls.cert/--tls.key FILE   TLS files (default: the built-in CA's, after ca init)
   --insecure           plaintext gRPC on loopback only, for local development and tests

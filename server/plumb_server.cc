@@ -42,7 +42,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   PLUMB_RETURN_IF_ERROR(MakeDirs(config.state_dir, 0750));
   PLUMB_ASSIGN_OR_RETURN(s->store_, Store::Open(config.state_dir + "/plumb.db"));
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
-                                                  config.state_dir + "/mirror.git"));
+                                                  config.state_dir + "/mirror.git",
+                                                  config.repo_timeout));
   s->hub_ = std::make_unique<StreamHub>(s->store_.get(), &s->builder_, &s->runs_, &s->clock_,
                                         s->events_.get(), s->metrics_.get());
   StreamHub* hub = s->hub_.get();

@@ -11,7 +11,7 @@ const std::set<std::string>& ServerConfigKeys() {
   static const auto* keys = new std::set<std::string>{
       // security_config.h
       "insecure_bind_any", "tls.san", "tls.agent_cert_lifetime", "operator_tokens",
-      "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "state_dir",
+      "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "repo.timeout", "state_dir",
       "tls.ca", "tls.cert", "tls.key", "insecure", "log_level", "webhook_secret",
       "retention.reports_per_node", "retention.max_age"};
   return *keys;
@@ -45,6 +45,7 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   c.repo_url = values.Get("repo.url");
   c.repo_branch = values.Get("repo.branch", c.repo_branch);
   PLUMB_ASSIGN_OR_RETURN(c.repo_poll, values.GetDuration("repo.poll", c.repo_poll));
+  PLUMB_ASSIGN_OR_RETURN(c.repo_timeout, values.GetDuration("repo.timeout", c.repo_timeout));
   c.state_dir = values.Get("state_dir", c.state_dir);
   c.tls = {values.Get("tls.ca"), values.Get("tls.cert"), values.Get("tls.key")};
   PLUMB_ASSIGN_OR_RETURN(c.insecure, values.GetBool("insecure", false));
@@ -66,6 +67,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   }
   if (c.repo_poll < absl::Seconds(1)) {
     return absl::InvalidArgumentError("repo.poll must be at least 1s");
+  }
+  if (c.repo_timeout < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("repo.timeout must be at least 1s");
   }
   return c;
 }

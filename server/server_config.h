@@ -23,6 +23,8 @@ struct ServerConfig {
   std::string repo_url;
   std::string repo_branch = "main";
   absl::Duration repo_poll = absl::Seconds(30);
+  // Bounds connecting to the remote and each wait for it to send or take data.
+  absl::Duration repo_timeout = absl::Seconds(60);
   std::string state_dir = "/var/lib/plumb-server";
   TlsFiles tls;
   bool insecure = false;

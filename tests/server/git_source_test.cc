@@ -258,6 +258,70 @@ TEST_F(GitSourceTest, FetchErrorsNeverCarryTheUrlsCredentials) {
   }
 }
 
+// A git server that hangs: listens on 127.0.0.1, lets the kernel complete connections, and
+// never reads nor answers.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd_, 16) != 0) {
+      return;
+    }
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentServer() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(GitSourceTest, ASilentRemoteFailsTheFetchAfterTheTimeout) {
+  SilentServer silent;
+  ASSERT_GT(silent.port(), 0);
+  for (const std::string& scheme : {"git", "http"}) {
+    std::string url = absl::StrCat(scheme, "://127.0.0.1:", silent.port(), "/origin.git");
+    auto source = GitSource::Open(url, "main", dir_.Sub("mirror-" + scheme), absl::Seconds(1));
+    ASSERT_TRUE(source.ok()) << source.status();
+    absl::Time start = absl::Now();
+    auto head = (*source)->Fetch();
+    absl::Duration took = absl::Now() - start;
+    ASSERT_FALSE(head.ok()) << scheme;
+    EXPECT_EQ(head.status().code(), absl::StatusCode::kUnavailable) << head.status();
+    EXPECT_NE(head.status().message().find("timed out after 1s"), absl::string_view::npos)
+        << head.status();
+    EXPECT_NE(head.status().message().find(url), absl::string_view::npos) << head.status();
+    EXPECT_LT(took, absl::Seconds(30)) << scheme;  // bounded, not forever
+  }
+  // Live remotes still work (GitDaemonUrlWorks fetches over git:// through the same stream).
+  FirstCommit();
+  auto live = OpenOrDie(origin_);
+  ASSERT_NE(live, nullptr);
+  auto head = live->Fetch();
+  EXPECT_TRUE(head.ok()) << head.status();
+}
+
+TEST_F(GitSourceTest, ARefusedConnectionFailsAtOnceNamingTheAddress) {
+  int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  auto source = GitSource::Open(absl::StrCat("git://127.0.0.1:", port, "/x.git"), "main",
+                                mirror_, absl::Seconds(30));
+  ASSERT_TRUE(source.ok());
+  absl::Time start = absl::Now();
+  auto head = (*source)->Fetch();
+  ASSERT_FALSE(head.ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_NE(head.status().message().find(absl::StrCat("127.0.0.1:", port)), absl::string_view::npos)
+      << head.status();
+  EXPECT_NE(head.status().message().find("refused"), absl::string_view::npos) << head.status();
+}
+
 // `git daemon` serving dir_ on 127.0.0.1 only, for the lifetime of the object.
 class GitDaemon {
  public:
