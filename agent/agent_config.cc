@@ -75,9 +75,9 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
   PLUMB_ASSIGN_OR_RETURN(c.noop, values.GetBool("noop", false));
   c.log_level = values.Get("log_level", c.log_level);
   if (c.root.empty() || c.root[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("root must be an absolute path, got \"", c.root, "\""));
+    return absl::InvalidArgumentError(absl::StrCat(values.Named("root"), " must be an absolute path, got \"", c.root, "\""));
   }
-  if (c.interval < absl::Seconds(1)) return absl::InvalidArgumentError("interval must be at least 1s");
+  if (c.interval < absl::Seconds(1)) return absl::InvalidArgumentError(absl::StrCat(values.Named("interval"), " must be at least 1s"));
   return c;
 }
 

@@ -46,9 +46,13 @@ class ConfigValues {
   void SetList(const std::string& key, std::vector<std::string> values) {
     lists_[key] = std::move(values);
   }
+  // "FILE:LINE:COL: key" when the key's value came from the config file, else "key": for
+  // messages about a bad value.
+  std::string Named(const std::string& key) const;
 
  private:
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> where_;  // key -> "FILE:LINE:COL" of its value in the file
   std::map<std::string, std::vector<std::string>> lists_;
 };
 

@@ -1,12 +1,15 @@
 // plumbctl validate / render: compile a checkout locally, as a pre-commit hook or CI step would.
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/compiler.h"
 #include "common/config_file.h"
 #include "common/directory_tree.h"
+#include "common/secure_files.h"
+#include "common/status_macros.h"
+#include "common/yaml_document.h"
 #include "ctl/commands.h"
-#include "yaml-cpp/yaml.h"
 
 namespace plumb {
 namespace {
@@ -28,36 +31,74 @@ absl::StatusOr<NodeInputs> NodeFromFlags(const CommandLine& flags) {
 
 // --nodes-from FILE: a YAML list of {name, labels: {}, facts: {}}.
 absl::StatusOr<std::vector<NodeInputs>> NodesFromFile(const std::string& path) {
-  std::vector<NodeInputs> nodes;
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    if (!root.IsSequence()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": expected a list of nodes"));
-    }
-    for (const YAML::Node& n : root) {
-      NodeInputs node;
-      node.name = n["name"].as<std::string>("");
-      if (node.name.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ":", n.Mark().line + 1, ":", n.Mark().column + 1, ": node has no name"));
-      }
-      for (const auto& kv : n["labels"]) node.labels[kv.first.Scalar()] = kv.second.Scalar();
-      for (const auto& kv : n["facts"]) node.facts[kv.first.Scalar()] = kv.second.Scalar();
-      nodes.push_back(std::move(node));
-    }
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read"));
-  } catch (const YAML::Exception& e) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path);
+  if (!text.ok()) {
+    return absl::NotFoundError(absl::StrCat(path, ": cannot read (", text.status().message(), ")"));
+  }
+  PLUMB_ASSIGN_OR_RETURN(YamlNode root, ParseYaml(*text, path));
+  auto where = [&path](const YamlNode& n) {
+    return absl::StrCat(path, ":", n.mark().line, ":", n.mark().column, ": ");
+  };
+  if (!root.IsSequence()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
+        absl::StrCat(where(root), "expected a list of nodes, got ", root.KindName()));
+  }
+  std::vector<NodeInputs> nodes;
+  for (const YamlNode& n : root.items()) {
+    if (!n.IsMap()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(n), "expected a node {name, labels, facts}, got ", n.KindName()));
+    }
+    NodeInputs node;
+    const YamlNode* name = n.Find("name");
+    if (name == nullptr || !name->IsScalar() || name->scalar().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where(n), "node has no name"));
+    }
+    node.name = name->scalar();
+    for (const auto& [key, value] : n.entries()) {
+      const std::string& k = key.scalar();
+      if (k == "name") continue;
+      if (k != "labels" && k != "facts") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(key), "unknown key \"", k, "\" (name, labels, facts)"));
+      }
+      if (value.IsNull()) continue;
+      if (!value.IsMap()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(value), k, " must be a map, got ", value.KindName()));
+      }
+      for (const auto& [vk, vv] : value.entries()) {
+        if (!vv.IsScalar()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where(vv), k, ".", vk.scalar(), " must be a single value"));
+        }
+        (k == "labels" ? node.labels : node.facts)[vk.scalar()] = vv.scalar();
+      }
+    }
+    nodes.push_back(std::move(node));
   }
   return nodes;
 }
 
+// A YAML double-quoted scalar: printable UTF-8 as is, escapes for the rest.
 std::string YamlQuote(const std::string& s) {
-  YAML::Emitter e;
-  e << YAML::DoubleQuoted << s;
-  return e.c_str();
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += absl::StrFormat("\\x%02x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
 }
 
 void PrintValue(std::ostream& out, const v1::Value& v) {

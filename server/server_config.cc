@@ -60,16 +60,16 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   PLUMB_ASSIGN_OR_RETURN(c.retention_max_age,
                          values.GetDuration("retention.max_age", c.retention_max_age));
   if (c.retention_max_age < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("retention.max_age must not be negative (0: no limit)");
+    return absl::InvalidArgumentError(absl::StrCat(values.Named("retention.max_age"), " must not be negative (0: no limit)"));
   }
   if (c.repo_url.empty() && require_repo) {
     return absl::InvalidArgumentError("repo.url is required (config file or --repo.url)");
   }
   if (c.repo_poll < absl::Seconds(1)) {
-    return absl::InvalidArgumentError("repo.poll must be at least 1s");
+    return absl::InvalidArgumentError(absl::StrCat(values.Named("repo.poll"), " must be at least 1s"));
   }
   if (c.repo_timeout < absl::Seconds(1)) {
-    return absl::InvalidArgumentError("repo.timeout must be at least 1s");
+    return absl::InvalidArgumentError(absl::StrCat(values.Named("repo.timeout"), " must be at least 1s"));
   }
   return c;
 }

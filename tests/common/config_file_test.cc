@@ -66,6 +66,36 @@ TEST(ConfigFileTest, BadBooleanAndDurationAreNamed) {
             std::string::npos);
 }
 
+TEST(ConfigFileTest, BadValuesFromTheFileNameFileLineAndColumn) {
+  TempDir dir;
+  WriteFileOrDie(dir.Sub("c.yaml"), "server: a\nrepo:\n  poll: soon\ninsecure: maybe\n");
+  auto c = ConfigValues::LoadFile(dir.Sub("c.yaml"), kKeys, kMaps);
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::string poll(c->GetDuration("repo.poll", absl::Seconds(1)).status().message());
+  EXPECT_NE(poll.find("c.yaml:3:9: repo.poll: "), std::string::npos) << poll;
+  std::string insecure(c->GetBool("insecure", false).status().message());
+  EXPECT_NE(insecure.find("c.yaml:4:11: insecure: expected true or false"), std::string::npos)
+      << insecure;
+  // A flag replaces the value, and the message then names the key alone.
+  const char* argv[] = {"x", "--repo.poll=later"};
+  auto flags = CommandLine::Parse(2, argv, {});
+  ASSERT_TRUE(flags.ok());
+  ASSERT_TRUE(c->ApplyFlags(*flags, kKeys, kMaps).ok());
+  std::string flagged(c->GetDuration("repo.poll", absl::Seconds(1)).status().message());
+  EXPECT_EQ(flagged.find("c.yaml"), std::string::npos) << flagged;
+  EXPECT_NE(flagged.find("repo.poll"), std::string::npos) << flagged;
+}
+
+TEST(ConfigFileTest, DuplicateKeysAndMissingFilesAreErrors) {
+  TempDir dir;
+  WriteFileOrDie(dir.Sub("c.yaml"), "server: a\nserver: b\n");
+  auto c = ConfigValues::LoadFile(dir.Sub("c.yaml"), kKeys, kMaps);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("c.yaml:2:"), std::string::npos) << c.status();
+  auto missing = ConfigValues::LoadFile(dir.Sub("nope.yaml"), kKeys, kMaps);
+  EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
+}
+
 TEST(CommandLineTest, ParsesFlagsPositionalsAndRepeats) {
   const char* argv[] = {"x", "apply", "--label", "a=b", "--label=c=d", "--once", "dir"};
   auto cl = CommandLine::Parse(7, argv, {"once"});
