@@ -95,66 +95,163 @@ std::string YamlNode::KindName() const {
   return "?";
 }
 
-// Copies a yaml-cpp node graph into YamlNodes. Everything that can throw runs under the
-// try block of ParseYaml.
-class YamlBuilder {
+// Builds YamlNodes straight from yaml-cpp's parser events: one pass over the text, no
+// intermediate YAML::Node graph. Aliases copy their anchor's finished node (counted against
+// kMaxNodes, so alias bombs stop early). Everything that can throw runs under LoadDocument's
+// try block; a problem found here throws StopParse after recording error().
+class YamlBuilder : public YAML::EventHandler {
  public:
-  // Returns false with `error_` set on the first problem.
-  bool Build(const YAML::Node& in, const YamlMark& fallback, int depth, YamlNode* out) {
-    if (++nodes_ > kMaxNodes) return Fail(fallback, "document has too many nodes (alias bomb?)");
-    if (depth > kMaxDepth) return Fail(fallback, "document is nested too deeply");
-    out->mark_ = ToMark(in.Mark(), fallback);
-    switch (in.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        out->kind_ = YamlNode::Kind::kNull;
-        return true;
-      case YAML::NodeType::Scalar:
-        out->kind_ = YamlNode::Kind::kScalar;
-        out->scalar_ = in.Scalar();
-        out->quoted_ = in.Tag() == "!" || in.Tag() == "tag:yaml.org,2002:str";
-        return true;
-      case YAML::NodeType::Sequence:
-        out->kind_ = YamlNode::Kind::kSequence;
-        for (const YAML::Node& item : in) {
-          out->items_.emplace_back();
-          if (!Build(item, out->mark_, depth + 1, &out->items_.back())) return false;
-        }
-        return true;
-      case YAML::NodeType::Map:
-        out->kind_ = YamlNode::Kind::kMap;
-        return BuildMap(in, depth, out);
-    }
-    return Fail(out->mark_, "unknown YAML node type");
-  }
+  struct StopParse {};
+
+  // `root` stays null, marked 1:1, when the text holds no document.
+  explicit YamlBuilder(YamlNode* root) : root_(root) { root_->mark_ = YamlMark{1, 1}; }
 
   const YamlError& error() const { return error_; }
 
- private:
-  bool BuildMap(const YAML::Node& in, int depth, YamlNode* out) {
-    absl::flat_hash_set<std::string> seen;
-    for (auto it = in.begin(); it != in.end(); ++it) {
-      out->entries_.emplace_back();
-      auto& [key, value] = out->entries_.back();
-      if (!Build(it->first, out->mark_, depth + 1, &key)) return false;
-      if (!key.IsScalar()) {
-        return Fail(key.mark_, absl::StrCat("map key must be a string, got ", key.KindName()));
-      }
-      if (!seen.insert(key.scalar_).second) {
-        return Fail(key.mark_, absl::StrCat("duplicate key '", key.scalar_, "'"));
-      }
-      if (!Build(it->second, key.mark_, depth + 1, &value)) return false;
-      // An empty value is marked at the token after it, often the next line: use its key.
-      if (value.IsNull() && value.mark_.line != key.mark_.line) value.mark_ = key.mark_;
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    YamlNode* node = Begin(mark);
+    node->kind_ = YamlNode::Kind::kNull;
+    End(anchor, 1);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    YamlNode* node = Begin(mark);
+    node->kind_ = YamlNode::Kind::kScalar;
+    node->scalar_ = value;
+    node->quoted_ = tag == "!" || tag == "tag:yaml.org,2002:str";
+    End(anchor, 1);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (anchor == 0 || anchor > anchors_.size() || anchors_[anchor - 1].count == 0) {
+      Fail(ToMark(mark, Fallback()), "alias refers to a node that contains it (recursive alias)");
     }
-    return true;
+    const Anchored& anchored = anchors_[anchor - 1];
+    nodes_ += anchored.count - 1;  // Begin counts one
+    YamlNode* node = Begin(mark);
+    *node = anchored.node;  // keeps the anchored node's marks, as yaml-cpp's Load did
+    End(0, anchored.count);
   }
 
-  bool Fail(const YamlMark& mark, std::string message) {
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    YamlNode* node = Begin(mark);
+    node->kind_ = YamlNode::Kind::kSequence;
+    Open(node, anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    YamlNode* node = Begin(mark);
+    node->kind_ = YamlNode::Kind::kMap;
+    Open(node, anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  // An open sequence or map.
+  struct Frame {
+    YamlNode* node;
+    YAML::anchor_t anchor;
+    size_t nodes_before;  // nodes_ when it began (its own node included)
+    bool want_value = false;  // maps: the next node is the value of entries_.back()
+    absl::flat_hash_set<std::string> keys;  // maps: for duplicate detection
+  };
+  struct Anchored {
+    YamlNode node;
+    size_t count = 0;  // nodes in it; 0: not finished
+  };
+
+  YamlMark Fallback() const {
+    return stack_.empty() ? YamlMark{1, 1} : stack_.back().node->mark_;
+  }
+
+  // The slot for the next node, where the parser is now.
+  YamlNode* Begin(const YAML::Mark& mark) {
+    if (++nodes_ > kMaxNodes) Fail(Fallback(), "document has too many nodes (alias bomb?)");
+    YamlNode* node;
+    if (stack_.empty()) {
+      if (root_started_) Fail(Fallback(), "unexpected second root node");
+      root_started_ = true;
+      node = root_;
+    } else {
+      Frame& top = stack_.back();
+      if (top.node->IsSequence()) {
+        top.node->items_.emplace_back();
+        node = &top.node->items_.back();
+      } else if (!top.want_value) {
+        top.node->entries_.emplace_back();
+        node = &top.node->entries_.back().first;
+      } else {
+        node = &top.node->entries_.back().second;
+      }
+    }
+    node->mark_ = ToMark(mark, Fallback());
+    return node;
+  }
+
+  void Open(YamlNode* node, YAML::anchor_t anchor) {
+    if (stack_.size() >= static_cast<size_t>(kMaxDepth)) {
+      Fail(node->mark_, "document is nested too deeply");
+    }
+    Frame frame;
+    frame.node = node;
+    frame.anchor = anchor;
+    frame.nodes_before = nodes_;
+    stack_.push_back(std::move(frame));
+  }
+
+  void Close() {
+    Frame frame = std::move(stack_.back());
+    stack_.pop_back();
+    End(frame.anchor, nodes_ - frame.nodes_before + 1);
+  }
+
+  // The node last begun (and, for containers, closed) is complete.
+  void End(YAML::anchor_t anchor, size_t count) {
+    const YamlNode* done = root_;
+    if (!stack_.empty()) {
+      Frame& top = stack_.back();
+      if (top.node->IsSequence()) {
+        done = &top.node->items_.back();
+      } else if (!top.want_value) {
+        YamlNode& key = top.node->entries_.back().first;
+        if (!key.IsScalar()) {
+          Fail(key.mark_, absl::StrCat("map key must be a string, got ", key.KindName()));
+        }
+        if (!top.keys.insert(key.scalar_).second) {
+          Fail(key.mark_, absl::StrCat("duplicate key '", key.scalar_, "'"));
+        }
+        top.want_value = true;
+        done = &key;
+      } else {
+        auto& [key, value] = top.node->entries_.back();
+        // An empty value is marked at the token after it, often the next line: use its key.
+        if (value.IsNull() && value.mark_.line != key.mark_.line) value.mark_ = key.mark_;
+        top.want_value = false;
+        done = &value;
+      }
+    }
+    if (anchor != 0) {
+      if (anchors_.size() < anchor) anchors_.resize(anchor);
+      anchors_[anchor - 1] = Anchored{*done, count};
+    }
+  }
+
+  [[noreturn]] void Fail(const YamlMark& mark, std::string message) {
     error_ = YamlError{mark, std::move(message)};
-    return false;
+    throw StopParse{};
   }
 
+  YamlNode* const root_;
+  bool root_started_ = false;
+  std::vector<Frame> stack_;
+  std::vector<Anchored> anchors_;  // by yaml-cpp's anchor id - 1
   size_t nodes_ = 0;
   YamlError error_;
 };
@@ -179,24 +276,23 @@ class DocumentStarts : public YAML::EventHandler {
   YAML::Mark start = YAML::Mark::null_mark();
 };
 
-// Everything that touches yaml-cpp's throwing API runs here.
+// Everything that touches yaml-cpp's throwing API runs here. One parser, one pass: the first
+// document is built as it is parsed, then one more step tells whether a second one follows.
+// (Not YAML::LoadAll: in yaml-cpp 0.7 it loops forever, eating memory, on input such as ","
+// — jbeder/yaml-cpp#1040, fixed upstream in 2024. Two bounded steps of a parser are safe.)
 void LoadDocument(absl::string_view text, YamlNode* root, YamlError* err) {
+  YamlBuilder builder(root);
   try {
-    std::string input(text.data(), text.size());
-    YAML::Node doc = YAML::Load(input);
-    // Not YAML::LoadAll: in yaml-cpp 0.7 it loops forever, eating memory, on input such as
-    // "," (jbeder/yaml-cpp#1040, fixed upstream in 2024). Two bounded steps of a parser
-    // tell whether a second document follows.
-    std::istringstream stream(input);
+    std::istringstream stream{std::string(text)};
     YAML::Parser parser(stream);
+    if (!parser.HandleNextDocument(builder)) return;  // no document: null
     DocumentStarts starts;
-    if (parser.HandleNextDocument(starts) && parser.HandleNextDocument(starts)) {
+    if (parser.HandleNextDocument(starts)) {
       *err = YamlError{ToMark(starts.start, YamlMark{1, 1}),
                        "only one YAML document per file is allowed"};
-      return;
     }
-    YamlBuilder builder;
-    if (!builder.Build(doc, YamlMark{1, 1}, 0, root)) *err = builder.error();
+  } catch (const YamlBuilder::StopParse&) {
+    *err = builder.error();
   } catch (const YAML::Exception& e) {
     // e.msg is the bare message; e.what() repeats the mark in yaml-cpp's own format.
     *err = YamlError{ToMark(e.mark, YamlMark{1, 1}), e.msg};

@@ -89,9 +89,11 @@ TEST(YamlDocumentTest, StrayCommasDoNotHang) {
 
 TEST(YamlDocumentTest, SurvivesRecursiveAliasesAndBombs) {
   YamlError error;
-  // yaml-cpp builds a node that contains itself.
+  // A node that contains itself.
   EXPECT_FALSE(ParseYaml("&a [*a]\n", "f", &error).ok());
-  EXPECT_THAT(error.message, HasSubstr("nested too deeply"));
+  EXPECT_THAT(error.message, HasSubstr("recursive alias"));
+  EXPECT_EQ(error.mark.line, 1);
+  EXPECT_EQ(error.mark.column, 5);
   // Each level doubles: 2^30 leaves once expanded.
   std::string bomb = "a0: &a0 [x, x]\n";
   for (int i = 1; i <= 30; ++i) {
@@ -101,6 +103,30 @@ TEST(YamlDocumentTest, SurvivesRecursiveAliasesAndBombs) {
   EXPECT_FALSE(ParseYaml(bomb, "f", &error).ok());
   EXPECT_THAT(error.message, HasSubstr("too many nodes"));
   EXPECT_FALSE(ParseYaml(std::string(200, '[') + std::string(200, ']'), "f", &error).ok());
+  EXPECT_THAT(error.message, HasSubstr("nested too deeply"));
+}
+
+TEST(YamlDocumentTest, AliasesCopyTheirAnchorsWithTheirMarksAndKinds) {
+  auto doc = ParseYaml("base: &b {mode: \"0644\", owner: root}\nfile: *b\nlist: [&x one, *x]\n",
+                       "f");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  const YamlNode* file = doc->Find("file");
+  ASSERT_NE(file, nullptr);
+  ASSERT_TRUE(file->IsMap());
+  EXPECT_EQ(file->Find("mode")->scalar(), "0644");
+  EXPECT_TRUE(file->Find("mode")->quoted());
+  EXPECT_FALSE(file->Find("owner")->quoted());
+  EXPECT_EQ(file->Find("mode")->mark().line, 1);  // where the anchored node is written
+  const YamlNode* list = doc->Find("list");
+  ASSERT_EQ(list->items().size(), 2u);
+  EXPECT_EQ(list->items()[1].scalar(), "one");
+  // Documents with no content are null.
+  for (const char* empty : {"", "# only a comment\n", "---\n"}) {
+    auto e = ParseYaml(empty, "f");
+    ASSERT_TRUE(e.ok()) << empty;
+    EXPECT_TRUE(e->IsNull()) << empty;
+    EXPECT_GE(e->mark().line, 1) << empty;
+  }
 }
 
 }  // namespace
