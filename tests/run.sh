@@ -34,9 +34,12 @@ if [ "${PLUMB_SKIP_FUZZ:-}" != 1 ]; then
   rm -rf "$work" "$work.log"
 fi
 
-# Packaging: build the .deb files and install, remove and purge them on this machine (root only).
+# Packaging: build the .deb files and install, remove and purge them on this machine (root only);
+# then docs/getting-started.md step by step with them (server, install-agent.sh, a converged
+# agent, a second commit), bounded in time, everything purged afterwards.
 if [ "$(id -u)" -eq 0 ] && [ "${PLUMB_SKIP_PACKAGE_TEST:-}" != 1 ]; then
   cmake --build "$BUILD_DIR" --target package >/dev/null
   bash tests/packaging/deb_install_test.sh "$BUILD_DIR" || status=1
+  timeout 600 bash tests/packaging/getting_started_test.sh "$BUILD_DIR" || status=1
 fi
 exit $status
