@@ -46,6 +46,10 @@ flags (each is also a key of the YAML config file):
 
 }  // namespace
 
+// EX_CONFIG: the daemon cannot run before the node is enrolled. The systemd unit does not
+// restart on it (RestartPreventExitStatus=78), so an enabled, unenrolled agent stays stopped.
+constexpr int kExitNotEnrolled = 78;
+
 int main(int argc, char** argv) {
   // "-o json" (masterless apply's output format) is the one short flag.
   std::vector<std::string> arg_strings(argv, argv + argc);
@@ -98,7 +102,7 @@ int main(int argc, char** argv) {
     std::cerr << "plumb-agent: no TLS identity: enroll this node first (plumb-agent enroll "
                  "--server ADDR --token TOKEN --ca-fingerprint SHA256), set tls.ca/cert/key, or "
                  "pass --insecure for a local development server\n";
-    return 1;
+    return kExitNotEnrolled;
   }
 
   sigset_t stop_signals;

@@ -18,7 +18,8 @@ TEST(AgentConfigTest, ExampleConfigLoads) {
   auto c = Load({"--config", path.c_str()});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server, "plumb.example.org:7443");
-  EXPECT_EQ(c->labels.at("role"), "web");
+  // No labels: the package's config must not add any to those the join token binds.
+  EXPECT_TRUE(c->labels.empty());
   EXPECT_EQ(c->interval, absl::Minutes(5));
   // tls: is left to enrollment in the example (state_dir/tls; see the next test).
   EXPECT_TRUE(c->tls.empty() || c->tls.key == "/var/lib/plumb/tls/agent.key");

@@ -28,6 +28,10 @@ check "agent config installed" test -f /etc/plumb/agent.yaml
 check "server config installed" test -f /etc/plumb/server.yaml
 check "agent config is a conffile" sh -c 'dpkg-query -W -f="\${Conffiles}" plumb-agent | grep -q /etc/plumb/agent.yaml'
 check "server config is a conffile" sh -c 'dpkg-query -W -f="\${Conffiles}" plumb-server | grep -q /etc/plumb/server.yaml'
+check "an unenrolled agent exits 78 (EX_CONFIG), saying to enroll" sh -c \
+  '/usr/bin/plumb-agent --config /etc/plumb/agent.yaml 2>&1 | grep -q "enroll this node first"; /usr/bin/plumb-agent --config /etc/plumb/agent.yaml 2>/dev/null; [ $? -eq 78 ]'
+check "systemd does not restart an unenrolled agent" \
+  grep -qx "RestartPreventExitStatus=78" /usr/lib/systemd/system/plumb-agent.service
 check "agent unit installed" test -f /usr/lib/systemd/system/plumb-agent.service
 check "server unit installed" test -f /usr/lib/systemd/system/plumb-server.service
 check "server unit is hardened" sh -c 'grep -q "^ProtectSystem=strict" /usr/lib/systemd/system/plumb-server.service && grep -q "^NoNewPrivileges=true" /usr/lib/systemd/system/plumb-server.service'

@@ -205,6 +205,8 @@ converged_at() {  # converged_at REV: web-01 converged at that revision
 content_is() { [ "$(cat "$MANAGED/hello.txt" 2>/dev/null)" = "$1" ]; }
 check "plumbctl nodes: web-01 converged at the first commit" wait_until converged_at "$first_rev"
 check "the managed file has the content from git" content_is "Hello from Plumb"
+check "web-01 has exactly the labels its token bound" \
+  sh -c "plumbctl -o json node web-01 | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[\"labels\"] != {\"role\": \"web\"})'"
 
 # Step 8: a second commit, fetched at once with plumbctl sync.
 sed -i 's/Hello from Plumb/Hello again/' modules/hello/module.yaml
