@@ -93,8 +93,6 @@ check "plumb user created" getent passwd plumb
 
 # Step 3: the desired-state repository, readable by the plumb user.
 check "git init --bare" git init -q --bare -b main "$REPO"
-check "safe.directory for the plumb user" \
-  runuser -u plumb -- git config --global --add safe.directory "$REPO"
 git config --global user.name "Plumb Test"
 git config --global user.email test@localhost
 check "git clone" git clone -q "$REPO" "$HOME/plumb-repo"

@@ -164,6 +164,16 @@ TEST_F(GitSourceTest, FileUrlWorks) {
   EXPECT_EQ(head->sha, sha);
 }
 
+TEST_F(GitSourceTest, ALocalRepositoryOwnedByAnotherUserIsFetched) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  std::string sha = FirstCommit();
+  ASSERT_EQ(std::system(("chown -R 65534:65534 " + origin_).c_str()), 0);
+  auto source = OpenOrDie(origin_);
+  auto head = source->Fetch();
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->sha, sha);
+}
+
 TEST_F(GitSourceTest, MissingBranchIsNotFound) {
   FirstCommit();
   auto source = OpenOrDie(origin_, "release");
