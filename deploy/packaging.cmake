@@ -17,6 +17,16 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/config/server.yaml
 
 install(TARGETS plumbctl RUNTIME DESTINATION bin COMPONENT ctl)
 
+# The operator's guide ships with every package (a host may have only one of them), so
+# getting-started and the units' Documentation= work offline: /usr/share/doc/<package>/.
+file(GLOB PLUMB_DOCS ${CMAKE_SOURCE_DIR}/docs/*.md)
+foreach(pair "agent;plumb-agent" "server;plumb-server" "ctl;plumbctl")
+  list(GET pair 0 component)
+  list(GET pair 1 package)
+  install(FILES ${CMAKE_SOURCE_DIR}/README.md ${PLUMB_DOCS}
+          DESTINATION share/doc/${package} COMPONENT ${component})
+endforeach()
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME plumb)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})

@@ -32,6 +32,13 @@ check "an unenrolled agent exits 78 (EX_CONFIG), saying to enroll" sh -c \
   '/usr/bin/plumb-agent --config /etc/plumb/agent.yaml 2>&1 | grep -q "enroll this node first"; /usr/bin/plumb-agent --config /etc/plumb/agent.yaml 2>/dev/null; [ $? -eq 78 ]'
 check "systemd does not restart an unenrolled agent" \
   grep -qx "RestartPreventExitStatus=78" /usr/lib/systemd/system/plumb-agent.service
+check "the units' Documentation= files are installed" sh -c '
+  for u in /usr/lib/systemd/system/plumb-agent.service /usr/lib/systemd/system/plumb-server.service; do
+    for f in $(sed -n "s|^Documentation=||p" "$u" | tr " " "\n" | sed "s|^file://||"); do
+      test -s "$f" || exit 1
+    done
+  done'
+check "getting-started ships with the agent package" test -s /usr/share/doc/plumb-agent/getting-started.md
 check "agent unit installed" test -f /usr/lib/systemd/system/plumb-agent.service
 check "server unit installed" test -f /usr/lib/systemd/system/plumb-server.service
 check "server unit is hardened" sh -c 'grep -q "^ProtectSystem=strict" /usr/lib/systemd/system/plumb-server.service && grep -q "^NoNewPrivileges=true" /usr/lib/systemd/system/plumb-server.service'
