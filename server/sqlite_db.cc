@@ -1,5 +1,9 @@
 #include "server/sqlite_db.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +50,13 @@ absl::Status SqliteDb::ToStatus(int rc, absl::string_view sql) const {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+  // A new database is created 0640 whatever the umask (SQLite gives its -wal and -shm files
+  // the database's mode): it holds the fleet's reports and token hashes.
+  int created = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  if (created >= 0) {
+    fchmod(created, 0640);
+    close(created);
+  }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -1,5 +1,7 @@
 #include "server/store.h"
 
+#include <sys/stat.h>
+
 #include <string>
 
 #include "gtest/gtest.h"
@@ -69,6 +71,19 @@ std::vector<std::string> Names(const std::vector<v1::Node>& nodes) {
 const std::string kShaA = "aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111";
 const std::string kShaA2 = "aaaa2222aaaa2222aaaa2222aaaa2222aaaa2222";
 const std::string kShaB = "bbbb1111bbbb1111bbbb1111bbbb1111bbbb1111";
+
+TEST(StoreTest, ANewDatabaseIsNotWorldReadable) {
+  TempDir dir;
+  mode_t old = umask(0);  // the most permissive umask: the mode must not depend on it
+  auto store = Store::Open(dir.Sub("plumb.db"));
+  umask(old);
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (const char* name : {"plumb.db", "plumb.db-wal"}) {
+    struct stat st;
+    if (stat(dir.Sub(name).c_str(), &st) != 0) continue;  // -wal appears with the first write
+    EXPECT_EQ(st.st_mode & 0777, 0640u) << name;
+  }
+}
 
 TEST(StoreTest, RevisionRoundTripWithErrors) {
   TempDir dir;
