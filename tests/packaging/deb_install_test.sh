@@ -72,7 +72,9 @@ check "both units enabled by the packages" sh -c "
 check "plumb system user exists" getent passwd plumb
 check "/var/lib/plumb is 0700 root" test "$(mode_of /var/lib/plumb)" = "700 root root"
 check "/var/lib/plumb-server is 0750 plumb" test "$(mode_of /var/lib/plumb-server)" = "750 plumb plumb"
-check "dependencies declared (shlibdeps)" sh -c 'dpkg-query -W -f="\${Depends}" plumb-agent | grep -q libgrpc'
+check "dependencies declared (shlibdeps)" sh -c 'dpkg-query -W -f="\${Depends}" plumb-server | grep -q libgrpc'
+check "the agent links OpenSSL shared (security updates reach it), gRPC statically" sh -c \
+  'dpkg-query -W -f="\${Depends}" plumb-agent | grep -q libssl3 && ! dpkg-query -W -f="\${Depends}" plumb-agent | grep -q libgrpc'
 
 echo keep > /var/lib/plumb/marker
 check "dpkg -r removes the packages" dpkg -r plumb-agent plumb-server plumbctl
