@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
 }
 
 SqliteDb::~SqliteDb() {
-  // Statements are finalized by their owners first; close_v2 tolerates stragglers.
+  // Statements in use are finalized by their owners first; close_v2 tolerates stragglers.
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -81,15 +82,32 @@ absl::Status SqliteDb::Exec(absl::string_view sql) {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStatement>> SqliteDb::Prepare(absl::string_view sql) {
+  std::string text(sql.data(), sql.size());
+  auto idle = idle_.find(text);
+  if (idle != idle_.end()) {
+    sqlite3_stmt* stmt = idle->second;
+    idle_.erase(idle);
+    return std::unique_ptr<SqliteStatement>(new SqliteStatement(this, stmt, std::move(text)));
+  }
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt);
     return ToStatus(rc, sql);
   }
   if (stmt == nullptr) return absl::InvalidArgumentError(absl::StrCat("empty SQL: ", sql));
-  return std::unique_ptr<SqliteStatement>(
-      new SqliteStatement(this, stmt, std::string(sql.data(), sql.size())));
+  return std::unique_ptr<SqliteStatement>(new SqliteStatement(this, stmt, std::move(text)));
+}
+
+void SqliteDb::Release(sqlite3_stmt* stmt, std::string sql) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  if (idle_.size() >= kMaxIdleStatements || idle_.count(sql) > 0) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  idle_.emplace(std::move(sql), stmt);
 }
 
 absl::StatusOr<std::string> SqliteDb::QueryText(absl::string_view sql) {
@@ -103,7 +121,7 @@ absl::StatusOr<std::string> SqliteDb::QueryText(absl::string_view sql) {
 
 int64_t SqliteDb::Changes() const { return sqlite3_changes(db_); }
 
-SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
+SqliteStatement::~SqliteStatement() { db_->Release(stmt_, std::move(sql_)); }
 
 absl::Status SqliteStatement::Check(int rc, absl::string_view what) const {
   if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return absl::OkStatus();

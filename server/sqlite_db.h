@@ -4,6 +4,7 @@
 // The only place that calls sqlite3_* and converts SQLite errors to absl::Status.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -57,6 +58,9 @@ class SqliteStatement {
 };
 
 // One SQLite connection. Thread-compatible: the owner serializes calls (Store holds a mutex).
+// Keeps finished statements for reuse, one per SQL text (up to kMaxIdleStatements texts): the
+// store runs the same few statements for every agent, and preparing them anew each time was a
+// fifth of the fan-out's cost (docs/benchmarks.md, finding 2).
 class SqliteDb {
  public:
   // Opens or creates the database file at `path`, with a busy timeout.
@@ -79,9 +83,16 @@ class SqliteDb {
   absl::Status ToStatus(int rc, absl::string_view sql) const;
 
  private:
+  friend class SqliteStatement;
+  static constexpr size_t kMaxIdleStatements = 64;
+
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // A statement is done: reset and kept for the next Prepare of `sql`, or finalized.
+  void Release(sqlite3_stmt* stmt, std::string sql);
+
   sqlite3* db_;
   std::string path_;
+  std::map<std::string, sqlite3_stmt*> idle_;
 };
 
 }  // namespace plumb
