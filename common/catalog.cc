@@ -15,19 +15,28 @@ std::string ResourceId(absl::string_view type, absl::string_view name) {
   return absl::StrCat(type, ":", name);
 }
 
-std::string ComputeResourceVersion(const v1::Resource& resource) {
-  v1::Resource canonical = resource;
-  canonical.clear_version();
-  canonical.clear_source_location();
+namespace {
+
+// The version of `resource`, whose version and source_location must be empty.
+std::string VersionOfCanonical(const v1::Resource& resource) {
   std::string bytes;
   {
     // Deterministic serialization sorts map entries, so equal specs give equal bytes.
     google::protobuf::io::StringOutputStream out(&bytes);
     google::protobuf::io::CodedOutputStream coded(&out);
     coded.SetSerializationDeterministic(true);
-    canonical.SerializeToCodedStream(&coded);
+    resource.SerializeToCodedStream(&coded);
   }
   return Sha256Hex(bytes);
+}
+
+}  // namespace
+
+std::string ComputeResourceVersion(const v1::Resource& resource) {
+  v1::Resource canonical = resource;
+  canonical.clear_version();
+  canonical.clear_source_location();
+  return VersionOfCanonical(canonical);
 }
 
 std::string ComputeCatalogDigest(const v1::Catalog& catalog) {
@@ -40,7 +49,15 @@ std::string ComputeCatalogDigest(const v1::Catalog& catalog) {
 }
 
 void SealCatalog(v1::Catalog* catalog) {
-  for (v1::Resource& r : *catalog->mutable_resources()) r.set_version(ComputeResourceVersion(r));
+  // In place, not through a copy: the fields that are not part of the spec are set aside.
+  for (v1::Resource& r : *catalog->mutable_resources()) {
+    std::string location = std::move(*r.mutable_source_location());
+    r.clear_source_location();
+    r.clear_version();
+    std::string version = VersionOfCanonical(r);
+    r.set_source_location(std::move(location));
+    r.set_version(std::move(version));
+  }
   catalog->set_digest(ComputeCatalogDigest(*catalog));
 }
 

@@ -35,6 +35,14 @@ TEST(CatalogTest, VersionDependsOnSpecButNotOnLocation) {
   EXPECT_EQ(ComputeResourceVersion(a), ComputeResourceVersion(b));
   b = File("/a", "0600");
   EXPECT_NE(ComputeResourceVersion(a), ComputeResourceVersion(b));
+  // Sealing in place gives the same versions and keeps where each resource was written.
+  v1::Resource located = a;
+  located.set_source_location("modules/x/module.yaml:3:5");
+  located.set_version("stale");
+  v1::Catalog c = MakeCatalog({located, b});
+  EXPECT_EQ(c.resources(0).version(), ComputeResourceVersion(a));
+  EXPECT_EQ(c.resources(0).source_location(), "modules/x/module.yaml:3:5");
+  EXPECT_EQ(c.resources(1).version(), ComputeResourceVersion(b));
 }
 
 TEST(CatalogTest, DigestIsStableAndSeesOrderAndContent) {
