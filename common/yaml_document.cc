@@ -1,13 +1,13 @@
 #include "common/yaml_document.h"
 
-#include <exception>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "yaml-cpp/eventhandler.h"
-#include "yaml-cpp/yaml.h"
+#include "absl/container/flat_hash_map.h"
+#include "yaml.h"
 
 namespace plumb {
 
@@ -16,12 +16,6 @@ namespace {
 // Beyond these a document is an attack (alias bombs, deep nesting), not configuration.
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxNodes = 250000;
-
-YamlMark ToMark(const YAML::Mark& mark, const YamlMark& fallback) {
-  // yaml-cpp marks are 0-based; null nodes made from an empty value carry no mark.
-  if (mark.line < 0 || mark.column < 0) return fallback;
-  return YamlMark{mark.line + 1, mark.column + 1};
-}
 
 // Returns the offset of the first byte that is not part of well-formed UTF-8 (no overlong
 // forms, surrogates or code points above U+10FFFF), or npos. Protobuf strings must be UTF-8,
@@ -95,89 +89,110 @@ std::string YamlNode::KindName() const {
   return "?";
 }
 
-// Builds YamlNodes straight from yaml-cpp's parser events: one pass over the text, no
-// intermediate YAML::Node graph. Aliases copy their anchor's finished node (counted against
-// kMaxNodes, so alias bombs stop early). Everything that can throw runs under LoadDocument's
-// try block; a problem found here throws StopParse after recording error().
-class YamlBuilder : public YAML::EventHandler {
+// Builds YamlNodes from libyaml's parser events in one pass. Aliases copy their anchor's
+// finished node (counted against kMaxNodes, so alias bombs stop early). Returns false with
+// error() set on the first problem.
+class YamlBuilder {
  public:
-  struct StopParse {};
-
   // `root` stays null, marked 1:1, when the text holds no document.
   explicit YamlBuilder(YamlNode* root) : root_(root) { root_->mark_ = YamlMark{1, 1}; }
 
   const YamlError& error() const { return error_; }
 
-  void OnDocumentStart(const YAML::Mark&) override {}
-  void OnDocumentEnd() override {}
-
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    YamlNode* node = Begin(mark);
-    node->kind_ = YamlNode::Kind::kNull;
-    End(anchor, 1);
-  }
-
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
-                const std::string& value) override {
-    YamlNode* node = Begin(mark);
-    node->kind_ = YamlNode::Kind::kScalar;
-    node->scalar_ = value;
-    node->quoted_ = tag == "!" || tag == "tag:yaml.org,2002:str";
-    End(anchor, 1);
-  }
-
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    if (anchor == 0 || anchor > anchors_.size() || anchors_[anchor - 1].count == 0) {
-      Fail(ToMark(mark, Fallback()), "alias refers to a node that contains it (recursive alias)");
+  // Handles one event inside the first document.
+  bool Handle(const yaml_event_t& event) {
+    YamlMark mark{static_cast<int>(event.start_mark.line) + 1,
+                  static_cast<int>(event.start_mark.column) + 1};
+    switch (event.type) {
+      case YAML_SCALAR_EVENT: {
+        const auto& scalar = event.data.scalar;
+        YamlNode* node = Begin(mark);
+        if (node == nullptr) return false;
+        std::string value(reinterpret_cast<const char*>(scalar.value), scalar.length);
+        std::string tag = scalar.tag != nullptr ? reinterpret_cast<const char*>(scalar.tag) : "";
+        bool plain = scalar.style == YAML_PLAIN_SCALAR_STYLE || scalar.style == YAML_ANY_SCALAR_STYLE;
+        if (plain && tag.empty() &&
+            (value.empty() || value == "~" || value == "null" || value == "Null" ||
+             value == "NULL")) {
+          node->kind_ = YamlNode::Kind::kNull;
+        } else {
+          node->kind_ = YamlNode::Kind::kScalar;
+          node->scalar_ = std::move(value);
+          node->quoted_ = !plain || tag == "tag:yaml.org,2002:str";
+        }
+        return End(Anchor(scalar.anchor), 1);
+      }
+      case YAML_ALIAS_EVENT: {
+        auto it = anchors_.find(Anchor(event.data.alias.anchor));
+        if (it == anchors_.end()) {
+          return Fail(mark, "alias refers to a node that contains it (recursive alias) or to "
+                            "no anchor");
+        }
+        const Anchored& anchored = it->second;
+        nodes_ += anchored.count - 1;  // Begin counts one
+        YamlNode* node = Begin(mark);
+        if (node == nullptr) return false;
+        *node = anchored.node;  // keeps the anchored node's marks
+        return End("", anchored.count);
+      }
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT: {
+        YamlNode* node = Begin(mark);
+        if (node == nullptr) return false;
+        bool seq = event.type == YAML_SEQUENCE_START_EVENT;
+        node->kind_ = seq ? YamlNode::Kind::kSequence : YamlNode::Kind::kMap;
+        if (stack_.size() >= static_cast<size_t>(kMaxDepth)) {
+          return Fail(mark, "document is nested too deeply");
+        }
+        Frame frame;
+        frame.node = node;
+        frame.anchor = Anchor(seq ? event.data.sequence_start.anchor
+                                  : event.data.mapping_start.anchor);
+        frame.nodes_before = nodes_;
+        stack_.push_back(std::move(frame));
+        return true;
+      }
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        Frame frame = std::move(stack_.back());
+        stack_.pop_back();
+        return End(frame.anchor, nodes_ - frame.nodes_before + 1);
+      }
+      default:
+        return true;  // stream and document events
     }
-    const Anchored& anchored = anchors_[anchor - 1];
-    nodes_ += anchored.count - 1;  // Begin counts one
-    YamlNode* node = Begin(mark);
-    *node = anchored.node;  // keeps the anchored node's marks, as yaml-cpp's Load did
-    End(0, anchored.count);
   }
-
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                       YAML::EmitterStyle::value) override {
-    YamlNode* node = Begin(mark);
-    node->kind_ = YamlNode::Kind::kSequence;
-    Open(node, anchor);
-  }
-  void OnSequenceEnd() override { Close(); }
-
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
-                  YAML::EmitterStyle::value) override {
-    YamlNode* node = Begin(mark);
-    node->kind_ = YamlNode::Kind::kMap;
-    Open(node, anchor);
-  }
-  void OnMapEnd() override { Close(); }
 
  private:
   // An open sequence or map.
   struct Frame {
     YamlNode* node;
-    YAML::anchor_t anchor;
+    std::string anchor;
     size_t nodes_before;  // nodes_ when it began (its own node included)
     bool want_value = false;  // maps: the next node is the value of entries_.back()
     absl::flat_hash_set<std::string> keys;  // maps: for duplicate detection
   };
   struct Anchored {
     YamlNode node;
-    size_t count = 0;  // nodes in it; 0: not finished
+    size_t count = 0;  // nodes in it
   };
+
+  static std::string Anchor(const yaml_char_t* anchor) {
+    return anchor != nullptr ? reinterpret_cast<const char*>(anchor) : "";
+  }
 
   YamlMark Fallback() const {
     return stack_.empty() ? YamlMark{1, 1} : stack_.back().node->mark_;
   }
 
-  // The slot for the next node, where the parser is now.
-  YamlNode* Begin(const YAML::Mark& mark) {
-    if (++nodes_ > kMaxNodes) Fail(Fallback(), "document has too many nodes (alias bomb?)");
+  // The slot for the next node, where the parser is now; null after Fail.
+  YamlNode* Begin(const YamlMark& mark) {
+    if (++nodes_ > kMaxNodes) {
+      Fail(Fallback(), "document has too many nodes (alias bomb?)");
+      return nullptr;
+    }
     YamlNode* node;
     if (stack_.empty()) {
-      if (root_started_) Fail(Fallback(), "unexpected second root node");
-      root_started_ = true;
       node = root_;
     } else {
       Frame& top = stack_.back();
@@ -191,29 +206,12 @@ class YamlBuilder : public YAML::EventHandler {
         node = &top.node->entries_.back().second;
       }
     }
-    node->mark_ = ToMark(mark, Fallback());
+    node->mark_ = mark;
     return node;
   }
 
-  void Open(YamlNode* node, YAML::anchor_t anchor) {
-    if (stack_.size() >= static_cast<size_t>(kMaxDepth)) {
-      Fail(node->mark_, "document is nested too deeply");
-    }
-    Frame frame;
-    frame.node = node;
-    frame.anchor = anchor;
-    frame.nodes_before = nodes_;
-    stack_.push_back(std::move(frame));
-  }
-
-  void Close() {
-    Frame frame = std::move(stack_.back());
-    stack_.pop_back();
-    End(frame.anchor, nodes_ - frame.nodes_before + 1);
-  }
-
   // The node last begun (and, for containers, closed) is complete.
-  void End(YAML::anchor_t anchor, size_t count) {
+  bool End(const std::string& anchor, size_t count) {
     const YamlNode* done = root_;
     if (!stack_.empty()) {
       Frame& top = stack_.back();
@@ -222,10 +220,10 @@ class YamlBuilder : public YAML::EventHandler {
       } else if (!top.want_value) {
         YamlNode& key = top.node->entries_.back().first;
         if (!key.IsScalar()) {
-          Fail(key.mark_, absl::StrCat("map key must be a string, got ", key.KindName()));
+          return Fail(key.mark_, absl::StrCat("map key must be a string, got ", key.KindName()));
         }
         if (!top.keys.insert(key.scalar_).second) {
-          Fail(key.mark_, absl::StrCat("duplicate key '", key.scalar_, "'"));
+          return Fail(key.mark_, absl::StrCat("duplicate key '", key.scalar_, "'"));
         }
         top.want_value = true;
         done = &key;
@@ -237,67 +235,72 @@ class YamlBuilder : public YAML::EventHandler {
         done = &value;
       }
     }
-    if (anchor != 0) {
-      if (anchors_.size() < anchor) anchors_.resize(anchor);
-      anchors_[anchor - 1] = Anchored{*done, count};
-    }
+    if (!anchor.empty()) anchors_[anchor] = Anchored{*done, count};
+    return true;
   }
 
-  [[noreturn]] void Fail(const YamlMark& mark, std::string message) {
+  bool Fail(const YamlMark& mark, std::string message) {
     error_ = YamlError{mark, std::move(message)};
-    throw StopParse{};
+    return false;
   }
 
   YamlNode* const root_;
-  bool root_started_ = false;
   std::vector<Frame> stack_;
-  std::vector<Anchored> anchors_;  // by yaml-cpp's anchor id - 1
+  absl::flat_hash_map<std::string, Anchored> anchors_;
   size_t nodes_ = 0;
   YamlError error_;
 };
 
 namespace {
 
-// Notes where a document starts and ignores everything else.
-class DocumentStarts : public YAML::EventHandler {
+// Owns a libyaml parser.
+class Parser {
  public:
-  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-  YAML::Mark start = YAML::Mark::null_mark();
+  explicit Parser(absl::string_view text) {
+    yaml_parser_initialize(&parser_);
+    yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    yaml_parser_set_encoding(&parser_, YAML_UTF8_ENCODING);
+  }
+  ~Parser() { yaml_parser_delete(&parser_); }
+
+  // The next event (owned by the caller: yaml_event_delete), or false with `err` set.
+  bool Next(yaml_event_t* event, YamlError* err) {
+    if (yaml_parser_parse(&parser_, event)) return true;
+    const yaml_mark_t& at = parser_.problem_mark;
+    std::string problem = parser_.problem != nullptr ? parser_.problem : "invalid YAML";
+    if (parser_.context != nullptr) problem = absl::StrCat(parser_.context, ": ", problem);
+    *err = YamlError{YamlMark{static_cast<int>(at.line) + 1, static_cast<int>(at.column) + 1},
+                     std::move(problem)};
+    return false;
+  }
+
+ private:
+  yaml_parser_t parser_;
 };
 
-// Everything that touches yaml-cpp's throwing API runs here. One parser, one pass: the first
-// document is built as it is parsed, then one more step tells whether a second one follows.
-// (Not YAML::LoadAll: in yaml-cpp 0.7 it loops forever, eating memory, on input such as ","
-// — jbeder/yaml-cpp#1040, fixed upstream in 2024. Two bounded steps of a parser are safe.)
+// One pass over the text: the first document is built as it is parsed, then one more event
+// tells whether a second document follows.
 void LoadDocument(absl::string_view text, YamlNode* root, YamlError* err) {
   YamlBuilder builder(root);
-  try {
-    std::istringstream stream{std::string(text)};
-    YAML::Parser parser(stream);
-    if (!parser.HandleNextDocument(builder)) return;  // no document: null
-    DocumentStarts starts;
-    if (parser.HandleNextDocument(starts)) {
-      *err = YamlError{ToMark(starts.start, YamlMark{1, 1}),
+  Parser parser(text);
+  int documents = 0;
+  while (true) {
+    yaml_event_t event;
+    if (!parser.Next(&event, err)) return;
+    yaml_event_type_t type = event.type;
+    bool ok = true;
+    if (type == YAML_DOCUMENT_START_EVENT && ++documents > 1) {
+      *err = YamlError{YamlMark{static_cast<int>(event.start_mark.line) + 1,
+                                static_cast<int>(event.start_mark.column) + 1},
                        "only one YAML document per file is allowed"};
+      ok = false;
+    } else if (!builder.Handle(event)) {
+      *err = builder.error();
+      ok = false;
     }
-  } catch (const YamlBuilder::StopParse&) {
-    *err = builder.error();
-  } catch (const YAML::Exception& e) {
-    // e.msg is the bare message; e.what() repeats the mark in yaml-cpp's own format.
-    *err = YamlError{ToMark(e.mark, YamlMark{1, 1}), e.msg};
-  } catch (const std::exception& e) {
-    *err = YamlError{YamlMark{1, 1}, e.what()};
+    yaml_event_delete(&event);
+    if (!ok || type == YAML_STREAM_END_EVENT) return;
   }
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
-// The one wrapper around yaml-cpp. Parses YAML text into an owned tree of YamlNodes that keeps
-// every node's position (1-based line and column) and whether a scalar was quoted, and turns
-// every yaml-cpp exception into an error with file:line:col. Nothing else includes yaml-cpp.
+// The one YAML parser (libyaml underneath). Parses YAML text into an owned tree of YamlNodes
+// that keeps every node's position (1-based line and column) and whether a scalar was quoted,
+// and reports every problem as an error with file:line:col. Nothing else includes yaml.h.
 
 #include <memory>
 #include <string>
