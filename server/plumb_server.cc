@@ -87,7 +87,13 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   }
   grpc::HealthCheckServiceInterface* health = s->grpc_->GetHealthCheckService();
   if (health != nullptr) {
+    // The services themselves always serve (agents keep the last good revision); the server as
+    // a whole ("") is as ready as /readyz says, so gRPC health checks see a broken repository.
     for (const char* service : kGrpcServices) health->SetServingStatus(service, true);
+    PlumbServer* server = s.get();
+    health->SetServingStatus("", s->Ready().ok());
+    s->poller_->set_on_fetch_result(
+        [server, health](bool) { health->SetServingStatus("", server->Ready().ok()); });
   }
   LogInfo("plumb-server listening", {{"listen", config.listen}, {"port", s->grpc_port_},
                                      {"repo", RedactUrl(config.repo_url)},

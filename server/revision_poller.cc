@@ -96,6 +96,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
     last_fetch_ok_ = head.ok();
     last_fetch_error_ = head.ok() ? "" : std::string(head.status().message());
   }
+  if (on_fetch_result_) on_fetch_result_(head.ok());
   if (!head.ok()) {
     // Once per outage, not once per poll.
     if (was_ok) Publish(v1::EVENT_FETCH_FAILED, "", std::string(head.status().message()));

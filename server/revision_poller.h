@@ -41,6 +41,10 @@ class RevisionPoller {
   // Fetches now and evaluates the head. Returns the head revision as recorded.
   absl::StatusOr<v1::Revision> SyncNow();
 
+  // `done` runs after every fetch, on the fetching thread, with its outcome (readiness
+  // reporting: the gRPC health service). Set before Start().
+  void set_on_fetch_result(std::function<void(bool ok)> done) { on_fetch_result_ = std::move(done); }
+
   // Asks the poll loop to fetch now and returns at once (webhooks). Requests made while a
   // fetch runs coalesce into one more fetch.
   void RequestSync();
@@ -65,6 +69,7 @@ class RevisionPoller {
   Clock* const clock_;
   const absl::Duration poll_;
   const std::function<void()> on_served_;
+  std::function<void(bool)> on_fetch_result_;
   EventBus* const events_;
   ServerMetrics* const metrics_;
 

@@ -117,6 +117,19 @@ class PythonClientTest(PlumbTestCase):
                 health.Check(HCR(service="no.such.Service"), timeout=10)
             self.assertEqual(unknown.exception.code(), grpc.StatusCode.NOT_FOUND)
 
+            # The server as a whole ("") follows /readyz: a repository that cannot be fetched
+            # makes it NOT_SERVING, while its services keep serving the last good revision.
+            NOT_SERVING = m["health_pb2"].HealthCheckResponse.NOT_SERVING
+            moved = self.repo.bare + ".away"
+            os.rename(self.repo.bare, moved)
+            self.assertEqual(self.ctl("sync", check=False).returncode, 1)
+            self.assertEqual(health.Check(HCR(service=""), timeout=10).status, NOT_SERVING)
+            self.assertEqual(health.Check(HCR(service="plumb.v1.AgentService"), timeout=10).status,
+                             SERVING)
+            os.rename(moved, self.repo.bare)
+            self.ctl("sync")
+            self.assertEqual(health.Check(HCR(service=""), timeout=10).status, SERVING)
+
             reflection = m["reflection_pb2_grpc"].ServerReflectionStub(channel)
             request = m["reflection_pb2"].ServerReflectionRequest(list_services="*")
             replies = list(reflection.ServerReflectionInfo(iter([request]), timeout=10))
