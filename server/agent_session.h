@@ -62,7 +62,11 @@ class AgentSession {
   NodeInputs inputs;
   std::map<std::string, std::string> held;  // id -> version acknowledged by the agent
   std::string held_digest;
+  // `held` is what this server sent and the agent acknowledged (not what a Hello claimed), so
+  // deltas computed for another agent holding the same digest fit it too.
+  bool held_trusted = false;
   std::string nacked_digest;
+  uint64_t offered_generation = 0;  // CatalogBuilder::generation() of the last catalog offered
   std::string inflight_nonce;
   std::shared_ptr<const v1::Catalog> inflight;
   uint64_t next_nonce = 1;

@@ -15,6 +15,7 @@ void CatalogBuilder::SetDesiredState(std::shared_ptr<const DesiredState> state,
                                      absl::flat_hash_map<std::string, NodeCompileResult> compiled) {
   absl::MutexLock lock(&mu_);
   state_ = std::move(state);
+  ++generation_;
   by_group_ = std::move(compiled);
   previous_blobs_ = std::move(blobs_);
   blobs_.clear();
@@ -64,6 +65,11 @@ absl::StatusOr<std::shared_ptr<const std::string>> CatalogBuilder::Blob(
   it = previous_blobs_.find(digest);
   if (it != previous_blobs_.end()) return it->second;
   return absl::NotFoundError(absl::StrCat("no blob ", digest));
+}
+
+uint64_t CatalogBuilder::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
 }
 
 int CatalogBuilder::compiled_groups() const {

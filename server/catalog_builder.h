@@ -37,10 +37,14 @@ class CatalogBuilder {
 
   // How many distinct catalogs were compiled for the serving revision (for tests/metrics).
   int compiled_groups() const;
+  // Changes with every SetDesiredState: a catalog built at one generation is still the node's
+  // catalog while the generation is unchanged.
+  uint64_t generation() const;
 
  private:
   mutable absl::Mutex mu_;
   std::shared_ptr<const DesiredState> state_ ABSL_GUARDED_BY(mu_);
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, NodeCompileResult> by_group_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<const std::string>> blobs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<const std::string>> previous_blobs_ ABSL_GUARDED_BY(mu_);

@@ -249,17 +249,34 @@ absl::StatusOr<std::string> Store::ServingRevision() {
 
 // ---- Nodes ----
 
-absl::Status Store::PutNode(const v1::Node& node) {
-  if (node.name().empty()) return absl::InvalidArgumentError("node without a name");
+absl::Status Store::PutNode(const v1::Node& node) { return PutNodes({node}); }
+
+absl::Status Store::PutNodes(const std::vector<v1::Node>& nodes) {
+  for (const v1::Node& node : nodes) {
+    if (node.name().empty()) return absl::InvalidArgumentError("node without a name");
+  }
+  if (nodes.empty()) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<SqliteStatement> stmt;
-  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "INSERT INTO nodes (name, status, proto) VALUES (?1, ?2, ?3)"
-      " ON CONFLICT (name) DO UPDATE SET status = excluded.status, proto = excluded.proto"));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, node.name()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(2, node.status()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(3, node.SerializeAsString()));
-  return stmt->Run();
+  PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
+  absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+    std::unique_ptr<SqliteStatement> stmt;
+    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+        "INSERT INTO nodes (name, status, proto) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (name) DO UPDATE SET status = excluded.status, proto = excluded.proto"));
+    for (const v1::Node& node : nodes) {
+      PLUMB_RETURN_IF_ERROR(stmt->BindText(1, node.name()));
+      PLUMB_RETURN_IF_ERROR(stmt->BindInt64(2, node.status()));
+      PLUMB_RETURN_IF_ERROR(stmt->BindBlob(3, node.SerializeAsString()));
+      PLUMB_RETURN_IF_ERROR(stmt->Run());
+      PLUMB_RETURN_IF_ERROR(stmt->Reset());
+    }
+    return absl::OkStatus();
+  }();
+  if (!status.ok()) {
+    db_->Exec("ROLLBACK").IgnoreError();
+    return status;
+  }
+  return db_->Exec("COMMIT");
 }
 
 absl::StatusOr<v1::Node> Store::GetNode(const std::string& name) {

@@ -36,8 +36,10 @@ class Store {
   // Empty string when no revision has been served yet.
   absl::StatusOr<std::string> ServingRevision();
 
-  // Nodes. PutNode inserts or replaces by name.
+  // Nodes. PutNode inserts or replaces by name; PutNodes does that for many in one transaction
+  // (all or none).
   absl::Status PutNode(const v1::Node& node);
+  absl::Status PutNodes(const std::vector<v1::Node>& nodes);
   // NotFound if the node has never connected.
   absl::StatusOr<v1::Node> GetNode(const std::string& name);
   // Nodes whose labels include every selector pair and (unless NODE_STATUS_UNSPECIFIED) whose

@@ -57,7 +57,7 @@ int64_t StreamHub::resources_sent() const {
 }
 
 void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg) {
-  queue_.Post([this, s = std::move(session), m = std::move(msg)]() mutable {
+  Post([this, s = std::move(session), m = std::move(msg)]() mutable {
     if (!s->hello_seen && m.kind_case() != v1::AgentMessage::kHello) {
       s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be Hello"));
       return;
@@ -79,7 +79,7 @@ void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessag
 }
 
 void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
-  queue_.Post([this, s = std::move(session)] {
+  Post([this, s = std::move(session)] {
     if (!s->hello_seen) return;
     const std::string& name = s->inputs.name;
     {
@@ -99,7 +99,12 @@ void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
 }
 
 void StreamHub::SetRevoked(const std::string& node, bool revoked) {
-  queue_.Post([this, node, revoked] {
+  Post([this, node, revoked] {
+    if (revoked) {
+      revoked_.insert(node);
+    } else {
+      revoked_.erase(node);
+    }
     std::shared_ptr<AgentSession> session;
     if (revoked) {
       absl::MutexLock lock(&mu_);
@@ -112,7 +117,7 @@ void StreamHub::SetRevoked(const std::string& node, bool revoked) {
                                                "\" has been revoked")));
     }
     if (revoked) LogWarning("node revoked", {{"node", node}, {"connected", session != nullptr}});
-    bool known = store_->GetNode(node).ok();
+    bool known = dirty_nodes_.count(node) > 0 || store_->GetNode(node).ok();
     if (!revoked && !known) return;  // a first enrollment: the node appears when it connects
     UpdateNode(node, [&](v1::Node* n) {
       if (revoked) {
@@ -139,7 +144,7 @@ bool StreamHub::MayFetchBlob(const std::string& node, const std::string& digest)
 }
 
 void StreamHub::OnNewRevision() {
-  queue_.Post([this] {
+  Post([this] {
     std::vector<std::shared_ptr<AgentSession>> sessions;
     {
       absl::MutexLock lock(&mu_);
@@ -153,7 +158,7 @@ void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
                            const std::vector<std::string>& nodes, bool noop,
                            const std::string& request_id,
                            std::function<void(std::vector<std::string>)> done) {
-  queue_.Post([this, selector, nodes, noop, request_id, done = std::move(done)] {
+  Post([this, selector, nodes, noop, request_id, done = std::move(done)] {
     std::vector<std::string> asked;
     std::vector<std::pair<std::string, std::shared_ptr<AgentSession>>> sessions;
     {
@@ -194,6 +199,14 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
   }
   if (s->hello_seen) {
     s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "Hello sent twice"));
+    return;
+  }
+  if (revoked_.count(hello.node()) > 0) {
+    // A stream authorized just before the revocation, whose Hello comes after it: it must not
+    // get what closing the node's stream just denied it (CallAuthorizer refuses new ones).
+    s->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("the certificate of node \"", hello.node(),
+                                       "\" has been revoked")));
     return;
   }
   s->hello_seen = true;
@@ -241,6 +254,8 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
 
 void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   if (s->inflight != nullptr) return;  // the Ack will bring us back here: latest wins
+  uint64_t generation = builder_->generation();
+  s->offered_generation = generation;
   auto catalog = builder_->Build(s->inputs);
   if (!catalog.ok()) {
     LogWarning("no catalog for node", {{"node", s->inputs.name}, {"error", catalog.status().message()}});
@@ -261,7 +276,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   s->AllowBlobs(std::move(digests));
   v1::ServerMessage msg;
   v1::CatalogUpdate* update = msg.mutable_update();
-  *update = ComputeDelta(s->held, c);
+  *update = DeltaFor(*s, c, generation);
   update->set_nonce(absl::StrCat(s->next_nonce++));
   s->inflight_nonce = update->nonce();
   s->inflight = *catalog;
@@ -283,6 +298,22 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   });
 }
 
+v1::CatalogUpdate StreamHub::DeltaFor(const AgentSession& s, const v1::Catalog& catalog,
+                                      uint64_t generation) {
+  if (!s.held_trusted) return ComputeDelta(s.held, catalog);
+  if (generation != delta_generation_) {
+    delta_cache_.clear();
+    delta_generation_ = generation;
+  }
+  std::string key = absl::StrCat(catalog.digest(), "/", s.held_digest);
+  auto it = delta_cache_.find(key);
+  if (it != delta_cache_.end()) return it->second;
+  v1::CatalogUpdate delta = ComputeDelta(s.held, catalog);
+  if (delta_cache_.size() >= kMaxCachedDeltas) delta_cache_.clear();
+  delta_cache_.emplace(std::move(key), delta);
+  return delta;
+}
+
 void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack) {
   if (s->inflight == nullptr || ack.nonce() != s->inflight_nonce) return;  // stale
   std::shared_ptr<const v1::Catalog> sent = std::move(s->inflight);
@@ -298,6 +329,9 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
     s->held.clear();
     for (const v1::Resource& r : sent->resources()) s->held[r.id()] = r.version();
     s->held_digest = sent->digest();
+    s->held_trusted = true;
+    // Nothing newer is served than what was just acknowledged: no need to build it again.
+    if (!s->reply_pending && builder_->generation() == s->offered_generation) return;
   }
   OfferCatalog(s);
 }
@@ -370,21 +404,44 @@ void StreamHub::ObserveReport(const v1::Report& report) {
   Publish(drift);
 }
 
+void StreamHub::Post(std::function<void()> work) {
+  queue_.Post([this, work = std::move(work)] {
+    work();
+    FlushNodes();
+  });
+}
+
 void StreamHub::UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change,
                            bool unrevoke) {
-  v1::Node node;
-  auto existing = store_->GetNode(name);
-  if (existing.ok()) {
-    node = std::move(*existing);
-  } else {
-    node.set_name(name);
-    node.set_status(v1::NODE_UNKNOWN);
+  auto dirty = dirty_nodes_.find(name);
+  if (dirty == dirty_nodes_.end()) {
+    v1::Node node;
+    auto existing = store_->GetNode(name);
+    if (existing.ok()) {
+      node = std::move(*existing);
+    } else {
+      node.set_name(name);
+      node.set_status(v1::NODE_UNKNOWN);
+    }
+    dirty = dirty_nodes_.emplace(name, std::move(node)).first;
   }
+  v1::Node& node = dirty->second;
   bool revoked = node.status() == v1::NODE_REVOKED;
   change(&node);
   if (revoked && !unrevoke) node.set_status(v1::NODE_REVOKED);
-  absl::Status s = store_->PutNode(node);
-  if (!s.ok()) LogError("cannot store node", {{"node", name}, {"error", s.message()}});
+}
+
+void StreamHub::FlushNodes() {
+  if (dirty_nodes_.empty()) return;
+  std::vector<v1::Node> nodes;
+  nodes.reserve(dirty_nodes_.size());
+  for (auto& [name, node] : dirty_nodes_) nodes.push_back(std::move(node));
+  dirty_nodes_.clear();
+  absl::Status s = store_->PutNodes(nodes);
+  if (!s.ok()) {
+    LogError("cannot store nodes", {{"nodes", nodes.size()}, {"first", nodes[0].name()},
+                                    {"error", s.message()}});
+  }
 }
 
 }  // namespace plumb

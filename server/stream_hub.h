@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
@@ -44,8 +45,9 @@ class StreamHub {
                   const std::vector<std::string>& nodes, bool noop, const std::string& request_id,
                   std::function<void(std::vector<std::string>)> done);
 
-  // The node's certificates were revoked (closes its stream, status revoked) or, with
-  // `revoked` false, it enrolled again (status unknown until it connects).
+  // The node's certificates were revoked (closes its stream, refuses its Hello on streams
+  // opened before, status revoked) or, with `revoked` false, it enrolled again (status
+  // unknown until it connects).
   void SetRevoked(const std::string& node, bool revoked);
   // True if `node` has an open stream whose latest catalogs name `digest` (GetBlob).
   bool MayFetchBlob(const std::string& node, const std::string& digest) const;
@@ -64,9 +66,19 @@ class StreamHub {
   void HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report);
   // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
   void OfferCatalog(const std::shared_ptr<AgentSession>& s);
+  // The update from what `s` holds to `catalog` (built at builder generation `generation`).
+  // Agents of one group hold the same catalog, so for held states this server sent, the delta
+  // is computed once per (catalog, held digest) and shared.
+  v1::CatalogUpdate DeltaFor(const AgentSession& s, const v1::Catalog& catalog,
+                             uint64_t generation);
+  // Posts `work` to the worker, followed by FlushNodes().
+  void Post(std::function<void()> work);
+  // Changes the node's row as of the end of the current work item (see dirty_nodes_).
   // Revoked is sticky: `change` cannot move a revoked node out of it unless `unrevoke`.
   void UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change,
                   bool unrevoke = false);
+  // Writes the nodes changed by the work item that just ran, in one transaction.
+  void FlushNodes();
   // Metrics and events for a newly stored report: run finished, and drift repaired.
   void ObserveReport(const v1::Report& report);
   void Publish(v1::Event event);
@@ -82,6 +94,19 @@ class StreamHub {
   // Worker-thread state, but read by connected(): guarded for that.
   std::map<std::string, std::shared_ptr<AgentSession>> by_node_ ABSL_GUARDED_BY(mu_);
   int64_t resources_sent_ ABSL_GUARDED_BY(mu_) = 0;
+  // Worker-thread only: nodes revoked (and not enrolled again) since the server started. A
+  // Hello naming one is refused, even on a stream authorized before the revocation.
+  std::set<std::string> revoked_;
+
+  // Worker-thread only: node rows changed by the running work item, written together when it
+  // ends. A commit's fan-out is one work item: its 10,000 row updates are one transaction,
+  // after every update has been sent, instead of a SELECT and an autocommit INSERT each
+  // before the next agent's turn (docs/benchmarks.md, finding 2).
+  std::map<std::string, v1::Node> dirty_nodes_;
+  // Worker-thread only: DeltaFor's deltas of the builder generation delta_generation_.
+  static constexpr size_t kMaxCachedDeltas = 256;
+  std::map<std::string, v1::CatalogUpdate> delta_cache_;
+  uint64_t delta_generation_ = 0;
 
   WorkQueue queue_;  // last: destroyed (joined) first, while the rest is still alive
 };

@@ -4,6 +4,8 @@
 
 #include "server/agent_service.h"
 
+#include <set>
+
 #include "gtest/gtest.h"
 #include "plumb/v1/agent.grpc.pb.h"
 #include "plumb/v1/fleet.grpc.pb.h"
@@ -135,6 +137,64 @@ TEST_F(AgentServiceTest, HelloGetsFullCatalogThenOnlyChangedResources) {
   ASSERT_EQ(second.update().upserted_size(), 1);
   EXPECT_EQ(second.update().upserted(0).id(), "file:/etc/f0");
   EXPECT_EQ(second.update().order_size(), 5);
+}
+
+TEST_F(AgentServiceTest, AgentsOfAGroupShareDeltasButAHelloCannotPoisonThem) {
+  // a and b acknowledge rev1 from this server; c claims rev1's digest with a held map that
+  // lies about one resource (as a broken or hostile agent could).
+  auto a = Open("a");
+  v1::ServerMessage first = Next(a.get());
+  std::map<std::string, std::string> held;
+  for (const auto& r : first.update().upserted()) held[r.id()] = r.version();
+  std::string digest = first.update().catalog_digest();
+  AckOk(a.get(), first.update().nonce());
+  auto b = Open("b");
+  AckOk(b.get(), Next(b.get()).update().nonce());
+  std::map<std::string, std::string> lying = held;
+  lying["file:/etc/f3"] = "not-the-real-version";
+  auto c = Open("c", lying, digest);
+  v1::ServerMessage c_first = Next(c.get());
+  ASSERT_TRUE(c_first.has_update());
+  AckOk(c.get(), c_first.update().nonce());
+  v1::AgentMessage hb;
+  hb.mutable_heartbeat();
+  ASSERT_TRUE(c->rw->Write(hb));
+  ASSERT_TRUE(Next(c.get()).has_heartbeat());  // c's ack handled: its held state is now ours
+
+  git_->Write("modules/base/module.yaml", ModuleWithFiles(5, "v2"));
+  std::string rev2 = git_->Commit("change one file");
+  SyncRepo();
+  for (auto* s : {a.get(), b.get(), c.get()}) {
+    v1::ServerMessage m = Next(s);
+    ASSERT_TRUE(m.has_update());
+    EXPECT_EQ(m.update().revision(), rev2);
+    ASSERT_EQ(m.update().upserted_size(), 1);
+    EXPECT_EQ(m.update().upserted(0).id(), "file:/etc/f0");
+  }
+}
+
+TEST_F(AgentServiceTest, AHelloWithALyingHeldMapGetsWhatItReallyNeeds) {
+  auto a = Open("a");
+  v1::ServerMessage first = Next(a.get());
+  std::map<std::string, std::string> held;
+  for (const auto& r : first.update().upserted()) held[r.id()] = r.version();
+  std::string digest = first.update().catalog_digest();
+  AckOk(a.get(), first.update().nonce());
+  git_->Write("modules/base/module.yaml", ModuleWithFiles(5, "v2"));
+  SyncRepo();
+  git_->Commit("change one file");
+  SyncRepo();
+  ASSERT_EQ(Next(a.get()).update().upserted_size(), 1);  // cached: (rev2, rev1 digest)
+  // d claims rev1's digest but lacks f3's version: its delta must include f3, not reuse a's.
+  std::map<std::string, std::string> lying = held;
+  lying.erase("file:/etc/f3");
+  auto d = Open("d", lying, digest);
+  v1::ServerMessage m = Next(d.get());
+  ASSERT_TRUE(m.has_update());
+  std::set<std::string> ids;
+  for (const auto& r : m.update().upserted()) ids.insert(r.id());
+  EXPECT_TRUE(ids.count("file:/etc/f0"));
+  EXPECT_TRUE(ids.count("file:/etc/f3"));
 }
 
 TEST_F(AgentServiceTest, ReconnectWithHeldVersionsGetsAnEmptyDelta) {
