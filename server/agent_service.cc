@@ -13,11 +13,9 @@ namespace {
 class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>,
                     public StreamWriter {
  public:
-  // `identity` (verified node, bound labels) is set before the first read.
-  AgentStream(StreamHub* hub, std::string peer,
-              const std::function<void(AgentSession*)>& identity)
-      : hub_(hub), session_(std::make_shared<AgentSession>(std::move(peer))) {
-    identity(session_.get());
+  // `session`'s identity (verified node, bound labels) is already set: reads start now.
+  AgentStream(StreamHub* hub, std::shared_ptr<AgentSession> session)
+      : hub_(hub), session_(std::move(session)) {
     session_->Attach(this);
     StartRead(&in_);
   }
@@ -89,45 +87,67 @@ class BlobWriter : public grpc::ServerWriteReactor<v1::BlobChunk> {
 
 }  // namespace
 
+grpc::Status SetPeerIdentity(bool secure, const std::optional<CertInfo>& cert,
+                             const IdentityStore* identities, AgentSession* session) {
+  if (!secure) return grpc::Status::OK;
+  // CallAuthorizer refuses calls without a certificate first; this is the second lock on the
+  // door.
+  if (!cert) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate");
+  // An empty verified node would mean "Hello decides": a certificate must name its node.
+  if (cert->common_name.empty()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "the client certificate names no node (its CN is empty)");
+  }
+  session->verified_node = cert->common_name;
+  std::optional<NodeIdentity> enrolled =
+      identities != nullptr ? identities->Find(cert->common_name) : std::nullopt;
+  if (enrolled) session->bound_labels = enrolled->labels;
+  return grpc::Status::OK;
+}
+
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* AgentServiceImpl::Sync(
     grpc::CallbackServerContext* context) {
   std::optional<CertInfo> cert;
   if (security_ != nullptr) cert = PeerCertificate(*context->auth_context());
-  if (security_ != nullptr && !cert) {
-    // CallAuthorizer refuses these first; this is the second lock on the door.
+  auto session = std::make_shared<AgentSession>(context->peer());
+  grpc::Status identity =
+      SetPeerIdentity(security_ != nullptr, cert,
+                      security_ != nullptr ? security_->identities() : nullptr, session.get());
+  if (!identity.ok()) {
     class Refused : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage> {
      public:
-      Refused() {
-        Finish(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate"));
-      }
+      explicit Refused(grpc::Status status) { Finish(std::move(status)); }
       void OnDone() override { delete this; }
     };
-    return new Refused();
+    return new Refused(std::move(identity));
   }
-  IdentityStore* identities = security_ != nullptr ? security_->identities() : nullptr;
-  return new AgentStream(hub_, context->peer(), [&](AgentSession* s) {
-    if (!cert) return;
-    s->verified_node = cert->common_name;
-    std::optional<NodeIdentity> enrolled = identities->Find(cert->common_name);
-    if (enrolled) s->bound_labels = enrolled->labels;
-  });
+  return new AgentStream(hub_, std::move(session));
+}
+
+grpc::Status CheckBlobAccess(const StreamHub& hub, bool secure,
+                             const std::optional<std::string>& node, const std::string& digest) {
+  if (!IsSha256Hex(digest)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "digest must be 64 lowercase hex characters");
+  }
+  if (secure && (!node || !hub.MayFetchBlob(*node, digest))) {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("blob ", digest.substr(0, 12),
+                     " is not named by this node's catalog (or its stream is not open)"));
+  }
+  return grpc::Status::OK;
 }
 
 grpc::ServerWriteReactor<v1::BlobChunk>* AgentServiceImpl::GetBlob(
     grpc::CallbackServerContext* context, const v1::GetBlobRequest* request) {
-  if (!IsSha256Hex(request->digest())) {
-    return new BlobWriter(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                       "digest must be 64 lowercase hex characters"));
-  }
+  std::optional<std::string> node;
   if (security_ != nullptr) {
     std::optional<CertInfo> cert = PeerCertificate(*context->auth_context());
-    if (!cert || !hub_->MayFetchBlob(cert->common_name, request->digest())) {
-      return new BlobWriter(grpc::Status(
-          grpc::StatusCode::PERMISSION_DENIED,
-          absl::StrCat("blob ", request->digest().substr(0, 12),
-                       " is not named by this node's catalog (or its stream is not open)")));
-    }
+    if (cert) node = cert->common_name;
   }
+  grpc::Status access = CheckBlobAccess(*hub_, security_ != nullptr, node, request->digest());
+  if (!access.ok()) return new BlobWriter(std::move(access));
   auto blob = builder_->Blob(request->digest());
   if (!blob.ok()) {
     return new BlobWriter(grpc::Status(grpc::StatusCode::NOT_FOUND,

@@ -6,6 +6,9 @@
 // With TLS, the node is the verified client certificate's CN (CallAuthorizer has already
 // refused calls without an unrevoked agent certificate), never what Hello says.
 
+#include <optional>
+#include <string>
+
 #include "plumb/v1/agent.grpc.pb.h"
 #include "server/catalog_builder.h"
 #include "server/server_security.h"
@@ -38,5 +41,19 @@ class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
   CatalogBuilder* const builder_;
   ServerSecurity* const security_;
 };
+
+// Sets `session`'s identity before its first message, as Sync does: with `secure` (TLS), the
+// node is the client certificate's CN and the labels bound to it at enrollment
+// (`identities`; null: none) override Hello's. Without `secure`, Hello names the node.
+// UNAUTHENTICATED, leaving `session` untouched, if `secure` and there is no certificate or its
+// CN is empty.
+grpc::Status SetPeerIdentity(bool secure, const std::optional<CertInfo>& cert,
+                             const IdentityStore* identities, AgentSession* session);
+
+// The checks GetBlob makes before serving `digest`: INVALID_ARGUMENT unless it is 64 lowercase
+// hex characters; with `secure` (TLS), PERMISSION_DENIED unless `node` (the client
+// certificate's CN; nullopt without one) has an open stream whose latest catalogs name it.
+grpc::Status CheckBlobAccess(const StreamHub& hub, bool secure,
+                             const std::optional<std::string>& node, const std::string& digest);
 
 }  // namespace plumb
