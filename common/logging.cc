@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -22,22 +23,47 @@ const char* LevelName(LogLevel level) {
   return "info";
 }
 
-// Quotes values with spaces, quotes or '=' so a line stays machine-parseable (logfmt).
+// Values longer than this are cut (with a note of how much): a peer's oversized field must not
+// turn into a multi-megabyte log line.
+constexpr size_t kMaxValueBytes = 2048;
+
+// Quotes values with spaces, quotes, '=' or control characters so a line stays one
+// machine-parseable logfmt line: control characters (CR, LF, ESC, ...) are escaped, so a value
+// sent by a peer (a node name, a label) cannot forge log lines or terminal sequences.
 void AppendValue(std::string* out, absl::string_view value) {
-  bool quote = value.empty() || value.find_first_of(" \"=\t\n") != absl::string_view::npos;
+  size_t cut = 0;
+  if (value.size() > kMaxValueBytes) {
+    cut = value.size() - kMaxValueBytes;
+    value = value.substr(0, kMaxValueBytes);
+  }
+  bool quote = value.empty() || cut > 0;
+  for (char c : value) {
+    unsigned char u = static_cast<unsigned char>(c);
+    quote |= c == ' ' || c == '"' || c == '=' || u < 0x20 || u == 0x7f;
+  }
   if (!quote) {
     out->append(value.data(), value.size());
     return;
   }
   out->push_back('"');
   for (char c : value) {
-    if (c == '"' || c == '\\') out->push_back('\\');
-    if (c == '\n') {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (c == '\n') {
       out->append("\\n");
-      continue;
+    } else if (c == '\r') {
+      out->append("\\r");
+    } else if (c == '\t') {
+      out->append("\\t");
+    } else if (u < 0x20 || u == 0x7f) {
+      absl::StrAppend(out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out->push_back(c);
     }
-    out->push_back(c);
   }
+  if (cut > 0) absl::StrAppend(out, "...(", cut, " more bytes)");
   out->push_back('"');
 }
 

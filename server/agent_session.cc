@@ -28,6 +28,11 @@ void AgentSession::Close(grpc::Status status) {
 
 void AgentSession::OnReadsDone() { Close(grpc::Status::OK); }
 
+bool AgentSession::closing() const {
+  absl::MutexLock lock(&mu_);
+  return finishing_ || finished_ || writer_ == nullptr;
+}
+
 void AgentSession::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);

@@ -37,6 +37,9 @@ class AgentSession {
   void Send(v1::ServerMessage msg);
   // Ends the stream with `status` once the write in flight (if any) is done.
   void Close(grpc::Status status);
+  // True once Close was called (or the reactor is gone): messages still queued from this
+  // stream are not handled.
+  bool closing() const;
 
   // Reactor hooks.
   void Attach(StreamWriter* writer);

@@ -58,6 +58,9 @@ int64_t StreamHub::resources_sent() const {
 
 void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg) {
   Post([this, s = std::move(session), m = std::move(msg)]() mutable {
+    // A stream already being closed (error, revocation, replaced) gets nothing more done: in
+    // particular a queued Hello must not replace, and close, the node's live stream.
+    if (s->closing()) return;
     if (!s->hello_seen && m.kind_case() != v1::AgentMessage::kHello) {
       s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be Hello"));
       return;
@@ -343,10 +346,25 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
     return;
   }
   // The agent should never send a sensitive resource's diff; if it does, it goes no further.
+  // Without the node's catalog nobody can tell which resources are sensitive: keep no diff.
   auto catalog = builder_->Build(s->inputs);
-  if (catalog.ok() && ScrubSensitiveResults(**catalog, &report) > 0) {
-    LogWarning("dropped diffs of sensitive resources from a report", {{"node", s->inputs.name}});
+  int dropped = 0;
+  if (catalog.ok()) {
+    dropped = ScrubSensitiveResults(**catalog, &report);
+  } else {
+    for (v1::ResourceResult& r : *report.mutable_results()) {
+      if (!r.diff().empty()) {
+        r.clear_diff();
+        ++dropped;
+      }
+    }
   }
+  if (dropped > 0) {
+    LogWarning("dropped diffs from a report", {{"node", s->inputs.name}, {"diffs", dropped},
+                                               {"why", catalog.ok() ? "sensitive resources"
+                                                                    : "no catalog to check"}});
+  }
+  if (report.duration_us() < 0) report.set_duration_us(0);
   auto stored = store_->PutReport(report);
   if (!stored.ok()) {
     // Not acknowledged: the agent keeps it queued and re-sends after reconnecting.

@@ -127,5 +127,54 @@ TEST_F(StreamHubTest, HelloAfterEnrollingAgainIsServed) {
   hub_->Drain();
 }
 
+// A Hello still queued from a stream that is being closed must not replace (and close) the
+// node's live stream.
+TEST_F(StreamHubTest, AQueuedHelloOfAClosedStreamDoesNotReplaceTheLiveOne) {
+  std::unique_ptr<RecordingWriter> live_writer, old_writer;
+  auto live = Open("web-1", &live_writer);
+  hub_->OnMessage(live, Hello("web-1"));
+  hub_->Drain();
+  ASSERT_EQ(hub_->connected(), 1);
+  auto old = Open("web-1", &old_writer);
+  old->Close(grpc::Status(grpc::StatusCode::CANCELLED, "gone"));
+  hub_->OnMessage(old, Hello("web-1"));
+  hub_->Drain();
+  EXPECT_FALSE(live_writer->finished());
+  EXPECT_EQ(hub_->connected(), 1);
+  EXPECT_TRUE(old_writer->writes().empty());
+  hub_->OnDisconnect(live);
+  hub_->Drain();
+}
+
+// Without a catalog for the node (it fails to compile for it), nobody can tell which results
+// are sensitive: the report is stored without any diff. A negative duration is stored as 0.
+TEST_F(StreamHubTest, ReportsKeepNoDiffWhenTheNodeHasNoCatalog) {
+  testing::WriteFileOrDie(dir_.Sub("repo/modules/base/module.yaml"),
+                          "resources:\n  - file: /etc/motd\n    template: m.mustache\n");
+  testing::WriteFileOrDie(dir_.Sub("repo/modules/base/templates/m.mustache"), "{{labels.x}}\n");
+  auto state = DesiredState::Parse(DirectoryTree(dir_.Sub("repo")), std::string(40, 'b'));
+  ASSERT_TRUE(state->ok());
+  builder_.SetDesiredState(state);  // no label x: web-1's catalog does not compile
+  std::unique_ptr<RecordingWriter> writer;
+  auto session = Open("web-1", &writer);
+  hub_->OnMessage(session, Hello("web-1"));
+  v1::AgentMessage report;
+  report.mutable_report()->set_id("r-1");
+  report.mutable_report()->set_duration_us(-5);
+  v1::ResourceResult* result = report.mutable_report()->add_results();
+  result->set_id("file:/etc/motd");
+  result->set_outcome(v1::WOULD_CHANGE);
+  result->set_diff("-password=old\n+password=new\n");
+  hub_->OnMessage(session, report);
+  hub_->Drain();
+  auto stored = store_->GetReport("r-1");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->results_size(), 1);
+  EXPECT_TRUE(stored->results(0).diff().empty());
+  EXPECT_EQ(stored->duration_us(), 0);
+  hub_->OnDisconnect(session);
+  hub_->Drain();
+}
+
 }  // namespace
 }  // namespace plumb
