@@ -60,6 +60,22 @@ int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& i
   return 0;
 }
 
+namespace {
+
+// Prints the answer of a revocation: the response as JSON, or one line for people.
+int PrintRevoked(const CtlInvocation& inv, const google::protobuf::Message& resp,
+                 const std::string& what, int certificates, const std::string& effect) {
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  *inv.out << "revoked " << what << " (" << certificates << " certificate"
+           << (certificates == 1 ? "" : "s") << "); " << effect << "\n";
+  return 0;
+}
+
+}  // namespace
+
 int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   if (inv.args.size() != 2 || inv.args[0] != "revoke") return Usage(inv, "node revoke NAME");
   v1::RevokeNodeRequest req;
@@ -68,14 +84,8 @@ int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& in
   auto ctx = NewRpcContext();
   grpc::Status st = stub->RevokeNode(ctx.get(), req, &resp);
   if (!st.ok()) return RpcFailed(inv, "node revoke", st);
-  if (inv.format == OutputFormat::kJson) {
-    *inv.out << ToJson(resp) << "\n";
-    return 0;
-  }
-  *inv.out << "revoked node " << req.name() << " (" << resp.certificates_revoked()
-           << " certificate" << (resp.certificates_revoked() == 1 ? "" : "s")
-           << "); its stream is closed and it is refused until it enrolls again\n";
-  return 0;
+  return PrintRevoked(inv, resp, "node " + req.name(), resp.certificates_revoked(),
+                      "its stream is closed and it is refused until it enrolls again");
 }
 
 int CmdOperator(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
@@ -90,14 +100,8 @@ int CmdOperator(v1::FleetService::StubInterface* stub, const CtlInvocation& inv)
     v1::RevokeOperatorResponse resp;
     grpc::Status st = stub->RevokeOperator(ctx.get(), req, &resp);
     if (!st.ok()) return RpcFailed(inv, "operator revoke", st);
-    if (inv.format == OutputFormat::kJson) {
-      *inv.out << ToJson(resp) << "\n";
-      return 0;
-    }
-    *inv.out << "revoked operator " << req.name() << " (" << resp.certificates_revoked()
-             << " certificate" << (resp.certificates_revoked() == 1 ? "" : "s")
-             << "); refused from now on, its open watches are closed\n";
-    return 0;
+    return PrintRevoked(inv, resp, "operator " + req.name(), resp.certificates_revoked(),
+                        "refused from now on, its open watches are closed");
   }
   v1::ListOperatorsResponse resp;
   grpc::Status st = stub->ListOperators(ctx.get(), v1::ListOperatorsRequest(), &resp);

@@ -100,6 +100,19 @@ class AgentServiceTest : public ::testing::Test {
     ASSERT_TRUE(s->rw->Write(ack));
   }
 
+  // A stream that received its first catalog and acknowledged it; `held` and `digest` get
+  // what the agent now holds.
+  std::unique_ptr<Stream> OpenAndAck(const std::string& node,
+                                     std::map<std::string, std::string>* held,
+                                     std::string* digest) {
+    auto s = Open(node);
+    v1::ServerMessage first = Next(s.get());
+    for (const auto& r : first.update().upserted()) (*held)[r.id()] = r.version();
+    *digest = first.update().catalog_digest();
+    AckOk(s.get(), first.update().nonce());
+    return s;
+  }
+
   v1::Node GetNode(const std::string& name) {
     grpc::ClientContext ctx;
     v1::GetNodeRequest req;
@@ -142,12 +155,9 @@ TEST_F(AgentServiceTest, HelloGetsFullCatalogThenOnlyChangedResources) {
 TEST_F(AgentServiceTest, AgentsOfAGroupShareDeltasButAHelloCannotPoisonThem) {
   // a and b acknowledge rev1 from this server; c claims rev1's digest with a held map that
   // lies about one resource (as a broken or hostile agent could).
-  auto a = Open("a");
-  v1::ServerMessage first = Next(a.get());
   std::map<std::string, std::string> held;
-  for (const auto& r : first.update().upserted()) held[r.id()] = r.version();
-  std::string digest = first.update().catalog_digest();
-  AckOk(a.get(), first.update().nonce());
+  std::string digest;
+  auto a = OpenAndAck("a", &held, &digest);
   auto b = Open("b");
   AckOk(b.get(), Next(b.get()).update().nonce());
   std::map<std::string, std::string> lying = held;
@@ -174,12 +184,9 @@ TEST_F(AgentServiceTest, AgentsOfAGroupShareDeltasButAHelloCannotPoisonThem) {
 }
 
 TEST_F(AgentServiceTest, AHelloWithALyingHeldMapGetsWhatItReallyNeeds) {
-  auto a = Open("a");
-  v1::ServerMessage first = Next(a.get());
   std::map<std::string, std::string> held;
-  for (const auto& r : first.update().upserted()) held[r.id()] = r.version();
-  std::string digest = first.update().catalog_digest();
-  AckOk(a.get(), first.update().nonce());
+  std::string digest;
+  auto a = OpenAndAck("a", &held, &digest);
   git_->Write("modules/base/module.yaml", ModuleWithFiles(5, "v2"));
   SyncRepo();
   git_->Commit("change one file");
