@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/apply_engine.h"
+#include "agent/engine/apply_engine.h"
 
 namespace plumb {
 

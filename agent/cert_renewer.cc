@@ -4,7 +4,7 @@
 #include "agent/agent_tls.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
-#include "common/pki.h"
+#include "common/pki/pki.h"
 #include "common/secure_files.h"
 #include "common/status_macros.h"
 #include "plumb/v1/agent.grpc.pb.h"

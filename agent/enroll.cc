@@ -5,7 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "agent/agent_tls.h"
-#include "common/pki.h"
+#include "common/pki/pki.h"
 #include "common/secure_files.h"
 #include "common/status_macros.h"
 #include "plumb/v1/agent.grpc.pb.h"

@@ -7,10 +7,10 @@
 
 #include "agent/agent.h"
 #include "agent/agent_config.h"
-#include "agent/apply_engine.h"
+#include "agent/engine/apply_engine.h"
 #include "agent/cert_renewer.h"
 #include "agent/enroll.h"
-#include "agent/command_runner.h"
+#include "agent/host/command_runner.h"
 #include "agent/masterless.h"
 #include "common/command_line.h"
 #include "common/logging.h"
@@ -52,14 +52,7 @@ constexpr int kExitNotEnrolled = 78;
 
 int main(int argc, char** argv) {
   // "-o json" (masterless apply's output format) is the one short flag.
-  std::vector<std::string> arg_strings(argv, argv + argc);
-  for (std::string& a : arg_strings) {
-    if (a == "-o") a = "--output";
-  }
-  std::vector<const char*> cargs;
-  for (const std::string& a : arg_strings) cargs.push_back(a.c_str());
-  auto flags = plumb::CommandLine::Parse(static_cast<int>(cargs.size()), cargs.data(),
-                                         plumb::AgentBoolFlags());
+  auto flags = plumb::CommandLine::Parse(argc, argv, plumb::AgentBoolFlags(), {{"-o", "output"}});
   if (!flags.ok()) {
     std::cerr << "plumb-agent: " << flags.status().message() << "\n" << kUsage;
     return 2;

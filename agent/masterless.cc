@@ -8,11 +8,11 @@
 #include "google/protobuf/util/json_util.h"
 
 #include "absl/strings/str_cat.h"
-#include "agent/apply_engine.h"
-#include "agent/command_runner.h"
+#include "agent/engine/apply_engine.h"
+#include "agent/host/command_runner.h"
 #include "agent/facts.h"
-#include "common/compiler.h"
-#include "common/directory_tree.h"
+#include "common/compiler/compiler.h"
+#include "common/compiler/directory_tree.h"
 #include "common/logging.h"
 
 namespace plumb {

@@ -1,7 +1,7 @@
 #pragma once
 
-// Durable files under the agent's state_dir: written atomically (temp + fsync + rename +
-// directory fsync) so a kill -9 at any moment leaves the old or the new version, never half.
+// Durable files under the agent's state_dir (0600, directories 0700): written atomically through
+// common/secure_files.h, so a kill -9 at any moment leaves the old or the new version, never half.
 
 #include <string>
 #include <vector>

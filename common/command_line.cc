@@ -6,12 +6,15 @@
 
 namespace plumb {
 
-absl::StatusOr<CommandLine> CommandLine::Parse(int argc, const char* const* argv,
-                                               const std::set<std::string>& bool_flags) {
+absl::StatusOr<CommandLine> CommandLine::Parse(
+    int argc, const char* const* argv, const std::set<std::string>& bool_flags,
+    const std::map<std::string, std::string>& short_flags) {
   CommandLine cl;
   bool only_positional = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    auto short_flag = short_flags.find(arg);
+    if (!only_positional && short_flag != short_flags.end()) arg = "--" + short_flag->second;
     if (only_positional || arg.size() < 3 || !absl::StartsWith(arg, "--")) {
       if (arg == "--") {
         only_positional = true;

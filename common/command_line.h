@@ -19,9 +19,11 @@ class CommandLine {
  public:
   // Parses argv[1..]. `bool_flags` take no value (`--noop`, or `--noop=false`).
   // A flag may be repeated; repeated values are kept in order (`--label a=b --label c=d`).
-  // Returns InvalidArgument naming the flag when a value is missing.
-  static absl::StatusOr<CommandLine> Parse(int argc, const char* const* argv,
-                                           const std::set<std::string>& bool_flags);
+  // `short_flags` maps a short spelling to a flag's name ({"-o", "output"}: `-o json` is
+  // `--output json`). Returns InvalidArgument naming the flag when a value is missing.
+  static absl::StatusOr<CommandLine> Parse(
+      int argc, const char* const* argv, const std::set<std::string>& bool_flags,
+      const std::map<std::string, std::string>& short_flags = {});
 
   const std::vector<std::string>& positional() const { return positional_; }
   bool Has(const std::string& flag) const { return flags_.count(flag) > 0; }

@@ -43,9 +43,6 @@ class ConfigValues {
   // A list key's values (LoadFile's `list_keys`), or `fallback` if it was not given.
   std::vector<std::string> GetList(const std::string& key,
                                    const std::vector<std::string>& fallback = {}) const;
-  void SetList(const std::string& key, std::vector<std::string> values) {
-    lists_[key] = std::move(values);
-  }
   // "FILE:LINE:COL: key" when the key's value came from the config file, else "key": for
   // messages about a bad value.
   std::string Named(const std::string& key) const;

@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/ca_pin_verifier.h"
-#include "common/pki.h"
+#include "common/pki/ca_pin_verifier.h"
+#include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "grpcpp/security/tls_credentials_options.h"
 

@@ -32,9 +32,6 @@ struct LogField {
 
 void Log(LogLevel level, absl::string_view msg, std::initializer_list<LogField> fields = {});
 
-inline void LogDebug(absl::string_view m, std::initializer_list<LogField> f = {}) {
-  Log(LogLevel::kDebug, m, f);
-}
 inline void LogInfo(absl::string_view m, std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kInfo, m, f);
 }

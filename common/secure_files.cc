@@ -49,14 +49,25 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
     unlink(tmp.c_str());
     return s;
   }
+  // The rename is durable only once the directory entry is.
+  std::string dir = path.substr(0, path.rfind('/'));
+  int dfd = open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  return ReadFileUpTo(path, 1 << 20);
+}
+
+absl::StatusOr<std::string> ReadFileUpTo(const std::string& path, size_t max_bytes) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno("cannot read", path);
   std::string out;
-  char buf[8192];
+  char buf[65536];
   while (true) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
@@ -66,8 +77,8 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
       return s;
     }
     if (n == 0) break;
-    out.append(buf, n);
-    if (out.size() > (1 << 20)) {
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {
       close(fd);
       return absl::InvalidArgumentError(absl::StrCat(path, ": file is too large"));
     }

@@ -1,10 +1,13 @@
 #pragma once
 
-// Files that hold keys and certificates: written atomically (temp + fsync + rename) with an
-// explicit mode, so a private key is never readable by others, not even for a moment.
+// Files written atomically (temp + fsync + rename + directory fsync) with an explicit mode, so a
+// kill -9 or power cut leaves the old or the new version, and a private key is never readable by
+// others, not even for a moment. Used for keys and certificates and for the agent's state files.
 
-#include <string>
 #include <sys/types.h>
+
+#include <cstddef>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -15,6 +18,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
                                  mode_t mode);
 // NotFound if missing; InvalidArgument if larger than 1 MiB (keys and certificates are small).
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
+// NotFound if missing; InvalidArgument if larger than `max_bytes`.
+absl::StatusOr<std::string> ReadFileUpTo(const std::string& path, size_t max_bytes);
 // Creates `path` and its parents with `mode` (existing ones are left as they are).
 absl::Status MakeDirectories(const std::string& path, mode_t mode);
 bool FileExists(const std::string& path);

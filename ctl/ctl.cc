@@ -57,16 +57,8 @@ using FleetCommand = std::function<int(v1::FleetService::StubInterface*, const C
 }  // namespace
 
 int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  // "-o json" is the one short flag; rewrite it to the long form before parsing.
-  std::vector<std::string> args(argv, argv + argc);
-  for (std::string& a : args) {
-    if (a == "-o") a = "--output";
-    if (a == "-h") a = "--help";
-  }
-  std::vector<const char*> cargs;
-  for (const std::string& a : args) cargs.push_back(a.c_str());
-  auto flags = CommandLine::Parse(static_cast<int>(cargs.size()), cargs.data(),
-                                  {"insecure", "help", "version", "noop"});
+  auto flags = CommandLine::Parse(argc, argv, {"insecure", "help", "version", "noop"},
+                                  {{"-o", "output"}, {"-h", "help"}});
   if (!flags.ok()) {
     err << "plumbctl: " << flags.status().message() << "\n";
     return 2;

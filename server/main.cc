@@ -8,7 +8,7 @@
 #include "common/command_line.h"
 #include "common/logging.h"
 #include "common/version.h"
-#include "server/ca_command.h"
+#include "server/security/ca_command.h"
 #include "server/plumb_server.h"
 
 namespace {

@@ -5,25 +5,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/secure_files.h"
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 
 namespace plumb {
 namespace {
-
-absl::Status MakeDirs(const std::string& path, mode_t mode) {
-  std::string partial;
-  for (size_t i = 0; i <= path.size(); ++i) {
-    if (i == path.size() || (path[i] == '/' && i > 0)) {
-      partial = path.substr(0, i);
-      if (mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) {
-        return absl::PermissionDeniedError(absl::StrCat("cannot create ", partial, ": ", strerror(errno)));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
 
 constexpr const char* kGrpcServices[] = {"plumb.v1.AgentService", "plumb.v1.FleetService"};
 
@@ -39,7 +27,7 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->registry_ = metrics;
   s->metrics_ = std::make_unique<ServerMetrics>(metrics);
   s->events_ = std::make_unique<EventBus>(&s->clock_);
-  PLUMB_RETURN_IF_ERROR(MakeDirs(config.state_dir, 0750));
+  PLUMB_RETURN_IF_ERROR(MakeDirectories(config.state_dir, 0750));
   PLUMB_ASSIGN_OR_RETURN(s->store_, Store::Open(config.state_dir + "/plumb.db"));
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
                                                   config.state_dir + "/mirror.git",

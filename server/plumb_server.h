@@ -10,21 +10,21 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
-#include "server/agent_service.h"
-#include "server/catalog_builder.h"
-#include "server/event_bus.h"
-#include "server/fleet_service.h"
-#include "server/git_source.h"
-#include "server/http_server.h"
-#include "server/metrics.h"
-#include "server/retention.h"
-#include "server/revision_poller.h"
-#include "server/run_tracker.h"
+#include "server/sync/agent_service.h"
+#include "server/sync/catalog_builder.h"
+#include "server/fleet/event_bus.h"
+#include "server/fleet/fleet_service.h"
+#include "server/git/git_source.h"
+#include "server/http/http_server.h"
+#include "server/http/metrics.h"
+#include "server/store/retention.h"
+#include "server/git/revision_poller.h"
+#include "server/fleet/run_tracker.h"
 #include "server/server_config.h"
-#include "server/server_metrics.h"
-#include "server/server_security.h"
-#include "server/store.h"
-#include "server/stream_hub.h"
+#include "server/http/server_metrics.h"
+#include "server/security/server_security.h"
+#include "server/store/store.h"
+#include "server/sync/stream_hub.h"
 
 namespace plumb {
 
@@ -49,7 +49,6 @@ class PlumbServer {
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
   StreamHub* hub() { return hub_.get(); }
   EventBus* events() { return events_.get(); }
-  MetricsRegistry* metrics_registry() { return registry_; }
 
  private:
   PlumbServer() = default;

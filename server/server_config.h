@@ -9,7 +9,7 @@
 #include "absl/time/time.h"
 #include "common/command_line.h"
 #include "common/grpc_credentials.h"
-#include "server/security_config.h"
+#include "server/security/security_config.h"
 
 namespace plumb {
 

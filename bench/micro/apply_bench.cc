@@ -7,11 +7,11 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "agent/apply_engine.h"
+#include "agent/engine/apply_engine.h"
 #include "bench/micro/bench_repo.h"
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
-#include "common/compiler.h"
+#include "common/compiler/compiler.h"
 
 namespace plumb {
 namespace bench {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "common/compiler.h"
-#include "common/repo_tree.h"
+#include "common/compiler/compiler.h"
+#include "common/compiler/repo_tree.h"
 
 namespace plumb {
 namespace bench {

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/micro/bench_repo.h"
 #include "benchmark/benchmark.h"
-#include "common/compiler.h"
+#include "common/compiler/compiler.h"
 
 namespace plumb {
 namespace bench {

@@ -5,7 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/digest.h"
-#include "server/agent_service.h"
+#include "server/sync/agent_service.h"
 #include "tests/fuzz/agent_stream_script.h"
 
 namespace plumb::fuzz {

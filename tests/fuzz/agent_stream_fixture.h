@@ -13,14 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "common/compiler.h"
-#include "server/catalog_builder.h"
-#include "server/event_bus.h"
-#include "server/metrics.h"
-#include "server/run_tracker.h"
-#include "server/server_metrics.h"
-#include "server/store.h"
-#include "server/stream_hub.h"
+#include "common/compiler/compiler.h"
+#include "server/sync/catalog_builder.h"
+#include "server/fleet/event_bus.h"
+#include "server/http/metrics.h"
+#include "server/fleet/run_tracker.h"
+#include "server/http/server_metrics.h"
+#include "server/store/store.h"
+#include "server/sync/stream_hub.h"
 #include "tests/testing/fake_clock.h"
 
 namespace plumb::fuzz {

@@ -7,8 +7,8 @@
 #include <optional>
 
 #include "absl/strings/escaping.h"
-#include "common/pki.h"
-#include "server/agent_service.h"
+#include "common/pki/pki.h"
+#include "server/sync/agent_service.h"
 
 namespace plumb::fuzz {
 namespace {

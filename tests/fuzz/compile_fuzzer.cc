@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "common/compiler.h"
+#include "common/compiler/compiler.h"
 #include "tests/fuzz/map_tree.h"
 
 using plumb::fuzz::MapTree;

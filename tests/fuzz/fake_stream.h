@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "server/agent_session.h"
+#include "server/sync/agent_session.h"
 
 namespace plumb::fuzz {
 

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/repo_tree.h"
+#include "common/compiler/repo_tree.h"
 
 namespace plumb::fuzz {
 

@@ -1,0 +1,356 @@
+#include "agent/host/filesystem.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "agent/host/rooted_path.h"
+#include "agent/host/system_error.h"
+
+namespace plumb {
+namespace {
+
+FileType TypeOf(mode_t mode) {
+  if (S_ISREG(mode)) return FileType::kRegular;
+  if (S_ISDIR(mode)) return FileType::kDirectory;
+  if (S_ISLNK(mode)) return FileType::kSymlink;
+  return FileType::kOther;
+}
+
+FileStat ToFileStat(const struct stat& st) {
+  FileStat out;
+  out.type = TypeOf(st.st_mode);
+  out.mode = st.st_mode & 07777;
+  out.uid = st.st_uid;
+  out.gid = st.st_gid;
+  out.size = static_cast<uint64_t>(st.st_size);
+  out.inode = st.st_ino;
+  return out;
+}
+
+// A name next to `name` for a temp file or link that is renamed over it.
+std::string TempName(const std::string& name) {
+  uint64_t random = 0;
+  if (getrandom(&random, sizeof(random), 0) != sizeof(random)) {
+    random = static_cast<uint64_t>(getpid()) * 2654435761u ^ reinterpret_cast<uintptr_t>(&name);
+  }
+  return absl::StrFormat(".%s.plumb-%016x", name.substr(0, 200), random);
+}
+
+absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(errno, absl::StrCat("write ", path));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDirectory(int dir_fd, const std::string& path) {
+  UniqueFd fd(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid() || fsync(fd.get()) != 0) {
+    return ErrnoError(errno, absl::StrCat("fsync directory of ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Chown before chmod: chown clears the setuid/setgid bits the mode may ask for. Calls that
+// would change nothing are skipped, so an unprivileged agent can rewrite files it owns.
+absl::Status ApplyMetadataFd(int fd, const FileMetadata& meta, const std::string& path) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
+  bool chown_uid = meta.uid.has_value() && *meta.uid != st.st_uid;
+  bool chown_gid = meta.gid.has_value() && *meta.gid != st.st_gid;
+  if (chown_uid || chown_gid) {
+    uid_t uid = chown_uid ? *meta.uid : static_cast<uid_t>(-1);
+    gid_t gid = chown_gid ? *meta.gid : static_cast<gid_t>(-1);
+    if (fchown(fd, uid, gid) != 0) return ErrnoError(errno, absl::StrCat("chown ", path));
+    if (fstat(fd, &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
+  }
+  if (meta.mode.has_value() && (st.st_mode & 07777) != *meta.mode && fchmod(fd, *meta.mode) != 0) {
+    return ErrnoError(errno, absl::StrCat("chmod ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<struct stat> StatAt(int dir_fd, const std::string& name, const std::string& path) {
+  struct stat st;
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoError(errno, absl::StrCat("stat ", path));
+  }
+  return st;
+}
+
+// Removes `name` in `dir_fd` and everything below it; never follows a symlink.
+absl::Status RemoveTreeAt(int dir_fd, const std::string& name, const std::string& path) {
+  PLUMB_ASSIGN_OR_RETURN(struct stat st, StatAt(dir_fd, name, path));
+  if (!S_ISDIR(st.st_mode)) {
+    if (unlinkat(dir_fd, name.c_str(), 0) != 0) return ErrnoError(errno, "unlink " + path);
+    return absl::OkStatus();
+  }
+  int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoError(errno, absl::StrCat("open ", path));
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    close(fd);
+    return ErrnoError(errno, absl::StrCat("opendir ", path));
+  }
+  std::vector<std::string> children;
+  while (struct dirent* entry = readdir(dir)) {
+    std::string child = entry->d_name;
+    if (child != "." && child != "..") children.push_back(child);
+  }
+  absl::Status status;
+  for (const std::string& child : children) {
+    status = RemoveTreeAt(dirfd(dir), child, absl::StrCat(path, "/", child));
+    if (!status.ok()) break;
+  }
+  closedir(dir);
+  PLUMB_RETURN_IF_ERROR(status);
+  if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0) {
+    return ErrnoError(errno, absl::StrCat("rmdir ", path));
+  }
+  return absl::OkStatus();
+}
+
+// The real, root-confined filesystem. Thread-compatible (stateless apart from the root).
+class RootedFilesystem : public Filesystem {
+ public:
+  explicit RootedFilesystem(std::string root) : root_(std::move(root)) {}
+
+  absl::StatusOr<FileStat> Stat(const std::string& path) override {
+    absl::StatusOr<ResolvedPath> r = ResolveUnderRoot(root_, path, false);
+    if (absl::IsNotFound(r.status())) return FileStat{};
+    if (!r.ok()) return r.status();
+    struct stat st;
+    if (fstatat(r->parent.get(), r->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return FileStat{};
+      return ErrnoError(errno, absl::StrCat("stat ", path));
+    }
+    return ToFileStat(st);
+  }
+
+  absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) override {
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, false));
+    UniqueFd fd(
+        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ELOOP) return absl::FailedPreconditionError(path + " is a symlink");
+      return ErrnoError(errno, absl::StrCat("open ", path));
+    }
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
+    if (!S_ISREG(st.st_mode)) return absl::FailedPreconditionError(path + " is not a file");
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is larger than ", max_bytes, " bytes"));
+    }
+    std::string content;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(fd.get(), buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoError(errno, absl::StrCat("read ", path));
+      if (n == 0) break;
+      content.append(buf, static_cast<size_t>(n));
+      if (content.size() > max_bytes) {
+        return absl::FailedPreconditionError(absl::StrCat(path, " grew while being read"));
+      }
+    }
+    return content;
+  }
+
+  absl::StatusOr<std::string> ReadLink(const std::string& path) override {
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, false));
+    std::vector<char> buf(4096);
+    ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINVAL) return absl::FailedPreconditionError(path + " is not a symlink");
+      return ErrnoError(errno, absl::StrCat("readlink ", path));
+    }
+    return std::string(buf.data(), static_cast<size_t>(n));
+  }
+
+  absl::Status WriteFile(const std::string& path, absl::string_view content,
+                         const FileMetadata& metadata) override {
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, true));
+    FileMetadata meta = metadata;
+    struct stat st;
+    if (fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(path + " is a directory");
+      if (S_ISREG(st.st_mode)) {
+        if (!meta.mode) meta.mode = st.st_mode & 07777;
+        if (!meta.uid) meta.uid = st.st_uid;
+        if (!meta.gid) meta.gid = st.st_gid;
+      }
+    }
+    if (!meta.mode) meta.mode = 0644;
+    std::string temp = TempName(r.name);
+    UniqueFd fd(openat(r.parent.get(), temp.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) return ErrnoError(errno, absl::StrCat("create temp file for ", path));
+    absl::Status status = WriteAll(fd.get(), content, path);
+    if (status.ok()) status = ApplyMetadataFd(fd.get(), meta, path);
+    if (status.ok() && fsync(fd.get()) != 0) status = ErrnoError(errno, "fsync " + path);
+    fd.Reset();
+    if (status.ok() &&
+        renameat(r.parent.get(), temp.c_str(), r.parent.get(), r.name.c_str()) != 0) {
+      status = ErrnoError(errno, absl::StrCat("rename into ", path));
+    }
+    if (!status.ok()) {
+      unlinkat(r.parent.get(), temp.c_str(), 0);
+      return status;
+    }
+    return SyncDirectory(r.parent.get(), path);
+  }
+
+  absl::Status MakeDirectory(const std::string& path, const FileMetadata& metadata) override {
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, true));
+    if (mkdirat(r.parent.get(), r.name.c_str(), 0700) != 0) {
+      return ErrnoError(errno, absl::StrCat("mkdir ", path));
+    }
+    FileMetadata meta = metadata;
+    if (!meta.mode) meta.mode = 0755;
+    UniqueFd fd(
+        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError(errno, absl::StrCat("open ", path));
+    PLUMB_RETURN_IF_ERROR(ApplyMetadataFd(fd.get(), meta, path));
+    return SyncDirectory(r.parent.get(), path);
+  }
+
+  absl::Status MakeSymlink(const std::string& path, const std::string& target) override {
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, true));
+    struct stat st;
+    if (fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(path + " is a directory");
+    }
+    std::string temp = TempName(r.name);
+    if (symlinkat(target.c_str(), r.parent.get(), temp.c_str()) != 0) {
+      return ErrnoError(errno, absl::StrCat("symlink ", path));
+    }
+    if (renameat(r.parent.get(), temp.c_str(), r.parent.get(), r.name.c_str()) != 0) {
+      absl::Status status = ErrnoError(errno, absl::StrCat("rename into ", path));
+      unlinkat(r.parent.get(), temp.c_str(), 0);
+      return status;
+    }
+    return SyncDirectory(r.parent.get(), path);
+  }
+
+  absl::Status SetMetadata(const std::string& path, const FileMetadata& metadata) override {
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, false));
+    PLUMB_ASSIGN_OR_RETURN(struct stat st, StatAt(r.parent.get(), r.name, path));
+    if (S_ISLNK(st.st_mode)) {
+      if (!metadata.uid && !metadata.gid) return absl::OkStatus();
+      if (fchownat(r.parent.get(), r.name.c_str(), metadata.uid.value_or(-1),
+                   metadata.gid.value_or(-1), AT_SYMLINK_NOFOLLOW) != 0) {
+        return ErrnoError(errno, absl::StrCat("chown ", path));
+      }
+      return absl::OkStatus();
+    }
+    UniqueFd fd(
+        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError(errno, absl::StrCat("open ", path));
+    if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(path + " is neither a file nor a directory");
+    }
+    return ApplyMetadataFd(fd.get(), metadata, path);
+  }
+
+  absl::Status Remove(const std::string& path) override {
+    absl::StatusOr<ResolvedPath> r = ResolveUnderRoot(root_, path, false);
+    if (absl::IsNotFound(r.status())) return absl::OkStatus();
+    if (!r.ok()) return r.status();
+    struct stat st;
+    if (fstatat(r->parent.get(), r->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      return errno == ENOENT ? absl::OkStatus() : ErrnoError(errno, "stat " + path);
+    }
+    int flags = S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0;
+    if (unlinkat(r->parent.get(), r->name.c_str(), flags) != 0) {
+      return ErrnoError(errno, absl::StrCat("remove ", path));
+    }
+    return SyncDirectory(r->parent.get(), path);
+  }
+
+  absl::Status RemoveTree(const std::string& path) override {
+    absl::StatusOr<ResolvedPath> r = ResolveUnderRoot(root_, path, false);
+    if (absl::IsNotFound(r.status())) return absl::OkStatus();
+    if (!r.ok()) return r.status();
+    absl::Status status = RemoveTreeAt(r->parent.get(), r->name, path);
+    if (absl::IsNotFound(status)) return absl::OkStatus();
+    return status;
+  }
+
+  absl::StatusOr<uint32_t> LookupUser(const std::string& name_or_id) override {
+    uint32_t id;
+    if (absl::SimpleAtoi(name_or_id, &id)) return id;
+    struct passwd pw;
+    struct passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    int err = getpwnam_r(name_or_id.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (found == nullptr) {
+      if (err != 0) return ErrnoError(err, absl::StrCat("look up user ", name_or_id));
+      return absl::NotFoundError(absl::StrCat("unknown user \"", name_or_id, "\""));
+    }
+    return pw.pw_uid;
+  }
+
+  absl::StatusOr<uint32_t> LookupGroup(const std::string& name_or_id) override {
+    uint32_t id;
+    if (absl::SimpleAtoi(name_or_id, &id)) return id;
+    struct group gr;
+    struct group* found = nullptr;
+    std::vector<char> buf(65536);
+    int err = getgrnam_r(name_or_id.c_str(), &gr, buf.data(), buf.size(), &found);
+    if (found == nullptr) {
+      if (err != 0) return ErrnoError(err, absl::StrCat("look up group ", name_or_id));
+      return absl::NotFoundError(absl::StrCat("unknown group \"", name_or_id, "\""));
+    }
+    return gr.gr_gid;
+  }
+
+  absl::StatusOr<std::string> HostPath(const std::string& path) override {
+    return ResolveDirectoryUnderRoot(root_, path);
+  }
+
+ private:
+  const std::string root_;
+};
+
+}  // namespace
+
+std::unique_ptr<Filesystem> NewRootedFilesystem(std::string root) {
+  return std::make_unique<RootedFilesystem>(std::move(root));
+}
+
+absl::StatusOr<uint32_t> ParseMode(absl::string_view text) {
+  bool ok = !text.empty() && text.size() <= 5;
+  uint32_t mode = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') ok = false;
+    mode = mode * 8 + static_cast<uint32_t>(c - '0');
+  }
+  if (!ok || mode > 07777) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mode must be an octal string like \"0644\", got \"", text, "\""));
+  }
+  return mode;
+}
+
+std::string FormatMode(uint32_t mode) { return absl::StrFormat("%04o", mode); }
+
+}  // namespace plumb

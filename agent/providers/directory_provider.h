@@ -1,0 +1,26 @@
+#pragma once
+
+// The `directory` resource: ensure present|absent, mode, owner, group, force.
+
+#include "agent/host/filesystem.h"
+#include "agent/providers/provider.h"
+
+namespace plumb {
+
+// Manages directories under the root. Missing parents are created. A symlink in the way is
+// replaced; a file in the way, or removing a non-empty directory, needs `force: true`.
+// Thread-compatible.
+class DirectoryProvider : public Provider {
+ public:
+  // `fs` is not owned and must outlive the provider.
+  explicit DirectoryProvider(Filesystem* fs) : fs_(fs) {}
+
+  absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
+  absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
+                                     const CheckResult& check) override;
+
+ private:
+  Filesystem* fs_;
+};
+
+}  // namespace plumb

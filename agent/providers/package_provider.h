@@ -1,0 +1,34 @@
+#pragma once
+
+// The `package` resource on Debian: dpkg-query to check, apt-get to install and remove.
+
+#include "agent/host/command_runner.h"
+#include "agent/providers/provider.h"
+
+namespace plumb {
+
+// ensure: present (or installed), absent, purged, or a version to pin ("1.2-3"). Installs
+// with apt-get under DEBIAN_FRONTEND=noninteractive, keeping existing config files.
+// Thread-compatible.
+class PackageProvider : public Provider {
+ public:
+  // `runner` is not owned and must outlive the provider.
+  explicit PackageProvider(CommandRunner* runner) : runner_(runner) {}
+
+  absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
+  absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
+                                     const CheckResult& check) override;
+
+ private:
+  // What dpkg knows about a package.
+  struct Installed {
+    bool installed = false;     // status "installed"
+    bool config_files = false;  // removed, configuration left (purge would remove it)
+    std::string version;
+  };
+  absl::StatusOr<Installed> Query(const std::string& name);
+
+  CommandRunner* runner_;
+};
+
+}  // namespace plumb

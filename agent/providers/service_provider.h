@@ -1,0 +1,39 @@
+#pragma once
+
+// The `service` resource on systemd: systemctl is-active / is-enabled to check; start, stop,
+// enable, disable to apply; restart when notified.
+
+#include "agent/host/command_runner.h"
+#include "agent/providers/provider.h"
+
+namespace plumb {
+
+// ensure: running | stopped (unset: not managed); enabled: true | false (unset: not managed).
+// A notification restarts the service unless it is meant to be stopped, or was just started
+// in this run. Thread-compatible.
+class ServiceProvider : public Provider {
+ public:
+  // `runner` is not owned and must outlive the provider.
+  explicit ServiceProvider(CommandRunner* runner) : runner_(runner) {}
+
+  absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
+  absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
+                                     const CheckResult& check) override;
+  bool CanRefresh(const v1::Resource& resource) const override { return true; }
+  absl::StatusOr<ChangeResult> Refresh(const v1::Resource& resource) override;
+
+ private:
+  // The service's current state as systemctl reports it.
+  struct State {
+    bool active = false;
+    bool enabled = false;  // enabled, enabled-runtime, alias (or static/indirect when wanted)
+  };
+  struct Spec;
+  absl::StatusOr<Spec> SpecOf(const v1::Resource& resource);
+  absl::StatusOr<State> Query(const v1::Resource& resource, const Spec& spec);
+  absl::Status Systemctl(const std::string& verb, const std::string& unit);
+
+  CommandRunner* runner_;
+};
+
+}  // namespace plumb

@@ -1,0 +1,26 @@
+#pragma once
+
+// The `symlink` resource: target, ensure present|absent, force.
+
+#include "agent/host/filesystem.h"
+#include "agent/providers/provider.h"
+
+namespace plumb {
+
+// Manages symlinks under the root. The target is stored as given and never followed. A link
+// with a wrong target or a file in the way is replaced atomically; a real directory in the
+// way is replaced only with `force: true`. Thread-compatible.
+class SymlinkProvider : public Provider {
+ public:
+  // `fs` is not owned and must outlive the provider.
+  explicit SymlinkProvider(Filesystem* fs) : fs_(fs) {}
+
+  absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
+  absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
+                                     const CheckResult& check) override;
+
+ private:
+  Filesystem* fs_;
+};
+
+}  // namespace plumb

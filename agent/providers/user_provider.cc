@@ -1,0 +1,206 @@
+#include "agent/providers/user_provider.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "agent/providers/resource_attributes.h"
+#include "common/catalog.h"
+#include "common/status_macros.h"
+
+namespace plumb {
+namespace {
+
+constexpr absl::Duration kTimeout = absl::Minutes(2);
+
+absl::Status ValidateAccountName(const std::string& name) {
+  bool ok = !name.empty() && name[0] != '-' && name.size() <= 64;
+  for (char c : name) {
+    if (c == ':' || c == ',' || c == '/' || absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+        absl::ascii_iscntrl(static_cast<unsigned char>(c))) {
+      ok = false;
+    }
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("invalid account name \"", name, "\""));
+}
+
+bool IsNumber(const std::string& text) {
+  uint32_t ignored;
+  return absl::SimpleAtoi(text, &ignored);
+}
+
+absl::StatusOr<bool> WantPresent(const v1::Resource& resource) {
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure,
+                         EnumAttribute(resource, "ensure", {"present", "absent"}, "present"));
+  return ensure == "present";
+}
+
+Command Cmd(std::vector<std::string> argv) {
+  Command command;
+  command.argv = std::move(argv);
+  command.timeout = kTimeout;
+  return command;
+}
+
+// The fields of `key` in a getent database, or nullopt if it has no such entry.
+absl::StatusOr<std::optional<std::vector<std::string>>> Getent(CommandRunner* runner,
+                                                               const std::string& database,
+                                                               const std::string& key) {
+  PLUMB_ASSIGN_OR_RETURN(CommandResult result, runner->Run(Cmd({"getent", database, key})));
+  if (result.exit_code == 2) return std::optional<std::vector<std::string>>();
+  if (!result.success()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("getent ", database, " ", key, " failed (", result.Describe(), ")"));
+  }
+  std::string line(absl::StripAsciiWhitespace(result.stdout_text));
+  line = line.substr(0, line.find('\n'));
+  return std::optional<std::vector<std::string>>(absl::StrSplit(line, ':'));
+}
+
+absl::Status RunAccountCommand(CommandRunner* runner, std::vector<std::string> argv) {
+  return RunForOutput(runner, Cmd(std::move(argv))).status();
+}
+
+}  // namespace
+
+struct UserProvider::Plan {
+  bool want_present = true;
+  bool exists = false;
+  std::vector<std::string> changes;  // for the report
+  std::vector<std::string> options;  // for useradd / usermod
+};
+
+absl::StatusOr<UserProvider::Plan> UserProvider::PlanFor(const v1::Resource& resource) {
+  const std::string& name = resource.name();
+  PLUMB_RETURN_IF_ERROR(ValidateAccountName(name));
+  Plan plan;
+  PLUMB_ASSIGN_OR_RETURN(plan.want_present, WantPresent(resource));
+  PLUMB_ASSIGN_OR_RETURN(auto entry, Getent(runner_, "passwd", name));
+  plan.exists = entry.has_value() && entry->size() >= 7;
+  if (!plan.want_present) return plan;
+
+  std::string uid = StringAttribute(resource, "uid");
+  std::string gid = StringAttribute(resource, "gid");
+  std::string home = StringAttribute(resource, "home");
+  std::string shell = StringAttribute(resource, "shell");
+  std::vector<std::string> groups = ListAttribute(resource, "groups", true);
+  if (!gid.empty() && !IsNumber(gid)) {
+    // A group name: compare by number when the group exists.
+    PLUMB_ASSIGN_OR_RETURN(auto group, Getent(runner_, "group", gid));
+    if (group.has_value() && group->size() >= 3) gid = (*group)[2];
+  }
+  auto want = [&](const std::string& desired, size_t field, const char* option, const char* label) {
+    if (desired.empty() || (plan.exists && (*entry)[field] == desired)) return;
+    plan.options.push_back(option);
+    plan.options.push_back(desired);
+    if (plan.exists) {
+      plan.changes.push_back(absl::StrCat(label, " ", (*entry)[field], " -> ", desired));
+    }
+  };
+  want(uid, 2, "-u", "uid");
+  want(gid, 3, "-g", "gid");
+  want(home, 5, "-d", "home");
+  want(shell, 6, "-s", "shell");
+  std::vector<std::string> missing = groups;
+  if (plan.exists && !groups.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(std::string current, RunForOutput(runner_, Cmd({"id", "-nG", name})));
+    std::vector<std::string> have =
+        absl::StrSplit(current, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+    missing.erase(std::remove_if(missing.begin(), missing.end(),
+                                 [&](const std::string& g) {
+                                   return std::find(have.begin(), have.end(), g) != have.end();
+                                 }),
+                  missing.end());
+    if (!missing.empty()) {
+      plan.changes.push_back(absl::StrCat("not in groups ", absl::StrJoin(missing, ",")));
+    }
+  }
+  if (!missing.empty()) {
+    if (plan.exists) plan.options.push_back("-a");
+    plan.options.push_back("-G");
+    plan.options.push_back(absl::StrJoin(missing, ","));
+  }
+  return plan;
+}
+
+absl::StatusOr<CheckResult> UserProvider::Check(const v1::Resource& resource) {
+  PLUMB_ASSIGN_OR_RETURN(Plan plan, PlanFor(resource));
+  CheckResult check;
+  if (!plan.want_present) {
+    if (plan.exists) check.message = "user exists, to be removed";
+  } else if (!plan.exists) {
+    check.message = "user missing, to be created";
+  } else {
+    check.message = absl::StrJoin(plan.changes, "; ");
+  }
+  check.in_sync = check.message.empty();
+  return check;
+}
+
+absl::StatusOr<ChangeResult> UserProvider::Apply(const v1::Resource& resource,
+                                                 const CheckResult& check) {
+  PLUMB_ASSIGN_OR_RETURN(Plan plan, PlanFor(resource));
+  const std::string& name = resource.name();
+  if (!plan.want_present) {
+    if (!plan.exists) return ChangeResult{false, ""};
+    PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, {"userdel", name}));
+    return ChangeResult{true, "removed"};
+  }
+  if (plan.exists && plan.options.empty()) return ChangeResult{false, ""};
+  std::vector<std::string> argv = {plan.exists ? "usermod" : "useradd"};
+  argv.insert(argv.end(), plan.options.begin(), plan.options.end());
+  argv.push_back(name);
+  PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, argv));
+  return ChangeResult{true, plan.exists ? absl::StrJoin(plan.changes, "; ") : "created"};
+}
+
+absl::StatusOr<CheckResult> GroupProvider::Check(const v1::Resource& resource) {
+  PLUMB_RETURN_IF_ERROR(ValidateAccountName(resource.name()));
+  PLUMB_ASSIGN_OR_RETURN(bool want_present, WantPresent(resource));
+  PLUMB_ASSIGN_OR_RETURN(auto entry, Getent(runner_, "group", resource.name()));
+  bool exists = entry.has_value() && entry->size() >= 3;
+  std::string gid = StringAttribute(resource, "gid");
+  CheckResult check;
+  if (!want_present) {
+    if (exists) check.message = "group exists, to be removed";
+  } else if (!exists) {
+    check.message = "group missing, to be created";
+  } else if (!gid.empty() && (*entry)[2] != gid) {
+    check.message = absl::StrCat("gid ", (*entry)[2], " -> ", gid);
+  }
+  check.in_sync = check.message.empty();
+  return check;
+}
+
+absl::StatusOr<ChangeResult> GroupProvider::Apply(const v1::Resource& resource,
+                                                  const CheckResult& check) {
+  const std::string& name = resource.name();
+  PLUMB_RETURN_IF_ERROR(ValidateAccountName(name));
+  PLUMB_ASSIGN_OR_RETURN(bool want_present, WantPresent(resource));
+  PLUMB_ASSIGN_OR_RETURN(auto entry, Getent(runner_, "group", name));
+  bool exists = entry.has_value() && entry->size() >= 3;
+  std::string gid = StringAttribute(resource, "gid");
+  if (!want_present) {
+    if (!exists) return ChangeResult{false, ""};
+    PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, {"groupdel", name}));
+    return ChangeResult{true, "removed"};
+  }
+  if (!exists) {
+    std::vector<std::string> argv = {"groupadd"};
+    if (!gid.empty()) argv.insert(argv.end(), {"-g", gid});
+    argv.push_back(name);
+    PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, argv));
+    return ChangeResult{true, "created"};
+  }
+  if (gid.empty() || (*entry)[2] == gid) return ChangeResult{false, ""};
+  PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, {"groupmod", "-g", gid, name}));
+  return ChangeResult{true, absl::StrCat("gid ", (*entry)[2], " -> ", gid)};
+}
+
+}  // namespace plumb

@@ -1,0 +1,46 @@
+#pragma once
+
+// The `user` and `group` resources: getent to check; useradd/usermod/userdel and
+// groupadd/groupmod/groupdel to apply. They act on the host's account database, whatever the
+// agent's root.
+
+#include "agent/host/command_runner.h"
+#include "agent/providers/provider.h"
+
+namespace plumb {
+
+// user: ensure present|absent, uid, gid (number or group name), groups (supplementary; the
+// user must be in at least these, others are left alone), home, shell. Home directories are
+// not created. Thread-compatible.
+class UserProvider : public Provider {
+ public:
+  // `runner` is not owned and must outlive the provider.
+  explicit UserProvider(CommandRunner* runner) : runner_(runner) {}
+
+  absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
+  absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
+                                     const CheckResult& check) override;
+
+ private:
+  // What differs between the resource and the account; `missing` when there is none.
+  struct Plan;
+  absl::StatusOr<Plan> PlanFor(const v1::Resource& resource);
+
+  CommandRunner* runner_;
+};
+
+// group: ensure present|absent, gid. Thread-compatible.
+class GroupProvider : public Provider {
+ public:
+  // `runner` is not owned and must outlive the provider.
+  explicit GroupProvider(CommandRunner* runner) : runner_(runner) {}
+
+  absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
+  absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
+                                     const CheckResult& check) override;
+
+ private:
+  CommandRunner* runner_;
+};
+
+}  // namespace plumb

@@ -1,0 +1,99 @@
+#pragma once
+
+// The parsed, validated form of a desired-state repository that DesiredState compiles nodes
+// from: targets from plumb.yaml and modules with their resources. Internal to the compiler
+// (common/desired_state*.cc, common/compile_*.cc).
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/compiler/compiler.h"
+#include "common/compiler/mustache.h"
+#include "common/yaml_document.h"
+#include "plumb/v1/types.pb.h"
+
+namespace plumb::compile {
+
+// "file:LINE:COL", or just "file" when the mark is unknown.
+std::string Location(const std::string& file, const YamlMark& mark);
+
+// Collects located errors. Thread-compatible.
+class ErrorList {
+ public:
+  explicit ErrorList(std::vector<CompileError>* errors) : errors_(errors) {}
+  void Add(std::string location, std::string message) {
+    errors_->push_back(CompileError{std::move(location), std::move(message)});
+  }
+  void Add(const std::string& file, const YamlMark& mark, std::string message) {
+    Add(Location(file, mark), std::move(message));
+  }
+  size_t size() const { return errors_->size(); }
+
+ private:
+  std::vector<CompileError>* errors_;  // not owned; outlives this
+};
+
+// A relation (require/before/notify/subscribe) as written, for located errors.
+struct RelationRef {
+  std::string kind;      // "require", ...
+  std::string id;        // normalized "type:name"
+  std::string location;  // where the id is written
+};
+
+// One resource of a module. For `content` and `source` the blob is known at parse time;
+// for `template` it is rendered per node.
+struct ResourceSpec {
+  v1::Resource resource;  // everything but a templated file's content digest and size
+  std::vector<RelationRef> relations;
+  std::shared_ptr<const std::string> blob;
+  std::shared_ptr<const MustacheTemplate> tmpl;
+  std::string template_path;  // "modules/m/templates/x.mustache"
+};
+
+// The facts, labels and node name that a module's templates may read.
+struct TemplateReads {
+  bool node_name = false;
+  std::set<std::string> fact_prefixes;  // "" = all facts; "os" = os and os.*
+  std::set<std::string> label_prefixes;
+  void Add(const MustacheTemplate& tmpl);
+  void Merge(const TemplateReads& other);
+};
+
+struct ModuleSpec {
+  std::string name;
+  MustacheValue vars;  // a map of var name -> value
+  std::vector<ResourceSpec> resources;
+  TemplateReads reads;
+};
+
+struct TargetSpec {
+  std::string name;
+  std::string location;
+  std::vector<std::string> node_globs;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> facts;
+  std::vector<std::string> modules;
+  MustacheValue vars;
+};
+
+struct RepoModel {
+  bool prune = false;  // plumb.yaml `prune: true`, copied into every catalog
+  MustacheValue vars;
+  std::vector<TargetSpec> targets;
+  std::map<std::string, ModuleSpec> modules;
+};
+
+// Converts a YAML value into a template value (scalars to strings, null to "").
+MustacheValue ToMustacheValue(const YamlNode& node);
+
+// Parses plumb.yaml and every module of `tree` into `model`, appending every problem found.
+void ParseRepository(const RepoTree& tree, RepoModel* model, ErrorList* errors);
+
+// Parses modules/<name>/module.yaml (and the files and templates it names) into `module`.
+void ParseModule(const RepoTree& tree, const std::string& name, ModuleSpec* module,
+                 ErrorList* errors);
+
+}  // namespace plumb::compile

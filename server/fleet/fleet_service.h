@@ -1,0 +1,68 @@
+#pragma once
+
+// plumb.v1.FleetService: the operators' API over nodes, reports and revisions. Unary calls,
+// served from the store; low volume, so gRPC's synchronous thread pool is fine here.
+// WatchEvents is the exception: a long-lived stream on the callback API (event_stream.h), so
+// watchers hold no thread.
+
+#include "plumb/v1/fleet.grpc.pb.h"
+#include "server/fleet/event_bus.h"
+#include "server/git/revision_poller.h"
+#include "server/fleet/run_tracker.h"
+#include "server/security/server_security.h"
+#include "server/store/store.h"
+#include "server/sync/stream_hub.h"
+
+namespace plumb {
+
+// Thread-safe. Nothing owned; everything must outlive the gRPC server. Without `events`
+// WatchEvents answers UNIMPLEMENTED.
+class FleetServiceImpl
+    : public v1::FleetService::WithCallbackMethod_WatchEvents<v1::FleetService::Service> {
+ public:
+  FleetServiceImpl(Store* store, RevisionPoller* poller, StreamHub* hub, RunTracker* runs,
+                   EventBus* events = nullptr)
+      : store_(store), poller_(poller), hub_(hub), runs_(runs), events_(events) {}
+
+  grpc::Status ListNodes(grpc::ServerContext*, const v1::ListNodesRequest* req,
+                         v1::ListNodesResponse* resp) override;
+  grpc::Status GetNode(grpc::ServerContext*, const v1::GetNodeRequest* req,
+                       v1::Node* resp) override;
+  grpc::Status ListReports(grpc::ServerContext*, const v1::ListReportsRequest* req,
+                           v1::ListReportsResponse* resp) override;
+  grpc::Status GetReport(grpc::ServerContext*, const v1::GetReportRequest* req,
+                         v1::Report* resp) override;
+  grpc::Status ListRevisions(grpc::ServerContext*, const v1::ListRevisionsRequest* req,
+                             v1::ListRevisionsResponse* resp) override;
+  grpc::Status GetRevision(grpc::ServerContext*, const v1::GetRevisionRequest* req,
+                           v1::Revision* resp) override;
+  grpc::Status Sync(grpc::ServerContext*, const v1::SyncRequest* req,
+                    v1::SyncResponse* resp) override;
+  grpc::Status Run(grpc::ServerContext*, const v1::RunNodesRequest* req,
+                   v1::RunNodesResponse* resp) override;
+  grpc::Status ListResourceEvents(grpc::ServerContext*, const v1::ListResourceEventsRequest* req,
+                                  v1::ListResourceEventsResponse* resp) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext* context,
+                                                   const v1::WatchEventsRequest* req) override;
+  // Join tokens, revocation and operator certificates (fleet_security.cc); UNIMPLEMENTED without set_security().
+  grpc::Status CreateToken(grpc::ServerContext*, const v1::CreateTokenRequest* req,
+                           v1::CreateTokenResponse* resp) override;
+  grpc::Status RevokeNode(grpc::ServerContext*, const v1::RevokeNodeRequest* req,
+                          v1::RevokeNodeResponse* resp) override;
+  grpc::Status ListOperators(grpc::ServerContext*, const v1::ListOperatorsRequest* req,
+                             v1::ListOperatorsResponse* resp) override;
+  grpc::Status RevokeOperator(grpc::ServerContext*, const v1::RevokeOperatorRequest* req,
+                              v1::RevokeOperatorResponse* resp) override;
+  // `security` is not owned and must outlive the gRPC server; null with --insecure.
+  void set_security(ServerSecurity* security) { security_ = security; }
+
+ private:
+  Store* const store_;
+  RevisionPoller* const poller_;
+  StreamHub* const hub_;
+  RunTracker* const runs_;
+  EventBus* const events_;
+  ServerSecurity* security_ = nullptr;
+};
+
+}  // namespace plumb

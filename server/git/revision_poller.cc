@@ -1,0 +1,171 @@
+#include "server/git/revision_poller.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace plumb {
+
+RevisionPoller::RevisionPoller(GitSource* git, Store* store, CatalogBuilder* builder, Clock* clock,
+                               absl::Duration poll, std::function<void()> on_served,
+                               EventBus* events, ServerMetrics* metrics)
+    : git_(git), store_(store), builder_(builder), clock_(clock), poll_(poll),
+      on_served_(std::move(on_served)), events_(events), metrics_(metrics) {}
+
+RevisionPoller::~RevisionPoller() { Stop(); }
+
+absl::Status RevisionPoller::Restore() {
+  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision());
+  if (sha.empty()) return absl::OkStatus();
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(sha));
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, sha);
+  if (!state->ok()) {
+    return absl::DataLossError(absl::StrCat("serving revision ", sha, " no longer compiles"));
+  }
+  builder_->SetDesiredState(std::move(state));
+  absl::StatusOr<v1::Revision> rev = store_->GetRevision(sha);
+  if (rev.ok()) {
+    absl::MutexLock lock(&mu_);
+    serving_fetched_ = absl::FromUnixMillis(rev->fetched_unix_ms());
+  }
+  absl::MutexLock lock(&sync_mu_);
+  last_evaluated_ = sha;
+  LogInfo("serving restored revision", {{"rev", sha.substr(0, 12)}});
+  return absl::OkStatus();
+}
+
+void RevisionPoller::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RevisionPoller::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+bool RevisionPoller::last_fetch_ok() const {
+  absl::MutexLock lock(&mu_);
+  return last_fetch_ok_;
+}
+
+std::string RevisionPoller::last_fetch_error() const {
+  absl::MutexLock lock(&mu_);
+  return last_fetch_error_;
+}
+
+absl::Time RevisionPoller::serving_fetched() const {
+  absl::MutexLock lock(&mu_);
+  return serving_fetched_;
+}
+
+void RevisionPoller::RequestSync() {
+  absl::MutexLock lock(&mu_);
+  sync_requested_ = true;
+}
+
+void RevisionPoller::Publish(v1::EventKind kind, const std::string& sha,
+                             const std::string& message) {
+  if (events_ != nullptr) events_->Publish(MakeEvent(kind, "", sha, message));
+}
+
+void RevisionPoller::Loop() {
+  while (true) {
+    absl::StatusOr<v1::Revision> rev = SyncNow();
+    if (!rev.ok()) LogWarning("repository sync failed", {{"error", rev.status().message()}});
+    absl::MutexLock lock(&mu_);
+    auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || sync_requested_;
+    };
+    // Wait on the mutex (not the clock) so Stop() and RequestSync() wake us at once.
+    mu_.AwaitWithTimeout(absl::Condition(&wake), poll_);
+    if (stopping_) return;
+    sync_requested_ = false;
+  }
+}
+
+absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
+  absl::MutexLock sync_lock(&sync_mu_);
+  absl::StatusOr<CommitInfo> head = git_->Fetch();
+  bool was_ok;
+  {
+    absl::MutexLock lock(&mu_);
+    was_ok = last_fetch_ok_;
+    last_fetch_ok_ = head.ok();
+    last_fetch_error_ = head.ok() ? "" : std::string(head.status().message());
+  }
+  if (on_fetch_result_) on_fetch_result_(head.ok());
+  if (!head.ok()) {
+    // Once per outage, not once per poll.
+    if (was_ok) Publish(v1::EVENT_FETCH_FAILED, "", std::string(head.status().message()));
+    return head.status();
+  }
+  if (head->sha == last_evaluated_) return store_->GetRevision(head->sha);
+  return Evaluate(*head);
+}
+
+absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) {
+  absl::Time start = clock_->Now();
+  v1::Revision rev;
+  rev.set_sha(commit.sha);
+  rev.set_summary(commit.summary);
+  rev.set_fetched_unix_ms(absl::ToUnixMillis(start));
+  Publish(v1::EVENT_REVISION_FETCHED, commit.sha, commit.summary);
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(commit.sha));
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, commit.sha);
+  std::vector<CompileError> errors = state->errors();
+  absl::flat_hash_map<std::string, NodeCompileResult> compiled;  // by group, handed to builder_
+  if (errors.empty()) {
+    // A revision is served only if it compiles for every node we know of.
+    PLUMB_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
+                           store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED));
+    for (const v1::Node& n : nodes) {
+      NodeInputs inputs{n.name(), {n.labels().begin(), n.labels().end()},
+                        {n.facts().begin(), n.facts().end()}};
+      std::string key = state->GroupKey(inputs);
+      if (compiled.contains(key)) continue;
+      NodeCompileResult result = state->CompileNode(inputs);
+      for (const CompileError& e : result.errors) {
+        CompileError named = e;
+        named.message = absl::StrCat(e.message, " (node ", n.name(), ")");
+        errors.push_back(std::move(named));
+      }
+      compiled.emplace(std::move(key), std::move(result));
+    }
+  }
+  for (const CompileError& e : errors) {
+    v1::CompileError* pe = rev.add_errors();
+    pe->set_location(e.location);
+    pe->set_message(e.message);
+  }
+  rev.set_status(errors.empty() ? v1::REVISION_OK : v1::REVISION_FAILED);
+  PLUMB_RETURN_IF_ERROR(store_->PutRevision(rev));
+  last_evaluated_ = commit.sha;
+  double ms = absl::ToDoubleMilliseconds(clock_->Now() - start);
+  if (metrics_ != nullptr) metrics_->compile_duration->Observe(ms / 1000);
+  if (!errors.empty()) {
+    LogWarning("revision failed to compile; not served",
+               {{"rev", commit.sha.substr(0, 12)}, {"errors", errors.size()},
+                {"first", errors[0].ToString()}});
+    Publish(v1::EVENT_REVISION_FAILED, commit.sha,
+            absl::StrCat(errors.size(), " error(s); first: ", errors[0].ToString()));
+    return rev;
+  }
+  PLUMB_RETURN_IF_ERROR(store_->SetServingRevision(commit.sha));
+  builder_->SetDesiredState(std::move(state), std::move(compiled));
+  rev.set_serving(true);
+  {
+    absl::MutexLock lock(&mu_);
+    serving_fetched_ = start;
+  }
+  Publish(v1::EVENT_REVISION_COMPILED, commit.sha,
+          absl::StrCat(commit.summary, " (compiled in ", static_cast<int64_t>(ms), " ms)"));
+  LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"compile_ms", ms},
+                                   {"summary", commit.summary}});
+  on_served_();
+  return rev;
+}
+
+}  // namespace plumb

@@ -1,0 +1,88 @@
+#pragma once
+
+// Follows the repository: fetches the branch every poll interval (or when asked), compiles a
+// new head against every known node, records the revision with its status and errors, and
+// serves it only if everything compiled. A failed revision is never served; nodes stay on the
+// last good one.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "common/clock.h"
+#include "plumb/v1/fleet.pb.h"
+#include "server/sync/catalog_builder.h"
+#include "server/fleet/event_bus.h"
+#include "server/git/git_source.h"
+#include "server/http/server_metrics.h"
+#include "server/store/store.h"
+
+namespace plumb {
+
+// Thread-safe: SyncNow may be called from any thread while the loop runs.
+class RevisionPoller {
+ public:
+  // Nothing owned; all must outlive the poller. `on_served` runs after a new revision is served.
+  // `events` and `metrics` may be null (no events published, no metrics kept).
+  RevisionPoller(GitSource* git, Store* store, CatalogBuilder* builder, Clock* clock,
+                 absl::Duration poll, std::function<void()> on_served,
+                 EventBus* events = nullptr, ServerMetrics* metrics = nullptr);
+  ~RevisionPoller();
+
+  // Loads the last served revision from the store (so a restarted server serves at once).
+  absl::Status Restore();
+  // Starts the poll loop (first fetch immediately).
+  void Start();
+  void Stop();
+
+  // Fetches now and evaluates the head. Returns the head revision as recorded.
+  absl::StatusOr<v1::Revision> SyncNow();
+
+  // `done` runs after every fetch, on the fetching thread, with its outcome (readiness
+  // reporting: the gRPC health service). Set before Start().
+  void set_on_fetch_result(std::function<void(bool ok)> done) { on_fetch_result_ = std::move(done); }
+
+  // Asks the poll loop to fetch now and returns at once (webhooks). Requests made while a
+  // fetch runs coalesce into one more fetch.
+  void RequestSync();
+
+  // Whether the last fetch succeeded (readiness).
+  bool last_fetch_ok() const;
+  // Why the last fetch failed ("no fetch yet" before the first one); empty when it succeeded.
+  std::string last_fetch_error() const;
+  // When the serving revision was first fetched; InfinitePast if nothing is served.
+  absl::Time serving_fetched() const;
+
+ private:
+  void Loop();
+  void Publish(v1::EventKind kind, const std::string& sha, const std::string& message);
+  // Compiles `sha` and records it; serves it if it compiled for every known node.
+  absl::StatusOr<v1::Revision> Evaluate(const CommitInfo& commit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+
+  GitSource* const git_;
+  Store* const store_;
+  CatalogBuilder* const builder_;
+  Clock* const clock_;
+  const absl::Duration poll_;
+  const std::function<void()> on_served_;
+  std::function<void(bool)> on_fetch_result_;
+  EventBus* const events_;
+  ServerMetrics* const metrics_;
+
+  absl::Mutex sync_mu_;  // one fetch+compile at a time
+  std::string last_evaluated_ ABSL_GUARDED_BY(sync_mu_);
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool sync_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_fetch_ok_ ABSL_GUARDED_BY(mu_) = false;
+  std::string last_fetch_error_ ABSL_GUARDED_BY(mu_) = "no fetch yet";
+  absl::Time serving_fetched_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::thread thread_;
+};
+
+}  // namespace plumb

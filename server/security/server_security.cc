@@ -1,0 +1,33 @@
+#include "server/security/server_security.h"
+
+#include "common/logging.h"
+#include "common/status_macros.h"
+
+namespace plumb {
+
+absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(
+    const ServerConfig& config, const std::string& db_path, Clock* clock,
+    std::function<void(const std::string&)> on_enrolled) {
+  std::unique_ptr<ServerSecurity> s(new ServerSecurity());
+  auto ca = CertificateAuthority::Load(config.security.ca_dir);
+  if (ca.ok()) {
+    s->ca_ = std::move(*ca);
+  } else if (!absl::IsNotFound(ca.status())) {
+    return ca.status();
+  } else {
+    LogInfo("no built-in CA: enrollment is off (tls: comes from another PKI)",
+            {{"ca_dir", config.security.ca_dir}});
+  }
+  PLUMB_ASSIGN_OR_RETURN(s->tokens_, TokenStore::Open(db_path, clock));
+  PLUMB_ASSIGN_OR_RETURN(s->identities_, IdentityStore::Open(db_path));
+  s->enrollment_ = std::make_unique<Enrollment>(s->ca_.get(), s->tokens_.get(),
+                                                s->identities_.get(), clock,
+                                                config.security.agent_cert_lifetime,
+                                                std::move(on_enrolled));
+  PLUMB_ASSIGN_OR_RETURN(std::vector<std::string> hashes,
+                         HashOperatorTokens(config.security.operator_tokens));
+  s->authorizer_ = std::make_shared<CallAuthorizer>(std::move(hashes), s->identities_.get());
+  return s;
+}
+
+}  // namespace plumb

@@ -1,0 +1,95 @@
+#pragma once
+
+// One agent's Sync stream as the server sees it. The gRPC reactor (AgentStream, in
+// agent_service.cc) feeds it messages and drains its outbox; the StreamHub's worker thread
+// owns the protocol state. Shared between the two with shared_ptr so that neither outlives
+// the other's use of it.
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "common/compiler/compiler.h"
+#include "grpcpp/grpcpp.h"
+#include "plumb/v1/agent.pb.h"
+
+namespace plumb {
+
+// The reactor side of a session: how the session starts writes and finishes the stream.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  virtual void StartWrite(const v1::ServerMessage* msg) = 0;
+  virtual void Finish(grpc::Status status) = 0;
+};
+
+// Thread-safe for Send/Close; the fields under "worker state" are touched only on the hub's
+// worker thread.
+class AgentSession {
+ public:
+  explicit AgentSession(std::string peer) : peer_(std::move(peer)) {}
+
+  // Queues a message; at most one write is in flight. Dropped once the stream is closing.
+  void Send(v1::ServerMessage msg);
+  // Ends the stream with `status` once the write in flight (if any) is done.
+  void Close(grpc::Status status);
+  // True once Close was called (or the reactor is gone): messages still queued from this
+  // stream are not handled.
+  bool closing() const;
+
+  // Reactor hooks.
+  void Attach(StreamWriter* writer);
+  void OnWriteDone(bool ok);
+  void OnReadsDone();  // the agent half-closed or the stream broke
+  void Detach();       // OnDone: the reactor is about to be deleted
+
+  const std::string& peer() const { return peer_; }
+
+  // Blobs this session's agent may fetch: those its latest catalogs name (GetBlob checks).
+  void AllowBlobs(std::set<std::string> digests);
+  bool MayFetch(const std::string& digest) const;
+
+  // ---- identity: set by the reactor before the first message, read-only afterwards ----
+  // The node named by the verified client certificate (empty with --insecure: Hello decides).
+  std::string verified_node;
+  // Labels bound to the node at enrollment; they override Hello's.
+  std::map<std::string, std::string> bound_labels;
+
+  // ---- worker state ----
+  bool hello_seen = false;
+  bool run_once = false;
+  NodeInputs inputs;
+  std::map<std::string, std::string> held;  // id -> version acknowledged by the agent
+  std::string held_digest;
+  // `held` is what this server sent and the agent acknowledged (not what a Hello claimed), so
+  // deltas computed for another agent holding the same digest fit it too.
+  bool held_trusted = false;
+  std::string nacked_digest;
+  uint64_t offered_generation = 0;  // CatalogBuilder::generation() of the last catalog offered
+  std::string inflight_nonce;
+  std::shared_ptr<const v1::Catalog> inflight;
+  uint64_t next_nonce = 1;
+  bool reply_pending = false;  // a Hello awaits an answer even if nothing changed
+  int64_t resources_sent = 0;  // upserted resources sent on this stream (metrics, tests)
+
+ private:
+  // Starts the next write or the pending finish; called with mu_ released.
+  void Pump();
+
+  const std::string peer_;
+  mutable absl::Mutex mu_;
+  std::set<std::string> allowed_blobs_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> previous_blobs_ ABSL_GUARDED_BY(mu_);
+  StreamWriter* writer_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::deque<v1::ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace plumb

@@ -1,0 +1,115 @@
+#include "agent/providers/service_provider.h"
+
+#include <stdlib.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/agent/agent_test_fakes.h"
+#include "tests/testing/test_util.h"
+
+namespace plumb {
+namespace {
+
+using ::plumb::testing::MakeResource;
+using ::plumb::testing::ReadFileOrEmpty;
+using ::plumb::testing::TempDir;
+using ::plumb::testing::WriteFileOrDie;
+using ::testing::HasSubstr;
+
+// A fake `systemctl` first on PATH: it logs its arguments and keeps unit state in files
+// (<dir>/state/<unit>.active, <unit>.enabled), run through the real command runner.
+class ServiceProviderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* path = getenv("PATH");
+    old_path_ = path ? path : "";
+    WriteFileOrDie(dir_.Sub("bin/systemctl"), R"(#!/bin/sh
+state=")" + dir_.Sub("state") + R"("
+echo "$*" >> ")" + dir_.Sub("calls") + R"("
+verb=$1; [ "$2" = "--" ] && shift; unit=$2
+case $verb in
+  is-active) if [ -e "$state/$unit.active" ]; then echo active; exit 0; else echo inactive; exit 3; fi ;;
+  is-enabled) if [ -e "$state/$unit.enabled" ]; then echo enabled; exit 0; else echo disabled; exit 1; fi ;;
+  start|restart) [ "$unit" = broken ] && { echo "Job for broken.service failed." >&2; exit 1; }
+         touch "$state/$unit.active" ;;
+  stop) rm -f "$state/$unit.active" ;;
+  enable) touch "$state/$unit.enabled" ;;
+  disable) rm -f "$state/$unit.enabled" ;;
+esac
+)");
+    chmod(dir_.Sub("bin/systemctl").c_str(), 0755);
+    plumb::testing::RunShell("mkdir -p " + dir_.Sub("state"));
+    setenv("PATH", (dir_.Sub("bin") + ":" + old_path_).c_str(), 1);
+  }
+  void TearDown() override { setenv("PATH", old_path_.c_str(), 1); }
+
+  absl::StatusOr<CheckResult> Converge(const v1::Resource& r) {
+    absl::StatusOr<CheckResult> check = provider_.Check(r);
+    if (check.ok() && !check->in_sync) {
+      absl::StatusOr<ChangeResult> applied = provider_.Apply(r, *check);
+      if (!applied.ok()) return applied.status();
+    }
+    return check;
+  }
+  std::string Calls() { return ReadFileOrEmpty(dir_.Sub("calls")); }
+  bool Exists(const std::string& name) {
+    return ReadFileOrEmpty(dir_.Sub("state/" + name)) != "<missing>";
+  }
+
+  TempDir dir_;
+  std::string old_path_;
+  std::unique_ptr<CommandRunner> runner_ = NewRealCommandRunner();
+  ServiceProvider provider_{runner_.get()};
+};
+
+TEST_F(ServiceProviderTest, StartsAndEnablesThenIsInSync) {
+  v1::Resource r = MakeResource("service", "nginx", {{"ensure", "running"}, {"enabled", "true"}});
+  absl::StatusOr<CheckResult> first = Converge(r);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->in_sync);
+  EXPECT_TRUE(first->apply_refreshes);
+  EXPECT_TRUE(Exists("nginx.active"));
+  EXPECT_TRUE(Exists("nginx.enabled"));
+  EXPECT_THAT(Calls(), HasSubstr("start -- nginx"));
+  EXPECT_THAT(Calls(), HasSubstr("enable -- nginx"));
+  EXPECT_TRUE(provider_.Check(r)->in_sync);
+}
+
+TEST_F(ServiceProviderTest, StopsAndDisables) {
+  WriteFileOrDie(dir_.Sub("state/cron.active"), "");
+  WriteFileOrDie(dir_.Sub("state/cron.enabled"), "");
+  ASSERT_TRUE(
+      Converge(MakeResource("service", "cron", {{"ensure", "stopped"}, {"enabled", "false"}}))
+          .ok());
+  EXPECT_FALSE(Exists("cron.active"));
+  EXPECT_FALSE(Exists("cron.enabled"));
+}
+
+TEST_F(ServiceProviderTest, RefreshRestartsUnlessStopped) {
+  WriteFileOrDie(dir_.Sub("state/web.active"), "");
+  absl::StatusOr<ChangeResult> restarted =
+      provider_.Refresh(MakeResource("service", "web", {{"ensure", "running"}}));
+  ASSERT_TRUE(restarted.ok());
+  EXPECT_TRUE(restarted->changed);
+  EXPECT_THAT(Calls(), HasSubstr("restart -- web"));
+  absl::StatusOr<ChangeResult> skipped =
+      provider_.Refresh(MakeResource("service", "other", {{"ensure", "stopped"}}));
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_FALSE(skipped->changed);
+  EXPECT_THAT(Calls(), ::testing::Not(HasSubstr("restart -- other")));
+}
+
+TEST_F(ServiceProviderTest, FailedStartReportsSystemctlError) {
+  absl::StatusOr<CheckResult> result =
+      Converge(MakeResource("service", "broken", {{"ensure", "running"}}));
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("broken.service failed"));
+}
+
+TEST_F(ServiceProviderTest, CheckOnlyQueries) {
+  ASSERT_TRUE(provider_.Check(MakeResource("service", "x", {{"ensure", "running"}})).ok());
+  EXPECT_EQ(Calls(), "is-active -- x\n");
+}
+
+}  // namespace
+}  // namespace plumb

@@ -1,0 +1,105 @@
+// The revision poller against a real git repository and a real SQLite store: a new head is
+// compiled once per group of known nodes, and those catalogs are what the builder serves (no
+// second compile when agents ask); a head failing for one known node is not served.
+
+#include "server/git/revision_poller.h"
+
+#include "gtest/gtest.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/git_fixture.h"
+#include "tests/testing/test_util.h"
+
+namespace plumb {
+namespace {
+
+using testing::GitFixture;
+using testing::ManualClock;
+using testing::TempDir;
+
+constexpr char kPlumbYaml[] = R"(version: 1
+targets:
+  - name: all
+    nodes: "*"
+    modules: [base]
+  - name: web
+    labels: {role: web}
+    modules: [web]
+)";
+
+class RevisionPollerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    git_ = std::make_unique<GitFixture>(dir_.path());
+    git_->Write("plumb.yaml", kPlumbYaml);
+    git_->Write("modules/base/module.yaml",
+                "resources:\n  - file: /etc/base\n    content: \"base\"\n");
+    git_->Write("modules/web/module.yaml",
+                "resources:\n  - file: /etc/web\n    template: web.mustache\n");
+    git_->Write("modules/web/templates/web.mustache", "role {{labels.role}}\n");
+    auto source = GitSource::Open(git_->bare(), "main", dir_.Sub("mirror.git"));
+    ASSERT_TRUE(source.ok()) << source.status();
+    source_ = std::move(*source);
+    auto store = Store::Open(dir_.Sub("plumb.db"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    // Five known nodes in two groups: web (its template reads labels.role) and the rest.
+    for (int i = 0; i < 5; ++i) {
+      v1::Node n;
+      n.set_name("n" + std::to_string(i));
+      if (i < 2) (*n.mutable_labels())["role"] = "web";
+      ASSERT_TRUE(store_->PutNode(n).ok());
+    }
+    poller_ = std::make_unique<RevisionPoller>(source_.get(), store_.get(), &builder_, &clock_,
+                                               absl::Hours(1), [this] { ++served_; });
+  }
+
+  TempDir dir_;
+  std::unique_ptr<GitFixture> git_;
+  std::unique_ptr<GitSource> source_;
+  std::unique_ptr<Store> store_;
+  CatalogBuilder builder_;
+  ManualClock clock_;
+  int served_ = 0;
+  std::unique_ptr<RevisionPoller> poller_;
+};
+
+TEST_F(RevisionPollerTest, EachGroupIsCompiledOnceAndServedFromThatCompile) {
+  std::string sha = git_->Commit("first");
+  auto rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_EQ(rev->sha(), sha);
+  EXPECT_TRUE(rev->serving());
+  EXPECT_EQ(served_, 1);
+  // The validation pass's catalogs are already the builder's: two groups, before any agent.
+  EXPECT_EQ(builder_.compiled_groups(), 2);
+  auto web = builder_.Build(NodeInputs{"n0", {{"role", "web"}}, {}});
+  auto other = builder_.Build(NodeInputs{"n4", {}, {}});
+  ASSERT_TRUE(web.ok()) << web.status();
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(web->get(), builder_.Build(NodeInputs{"n1", {{"role", "web"}}, {}})->get());
+  EXPECT_EQ((*web)->resources_size(), 2);
+  EXPECT_EQ((*other)->resources_size(), 1);
+  EXPECT_EQ(builder_.compiled_groups(), 2);
+  // A node of a group nobody had yet is compiled on demand.
+  ASSERT_TRUE(builder_.Build(NodeInputs{"n9", {{"role", "db"}}, {}}).ok());
+  EXPECT_EQ(builder_.compiled_groups(), 2);  // role=db reads no label: the "all" group
+  ASSERT_TRUE(builder_.Build(NodeInputs{"n8", {{"role", "web2"}}, {}}).ok());
+  EXPECT_EQ(builder_.compiled_groups(), 2);  // role=web2 matches no target: same as n4
+}
+
+TEST_F(RevisionPollerTest, AHeadThatFailsForOneKnownNodeIsNotServed) {
+  std::string good = git_->Commit("first");
+  ASSERT_TRUE(poller_->SyncNow().ok());
+  git_->Write("modules/web/templates/web.mustache", "{{labels.missing}}\n");
+  git_->Commit("breaks web nodes");
+  auto rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_FALSE(rev->serving());
+  ASSERT_GT(rev->errors_size(), 0);
+  EXPECT_NE(rev->errors(0).message().find("(node n"), std::string::npos) << rev->errors(0).message();
+  EXPECT_EQ(served_, 1);
+  EXPECT_EQ(builder_.desired_state()->revision(), good);
+}
+
+}  // namespace
+}  // namespace plumb

@@ -1,0 +1,136 @@
+// The HTTP listener over real sockets on 127.0.0.1:0: /metrics, /healthz, /readyz, and the
+// /hooks/git webhook with right, wrong and missing HMAC signatures.
+
+#include "server/http/http_server.h"
+
+#include <atomic>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+#include "server/http/webhook_signature.h"
+#include "tests/testing/http_client.h"
+
+namespace plumb {
+namespace {
+
+using testing::HttpRequest;
+using testing::HttpResponse;
+
+constexpr char kSecret[] = "It's a Secret to Everybody";
+constexpr char kPayload[] = R"({"ref":"refs/heads/main","after":"4f2a9c1e"})";
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& secret) {
+    HttpHandlers h;
+    h.metrics = [] { return std::string("# HELP plumb_x X.\n# TYPE plumb_x gauge\nplumb_x 1\n"); };
+    h.ready = [this] { return ready_ ? absl::OkStatus() : absl::UnavailableError("last fetch failed: boom"); };
+    h.on_webhook = [this] { ++syncs_; };
+    h.count_webhook = [this](const std::string& result) {
+      absl::MutexLock lock(&mu_);
+      results_ += result + ";";
+    };
+    h.webhook_secret = secret;
+    auto server = HttpServer::Start("127.0.0.1:0", std::move(h));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  HttpResponse PostHook(const std::vector<std::pair<std::string, std::string>>& headers) {
+    return HttpRequest(server_->port(), "POST", "/hooks/git", kPayload, headers);
+  }
+
+  std::atomic<bool> ready_{false};
+  std::atomic<int> syncs_{0};
+  std::string results() {
+    absl::MutexLock lock(&mu_);
+    return results_;
+  }
+
+  absl::Mutex mu_;
+  std::string results_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST(WebhookSignatureTest, MatchesGitHubsDocumentedExample) {
+  // docs.github.com "Validating webhook deliveries": secret and payload below give this digest.
+  EXPECT_EQ(WebhookSignature(kSecret, "Hello, World!"),
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+  EXPECT_TRUE(VerifyWebhookSignature(
+      kSecret, "Hello, World!",
+      "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"));
+  EXPECT_FALSE(VerifyWebhookSignature(
+      kSecret, "Hello, World?",
+      "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"));
+  EXPECT_FALSE(VerifyWebhookSignature("", "x", WebhookSignature("", "x")));
+  EXPECT_FALSE(VerifyWebhookSignature(kSecret, "x", ""));
+  EXPECT_FALSE(VerifyWebhookSignature(kSecret, "x", "sha1=abc"));
+}
+
+TEST_F(HttpServerTest, HealthzIsLiveReadyzFollowsReadiness) {
+  Start(kSecret);
+  HttpResponse health = HttpRequest(server_->port(), "GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+  HttpResponse not_ready = HttpRequest(server_->port(), "GET", "/readyz");
+  EXPECT_EQ(not_ready.status, 503);
+  EXPECT_EQ(not_ready.body, "not ready: last fetch failed: boom\n");
+  ready_ = true;
+  EXPECT_EQ(HttpRequest(server_->port(), "GET", "/readyz").status, 200);
+}
+
+TEST_F(HttpServerTest, MetricsUsePrometheusContentType) {
+  Start(kSecret);
+  HttpResponse m = HttpRequest(server_->port(), "GET", "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.headers.find("text/plain; version=0.0.4"), std::string::npos) << m.headers;
+  EXPECT_EQ(m.body, "# HELP plumb_x X.\n# TYPE plumb_x gauge\nplumb_x 1\n");
+  EXPECT_EQ(HttpRequest(server_->port(), "GET", "/nope").status, 404);
+}
+
+TEST_F(HttpServerTest, WebhookWithRightSignatureIsAcceptedAndSyncs) {
+  Start(kSecret);
+  HttpResponse r = PostHook({{"X-Hub-Signature-256", WebhookSignature(kSecret, kPayload)},
+                             {"X-GitHub-Event", "push"}});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(syncs_.load(), 1);
+  EXPECT_EQ(results(), "accepted;");
+}
+
+TEST_F(HttpServerTest, WebhookWithWrongOrMissingSignatureIs401) {
+  Start(kSecret);
+  EXPECT_EQ(PostHook({{"X-Hub-Signature-256", WebhookSignature("not the secret", kPayload)}}).status,
+            401);
+  EXPECT_EQ(PostHook({{"X-Hub-Signature-256", WebhookSignature(kSecret, "other body")}}).status,
+            401);
+  EXPECT_EQ(PostHook({}).status, 401);
+  EXPECT_EQ(PostHook({{"X-Hub-Signature-256", "sha256=zz"}}).status, 401);
+  EXPECT_EQ(syncs_.load(), 0);
+  EXPECT_EQ(results(), "unauthorized;unauthorized;unauthorized;unauthorized;");
+}
+
+TEST_F(HttpServerTest, WebhookWithoutConfiguredSecretIsRefused) {
+  Start("");
+  HttpResponse r = PostHook({{"X-Hub-Signature-256", WebhookSignature("", kPayload)}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(syncs_.load(), 0);
+}
+
+TEST(HttpServerStartTest, BadAddressAndBusyPortFail) {
+  EXPECT_EQ(HttpServer::Start("nonsense", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  auto first = HttpServer::Start("127.0.0.1:0", {});
+  ASSERT_TRUE(first.ok());
+  auto second = HttpServer::Start("127.0.0.1:" + std::to_string((*first)->port()), {});
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(HttpServerStartTest, StopsPromptly) {
+  auto server = HttpServer::Start("127.0.0.1:0", {});
+  ASSERT_TRUE(server.ok());
+  int port = (*server)->port();
+  (*server)->Stop();
+  EXPECT_EQ(HttpRequest(port, "GET", "/healthz").status, 0);
+}
+
+}  // namespace
+}  // namespace plumb

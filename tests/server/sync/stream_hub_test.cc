@@ -1,0 +1,180 @@
+// The Sync protocol's server half without gRPC: a StreamHub over a real SQLite store and a real
+// catalog builder, with a recording StreamWriter in place of the reactor. Regressions found by
+// tests/fuzz/agent_stream_fuzzer.
+
+#include "server/sync/stream_hub.h"
+
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "common/compiler/directory_tree.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/test_util.h"
+
+namespace plumb {
+namespace {
+
+using testing::TempDir;
+
+// Records writes, completing each at once, and the status the stream finished with.
+class RecordingWriter : public StreamWriter {
+ public:
+  explicit RecordingWriter(AgentSession* session) : session_(session) {}
+  void StartWrite(const v1::ServerMessage* msg) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writes_.push_back(*msg);
+    }
+    session_->OnWriteDone(true);
+  }
+  void Finish(grpc::Status status) override {
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+    status_ = std::move(status);
+  }
+  std::vector<v1::ServerMessage> writes() {
+    absl::MutexLock lock(&mu_);
+    return writes_;
+  }
+  bool finished() {
+    absl::MutexLock lock(&mu_);
+    return finished_;
+  }
+  grpc::StatusCode code() {
+    absl::MutexLock lock(&mu_);
+    return status_.error_code();
+  }
+
+ private:
+  AgentSession* const session_;
+  absl::Mutex mu_;
+  std::vector<v1::ServerMessage> writes_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+class StreamHubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::WriteFileOrDie(dir_.Sub("repo/plumb.yaml"),
+                            "version: 1\ntargets:\n  - name: all\n    nodes: \"*\"\n"
+                            "    modules: [base]\n");
+    testing::WriteFileOrDie(dir_.Sub("repo/modules/base/module.yaml"),
+                            "resources:\n  - file: /etc/motd\n    content: \"hi\\n\"\n");
+    auto state = DesiredState::Parse(DirectoryTree(dir_.Sub("repo")), std::string(40, 'a'));
+    ASSERT_TRUE(state->ok());
+    builder_.SetDesiredState(state);
+    auto store = Store::Open(dir_.Sub("plumb.db"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    hub_ = std::make_unique<StreamHub>(store_.get(), &builder_, &runs_, &clock_);
+  }
+
+  // A stream whose TLS identity is `node`, attached to `writer`.
+  std::shared_ptr<AgentSession> Open(const std::string& node,
+                                     std::unique_ptr<RecordingWriter>* writer) {
+    auto session = std::make_shared<AgentSession>("ipv4:127.0.0.1:1");
+    session->verified_node = node;
+    *writer = std::make_unique<RecordingWriter>(session.get());
+    session->Attach(writer->get());
+    return session;
+  }
+
+  static v1::AgentMessage Hello(const std::string& node) {
+    v1::AgentMessage msg;
+    msg.mutable_hello()->set_node(node);
+    return msg;
+  }
+
+  TempDir dir_;
+  testing::ManualClock clock_;
+  CatalogBuilder builder_;
+  RunTracker runs_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<StreamHub> hub_;
+};
+
+// The stream was authorized before `plumbctl node revoke`, its Hello is handled after: it must
+// get no catalog, and the node stays revoked.
+TEST_F(StreamHubTest, HelloAfterRevocationIsRefused) {
+  std::unique_ptr<RecordingWriter> writer;
+  auto session = Open("web-1", &writer);
+  hub_->SetRevoked("web-1", true);
+  hub_->OnMessage(session, Hello("web-1"));
+  hub_->Drain();
+  EXPECT_TRUE(writer->writes().empty());
+  EXPECT_TRUE(writer->finished());
+  EXPECT_EQ(writer->code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(hub_->connected(), 0);
+  auto node = store_->GetNode("web-1");
+  ASSERT_TRUE(node.ok()) << node.status();
+  EXPECT_EQ(node->status(), v1::NODE_REVOKED);
+}
+
+TEST_F(StreamHubTest, HelloAfterEnrollingAgainIsServed) {
+  hub_->SetRevoked("web-1", true);
+  hub_->SetRevoked("web-1", false);
+  std::unique_ptr<RecordingWriter> writer;
+  auto session = Open("web-1", &writer);
+  hub_->OnMessage(session, Hello("web-1"));
+  hub_->Drain();
+  ASSERT_EQ(writer->writes().size(), 1u);
+  EXPECT_TRUE(writer->writes()[0].has_update());
+  EXPECT_FALSE(writer->finished());
+  EXPECT_EQ(hub_->connected(), 1);
+  hub_->OnDisconnect(session);
+  hub_->Drain();
+}
+
+// A Hello still queued from a stream that is being closed must not replace (and close) the
+// node's live stream.
+TEST_F(StreamHubTest, AQueuedHelloOfAClosedStreamDoesNotReplaceTheLiveOne) {
+  std::unique_ptr<RecordingWriter> live_writer, old_writer;
+  auto live = Open("web-1", &live_writer);
+  hub_->OnMessage(live, Hello("web-1"));
+  hub_->Drain();
+  ASSERT_EQ(hub_->connected(), 1);
+  auto old = Open("web-1", &old_writer);
+  old->Close(grpc::Status(grpc::StatusCode::CANCELLED, "gone"));
+  hub_->OnMessage(old, Hello("web-1"));
+  hub_->Drain();
+  EXPECT_FALSE(live_writer->finished());
+  EXPECT_EQ(hub_->connected(), 1);
+  EXPECT_TRUE(old_writer->writes().empty());
+  hub_->OnDisconnect(live);
+  hub_->Drain();
+}
+
+// Without a catalog for the node (it fails to compile for it), nobody can tell which results
+// are sensitive: the report is stored without any diff. A negative duration is stored as 0.
+TEST_F(StreamHubTest, ReportsKeepNoDiffWhenTheNodeHasNoCatalog) {
+  testing::WriteFileOrDie(dir_.Sub("repo/modules/base/module.yaml"),
+                          "resources:\n  - file: /etc/motd\n    template: m.mustache\n");
+  testing::WriteFileOrDie(dir_.Sub("repo/modules/base/templates/m.mustache"), "{{labels.x}}\n");
+  auto state = DesiredState::Parse(DirectoryTree(dir_.Sub("repo")), std::string(40, 'b'));
+  ASSERT_TRUE(state->ok());
+  builder_.SetDesiredState(state);  // no label x: web-1's catalog does not compile
+  std::unique_ptr<RecordingWriter> writer;
+  auto session = Open("web-1", &writer);
+  hub_->OnMessage(session, Hello("web-1"));
+  v1::AgentMessage report;
+  report.mutable_report()->set_id("r-1");
+  report.mutable_report()->set_duration_us(-5);
+  v1::ResourceResult* result = report.mutable_report()->add_results();
+  result->set_id("file:/etc/motd");
+  result->set_outcome(v1::WOULD_CHANGE);
+  result->set_diff("-password=old\n+password=new\n");
+  hub_->OnMessage(session, report);
+  hub_->Drain();
+  auto stored = store_->GetReport("r-1");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->results_size(), 1);
+  EXPECT_TRUE(stored->results(0).diff().empty());
+  EXPECT_EQ(stored->duration_us(), 0);
+  hub_->OnDisconnect(session);
+  hub_->Drain();
+}
+
+}  // namespace
+}  // namespace plumb
