@@ -44,8 +44,8 @@ void BM_PutReport(benchmark::State& state) {
     return;
   }
   std::string path = dir + "/plumb.db";
-  auto durability = state.range(0) == 1 ? Store::Durability::kPowerLoss
-                                        : Store::Durability::kProcessCrash;
+  auto durability =
+      state.range(0) == 1 ? Store::Durability::kPowerLoss : Store::Durability::kProcessCrash;
   auto store = Store::Open(path, durability);
   if (!store.ok()) {
     state.SkipWithError(std::string(store.status().message()).c_str());
@@ -67,8 +67,12 @@ void BM_PutReport(benchmark::State& state) {
   for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
   rmdir(dir.c_str());
 }
-BENCHMARK(BM_PutReport)->ArgName("full")->Arg(0)->Arg(1)->UseRealTime()->Unit(
-    benchmark::kMicrosecond);
+BENCHMARK(BM_PutReport)
+    ->ArgName("full")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace bench

@@ -9,12 +9,14 @@
 
 namespace plumb {
 
-void StreamHub::RetryReport(const std::shared_ptr<AgentSession>& s, v1::Report report,
-                            int attempt, const absl::Status& error) {
+void StreamHub::RetryReport(const std::shared_ptr<AgentSession>& s, v1::Report report, int attempt,
+                            const absl::Status& error) {
   ++report_store_failures_;
   bool give_up = attempt + 1 >= kReportStoreAttempts;
-  LogError("cannot store report", {{"node", s->inputs.name}, {"report", report.id()},
-                                   {"attempt", attempt + 1}, {"retry", !give_up},
+  LogError("cannot store report", {{"node", s->inputs.name},
+                                   {"report", report.id()},
+                                   {"attempt", attempt + 1},
+                                   {"retry", !give_up},
                                    {"error", error.message()}});
   if (give_up) {
     // Not acknowledged: the agent keeps it queued and re-sends it after reconnecting.

@@ -63,8 +63,8 @@ int MountChild(const std::string& root) {
   WriteFileOrDie(root + "/kept/data", "bound elsewhere");
   mkdir((root + "/tree2").c_str(), 0755);
   mkdir((root + "/tree2/bind").c_str(), 0755);
-  if (mount((root + "/kept").c_str(), (root + "/tree2/bind").c_str(), nullptr, MS_BIND,
-            nullptr) != 0) {
+  if (mount((root + "/kept").c_str(), (root + "/tree2/bind").c_str(), nullptr, MS_BIND, nullptr) !=
+      0) {
     return 77;
   }
   auto fs = NewRootedFilesystem(root);
@@ -77,8 +77,7 @@ int MountChild(const std::string& root) {
                         Case{"/tree2", "/tree2/bind", root + "/kept/data"}}) {
     absl::Status removed = fs->RemoveTree(c.tree);
     std::string want = std::string(c.mount_point) + " is a mount point";
-    if (!absl::IsFailedPrecondition(removed) ||
-        removed.message().find(want) == std::string::npos) {
+    if (!absl::IsFailedPrecondition(removed) || removed.message().find(want) == std::string::npos) {
       fprintf(stderr, "RemoveTree(%s): want \"%s\", got %s\n", c.tree, want.c_str(),
               removed.ToString().c_str());
       return 1;

@@ -27,7 +27,8 @@ int StalledConnection(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const std::string partial = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      send(fd, partial.data(), partial.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(partial.size())) {
+      send(fd, partial.data(), partial.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(partial.size())) {
     close(fd);
     return -1;
   }

@@ -160,9 +160,10 @@ class ReportFault {
   explicit ReportFault(const std::string& db_path) {
     EXPECT_EQ(sqlite3_open(db_path.c_str(), &db_), SQLITE_OK);
     sqlite3_busy_timeout(db_, 5000);
-    Exec("CREATE TABLE fault (x INTEGER); INSERT INTO fault VALUES (1);"
-         "CREATE TRIGGER fail_reports BEFORE INSERT ON reports WHEN EXISTS (SELECT 1 FROM fault)"
-         " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;");
+    Exec(
+        "CREATE TABLE fault (x INTEGER); INSERT INTO fault VALUES (1);"
+        "CREATE TRIGGER fail_reports BEFORE INSERT ON reports WHEN EXISTS (SELECT 1 FROM fault)"
+        " BEGIN SELECT RAISE(ABORT, 'injected fault'); END;");
   }
   ~ReportFault() { sqlite3_close(db_); }
   void Clear() { Exec("DELETE FROM fault;"); }
