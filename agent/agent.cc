@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <set>
 #include <thread>
 
 #include "absl/random/random.h"
@@ -97,9 +98,20 @@ absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& up
   }
   PLUMB_RETURN_IF_ERROR(client->FetchBlobs(digests, blobs_.get()));
   PLUMB_RETURN_IF_ERROR(WriteStateFile(config_.state_dir + "/catalog.pb", next.SerializeAsString()));
-  absl::MutexLock lock(&run_mu_);
-  *changed = next.digest() != before;
-  held_ = std::move(next);
+  std::set<std::string> keep(digests.begin(), digests.end());
+  {
+    absl::MutexLock lock(&run_mu_);
+    *changed = next.digest() != before;
+    // The previous catalog's blobs stay: a run may still be applying it.
+    for (const v1::Resource& r : held_.resources()) keep.insert(r.content_digest());
+    held_ = std::move(next);
+  }
+  absl::StatusOr<int> dropped = blobs_->Retain(keep);
+  if (!dropped.ok()) {
+    LogWarning("cannot drop unused blobs", {{"error", dropped.status().message()}});
+  } else if (*dropped > 0) {
+    LogInfo("dropped blobs no catalog names", {{"blobs", *dropped}});
+  }
   return absl::OkStatus();
 }
 

@@ -94,12 +94,40 @@ absl::StatusOr<struct stat> StatAt(int dir_fd, const std::string& name, const st
   return st;
 }
 
-// Removes `name` in `dir_fd` and everything below it; never follows a symlink.
-absl::Status RemoveTreeAt(int dir_fd, const std::string& name, const std::string& path) {
+// Directories below the one being removed that RemoveTree descends into: bounds its recursion
+// and the file descriptors it holds open at once (one per level).
+constexpr int kMaxRemoveDepth = 128;
+
+// FailedPrecondition naming `path` if the entry `name` in `dir_fd` (stat `st`) is a mount
+// point: another filesystem than `dev`, or the root of a (bind) mount of the same one.
+absl::Status RefuseMountPoint(int dir_fd, const std::string& name, const struct stat& st,
+                              dev_t dev, const std::string& path) {
+  bool mount = st.st_dev != dev;
+  struct statx stx;
+  if (!mount && statx(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW, 0, &stx) == 0) {
+    mount = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) != 0 &&
+            (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  }
+  if (!mount) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      path, " is a mount point; recursive removal does not cross into other mounts"));
+}
+
+// Removes `name` in `dir_fd` and everything below it; never follows a symlink nor enters a
+// mount point (of another filesystem than `dev`, or a bind mount), and descends at most
+// kMaxRemoveDepth levels below `depth` 0. Stops at the first error, naming its path.
+absl::Status RemoveTreeAt(int dir_fd, const std::string& name, const std::string& path,
+                          dev_t dev, int depth) {
   PLUMB_ASSIGN_OR_RETURN(struct stat st, StatAt(dir_fd, name, path));
+  PLUMB_RETURN_IF_ERROR(RefuseMountPoint(dir_fd, name, st, dev, path));
   if (!S_ISDIR(st.st_mode)) {
     if (unlinkat(dir_fd, name.c_str(), 0) != 0) return ErrnoError(errno, "unlink " + path);
     return absl::OkStatus();
+  }
+  if (depth >= kMaxRemoveDepth) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is more than ", kMaxRemoveDepth,
+                     " directories deep below the one being removed; not removing it"));
   }
   int fd = openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return ErrnoError(errno, absl::StrCat("open ", path));
@@ -115,7 +143,7 @@ absl::Status RemoveTreeAt(int dir_fd, const std::string& name, const std::string
   }
   absl::Status status;
   for (const std::string& child : children) {
-    status = RemoveTreeAt(dirfd(dir), child, absl::StrCat(path, "/", child));
+    status = RemoveTreeAt(dirfd(dir), child, absl::StrCat(path, "/", child), dev, depth + 1);
     if (!status.ok()) break;
   }
   closedir(dir);
@@ -290,7 +318,9 @@ class RootedFilesystem : public Filesystem {
     absl::StatusOr<ResolvedPath> r = ResolveUnderRoot(root_, path, false);
     if (absl::IsNotFound(r.status())) return absl::OkStatus();
     if (!r.ok()) return r.status();
-    absl::Status status = RemoveTreeAt(r->parent.get(), r->name, path);
+    struct stat parent;
+    if (fstat(r->parent.get(), &parent) != 0) return ErrnoError(errno, "stat parent of " + path);
+    absl::Status status = RemoveTreeAt(r->parent.get(), r->name, path, parent.st_dev, 0);
     if (absl::IsNotFound(status)) return absl::OkStatus();
     return status;
   }

@@ -68,6 +68,9 @@ class Filesystem {
   // Removes a file or symlink, or an empty directory. OK if already missing.
   virtual absl::Status Remove(const std::string& path) = 0;
   // Removes `path` and, for a directory, everything below it, never following symlinks.
+  // FailedPrecondition naming the path, and nothing more removed, on reaching a mount point
+  // (another filesystem, or a bind mount) or a directory 128 levels below `path`; what was
+  // removed before that stays removed.
   virtual absl::Status RemoveTree(const std::string& path) = 0;
 
   // The uid / gid for a user / group name or a decimal id. NotFound for an unknown name.

@@ -26,6 +26,14 @@ absl::StatusOr<bool> WantPresent(const v1::Resource& resource) {
   return ensure != "absent";
 }
 
+// The resource's metadata; a sensitive file without `mode` is 0600, created or not, so that
+// neither a new secret nor one rotated into a world-readable file is readable by others.
+absl::StatusOr<DesiredMetadata> FileMetadataOf(const v1::Resource& resource, Filesystem* fs) {
+  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, DesiredMetadataOf(resource, fs));
+  if (resource.sensitive() && !desired.metadata.mode.has_value()) desired.metadata.mode = 0600;
+  return desired;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> FileProvider::FetchContent(const v1::Resource& resource) {
@@ -67,7 +75,7 @@ absl::StatusOr<CheckResult> FileProvider::Check(const v1::Resource& resource) {
   PLUMB_ASSIGN_OR_RETURN(FileStat stat, fs_->Stat(path));
   if (!present) return CheckAbsent(resource, stat);
 
-  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, DesiredMetadataOf(resource, fs_));
+  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, FileMetadataOf(resource, fs_));
   const bool manage_content = !resource.content_digest().empty();
   CheckResult check;
   if (manage_content) {
@@ -132,7 +140,7 @@ absl::StatusOr<ChangeResult> FileProvider::Apply(const v1::Resource& resource,
     result.message = "removed";
     return result;
   }
-  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, DesiredMetadataOf(resource, fs_));
+  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, FileMetadataOf(resource, fs_));
   if (!desired.unresolved.empty()) {
     return absl::FailedPreconditionError(absl::StrJoin(desired.unresolved, "; "));
   }

@@ -18,7 +18,15 @@ namespace {
 
 constexpr char kTextPlain[] = "text/plain; charset=utf-8";
 constexpr char kMetricsType[] = "text/plain; version=0.0.4; charset=utf-8";
-constexpr size_t kWorkerThreads = 4;
+// A connection holds a worker thread from accept to close, however slowly its client reads or
+// writes: enough workers that a few stalled clients (slowloris) leave room for /healthz and
+// scrapes, and short timeouts so that a silent one lets go of its worker soon. cpp-httplib
+// 0.11 has no deadline for a whole request, so a client trickling a byte per read timeout
+// holds one worker until it stops; it takes kWorkerThreads of those to stall the listener.
+constexpr size_t kWorkerThreads = 16;
+constexpr time_t kReadWriteTimeoutSeconds = 5;
+constexpr time_t kKeepAliveSeconds = 2;    // an idle keep-alive connection gives back its worker
+constexpr size_t kKeepAliveRequests = 20;  // then the connection is closed
 
 // Splits "host:port" (host may be "[v6]"); InvalidArgument otherwise.
 absl::Status SplitHostPort(const std::string& listen, std::string* host, int* port) {
@@ -106,8 +114,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   server.set_payload_max_length(kMaxWebhookBytes);
-  server.set_read_timeout(10, 0);
-  server.set_write_timeout(10, 0);
+  server.set_read_timeout(kReadWriteTimeoutSeconds, 0);
+  server.set_write_timeout(kReadWriteTimeoutSeconds, 0);
+  server.set_keep_alive_timeout(kKeepAliveSeconds);
+  server.set_keep_alive_max_count(kKeepAliveRequests);
   Routes(server, handlers);
   int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) {

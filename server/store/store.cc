@@ -70,7 +70,7 @@ CREATE INDEX resource_events_by_report ON resource_events (report_id);
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
 
-absl::Status Configure(SqliteDb& db) {
+absl::Status Configure(SqliteDb& db, Store::Durability durability) {
   std::string mode;
   PLUMB_ASSIGN_OR_RETURN(mode, db.QueryText("PRAGMA journal_mode=WAL"));
   // An in-memory database (tests) cannot use WAL; a file must, or kill -9 safety is gone.
@@ -78,7 +78,12 @@ absl::Status Configure(SqliteDb& db) {
     return absl::FailedPreconditionError(
         absl::StrCat(db.path(), ": cannot enable WAL journal mode (got ", mode, ")"));
   }
-  PLUMB_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=NORMAL"));
+  // In WAL mode, NORMAL syncs only at checkpoints: a power loss can undo the last commits, so a
+  // report the agent was told is stored (and deleted) would be gone. FULL syncs the WAL at
+  // every commit (docs/benchmarks.md measures what that costs).
+  PLUMB_RETURN_IF_ERROR(db.Exec(durability == Store::Durability::kPowerLoss
+                                    ? "PRAGMA synchronous=FULL"
+                                    : "PRAGMA synchronous=NORMAL"));
   return absl::OkStatus();
 }
 
@@ -130,10 +135,11 @@ bool Matches(const v1::Node& node, const std::map<std::string, std::string>& sel
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                   Durability durability) {
   std::unique_ptr<SqliteDb> db;
   PLUMB_ASSIGN_OR_RETURN(db, SqliteDb::Open(path));
-  PLUMB_RETURN_IF_ERROR(Configure(*db));
+  PLUMB_RETURN_IF_ERROR(Configure(*db, durability));
   PLUMB_RETURN_IF_ERROR(Migrate(*db));
   return std::unique_ptr<Store>(new Store(std::move(db)));
 }

@@ -22,8 +22,14 @@ class SqliteDb;
 // Thread-safe: every method takes the store's mutex (one SQLite connection).
 class Store {
  public:
-  // Opens or creates the database at `path` (WAL, synchronous=NORMAL, schema migrated).
-  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& path);
+  // What a commit survives. kPowerLoss (synchronous=FULL): a stored, acknowledged report
+  // survives a power loss or kernel crash. kProcessCrash (synchronous=NORMAL): only kill -9;
+  // the last commits may be lost with the machine (benchmarks compare the two).
+  enum class Durability { kPowerLoss, kProcessCrash };
+
+  // Opens or creates the database at `path` (WAL, schema migrated).
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const std::string& path, Durability durability = Durability::kPowerLoss);
   ~Store();
 
   // Revisions. PutRevision inserts or replaces by sha.

@@ -8,8 +8,9 @@
 namespace plumb {
 namespace {
 
-// The reactor of one Sync stream. Reads one message at a time and hands it to the hub; writes
-// come from the session's outbox. Deletes itself in OnDone after detaching from the session.
+// The reactor of one Sync stream. Reads one message at a time and hands it to the hub, pausing
+// while the hub has AgentSession::kMaxQueuedMessages of them to handle; writes come from the
+// session's outbox. Deletes itself in OnDone after detaching from the session.
 class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>,
                     public StreamWriter {
  public:
@@ -35,8 +36,11 @@ class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerM
     }
     hub_->OnMessage(session_, std::move(in_));
     in_.Clear();
-    StartRead(&in_);
+    if (session_->MayReadNext()) StartRead(&in_);
   }
+
+  // The hub made room after a pause (called on its worker thread).
+  void ReadNext() override { StartRead(&in_); }
 
   void OnWriteDone(bool ok) override { session_->OnWriteDone(ok); }
 

@@ -62,6 +62,38 @@ bool AgentSession::MayFetch(const std::string& digest) const {
   return allowed_blobs_.count(digest) > 0 || previous_blobs_.count(digest) > 0;
 }
 
+int AgentSession::OnMessageQueued() {
+  absl::MutexLock lock(&mu_);
+  return ++queued_;
+}
+
+bool AgentSession::MayReadNext() {
+  absl::MutexLock lock(&mu_);
+  if (queued_ < kMaxQueuedMessages) return true;
+  read_paused_ = true;
+  return false;
+}
+
+void AgentSession::OnMessageHandled() {
+  StreamWriter* writer = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    --queued_;
+    if (!read_paused_ || queued_ >= kMaxQueuedMessages) return;
+    read_paused_ = false;
+    // A closing stream reads no more: its pending Finish ends it.
+    if (writer_ == nullptr || finishing_ || finished_) return;
+    resuming_read_ = true;
+    writer = writer_;
+  }
+  writer->ReadNext();
+  {
+    absl::MutexLock lock(&mu_);
+    resuming_read_ = false;
+  }
+  Pump();  // a Close that came meanwhile waited for us
+}
+
 void AgentSession::Detach() {
   absl::MutexLock lock(&mu_);
   writer_ = nullptr;
@@ -77,6 +109,7 @@ void AgentSession::Pump() {
   {
     absl::MutexLock lock(&mu_);
     if (writer_ == nullptr || writing_ || finished_) return;
+    if (finishing_ && resuming_read_) return;  // OnMessageHandled calls Pump when done
     if (!outbox_.empty() && !finishing_) {
       writing_ = true;
       next = &outbox_.front();  // deque keeps element addresses stable on push_back

@@ -25,6 +25,10 @@ class StreamWriter {
   virtual ~StreamWriter() = default;
   virtual void StartWrite(const v1::ServerMessage* msg) = 0;
   virtual void Finish(grpc::Status status) = 0;
+  // Starts the next read after the session paused reading (see AgentSession::MayReadNext).
+  // Called at most once per pause, with no lock held, never after Finish. Writers that do not
+  // read (the hub's tests and fuzzer) ignore it.
+  virtual void ReadNext() {}
 };
 
 // Thread-safe for Send/Close; the fields under "worker state" are touched only on the hub's
@@ -48,6 +52,20 @@ class AgentSession {
   void Detach();       // OnDone: the reactor is about to be deleted
 
   const std::string& peer() const { return peer_; }
+
+  // ---- read flow control (thread-safe) ----
+  // At most this many of the stream's messages wait for (or are being handled by) the hub's
+  // worker, a report waiting to be stored again included. While that many do, the reactor
+  // reads nothing more, so gRPC's flow control slows a flooding agent down instead of the
+  // server buffering its flood ahead of every other agent's messages.
+  static constexpr int kMaxQueuedMessages = 4;
+  // The hub took one of this stream's messages for its worker. Returns how many are queued now.
+  int OnMessageQueued();
+  // The reactor, having handed a message over: true if it may start the next read now. False
+  // pauses reading; OnMessageHandled resumes it (writer->ReadNext()) once there is room.
+  bool MayReadNext();
+  // The hub's worker is done with one queued message.
+  void OnMessageHandled();
 
   // Blobs this session's agent may fetch: those its latest catalogs name (GetBlob checks).
   void AllowBlobs(std::set<std::string> digests);
@@ -89,6 +107,11 @@ class AgentSession {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  int queued_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  // The worker is calling writer_->ReadNext(): Finish waits (like a write in flight), so the
+  // reactor cannot be deleted under that call.
+  bool resuming_read_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,5 +1,6 @@
 #include "server/sync/stream_hub.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
@@ -57,7 +58,9 @@ int64_t StreamHub::resources_sent() const {
 }
 
 void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg) {
+  Enqueued(*session);
   Post([this, s = std::move(session), m = std::move(msg)]() mutable {
+    absl::Cleanup handled = [this, &s] { Handled(*s); };
     // A stream already being closed (error, revocation, replaced) gets nothing more done: in
     // particular a queued Hello must not replace, and close, the node's live stream.
     if (s->closing()) return;
@@ -339,7 +342,8 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
   OfferCatalog(s);
 }
 
-void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report) {
+void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report,
+                             int attempt) {
   report.set_node(s->inputs.name);  // the stream's node, never what the message claims
   if (report.id().empty()) {
     s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Report.id is empty"));
@@ -367,9 +371,7 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
   if (report.duration_us() < 0) report.set_duration_us(0);
   auto stored = store_->PutReport(report);
   if (!stored.ok()) {
-    // Not acknowledged: the agent keeps it queued and re-sends after reconnecting.
-    LogError("cannot store report", {{"node", s->inputs.name}, {"report", report.id()},
-                                     {"error", stored.status().message()}});
+    RetryReport(s, std::move(report), attempt, stored.status());
     return;
   }
   if (*stored) {

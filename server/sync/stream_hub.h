@@ -5,6 +5,7 @@
 // agent with newer revisions coalescing, stores reports and acknowledges them, and tracks each
 // node's status. All protocol work runs on one worker thread, never on gRPC's threads.
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
@@ -57,13 +58,36 @@ class StreamHub {
   // Total upserted resources sent over all streams (tests assert deltas with it).
   int64_t resources_sent() const;
 
+  // Messages of all streams waiting for (or in) the worker, reports waiting to be stored again
+  // included; and the most one stream ever had (at most AgentSession::kMaxQueuedMessages when
+  // streams come through the reactor). Tests and diagnosis.
+  int queued_messages() const { return queued_messages_.load(); }
+  int max_stream_backlog() const { return max_stream_backlog_.load(); }
+  // Reports whose PutReport failed (each attempt counts).
+  int64_t report_store_failures() const { return report_store_failures_.load(); }
+
+  // A report the store refused is stored again on the same stream after
+  // kReportRetryFirst, doubling up to kReportRetryMax, for kReportStoreAttempts attempts in
+  // all; then the stream ends UNAVAILABLE and the agent re-sends it after reconnecting.
+  static constexpr int kReportStoreAttempts = 8;
+  static constexpr absl::Duration kReportRetryFirst = absl::Milliseconds(100);
+  static constexpr absl::Duration kReportRetryMax = absl::Seconds(5);
+
   // Waits until queued work has run (tests, shutdown).
   void Drain() { queue_.Drain(); }
 
  private:
   void HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello);
   void HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack);
-  void HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report);
+  // `attempt`: how many times storing this report failed already on this stream.
+  void HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report, int attempt = 0);
+  // Schedules another HandleReport of `report` after a backoff (holding one of the stream's
+  // message slots meanwhile), or ends the stream after kReportStoreAttempts.
+  void RetryReport(const std::shared_ptr<AgentSession>& s, v1::Report report, int attempt,
+                   const absl::Status& error);
+  // One of `s`'s messages enters / leaves the worker's queue (read flow control).
+  void Enqueued(AgentSession& s);
+  void Handled(AgentSession& s);
   // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
   void OfferCatalog(const std::shared_ptr<AgentSession>& s);
   // The update from what `s` holds to `catalog` (built at builder generation `generation`).
@@ -73,6 +97,8 @@ class StreamHub {
                              uint64_t generation);
   // Posts `work` to the worker, followed by FlushNodes().
   void Post(std::function<void()> work);
+  // The same, after `delay`.
+  void PostAfter(absl::Duration delay, std::function<void()> work);
   // Changes the node's row as of the end of the current work item (see dirty_nodes_).
   // Revoked is sticky: `change` cannot move a revoked node out of it unless `unrevoke`.
   void UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change,
@@ -107,6 +133,10 @@ class StreamHub {
   static constexpr size_t kMaxCachedDeltas = 256;
   std::map<std::string, v1::CatalogUpdate> delta_cache_;
   uint64_t delta_generation_ = 0;
+
+  std::atomic<int> queued_messages_{0};
+  std::atomic<int> max_stream_backlog_{0};
+  std::atomic<int64_t> report_store_failures_{0};
 
   WorkQueue queue_;  // last: destroyed (joined) first, while the rest is still alive
 };

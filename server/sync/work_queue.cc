@@ -10,6 +10,7 @@ WorkQueue::~WorkQueue() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    wake_.Signal();
   }
   thread_.join();
 }
@@ -17,6 +18,13 @@ WorkQueue::~WorkQueue() {
 void WorkQueue::Post(std::function<void()> work) {
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(work));
+  wake_.Signal();
+}
+
+void WorkQueue::PostAfter(absl::Duration delay, std::function<void()> work) {
+  absl::MutexLock lock(&mu_);
+  delayed_.emplace(absl::Now() + delay, std::move(work));
+  wake_.Signal();  // the worker may be waiting for a later deadline
 }
 
 void WorkQueue::Drain() {
@@ -25,17 +33,29 @@ void WorkQueue::Drain() {
   done.WaitForNotification();
 }
 
+void WorkQueue::PromoteDue() {
+  absl::Time now = absl::Now();
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    queue_.push_back(std::move(delayed_.begin()->second));
+    delayed_.erase(delayed_.begin());
+  }
+}
+
 void WorkQueue::Loop() {
   while (true) {
     std::function<void()> work;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](WorkQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
-            return !q->queue_.empty() || q->stopping_;
-          },
-          this));
-      if (queue_.empty()) return;  // stopping and drained
+      while (true) {
+        PromoteDue();
+        if (!queue_.empty()) break;
+        if (stopping_) return;  // drained; delayed work not yet due is dropped
+        if (delayed_.empty()) {
+          wake_.Wait(&mu_);
+        } else {
+          wake_.WaitWithDeadline(&mu_, delayed_.begin()->first);
+        }
+      }
       work = std::move(queue_.front());
       queue_.pop_front();
     }

@@ -136,6 +136,32 @@ TEST_F(FileProviderTest, SensitiveContentNeverInDiffOrMessage) {
   EXPECT_EQ(ReadFileOrEmpty(Host("/secret")), "new-password\n");
 }
 
+TEST_F(FileProviderTest, SensitiveFileWithoutModeIsCreated0600WhateverTheUmask) {
+  mode_t old_umask = umask(0);
+  v1::Resource r = File("/etc/secret", "token\n");
+  r.set_sensitive(true);
+  Converge(r);
+  umask(old_umask);
+  EXPECT_EQ(StatPath(Host("/etc/secret")).st_mode & 07777, 0600u);
+  EXPECT_TRUE(provider_.Check(r)->in_sync);
+}
+
+// A secret rotated into a file that was world-readable: it is narrowed to 0600 as well.
+TEST_F(FileProviderTest, SensitiveFileWithoutModeIsNarrowedTo0600) {
+  WriteFileOrDie(Host("/secret"), "old\n");
+  chmod(Host("/secret").c_str(), 0644);
+  v1::Resource r = File("/secret", "new\n");
+  r.set_sensitive(true);
+  CheckResult check = Converge(r);
+  EXPECT_THAT(check.message, HasSubstr("mode 0644 -> 0600"));
+  EXPECT_EQ(StatPath(Host("/secret")).st_mode & 07777, 0600u);
+  // An explicit mode still wins.
+  v1::Resource shared = File("/shared", "x", {{"mode", "0640"}});
+  shared.set_sensitive(true);
+  Converge(shared);
+  EXPECT_EQ(StatPath(Host("/shared")).st_mode & 07777, 0640u);
+}
+
 TEST_F(FileProviderTest, RefusesToReplaceADirectory) {
   mkdir(Host("/d").c_str(), 0755);
   absl::StatusOr<CheckResult> check = provider_.Check(File("/d", "x"));
