@@ -71,10 +71,12 @@ class NodeFailureTest(PlumbTestCase):
         self.assertIn("without-dc: modules/app/templates/app.conf.mustache:1:4", table)
 
         # A commit that compiles for both reaches both.
-        rev3 = self.commit_template("dc={{#labels.dc}}{{labels.dc}}{{/labels.dc}}\n", "optional")
+        rev3 = self.commit_template("v3 dc={{#labels.dc}}{{labels.dc}}{{/labels.dc}}\n",
+                                    "optional")
         self.wait_node("with-dc", revision=rev3)
         self.wait_node("without-dc", revision=rev3)
-        self.assertEqual(self.read(conf_without), "dc=\n")
+        self.assertEqual(self.read(conf_without), "v3 dc=\n")
+        self.assertEqual(self.read(conf_with), "v3 dc=ams\n")
         self.assertEqual(self.ctl_json("node", "without-dc")["last_error"], "")
 
     def test_billion_laughs_is_a_failed_revision_and_the_last_good_one_stays(self):
