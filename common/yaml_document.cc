@@ -16,6 +16,10 @@ namespace {
 // Beyond these a document is an attack (alias bombs, deep nesting), not configuration.
 constexpr int kMaxDepth = 64;
 constexpr size_t kMaxNodes = 250000;
+// Bytes of a document after alias expansion: every scalar's length plus one per node. A few
+// aliases of a large scalar stay under kMaxNodes yet would copy gigabytes (billion laughs).
+// docs/repository-format.md states it.
+constexpr size_t kMaxExpandedBytes = 32 << 20;
 
 // Returns the offset of the first byte that is not part of well-formed UTF-8 (no overlong
 // forms, surrogates or code points above U+10FFFF), or npos. Protobuf strings must be UTF-8,
@@ -106,6 +110,7 @@ class YamlBuilder {
     switch (event.type) {
       case YAML_SCALAR_EVENT: {
         const auto& scalar = event.data.scalar;
+        if (!AddBytes(mark, scalar.length)) return false;
         YamlNode* node = Begin(mark);
         if (node == nullptr) return false;
         std::string value(reinterpret_cast<const char*>(scalar.value), scalar.length);
@@ -120,7 +125,7 @@ class YamlBuilder {
           node->scalar_ = std::move(value);
           node->quoted_ = !plain || tag == "tag:yaml.org,2002:str";
         }
-        return End(Anchor(scalar.anchor), 1);
+        return End(Anchor(scalar.anchor), 1, scalar.length + 1);
       }
       case YAML_ALIAS_EVENT: {
         auto it = anchors_.find(Anchor(event.data.alias.anchor));
@@ -129,14 +134,17 @@ class YamlBuilder {
                             "no anchor");
         }
         const Anchored& anchored = it->second;
+        // Checked before the copy: the copy is what a bomb would make huge.
+        if (!AddBytes(mark, anchored.bytes - 1)) return false;  // Begin's node adds one
         nodes_ += anchored.count - 1;  // Begin counts one
         YamlNode* node = Begin(mark);
         if (node == nullptr) return false;
         *node = anchored.node;  // keeps the anchored node's marks
-        return End("", anchored.count);
+        return End("", anchored.count, anchored.bytes);
       }
       case YAML_SEQUENCE_START_EVENT:
       case YAML_MAPPING_START_EVENT: {
+        if (!AddBytes(mark, 0)) return false;
         YamlNode* node = Begin(mark);
         if (node == nullptr) return false;
         bool seq = event.type == YAML_SEQUENCE_START_EVENT;
@@ -149,6 +157,7 @@ class YamlBuilder {
         frame.anchor = Anchor(seq ? event.data.sequence_start.anchor
                                   : event.data.mapping_start.anchor);
         frame.nodes_before = nodes_;
+        frame.bytes_before = bytes_ - 1;  // its own node's byte included
         stack_.push_back(std::move(frame));
         return true;
       }
@@ -156,7 +165,7 @@ class YamlBuilder {
       case YAML_MAPPING_END_EVENT: {
         Frame frame = std::move(stack_.back());
         stack_.pop_back();
-        return End(frame.anchor, nodes_ - frame.nodes_before + 1);
+        return End(frame.anchor, nodes_ - frame.nodes_before + 1, bytes_ - frame.bytes_before);
       }
       default:
         return true;  // stream and document events
@@ -169,13 +178,23 @@ class YamlBuilder {
     YamlNode* node;
     std::string anchor;
     size_t nodes_before;  // nodes_ when it began (its own node included)
+    size_t bytes_before;  // bytes_ before it began
     bool want_value = false;  // maps: the next node is the value of entries_.back()
     absl::flat_hash_set<std::string> keys;  // maps: for duplicate detection
   };
   struct Anchored {
     YamlNode node;
     size_t count = 0;  // nodes in it
+    size_t bytes = 0;  // its expanded bytes (see kMaxExpandedBytes)
   };
+
+  // Counts one more node of `scalar_bytes`; fails, located at `mark`, past kMaxExpandedBytes.
+  bool AddBytes(const YamlMark& mark, size_t scalar_bytes) {
+    bytes_ += scalar_bytes + 1;
+    if (bytes_ <= kMaxExpandedBytes) return true;
+    return Fail(mark, absl::StrCat("document expands to more than ", kMaxExpandedBytes,
+                                   " bytes (alias bomb?)"));
+  }
 
   static std::string Anchor(const yaml_char_t* anchor) {
     return anchor != nullptr ? reinterpret_cast<const char*>(anchor) : "";
@@ -211,7 +230,7 @@ class YamlBuilder {
   }
 
   // The node last begun (and, for containers, closed) is complete.
-  bool End(const std::string& anchor, size_t count) {
+  bool End(const std::string& anchor, size_t count, size_t bytes) {
     const YamlNode* done = root_;
     if (!stack_.empty()) {
       Frame& top = stack_.back();
@@ -235,7 +254,7 @@ class YamlBuilder {
         done = &value;
       }
     }
-    if (!anchor.empty()) anchors_[anchor] = Anchored{*done, count};
+    if (!anchor.empty()) anchors_[anchor] = Anchored{*done, count, bytes};
     return true;
   }
 
@@ -248,6 +267,7 @@ class YamlBuilder {
   std::vector<Frame> stack_;
   absl::flat_hash_map<std::string, Anchored> anchors_;
   size_t nodes_ = 0;
+  size_t bytes_ = 0;
   YamlError error_;
 };
 

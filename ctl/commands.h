@@ -46,6 +46,7 @@ int CmdWatch(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 // `operator list` / `operator revoke NAME`.
 int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdNodeForget(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdOperator(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 
 // Local commands (no server).

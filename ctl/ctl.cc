@@ -33,6 +33,7 @@ fleet commands (talk to plumb-server):
   token create [--ttl 1h] [--uses 1] [--label k=v]... [--node-glob GLOB]
                                               a join token for plumb-agent enroll (printed once)
   node revoke NAME                            revoke a node's certificates, close its stream
+  node forget NAME                            revoke a node, then remove it from the fleet
   operator list                               operator certificates issued by the server's CA
   operator revoke NAME                        revoke an operator's certificates
 local commands (no server):
@@ -112,6 +113,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   }
   FleetCommand run = it->second;
   if (command == "node" && inv.args.size() == 2 && inv.args[0] == "revoke") run = CmdNodeRevoke;
+  if (command == "node" && inv.args.size() == 2 && inv.args[0] == "forget") run = CmdNodeForget;
   auto connection = ResolveConnection(*flags);
   if (!connection.ok()) {
     err << "plumbctl: " << connection.status().message() << "\n";

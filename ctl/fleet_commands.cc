@@ -202,11 +202,12 @@ int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
     *inv.out << ToJson(resp) << "\n";
     return 0;
   }
-  Table t({"REVISION", "STATUS", "FETCHED", "ERRORS", "SUMMARY"});
+  Table t({"REVISION", "STATUS", "FETCHED", "ERRORS", "FAILED NODES", "SUMMARY"});
   for (const v1::Revision& r : resp.revisions()) {
     std::string status = r.serving() ? "serving" : r.status() == v1::REVISION_OK ? "ok" : "failed";
     t.AddRow({ShortSha(r.sha()), status, FormatUnixMs(r.fetched_unix_ms()),
-              absl::StrCat(r.errors_size()), r.summary()});
+              absl::StrCat(r.errors_size()),
+              absl::StrCat(r.node_failures_size() + r.node_failures_omitted()), r.summary()});
   }
   *inv.out << t.ToString();
   return 0;
@@ -231,6 +232,19 @@ int CmdRevision(v1::FleetService::StubInterface* stub, const CtlInvocation& inv)
     *inv.out << "\n" << r.errors_size() << " error(s):\n";
     for (const v1::CompileError& e : r.errors()) {
       *inv.out << "  " << (e.location().empty() ? "" : e.location() + ": ") << e.message() << "\n";
+    }
+  }
+  int failed_nodes = r.node_failures_size() + r.node_failures_omitted();
+  if (failed_nodes > 0) {
+    *inv.out << "\n" << failed_nodes << " node(s) failed (they keep their last good catalog):\n";
+    for (const v1::NodeFailure& f : r.node_failures()) {
+      for (const v1::CompileError& e : f.errors()) {
+        *inv.out << "  " << f.node() << ": " << (e.location().empty() ? "" : e.location() + ": ")
+                 << e.message() << "\n";
+      }
+    }
+    if (r.node_failures_omitted() > 0) {
+      *inv.out << "  ... and " << r.node_failures_omitted() << " more node(s)\n";
     }
   }
   return 0;

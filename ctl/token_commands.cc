@@ -88,6 +88,23 @@ int CmdNodeRevoke(v1::FleetService::StubInterface* stub, const CtlInvocation& in
                       "its stream is closed and it is refused until it enrolls again");
 }
 
+int CmdNodeForget(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (inv.args.size() != 2 || inv.args[0] != "forget") return Usage(inv, "node forget NAME");
+  v1::ForgetNodeRequest req;
+  req.set_name(inv.args[1]);
+  v1::ForgetNodeResponse resp;
+  auto ctx = NewRpcContext();
+  grpc::Status st = stub->ForgetNode(ctx.get(), req, &resp);
+  if (!st.ok()) return RpcFailed(inv, "node forget", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  *inv.out << "forgot node " << req.name() << " (" << resp.certificates_revoked()
+           << " certificate" << (resp.certificates_revoked() == 1 ? "" : "s") << " revoked)\n";
+  return 0;
+}
+
 int CmdOperator(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   constexpr char kUsage[] = "operator list | operator revoke NAME";
   bool list = inv.args.size() == 1 && inv.args[0] == "list";

@@ -38,6 +38,7 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->poller_ = std::make_unique<RevisionPoller>(
       s->git_.get(), s->store_.get(), &s->builder_, &s->clock_, config.repo_poll,
       [hub] { hub->OnNewRevision(); }, s->events_.get(), s->metrics_.get());
+  s->poller_->set_stale_after(config.nodes_stale_after);
   absl::Status restored = s->poller_->Restore();
   if (!restored.ok()) LogWarning("cannot restore serving revision", {{"error", restored.message()}});
 

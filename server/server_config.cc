@@ -13,7 +13,7 @@ const std::set<std::string>& ServerConfigKeys() {
       "insecure_bind_any", "tls.san", "tls.agent_cert_lifetime", "operator_tokens",
       "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "repo.timeout", "state_dir",
       "tls.ca", "tls.cert", "tls.key", "insecure", "log_level", "webhook_secret",
-      "retention.reports_per_node", "retention.max_age"};
+      "retention.reports_per_node", "retention.max_age", "nodes.stale_after"};
   return *keys;
 }
 
@@ -59,6 +59,12 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   }
   PLUMB_ASSIGN_OR_RETURN(c.retention_max_age,
                          values.GetDuration("retention.max_age", c.retention_max_age));
+  PLUMB_ASSIGN_OR_RETURN(c.nodes_stale_after,
+                         values.GetDuration("nodes.stale_after", c.nodes_stale_after));
+  if (c.nodes_stale_after < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(values.Named("nodes.stale_after"), " must not be negative (0: never stale)"));
+  }
   if (c.retention_max_age < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(values.Named("retention.max_age"), " must not be negative (0: no limit)"));
   }

@@ -36,6 +36,9 @@ struct ServerConfig {
   // retention: {reports_per_node, max_age}; 0 disables that limit.
   int retention_reports_per_node = 500;
   absl::Duration retention_max_age = absl::Hours(24 * 30);
+  // nodes: {stale_after}: a node neither connected nor seen for this long is not compiled when
+  // a revision is validated (it cannot hold back the fleet); 0 compiles every known node.
+  absl::Duration nodes_stale_after = absl::Hours(24 * 7);
 };
 
 // Loads --config (if given) and applies flags over it. InvalidArgument with file:line:col or the

@@ -25,6 +25,11 @@ struct NodeInputs {
 struct CompileError {
   std::string location;  // "modules/web/module.yaml:12:7" (file only when no line applies)
   std::string message;   // what is wrong, naming the offending value
+  // True when the error comes from one node's inputs rather than from the repository: a label
+  // or fact its templates read is missing (or is a map where a string is read), or its labels
+  // select targets whose modules define the same resource. Such an error fails that node alone
+  // (it keeps its last good catalog); every other error fails the whole revision.
+  bool node_dependent = false;
   std::string ToString() const { return location.empty() ? message : location + ": " + message; }
 };
 

@@ -67,6 +67,17 @@ bool PrefixRead(const std::set<std::string>& prefixes, const std::string& key) {
   return false;
 }
 
+// Whether a render error comes from the node's inputs: a facts.* or labels.* name that does
+// not resolve (or is not a string) for this node. Undefined vars, and output over a bound, are
+// the commit's doing.
+bool ReadsNodeInput(const MustacheError& error) {
+  if (error.over_limit) return false;
+  for (absl::string_view root : {"facts", "labels"}) {
+    if (error.name == root || absl::StartsWith(error.name, absl::StrCat(root, "."))) return true;
+  }
+  return false;
+}
+
 void AppendField(std::string* out, absl::string_view text) {
   absl::StrAppend(out, text.size(), ":", text, ";");
 }
@@ -130,7 +141,8 @@ bool DesiredStateImpl::AddResource(const ResourceSpec& spec, const MustacheValue
       result->errors.push_back(
           CompileError{compile::Location(spec.template_path, YamlMark{error.line, error.column}),
                        // No node name here: nodes of one group must get identical results.
-                       absl::StrCat(error.message, " (rendering ", resource->id(), ")")});
+                       absl::StrCat(error.message, " (rendering ", resource->id(), ")"),
+                       ReadsNodeInput(error)});
       return false;
     }
     blob = std::make_shared<const std::string>(std::move(out));
@@ -149,7 +161,7 @@ NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
   catalog->set_revision(revision_);
   catalog->set_prune(model_.prune);
   std::vector<const std::vector<compile::RelationRef>*> relations;
-  std::map<std::string, std::string> seen;  // id -> source location
+  std::map<std::string, std::pair<std::string, const ModuleSpec*>> seen;  // id -> where, module
   MustacheValue context = NodeContext(node);
   for (const ModuleSpec* module : ModulesOf(matched)) {
     MustacheValue* vars = context.MutableChild("vars");
@@ -157,11 +169,15 @@ NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
     Overlay(model_.vars, vars);
     for (size_t t : matched) Overlay(model_.targets[t].vars, vars);
     for (const ResourceSpec& spec : module->resources) {
-      auto [it, fresh] = seen.emplace(spec.resource.id(), spec.resource.source_location());
+      auto [it, fresh] =
+          seen.emplace(spec.resource.id(), std::make_pair(spec.resource.source_location(), module));
       if (!fresh) {
-        errors.Add(spec.resource.source_location(),
-                   absl::StrCat("duplicate id ", spec.resource.id(), " (also defined at ",
-                                it->second, ")"));
+        // Two modules defining one id conflict only for nodes whose targets select both.
+        result.errors.push_back(CompileError{
+            spec.resource.source_location(),
+            absl::StrCat("duplicate id ", spec.resource.id(), " (also defined at ",
+                         it->second.first, ")"),
+            /*node_dependent=*/it->second.second != module});
         continue;
       }
       // Kept even when its template fails, so relations to it do not add false errors.

@@ -154,6 +154,10 @@ class MustacheParser {
       if (name != ".") node.parts = absl::StrSplit(name, '.');
       Position(open, &node.line, &node.column);
       if (sigil == '#' || sigil == '^') {
+        if (stack.size() > static_cast<size_t>(kMaxMustacheSectionDepth)) {
+          return Fail(open, absl::StrCat("sections nest deeper than ", kMaxMustacheSectionDepth),
+                      error);
+        }
         node.kind = sigil == '#' ? Node::Kind::kSection : Node::Kind::kInverted;
         stack.back()->children.push_back(std::move(node));
         stack.push_back(&stack.back()->children.back());
@@ -234,11 +238,24 @@ const MustacheValue* Lookup(const Node& node, const std::vector<const MustacheVa
   return found;
 }
 
+// Fails the render when `out` has grown past kMaxMustacheOutputBytes, located at `node`.
+bool OverOutputLimit(const Node& node, const std::string& out, MustacheError* error) {
+  if (out.size() <= kMaxMustacheOutputBytes) return false;
+  *error = MustacheError{node.line, node.column,
+                         absl::StrCat("rendered output exceeds ", kMaxMustacheOutputBytes,
+                                      " bytes"),
+                         /*over_limit=*/true, node.text};
+  return true;
+}
+
+// Recurses once per section level: the parser bounds that at kMaxMustacheSectionDepth.
 bool RenderNodes(const std::vector<Node>& nodes, std::vector<const MustacheValue*>* stack,
-                 std::string* out, MustacheError* error) {
+                 std::string* out, MustacheError* error, const Node& parent) {
   for (const Node& node : nodes) {
     if (node.kind == Node::Kind::kText) {
       out->append(node.text);
+      // Text has no position of its own: blame the enclosing tag (or line 1 at the top).
+      if (OverOutputLimit(parent, *out, error)) return false;
       continue;
     }
     const MustacheValue* value = Lookup(node, *stack);
@@ -252,16 +269,17 @@ bool RenderNodes(const std::vector<Node>& nodes, std::vector<const MustacheValue
                          ", not a string (use a section {{#", node.text, "}})");
       }
       if (!problem.empty()) {
-        *error = MustacheError{node.line, node.column, std::move(problem)};
+        *error = MustacheError{node.line, node.column, std::move(problem), false, node.text};
         return false;
       }
       absl::StrAppend(out, node.escape ? MustacheEscape(value->string()) : value->string());
+      if (OverOutputLimit(node, *out, error)) return false;
       continue;
     }
     // Sections over names that do not resolve are falsy, so templates can test optional values.
     bool truthy = value != nullptr && value->Truthy();
     if (node.kind == Node::Kind::kInverted) {
-      if (!truthy && !RenderNodes(node.children, stack, out, error)) return false;
+      if (!truthy && !RenderNodes(node.children, stack, out, error, node)) return false;
       continue;
     }
     if (!truthy) continue;
@@ -273,7 +291,7 @@ bool RenderNodes(const std::vector<Node>& nodes, std::vector<const MustacheValue
     }
     for (const MustacheValue* item : items) {
       stack->push_back(item);
-      bool ok = RenderNodes(node.children, stack, out, error);
+      bool ok = RenderNodes(node.children, stack, out, error, node);
       stack->pop_back();
       if (!ok) return false;
     }
@@ -297,7 +315,10 @@ std::unique_ptr<MustacheTemplate> MustacheTemplate::Parse(absl::string_view text
 bool MustacheTemplate::Render(const MustacheValue& context, std::string* out,
                               MustacheError* error) const {
   std::vector<const MustacheValue*> stack = {&context};
-  return RenderNodes(root_->children, &stack, out, error);
+  Node top;  // where output over the bound is blamed outside any section
+  top.line = 1;
+  top.column = 1;
+  return RenderNodes(root_->children, &stack, out, error, top);
 }
 
 }  // namespace plumb

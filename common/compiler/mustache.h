@@ -55,7 +55,20 @@ struct MustacheError {
   int line = 0;
   int column = 0;
   std::string message;
+  // The template went over a bound (kMaxMustacheOutputBytes, kMaxMustacheSectionDepth) rather
+  // than meeting a name that does not resolve.
+  bool over_limit = false;
+  // For a name that does not resolve (or is not a string): the name as written in the tag.
+  std::string name;
 };
+
+// Bounds on what a template may do, so one commit cannot exhaust the server. A render whose
+// output passes kMaxMustacheOutputBytes fails, located at the tag being rendered; a template
+// whose sections nest deeper than kMaxMustacheSectionDepth does not parse. Rendering recurses
+// once per nesting level, so the depth bound also bounds the stack. docs/repository-format.md
+// states both.
+inline constexpr size_t kMaxMustacheOutputBytes = 16 << 20;  // 16 MiB per rendered file
+inline constexpr int kMaxMustacheSectionDepth = 32;
 
 // A parsed template. Immutable after Parse; thread-safe.
 class MustacheTemplate {

@@ -2,6 +2,7 @@
 // certificates (listing, revocation). Only operators get here (CallAuthorizer).
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "server/fleet/fleet_service.h"
@@ -53,6 +54,42 @@ grpc::Status FleetServiceImpl::RevokeNode(grpc::ServerContext*, const v1::Revoke
     events_->Publish(MakeEvent(v1::EVENT_CREDENTIAL_REVOKED, req->name(), "",
                                absl::StrCat("node ", req->name(), ": ", *revoked,
                                             " certificate(s) revoked")));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::ForgetNode(grpc::ServerContext*, const v1::ForgetNodeRequest* req,
+                                          v1::ForgetNodeResponse* resp) {
+  if (req->name().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ForgetNode needs a node name");
+  }
+  // Revoked first, so an agent that still runs cannot simply connect and come back. Without a
+  // CA (--insecure, or a node enrolled elsewhere) there is nothing to revoke.
+  if (security_ != nullptr) {
+    auto revoked = security_->identities()->Revoke(req->name(), absl::Now());
+    if (revoked.ok()) {
+      hub_->SetRevoked(req->name(), true);
+      resp->set_certificates_revoked(*revoked);
+    } else if (!absl::IsNotFound(revoked.status())) {
+      return ToGrpcStatus(revoked.status());
+    }
+  }
+  absl::Notification done;
+  absl::Status forgotten;
+  hub_->ForgetNode(req->name(), [&](absl::Status s) {
+    forgotten = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  // A node revoked just now but never connected has no row: forgetting it still succeeded.
+  if (!forgotten.ok() && !(absl::IsNotFound(forgotten) && resp->certificates_revoked() > 0)) {
+    return ToGrpcStatus(forgotten);
+  }
+  if (events_ != nullptr) {
+    events_->Publish(MakeEvent(v1::EVENT_CREDENTIAL_REVOKED, req->name(), "",
+                               absl::StrCat("node ", req->name(), " forgotten (",
+                                            resp->certificates_revoked(),
+                                            " certificate(s) revoked)")));
   }
   return grpc::Status::OK;
 }

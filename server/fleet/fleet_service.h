@@ -49,6 +49,8 @@ class FleetServiceImpl
                            v1::CreateTokenResponse* resp) override;
   grpc::Status RevokeNode(grpc::ServerContext*, const v1::RevokeNodeRequest* req,
                           v1::RevokeNodeResponse* resp) override;
+  grpc::Status ForgetNode(grpc::ServerContext*, const v1::ForgetNodeRequest* req,
+                          v1::ForgetNodeResponse* resp) override;
   grpc::Status ListOperators(grpc::ServerContext*, const v1::ListOperatorsRequest* req,
                              v1::ListOperatorsResponse* resp) override;
   grpc::Status RevokeOperator(grpc::ServerContext*, const v1::RevokeOperatorRequest* req,

@@ -1,5 +1,7 @@
 #include "server/git/revision_poller.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -106,6 +108,54 @@ absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
   return Evaluate(*head);
 }
 
+bool RevisionPoller::Live(const v1::Node& node) const {
+  if (node.status() == v1::NODE_REVOKED) return false;
+  if (node.connected() || stale_after_ <= absl::ZeroDuration()) return true;
+  return clock_->Now() - absl::FromUnixMillis(node.last_seen_unix_ms()) < stale_after_;
+}
+
+absl::Status RevisionPoller::Validate(const DesiredState& state,
+                                      absl::flat_hash_map<std::string, NodeCompileResult>* compiled,
+                                      std::vector<CompileError>* errors, v1::Revision* rev) {
+  PLUMB_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
+                         store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED));
+  for (const v1::Node& n : nodes) {
+    if (!Live(n)) continue;
+    NodeInputs inputs{n.name(), {n.labels().begin(), n.labels().end()},
+                      {n.facts().begin(), n.facts().end()}};
+    std::string key = state.GroupKey(inputs);
+    auto it = compiled->find(key);
+    bool fresh = it == compiled->end();
+    if (fresh) it = compiled->emplace(std::move(key), state.CompileNode(inputs)).first;
+    const std::vector<CompileError>& found = it->second.errors;
+    bool node_only = std::all_of(found.begin(), found.end(),
+                                 [](const CompileError& e) { return e.node_dependent; });
+    if (found.empty()) continue;
+    if (!node_only) {
+      // A repository error shows once per group, named by its first node.
+      if (!fresh) continue;
+      for (const CompileError& e : found) {
+        CompileError named = e;
+        named.message = absl::StrCat(e.message, " (node ", n.name(), ")");
+        errors->push_back(std::move(named));
+      }
+      continue;
+    }
+    if (rev->node_failures_size() >= kMaxRecordedNodeFailures) {
+      rev->set_node_failures_omitted(rev->node_failures_omitted() + 1);
+      continue;
+    }
+    v1::NodeFailure* failure = rev->add_node_failures();
+    failure->set_node(n.name());
+    for (const CompileError& e : found) {
+      v1::CompileError* pe = failure->add_errors();
+      pe->set_location(e.location);
+      pe->set_message(e.message);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) {
   absl::Time start = clock_->Now();
   v1::Revision rev;
@@ -117,24 +167,8 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, commit.sha);
   std::vector<CompileError> errors = state->errors();
   absl::flat_hash_map<std::string, NodeCompileResult> compiled;  // by group, handed to builder_
-  if (errors.empty()) {
-    // A revision is served only if it compiles for every node we know of.
-    PLUMB_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
-                           store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED));
-    for (const v1::Node& n : nodes) {
-      NodeInputs inputs{n.name(), {n.labels().begin(), n.labels().end()},
-                        {n.facts().begin(), n.facts().end()}};
-      std::string key = state->GroupKey(inputs);
-      if (compiled.contains(key)) continue;
-      NodeCompileResult result = state->CompileNode(inputs);
-      for (const CompileError& e : result.errors) {
-        CompileError named = e;
-        named.message = absl::StrCat(e.message, " (node ", n.name(), ")");
-        errors.push_back(std::move(named));
-      }
-      compiled.emplace(std::move(key), std::move(result));
-    }
-  }
+  if (errors.empty()) PLUMB_RETURN_IF_ERROR(Validate(*state, &compiled, &errors, &rev));
+  if (!errors.empty()) rev.clear_node_failures();
   for (const CompileError& e : errors) {
     v1::CompileError* pe = rev.add_errors();
     pe->set_location(e.location);
@@ -163,7 +197,14 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   Publish(v1::EVENT_REVISION_COMPILED, commit.sha,
           absl::StrCat(commit.summary, " (compiled in ", static_cast<int64_t>(ms), " ms)"));
   LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"compile_ms", ms},
-                                   {"summary", commit.summary}});
+                                   {"summary", commit.summary},
+                                   {"failed_nodes", rev.node_failures_size()}});
+  for (int i = 0; i < std::min(rev.node_failures_size(), 10); ++i) {  // the rest: plumbctl
+    const v1::NodeFailure& f = rev.node_failures(i);
+    LogWarning("revision does not compile for a node; it keeps its last good catalog",
+               {{"rev", commit.sha.substr(0, 12)}, {"node", f.node()},
+                {"first", absl::StrCat(f.errors(0).location(), ": ", f.errors(0).message())}});
+  }
   on_served_();
   return rev;
 }

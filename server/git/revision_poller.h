@@ -1,9 +1,12 @@
 #pragma once
 
 // Follows the repository: fetches the branch every poll interval (or when asked), compiles a
-// new head against every known node, records the revision with its status and errors, and
-// serves it only if everything compiled. A failed revision is never served; nodes stay on the
-// last good one.
+// new head against every live known node, records the revision with its status and errors,
+// and serves it unless the repository itself is wrong. A failed revision is never served;
+// nodes stay on the last good one. An error that depends on one node's inputs
+// (CompileError::node_dependent) fails that node alone: it is listed in the revision's
+// node_failures, and the revision is served to everyone else. Revoked nodes, and nodes not
+// seen for `stale_after`, are not compiled.
 
 #include <functional>
 #include <memory>
@@ -21,6 +24,9 @@
 #include "server/store/store.h"
 
 namespace plumb {
+
+// At most this many node failures are listed in a revision (the rest are counted).
+inline constexpr int kMaxRecordedNodeFailures = 1000;
 
 // Thread-safe: SyncNow may be called from any thread while the loop runs.
 class RevisionPoller {
@@ -49,6 +55,10 @@ class RevisionPoller {
   // fetch runs coalesce into one more fetch.
   void RequestSync();
 
+  // Known nodes not connected and not seen for this long are left out of validation (0: none
+  // are). Set before Start().
+  void set_stale_after(absl::Duration stale_after) { stale_after_ = stale_after; }
+
   // Whether the last fetch succeeded (readiness).
   bool last_fetch_ok() const;
   // Why the last fetch failed ("no fetch yet" before the first one); empty when it succeeded.
@@ -59,15 +69,23 @@ class RevisionPoller {
  private:
   void Loop();
   void Publish(v1::EventKind kind, const std::string& sha, const std::string& message);
-  // Compiles `sha` and records it; serves it if it compiled for every known node.
+  // Compiles `sha` and records it; serves it unless it has repository errors.
   absl::StatusOr<v1::Revision> Evaluate(const CommitInfo& commit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Compiles `state` once per group of the live known nodes into `compiled`. Errors of the
+  // repository go to `errors` (named by node), node-dependent ones to `rev`'s node_failures.
+  absl::Status Validate(const DesiredState& state,
+                        absl::flat_hash_map<std::string, NodeCompileResult>* compiled,
+                        std::vector<CompileError>* errors, v1::Revision* rev);
+  // Whether validation compiles `node`: not revoked, and connected or seen within stale_after_.
+  bool Live(const v1::Node& node) const;
 
   GitSource* const git_;
   Store* const store_;
   CatalogBuilder* const builder_;
   Clock* const clock_;
   const absl::Duration poll_;
+  absl::Duration stale_after_ = absl::Hours(24 * 7);
   const std::function<void()> on_served_;
   std::function<void(bool)> on_fetch_result_;
   EventBus* const events_;

@@ -53,6 +53,10 @@ class Store {
   absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& selector,
                                                   v1::NodeStatus status);
 
+  // Removes the node's row (its reports stay until retention prunes them). NotFound if there
+  // is no such node.
+  absl::Status DeleteNode(const std::string& name);
+
   // Node count per status (statuses without nodes are absent), for metrics.
   absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus();
 

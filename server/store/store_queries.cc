@@ -148,6 +148,16 @@ absl::StatusOr<Store::PruneResult> Store::PruneReports(absl::Time cutoff, int ke
   return total;
 }
 
+absl::Status Store::DeleteNode(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<SqliteStatement> stmt;
+  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("DELETE FROM nodes WHERE name = ?1"));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, name));
+  PLUMB_RETURN_IF_ERROR(stmt->Step().status());
+  if (db_->Changes() == 0) return absl::NotFoundError(absl::StrCat("no node named ", name));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<v1::NodeStatus, int64_t>> Store::CountNodesByStatus() {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "common/compiler/compiler.h"
@@ -92,6 +93,13 @@ class AgentSession {
   std::shared_ptr<const v1::Catalog> inflight;
   uint64_t next_nonce = 1;
   bool reply_pending = false;  // a Hello awaits an answer even if nothing changed
+  // Why the serving revision does not compile for this node (empty when it does). While set,
+  // the node is `failed` whatever its runs report, and it is sent nothing: the agent keeps
+  // enforcing its last good catalog.
+  std::string compile_error;
+  // The contents of the last two catalogs offered (CatalogBuilder::PinBlobs): fetchable while
+  // the agent applies them even if the builder's cache has dropped their group.
+  std::vector<std::shared_ptr<const std::string>> pinned_blobs, previous_pinned_blobs;
   int64_t resources_sent = 0;  // upserted resources sent on this stream (metrics, tests)
 
  private:

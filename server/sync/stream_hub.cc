@@ -40,6 +40,11 @@ v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& des
   return v1::NODE_CONVERGED;
 }
 
+std::string NodeCompileErrorText(const std::string& revision, absl::string_view errors) {
+  return absl::StrCat("revision ", Short(revision), " does not compile for this node (it keeps ",
+                      "its last good catalog): ", errors);
+}
+
 StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock,
                      EventBus* events, ServerMetrics* metrics)
     : store_(store), builder_(builder), runs_(runs), clock_(clock), events_(events),
@@ -265,12 +270,20 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   auto catalog = builder_->Build(s->inputs);
   if (!catalog.ok()) {
     LogWarning("no catalog for node", {{"node", s->inputs.name}, {"error", catalog.status().message()}});
-    UpdateNode(s->inputs.name, [&](v1::Node* n) {
-      n->set_last_error(std::string(catalog.status().message()));
-      if (!absl::IsFailedPrecondition(catalog.status())) n->set_status(v1::NODE_FAILED);
-    });
+    if (absl::IsInvalidArgument(catalog.status())) {
+      // The node's own inputs fail this revision: nothing is sent, the agent keeps (and keeps
+      // enforcing) its last good catalog.
+      auto state = builder_->desired_state();
+      SetCompileError(s, NodeCompileErrorText(state ? state->revision() : "",
+                                              catalog.status().message()));
+    } else {
+      UpdateNode(s->inputs.name, [&](v1::Node* n) {
+        n->set_last_error(std::string(catalog.status().message()));
+      });
+    }
     return;
   }
+  if (!s->compile_error.empty()) SetCompileError(s, "");
   const v1::Catalog& c = **catalog;
   bool unchanged = c.digest() == s->held_digest || c.digest() == s->nacked_digest;
   if (unchanged && !s->reply_pending) return;
@@ -280,6 +293,8 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
     if (!r.content_digest().empty()) digests.insert(r.content_digest());
   }
   s->AllowBlobs(std::move(digests));
+  s->previous_pinned_blobs = std::move(s->pinned_blobs);
+  s->pinned_blobs = builder_->PinBlobs(c);
   v1::ServerMessage msg;
   v1::CatalogUpdate* update = msg.mutable_update();
   *update = DeltaFor(*s, c, generation);
@@ -301,6 +316,47 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
     if (n->applied_revision() != c.revision() && n->status() != v1::NODE_FAILED) {
       n->set_status(v1::NODE_PENDING);
     }
+  });
+}
+
+void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const std::string& error) {
+  s->compile_error = error;
+  UpdateNode(s->inputs.name, [&](v1::Node* n) {
+    if (!error.empty()) {
+      n->set_status(v1::NODE_FAILED);
+      n->set_last_error(error);
+      return;
+    }
+    // Compiles again: until its next run, the node is what its last run said.
+    n->clear_last_error();
+    auto last = n->last_report_id().empty() ? absl::StatusOr<v1::Report>(absl::NotFoundError(""))
+                                            : store_->GetReport(n->last_report_id());
+    n->set_status(last.ok() ? StatusFromReport(*last, n->desired_revision()) : v1::NODE_UNKNOWN);
+  });
+}
+
+void StreamHub::ForgetNode(const std::string& node, std::function<void(absl::Status)> done) {
+  Post([this, node, done = std::move(done)] {
+    std::shared_ptr<AgentSession> session;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = by_node_.find(node);
+      if (it != by_node_.end()) {
+        session = std::move(it->second);
+        by_node_.erase(it);  // so its disconnect does not write the row back
+      }
+    }
+    if (session != nullptr) {
+      session->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                  absl::StrCat("node \"", node, "\" has been removed")));
+    }
+    FlushNodes();  // pending changes of this node first, then the delete wins
+    absl::Status deleted = store_->DeleteNode(node);
+    if (deleted.ok()) {
+      LogWarning("node forgotten", {{"node", node}, {"connected", session != nullptr}});
+      Publish(MakeEvent(v1::EVENT_NODE_DISCONNECTED, node, "", "node forgotten"));
+    }
+    done(deleted);
   });
 }
 
@@ -381,6 +437,11 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
       n->set_last_report_id(report.id());
       n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
       if (n->status() != v1::NODE_FAILED) n->clear_last_error();
+      if (!s->compile_error.empty()) {
+        // A run of the last good catalog does not make the node current.
+        n->set_status(v1::NODE_FAILED);
+        n->set_last_error(s->compile_error);
+      }
     });
     LogInfo("report stored", {{"node", s->inputs.name}, {"report", report.id()},
                               {"rev", Short(report.revision())}});

@@ -50,6 +50,9 @@ class StreamHub {
   // opened before, status revoked) or, with `revoked` false, it enrolled again (status
   // unknown until it connects).
   void SetRevoked(const std::string& node, bool revoked);
+  // Removes the node: closes its stream and deletes its row. `done` gets NotFound if the store
+  // has no such node. Revoke it first, or a live agent simply connects again.
+  void ForgetNode(const std::string& node, std::function<void(absl::Status)> done);
   // True if `node` has an open stream whose latest catalogs name `digest` (GetBlob).
   bool MayFetchBlob(const std::string& node, const std::string& digest) const;
 
@@ -90,6 +93,9 @@ class StreamHub {
   void Handled(AgentSession& s);
   // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
   void OfferCatalog(const std::shared_ptr<AgentSession>& s);
+  // The serving revision does not compile for the node (or, with `error` empty, compiles again
+  // after it did not): record it on the session and the node's row.
+  void SetCompileError(const std::shared_ptr<AgentSession>& s, const std::string& error);
   // The update from what `s` holds to `catalog` (built at builder generation `generation`).
   // Agents of one group hold the same catalog, so for held states this server sent, the delta
   // is computed once per (catalog, held digest) and shared.
@@ -143,5 +149,8 @@ class StreamHub {
 
 // The node status a report implies, given the revision the node should be on.
 v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& desired_revision);
+
+// What last_error says when the serving revision does not compile for a node.
+std::string NodeCompileErrorText(const std::string& revision, absl::string_view errors);
 
 }  // namespace plumb

@@ -1,6 +1,8 @@
 // The revision poller against a real git repository and a real SQLite store: a new head is
 // compiled once per group of known nodes, and those catalogs are what the builder serves (no
-// second compile when agents ask); a head failing for one known node is not served.
+// second compile when agents ask). A head with a repository error is not served; a head that
+// fails only because of some nodes' own inputs is served to everyone else, and lists those
+// nodes. Revoked and stale nodes are not compiled at all.
 
 #include "server/git/revision_poller.h"
 
@@ -47,6 +49,7 @@ class RevisionPollerTest : public ::testing::Test {
       v1::Node n;
       n.set_name("n" + std::to_string(i));
       if (i < 2) (*n.mutable_labels())["role"] = "web";
+      n.set_last_seen_unix_ms(absl::ToUnixMillis(clock_.Now()));
       ASSERT_TRUE(store_->PutNode(n).ok());
     }
     poller_ = std::make_unique<RevisionPoller>(source_.get(), store_.get(), &builder_, &clock_,
@@ -87,18 +90,87 @@ TEST_F(RevisionPollerTest, EachGroupIsCompiledOnceAndServedFromThatCompile) {
   EXPECT_EQ(builder_.compiled_groups(), 2);  // role=web2 matches no target: same as n4
 }
 
-TEST_F(RevisionPollerTest, AHeadThatFailsForOneKnownNodeIsNotServed) {
+TEST_F(RevisionPollerTest, AHeadFailingOnlyForSomeNodesInputsIsServedToTheOthers) {
   std::string good = git_->Commit("first");
   ASSERT_TRUE(poller_->SyncNow().ok());
+  // Web nodes lack the label this template reads: their own inputs fail, not the repository.
   git_->Write("modules/web/templates/web.mustache", "{{labels.missing}}\n");
-  git_->Commit("breaks web nodes");
+  git_->Write("modules/base/module.yaml",
+              "resources:\n  - file: /etc/base\n    content: \"base v2\"\n");
+  std::string next = git_->Commit("breaks web nodes only");
+  auto rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_TRUE(rev->serving());
+  EXPECT_EQ(rev->status(), v1::REVISION_OK);
+  EXPECT_EQ(rev->errors_size(), 0);
+  ASSERT_EQ(rev->node_failures_size(), 2);
+  EXPECT_EQ(rev->node_failures(0).node(), "n0");
+  EXPECT_EQ(rev->node_failures(1).node(), "n1");
+  ASSERT_EQ(rev->node_failures(0).errors_size(), 1);
+  EXPECT_EQ(rev->node_failures(0).errors(0).location(), "modules/web/templates/web.mustache:1:1");
+  EXPECT_NE(rev->node_failures(0).errors(0).message().find("labels.missing"), std::string::npos);
+  EXPECT_EQ(served_, 2);
+  EXPECT_EQ(builder_.desired_state()->revision(), next);
+  // Recorded: GetRevision (plumbctl revision SHA) lists the failures.
+  auto stored = store_->GetRevision(next);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->node_failures_size(), 2);
+  // Everyone else gets the new revision; the web nodes get an error, never a catalog.
+  auto other = builder_.Build(NodeInputs{"n4", {}, {}});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ((*other)->revision(), next);
+  EXPECT_TRUE(absl::IsInvalidArgument(builder_.Build(NodeInputs{"n0", {{"role", "web"}}, {}}).status()));
+  (void)good;
+}
+
+TEST_F(RevisionPollerTest, AHeadWithARepositoryErrorIsNotServed) {
+  std::string good = git_->Commit("first");
+  ASSERT_TRUE(poller_->SyncNow().ok());
+  // An undefined var is the repository's error even though only web nodes render it.
+  git_->Write("modules/web/templates/web.mustache", "{{vars.nope}}\n");
+  git_->Commit("breaks the repository");
   auto rev = poller_->SyncNow();
   ASSERT_TRUE(rev.ok()) << rev.status();
   EXPECT_FALSE(rev->serving());
+  EXPECT_EQ(rev->status(), v1::REVISION_FAILED);
   ASSERT_GT(rev->errors_size(), 0);
   EXPECT_NE(rev->errors(0).message().find("(node n"), std::string::npos) << rev->errors(0).message();
+  EXPECT_EQ(rev->node_failures_size(), 0);
   EXPECT_EQ(served_, 1);
   EXPECT_EQ(builder_.desired_state()->revision(), good);
+}
+
+TEST_F(RevisionPollerTest, RevokedAndStaleNodesAreNotCompiled) {
+  // Only a node labelled role=old selects the module with an unknown reference.
+  git_->Write("plumb.yaml", std::string(kPlumbYaml) +
+                                "  - name: old\n    labels: {role: old}\n    modules: [old]\n");
+  git_->Write("modules/old/module.yaml",
+              "resources:\n  - package: x\n    require: [package:nope]\n");
+  git_->Commit("a module only old nodes use, broken");
+  v1::Node revoked;
+  revoked.set_name("gone-revoked");
+  (*revoked.mutable_labels())["role"] = "old";
+  revoked.set_status(v1::NODE_REVOKED);
+  revoked.set_last_seen_unix_ms(absl::ToUnixMillis(clock_.Now()));
+  ASSERT_TRUE(store_->PutNode(revoked).ok());
+  v1::Node stale = revoked;
+  stale.set_name("gone-stale");
+  stale.set_status(v1::NODE_OFFLINE);
+  stale.set_last_seen_unix_ms(absl::ToUnixMillis(clock_.Now() - absl::Hours(24 * 8)));
+  ASSERT_TRUE(store_->PutNode(stale).ok());
+  auto rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_TRUE(rev->serving()) << (rev->errors_size() > 0 ? rev->errors(0).message() : "");
+  // With a longer stale_after the stale node counts again, and its error fails the revision.
+  poller_->set_stale_after(absl::Hours(24 * 30));
+  git_->Write("modules/base/module.yaml", "resources:\n  - file: /etc/base\n    content: b2\n");
+  git_->Commit("next");
+  rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_FALSE(rev->serving());
+  ASSERT_GT(rev->errors_size(), 0);
+  EXPECT_NE(rev->errors(0).message().find("(node gone-stale)"), std::string::npos)
+      << rev->errors(0).message();
 }
 
 }  // namespace

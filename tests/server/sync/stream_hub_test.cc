@@ -176,5 +176,74 @@ TEST_F(StreamHubTest, ReportsKeepNoDiffWhenTheNodeHasNoCatalog) {
   hub_->Drain();
 }
 
+// A revision whose template reads a label this node lacks: the node is sent nothing (it keeps
+// its last good catalog), shows failed with the error, stays failed when it reports a run of
+// its old catalog, and recovers when a later revision compiles for it.
+TEST_F(StreamHubTest, ANodeTheRevisionDoesNotCompileForFailsAloneAndRecovers) {
+  std::unique_ptr<RecordingWriter> writer;
+  auto session = Open("web-1", &writer);
+  hub_->OnMessage(session, Hello("web-1"));
+  hub_->Drain();
+  ASSERT_EQ(writer->writes().size(), 1u);
+  std::string good_rev = writer->writes()[0].update().revision();
+  v1::AgentMessage ack;
+  ack.mutable_ack()->set_nonce(writer->writes()[0].update().nonce());
+  hub_->OnMessage(session, ack);
+  testing::WriteFileOrDie(dir_.Sub("repo/modules/base/module.yaml"),
+                          "resources:\n  - file: /etc/motd\n    template: m.mustache\n");
+  testing::WriteFileOrDie(dir_.Sub("repo/modules/base/templates/m.mustache"), "{{labels.x}}\n");
+  builder_.SetDesiredState(DesiredState::Parse(DirectoryTree(dir_.Sub("repo")), std::string(40, 'b')));
+  hub_->OnNewRevision();
+  hub_->Drain();
+  EXPECT_EQ(writer->writes().size(), 1u);  // nothing sent: the agent keeps its catalog
+  auto node = store_->GetNode("web-1");
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(node->status(), v1::NODE_FAILED);
+  EXPECT_NE(node->last_error().find("labels.x"), std::string::npos) << node->last_error();
+  EXPECT_NE(node->last_error().find("bbbbbbbbbbbb does not compile"), std::string::npos);
+  EXPECT_EQ(node->desired_revision(), good_rev);
+  // A clean run of the last good catalog does not hide the failure.
+  v1::AgentMessage report;
+  report.mutable_report()->set_id("r-1");
+  report.mutable_report()->set_revision(good_rev);
+  report.mutable_report()->set_trigger(v1::INTERVAL);
+  hub_->OnMessage(session, report);
+  hub_->Drain();
+  node = store_->GetNode("web-1");
+  EXPECT_EQ(node->status(), v1::NODE_FAILED);
+  EXPECT_NE(node->last_error().find("labels.x"), std::string::npos);
+  // The next revision compiles again: the node gets it, and the error is gone.
+  testing::WriteFileOrDie(dir_.Sub("repo/modules/base/templates/m.mustache"), "fixed\n");
+  builder_.SetDesiredState(DesiredState::Parse(DirectoryTree(dir_.Sub("repo")), std::string(40, 'c')));
+  hub_->OnNewRevision();
+  hub_->Drain();
+  ASSERT_EQ(writer->writes().size(), 3u);  // the report's ack, then the update
+  EXPECT_EQ(writer->writes()[2].update().revision(), std::string(40, 'c'));
+  node = store_->GetNode("web-1");
+  EXPECT_EQ(node->status(), v1::NODE_PENDING);
+  EXPECT_TRUE(node->last_error().empty()) << node->last_error();
+  hub_->OnDisconnect(session);
+  hub_->Drain();
+}
+
+TEST_F(StreamHubTest, ForgetNodeClosesItsStreamAndDeletesItsRow) {
+  std::unique_ptr<RecordingWriter> writer;
+  auto session = Open("web-1", &writer);
+  hub_->OnMessage(session, Hello("web-1"));
+  hub_->Drain();
+  ASSERT_TRUE(store_->GetNode("web-1").ok());
+  absl::Status result = absl::UnknownError("not called");
+  hub_->ForgetNode("web-1", [&](absl::Status s) { result = s; });
+  hub_->OnDisconnect(session);  // as the closed stream's reactor does
+  hub_->Drain();
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_TRUE(writer->finished());
+  EXPECT_EQ(hub_->connected(), 0);
+  EXPECT_TRUE(absl::IsNotFound(store_->GetNode("web-1").status()));
+  hub_->ForgetNode("web-1", [&](absl::Status s) { result = s; });
+  hub_->Drain();
+  EXPECT_TRUE(absl::IsNotFound(result)) << result;
+}
+
 }  // namespace
 }  // namespace plumb
