@@ -367,20 +367,4 @@ std::unique_ptr<Filesystem> NewRootedFilesystem(std::string root) {
   return std::make_unique<RootedFilesystem>(std::move(root));
 }
 
-absl::StatusOr<uint32_t> ParseMode(absl::string_view text) {
-  bool ok = !text.empty() && text.size() <= 5;
-  uint32_t mode = 0;
-  for (char c : text) {
-    if (c < '0' || c > '7') ok = false;
-    mode = mode * 8 + static_cast<uint32_t>(c - '0');
-  }
-  if (!ok || mode > 07777) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("mode must be an octal string like \"0644\", got \"", text, "\""));
-  }
-  return mode;
-}
-
-std::string FormatMode(uint32_t mode) { return absl::StrFormat("%04o", mode); }
-
 }  // namespace plumb

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/resource_types.h"  // ParseMode, FormatMode: one mode parser for both sides
 
 namespace plumb {
 
@@ -85,10 +86,5 @@ class Filesystem {
 // The real filesystem under `root` ("/" in production). The root is opened on every
 // operation, so it may be created after construction.
 std::unique_ptr<Filesystem> NewRootedFilesystem(std::string root);
-
-// Parses an octal permission string ("0644", "644", "2755"). InvalidArgument otherwise.
-absl::StatusOr<uint32_t> ParseMode(absl::string_view text);
-// "0644".
-std::string FormatMode(uint32_t mode);
 
 }  // namespace plumb

@@ -10,23 +10,21 @@
 namespace plumb {
 namespace {
 
-// The parsed attributes of a directory resource.
-struct DirectorySpec {
-  bool present = true;
-  bool force = false;
-};
-
 absl::StatusOr<DirectorySpec> SpecOf(const v1::Resource& resource) {
-  DirectorySpec spec;
-  PLUMB_ASSIGN_OR_RETURN(
-      std::string ensure,
-      EnumAttribute(resource, "ensure", {"present", "directory", "absent"}, "present"));
-  spec.present = ensure != "absent";
-  PLUMB_ASSIGN_OR_RETURN(spec.force, BoolAttribute(resource, "force", false));
-  return spec;
+  AttributeReader attrs(resource);
+  return ParseDirectorySpec(attrs);
 }
 
 }  // namespace
+
+absl::StatusOr<DirectorySpec> ParseDirectorySpec(AttributeReader& attrs) {
+  DirectorySpec spec;
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, attrs.Ensure());
+  spec.present = ensure != "absent";
+  PLUMB_ASSIGN_OR_RETURN(spec.force, attrs.Bool("force", false));
+  PLUMB_ASSIGN_OR_RETURN(spec.metadata, ParseMetadataSpec(attrs));
+  return spec;
+}
 
 absl::StatusOr<CheckResult> DirectoryProvider::Check(const v1::Resource& resource) {
   const std::string& path = resource.name();
@@ -44,7 +42,7 @@ absl::StatusOr<CheckResult> DirectoryProvider::Check(const v1::Resource& resourc
                                : "directory present, to be removed";
     return check;
   }
-  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, DesiredMetadataOf(resource, fs_));
+  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, DesiredMetadataOf(spec.metadata, fs_));
   std::vector<std::string> changes;
   switch (stat.type) {
     case FileType::kMissing:
@@ -90,7 +88,7 @@ absl::StatusOr<ChangeResult> DirectoryProvider::Apply(const v1::Resource& resour
     PLUMB_RETURN_IF_ERROR(removed);
     return ChangeResult{true, "removed"};
   }
-  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, DesiredMetadataOf(resource, fs_));
+  PLUMB_ASSIGN_OR_RETURN(DesiredMetadata desired, DesiredMetadataOf(spec.metadata, fs_));
   if (!desired.unresolved.empty()) {
     return absl::FailedPreconditionError(absl::StrJoin(desired.unresolved, "; "));
   }

@@ -4,8 +4,18 @@
 
 #include "agent/host/filesystem.h"
 #include "agent/providers/provider.h"
+#include "agent/providers/resource_attributes.h"
 
 namespace plumb {
+
+// The attributes of a directory resource, typed.
+struct DirectorySpec {
+  bool present = true;
+  bool force = false;  // replace a file in the way; remove a non-empty directory
+  MetadataSpec metadata;
+};
+// Reads every attribute common/resource_types.cc declares for a directory.
+absl::StatusOr<DirectorySpec> ParseDirectorySpec(AttributeReader& attrs);
 
 // Manages directories under the root. Missing parents are created. A symlink in the way is
 // replaced; a file in the way, or removing a non-empty directory, needs `force: true`.

@@ -13,17 +13,6 @@ namespace {
 constexpr size_t kOutputInMessage = 2048;
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(300);
 
-// A command attribute: an argv list, or a string for /bin/sh -c.
-std::vector<std::string> CommandAttribute(const v1::Resource& resource, const std::string& key) {
-  auto it = resource.attributes().find(key);
-  if (it == resource.attributes().end()) return {};
-  if (it->second.kind_case() == v1::Value::kList) return ListAttribute(resource, key);
-  if (it->second.kind_case() == v1::Value::kStr && !it->second.str().empty()) {
-    return ShellArgv(it->second.str());
-  }
-  return {};
-}
-
 std::string Display(const std::vector<std::string>& argv) {
   if (argv.size() == 3 && argv[0] == "/bin/sh" && argv[1] == "-c") return argv[2];
   return absl::StrJoin(argv, " ");
@@ -32,18 +21,26 @@ std::string Display(const std::vector<std::string>& argv) {
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
-  int64_t seconds;
-  absl::Duration d;
-  if (absl::SimpleAtoi(text, &seconds) && seconds >= 0) {
-    d = absl::Seconds(seconds);
-  } else if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "timeout must be seconds or a duration like \"30s\" or \"5m\", got \"", text, "\""));
-  }
-  return d == absl::ZeroDuration() ? absl::InfiniteDuration() : d;
+  absl::StatusOr<absl::Duration> d = ParseDurationText(text);
+  if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("timeout ", d.status().message()));
+  return *d == absl::ZeroDuration() ? absl::InfiniteDuration() : *d;
 }
 
-// The parsed attributes of an exec resource.
+absl::StatusOr<ExecSpec> ParseExecSpec(AttributeReader& attrs) {
+  ExecSpec spec;
+  PLUMB_ASSIGN_OR_RETURN(spec.command, attrs.Command("command"));
+  PLUMB_ASSIGN_OR_RETURN(spec.cwd, attrs.String("cwd"));
+  PLUMB_ASSIGN_OR_RETURN(spec.env, attrs.Map("env"));
+  PLUMB_ASSIGN_OR_RETURN(spec.timeout, attrs.Duration("timeout"));
+  PLUMB_ASSIGN_OR_RETURN(spec.creates, attrs.String("creates"));
+  PLUMB_ASSIGN_OR_RETURN(spec.onlyif, attrs.Command("onlyif"));
+  PLUMB_ASSIGN_OR_RETURN(spec.unless, attrs.Command("unless"));
+  PLUMB_ASSIGN_OR_RETURN(spec.refreshonly, attrs.Bool("refreshonly", false));
+  PLUMB_ASSIGN_OR_RETURN(spec.sensitive, attrs.Bool("sensitive", false));
+  return spec;
+}
+
+// The parsed attributes of an exec resource, resolved against the root.
 struct ExecProvider::Spec {
   Command command;
   std::vector<std::string> onlyif;
@@ -53,25 +50,26 @@ struct ExecProvider::Spec {
 };
 
 absl::StatusOr<ExecProvider::Spec> ExecProvider::SpecOf(const v1::Resource& resource) {
+  AttributeReader attrs(resource);
+  PLUMB_ASSIGN_OR_RETURN(ExecSpec parsed, ParseExecSpec(attrs));
   Spec spec;
-  spec.command.argv = CommandAttribute(resource, "command");
+  spec.command.argv = std::move(parsed.command);
   if (spec.command.argv.empty()) {
     // `exec: "some command"` with no command attribute runs the name.
     spec.command.argv = ShellArgv(resource.name());
   }
-  std::string cwd = StringAttribute(resource, "cwd", "/");
-  PLUMB_ASSIGN_OR_RETURN(spec.command.cwd, fs_->HostPath(cwd));
-  spec.command.env = MapAttribute(resource, "env");
+  PLUMB_ASSIGN_OR_RETURN(spec.command.cwd, fs_->HostPath(parsed.cwd.empty() ? "/" : parsed.cwd));
+  spec.command.env = std::move(parsed.env);
   spec.command.env["PLUMB_ROOT"] = root_;
   spec.command.timeout = kDefaultTimeout;
-  if (HasAttribute(resource, "timeout")) {
-    PLUMB_ASSIGN_OR_RETURN(spec.command.timeout,
-                           ParseTimeout(StringAttribute(resource, "timeout")));
+  if (parsed.timeout.has_value()) {
+    spec.command.timeout =
+        *parsed.timeout == absl::ZeroDuration() ? absl::InfiniteDuration() : *parsed.timeout;
   }
-  spec.onlyif = CommandAttribute(resource, "onlyif");
-  spec.unless = CommandAttribute(resource, "unless");
-  spec.creates = StringAttribute(resource, "creates");
-  PLUMB_ASSIGN_OR_RETURN(spec.refreshonly, BoolAttribute(resource, "refreshonly", false));
+  spec.onlyif = std::move(parsed.onlyif);
+  spec.unless = std::move(parsed.unless);
+  spec.creates = std::move(parsed.creates);
+  spec.refreshonly = parsed.refreshonly;
   return spec;
 }
 

@@ -3,13 +3,32 @@
 // The `exec` resource: a command (sh -c string or argv list) with cwd, env, timeout and the
 // guards creates, onlyif, unless; refreshonly execs run only when notified.
 
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "agent/host/command_runner.h"
 #include "agent/host/filesystem.h"
 #include "agent/providers/provider.h"
+#include "agent/providers/resource_attributes.h"
 
 namespace plumb {
+
+// The attributes of an exec resource, typed, before they meet the host.
+struct ExecSpec {
+  std::vector<std::string> command;  // argv; a string command is /bin/sh -c
+  std::string cwd;                   // "" when unset
+  std::map<std::string, std::string> env;
+  std::optional<absl::Duration> timeout;  // as written: 0 means none
+  std::string creates;
+  std::vector<std::string> onlyif;
+  std::vector<std::string> unless;
+  bool refreshonly = false;
+  bool sensitive = false;
+};
+// Reads every attribute common/resource_types.cc declares for an exec.
+absl::StatusOr<ExecSpec> ParseExecSpec(AttributeReader& attrs);
 
 // Runs commands through a CommandRunner. Paths (cwd, creates) are managed paths under the
 // root; commands see PLUMB_ROOT in their environment. An exec is "out of sync" when its guards

@@ -20,10 +20,9 @@ constexpr size_t kMaxFileSize = size_t{1} << 31;
 std::string ShortDigest(const std::string& digest) { return digest.substr(0, 12); }
 
 absl::StatusOr<bool> WantPresent(const v1::Resource& resource) {
-  PLUMB_ASSIGN_OR_RETURN(
-      std::string ensure,
-      EnumAttribute(resource, "ensure", {"present", "file", "absent"}, "present"));
-  return ensure != "absent";
+  AttributeReader attrs(resource);
+  PLUMB_ASSIGN_OR_RETURN(FileSpec spec, ParseFileSpec(attrs));
+  return spec.present;
 }
 
 // The resource's metadata; a sensitive file without `mode` is 0600, created or not, so that
@@ -35,6 +34,16 @@ absl::StatusOr<DesiredMetadata> FileMetadataOf(const v1::Resource& resource, Fil
 }
 
 }  // namespace
+
+absl::StatusOr<FileSpec> ParseFileSpec(AttributeReader& attrs) {
+  FileSpec spec;
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, attrs.Ensure());
+  spec.present = ensure != "absent";
+  PLUMB_ASSIGN_OR_RETURN(spec.metadata, ParseMetadataSpec(attrs));
+  PLUMB_ASSIGN_OR_RETURN(spec.sensitive, attrs.Bool("sensitive", false));
+  PLUMB_ASSIGN_OR_RETURN(spec.content_digest, attrs.ContentDigest());
+  return spec;
+}
 
 absl::StatusOr<std::string> FileProvider::FetchContent(const v1::Resource& resource) {
   const std::string& digest = resource.content_digest();

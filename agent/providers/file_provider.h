@@ -6,8 +6,19 @@
 #include "agent/engine/apply_engine.h"
 #include "agent/host/filesystem.h"
 #include "agent/providers/provider.h"
+#include "agent/providers/resource_attributes.h"
 
 namespace plumb {
+
+// The attributes of a file resource, typed.
+struct FileSpec {
+  bool present = true;
+  MetadataSpec metadata;
+  bool sensitive = false;
+  std::string content_digest;  // what content, source or template compiled to; "" unmanaged
+};
+// Reads every attribute common/resource_types.cc declares for a file.
+absl::StatusOr<FileSpec> ParseFileSpec(AttributeReader& attrs);
 
 // Manages regular files under the root. A file resource with no content_digest manages only
 // existence and metadata (an empty file is created if missing). Refuses to replace a

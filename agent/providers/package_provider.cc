@@ -14,12 +14,23 @@ namespace {
 constexpr absl::Duration kQueryTimeout = absl::Minutes(1);
 constexpr absl::Duration kAptTimeout = absl::Minutes(30);
 
-std::string EnsureOf(const v1::Resource& resource) {
-  std::string ensure = StringAttribute(resource, "ensure", "present");
-  if (ensure == "installed") return "present";
-  if (ensure == "removed") return "absent";
-  return ensure;
+absl::StatusOr<std::string> EnsureOf(const v1::Resource& resource) {
+  AttributeReader attrs(resource);
+  PLUMB_ASSIGN_OR_RETURN(PackageSpec spec, ParsePackageSpec(attrs));
+  return spec.ensure;
 }
+
+}  // namespace
+
+absl::StatusOr<PackageSpec> ParsePackageSpec(AttributeReader& attrs) {
+  PackageSpec spec;
+  PLUMB_ASSIGN_OR_RETURN(spec.ensure, attrs.Ensure());
+  if (spec.ensure == "installed") spec.ensure = "present";
+  if (spec.ensure == "removed") spec.ensure = "absent";
+  return spec;
+}
+
+namespace {
 
 bool IsVersion(const std::string& ensure) {
   return ensure != "present" && ensure != "absent" && ensure != "purged";
@@ -66,7 +77,7 @@ absl::StatusOr<PackageProvider::Installed> PackageProvider::Query(const std::str
 
 absl::StatusOr<CheckResult> PackageProvider::Check(const v1::Resource& resource) {
   PLUMB_RETURN_IF_ERROR(ValidateName(resource.name()));
-  std::string ensure = EnsureOf(resource);
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, EnsureOf(resource));
   PLUMB_ASSIGN_OR_RETURN(Installed current, Query(resource.name()));
   CheckResult check;
   if (ensure == "present") {
@@ -90,7 +101,7 @@ absl::StatusOr<ChangeResult> PackageProvider::Apply(const v1::Resource& resource
                                                     const CheckResult& check) {
   PLUMB_RETURN_IF_ERROR(ValidateName(resource.name()));
   const std::string& name = resource.name();
-  std::string ensure = EnsureOf(resource);
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, EnsureOf(resource));
   Command apt;
   apt.env["DEBIAN_FRONTEND"] = "noninteractive";
   apt.timeout = kAptTimeout;

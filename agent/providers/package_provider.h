@@ -4,8 +4,16 @@
 
 #include "agent/host/command_runner.h"
 #include "agent/providers/provider.h"
+#include "agent/providers/resource_attributes.h"
 
 namespace plumb {
+
+// The attributes of a package resource, typed.
+struct PackageSpec {
+  std::string ensure;  // present, absent, purged or a version (installed/removed normalized)
+};
+// Reads every attribute common/resource_types.cc declares for a package.
+absl::StatusOr<PackageSpec> ParsePackageSpec(AttributeReader& attrs);
 
 // ensure: present (or installed), absent, purged, or a version to pin ("1.2-3"). Installs
 // with apt-get under DEBIAN_FRONTEND=noninteractive, keeping existing config files.

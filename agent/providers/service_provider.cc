@@ -23,22 +23,17 @@ Command SystemctlCommand(const std::string& verb, const std::string& unit) {
 
 }  // namespace
 
-// The parsed attributes of a service resource.
-struct ServiceProvider::Spec {
-  std::optional<bool> running;
-  std::optional<bool> enabled;
-};
+absl::StatusOr<ServiceSpec> ParseServiceSpec(AttributeReader& attrs) {
+  ServiceSpec spec;
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, attrs.Ensure());
+  if (!ensure.empty()) spec.running = ensure == "running";
+  PLUMB_ASSIGN_OR_RETURN(spec.enabled, attrs.OptionalBool("enabled"));
+  return spec;
+}
 
 absl::StatusOr<ServiceProvider::Spec> ServiceProvider::SpecOf(const v1::Resource& resource) {
-  Spec spec;
-  PLUMB_ASSIGN_OR_RETURN(std::string ensure,
-                         EnumAttribute(resource, "ensure", {"running", "stopped"}, ""));
-  if (!ensure.empty()) spec.running = ensure == "running";
-  if (resource.attributes().count("enabled")) {
-    PLUMB_ASSIGN_OR_RETURN(bool enabled, BoolAttribute(resource, "enabled", false));
-    spec.enabled = enabled;
-  }
-  return spec;
+  AttributeReader attrs(resource);
+  return ParseServiceSpec(attrs);
 }
 
 absl::StatusOr<ServiceProvider::State> ServiceProvider::Query(const v1::Resource& resource,

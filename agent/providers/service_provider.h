@@ -5,8 +5,17 @@
 
 #include "agent/host/command_runner.h"
 #include "agent/providers/provider.h"
+#include "agent/providers/resource_attributes.h"
 
 namespace plumb {
+
+// The attributes of a service resource, typed; nullopt: not managed.
+struct ServiceSpec {
+  std::optional<bool> running;
+  std::optional<bool> enabled;
+};
+// Reads every attribute common/resource_types.cc declares for a service.
+absl::StatusOr<ServiceSpec> ParseServiceSpec(AttributeReader& attrs);
 
 // ensure: running | stopped (unset: not managed); enabled: true | false (unset: not managed).
 // A notification restarts the service unless it is meant to be stopped, or was just started
@@ -28,7 +37,7 @@ class ServiceProvider : public Provider {
     bool active = false;
     bool enabled = false;  // enabled, enabled-runtime, alias (or static/indirect when wanted)
   };
-  struct Spec;
+  using Spec = ServiceSpec;
   absl::StatusOr<Spec> SpecOf(const v1::Resource& resource);
   absl::StatusOr<State> Query(const v1::Resource& resource, const Spec& spec);
   absl::Status Systemctl(const std::string& verb, const std::string& unit);

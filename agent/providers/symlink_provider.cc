@@ -8,25 +8,9 @@
 namespace plumb {
 namespace {
 
-// The parsed attributes of a symlink resource.
-struct SymlinkSpec {
-  bool present = true;
-  bool force = false;
-  std::string target;
-};
-
 absl::StatusOr<SymlinkSpec> SpecOf(const v1::Resource& resource) {
-  SymlinkSpec spec;
-  PLUMB_ASSIGN_OR_RETURN(
-      std::string ensure,
-      EnumAttribute(resource, "ensure", {"present", "link", "absent"}, "present"));
-  spec.present = ensure != "absent";
-  PLUMB_ASSIGN_OR_RETURN(spec.force, BoolAttribute(resource, "force", false));
-  spec.target = StringAttribute(resource, "target");
-  if (spec.present && spec.target.empty()) {
-    return absl::InvalidArgumentError("target is required for a symlink");
-  }
-  return spec;
+  AttributeReader attrs(resource);
+  return ParseSymlinkSpec(attrs);
 }
 
 absl::Status RefuseDirectory(const std::string& path) {
@@ -35,6 +19,18 @@ absl::Status RefuseDirectory(const std::string& path) {
 }
 
 }  // namespace
+
+absl::StatusOr<SymlinkSpec> ParseSymlinkSpec(AttributeReader& attrs) {
+  SymlinkSpec spec;
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, attrs.Ensure());
+  spec.present = ensure != "absent";
+  PLUMB_ASSIGN_OR_RETURN(spec.force, attrs.Bool("force", false));
+  PLUMB_ASSIGN_OR_RETURN(spec.target, attrs.String("target"));
+  if (spec.present && spec.target.empty()) {
+    return absl::InvalidArgumentError("target is required for a symlink");
+  }
+  return spec;
+}
 
 absl::StatusOr<CheckResult> SymlinkProvider::Check(const v1::Resource& resource) {
   const std::string& path = resource.name();

@@ -35,12 +35,6 @@ bool IsNumber(const std::string& text) {
   return absl::SimpleAtoi(text, &ignored);
 }
 
-absl::StatusOr<bool> WantPresent(const v1::Resource& resource) {
-  PLUMB_ASSIGN_OR_RETURN(std::string ensure,
-                         EnumAttribute(resource, "ensure", {"present", "absent"}, "present"));
-  return ensure == "present";
-}
-
 Command Cmd(std::vector<std::string> argv) {
   Command command;
   command.argv = std::move(argv);
@@ -69,6 +63,28 @@ absl::Status RunAccountCommand(CommandRunner* runner, std::vector<std::string> a
 
 }  // namespace
 
+absl::StatusOr<UserSpec> ParseUserSpec(AttributeReader& attrs) {
+  UserSpec spec;
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, attrs.Ensure());
+  spec.present = ensure == "present";
+  PLUMB_ASSIGN_OR_RETURN(std::optional<uint32_t> uid, attrs.Uint("uid"));
+  if (uid.has_value()) spec.uid = absl::StrCat(*uid);
+  PLUMB_ASSIGN_OR_RETURN(spec.gid, attrs.String("gid"));
+  PLUMB_ASSIGN_OR_RETURN(spec.groups, attrs.List("groups"));
+  PLUMB_ASSIGN_OR_RETURN(spec.home, attrs.String("home"));
+  PLUMB_ASSIGN_OR_RETURN(spec.shell, attrs.String("shell"));
+  return spec;
+}
+
+absl::StatusOr<GroupSpec> ParseGroupSpec(AttributeReader& attrs) {
+  GroupSpec spec;
+  PLUMB_ASSIGN_OR_RETURN(std::string ensure, attrs.Ensure());
+  spec.present = ensure == "present";
+  PLUMB_ASSIGN_OR_RETURN(std::optional<uint32_t> gid, attrs.Uint("gid"));
+  if (gid.has_value()) spec.gid = absl::StrCat(*gid);
+  return spec;
+}
+
 struct UserProvider::Plan {
   bool want_present = true;
   bool exists = false;
@@ -79,17 +95,19 @@ struct UserProvider::Plan {
 absl::StatusOr<UserProvider::Plan> UserProvider::PlanFor(const v1::Resource& resource) {
   const std::string& name = resource.name();
   PLUMB_RETURN_IF_ERROR(ValidateAccountName(name));
+  AttributeReader attrs(resource);
+  PLUMB_ASSIGN_OR_RETURN(UserSpec spec, ParseUserSpec(attrs));
   Plan plan;
-  PLUMB_ASSIGN_OR_RETURN(plan.want_present, WantPresent(resource));
+  plan.want_present = spec.present;
   PLUMB_ASSIGN_OR_RETURN(auto entry, Getent(runner_, "passwd", name));
   plan.exists = entry.has_value() && entry->size() >= 7;
   if (!plan.want_present) return plan;
 
-  std::string uid = StringAttribute(resource, "uid");
-  std::string gid = StringAttribute(resource, "gid");
-  std::string home = StringAttribute(resource, "home");
-  std::string shell = StringAttribute(resource, "shell");
-  std::vector<std::string> groups = ListAttribute(resource, "groups", true);
+  const std::string& uid = spec.uid;
+  std::string gid = spec.gid;
+  const std::string& home = spec.home;
+  const std::string& shell = spec.shell;
+  const std::vector<std::string>& groups = spec.groups;
   if (!gid.empty() && !IsNumber(gid)) {
     // A group name: compare by number when the group exists.
     PLUMB_ASSIGN_OR_RETURN(auto group, Getent(runner_, "group", gid));
@@ -162,10 +180,12 @@ absl::StatusOr<ChangeResult> UserProvider::Apply(const v1::Resource& resource,
 
 absl::StatusOr<CheckResult> GroupProvider::Check(const v1::Resource& resource) {
   PLUMB_RETURN_IF_ERROR(ValidateAccountName(resource.name()));
-  PLUMB_ASSIGN_OR_RETURN(bool want_present, WantPresent(resource));
+  AttributeReader attrs(resource);
+  PLUMB_ASSIGN_OR_RETURN(GroupSpec spec, ParseGroupSpec(attrs));
+  const bool want_present = spec.present;
   PLUMB_ASSIGN_OR_RETURN(auto entry, Getent(runner_, "group", resource.name()));
   bool exists = entry.has_value() && entry->size() >= 3;
-  std::string gid = StringAttribute(resource, "gid");
+  const std::string& gid = spec.gid;
   CheckResult check;
   if (!want_present) {
     if (exists) check.message = "group exists, to be removed";
@@ -182,10 +202,12 @@ absl::StatusOr<ChangeResult> GroupProvider::Apply(const v1::Resource& resource,
                                                   const CheckResult& check) {
   const std::string& name = resource.name();
   PLUMB_RETURN_IF_ERROR(ValidateAccountName(name));
-  PLUMB_ASSIGN_OR_RETURN(bool want_present, WantPresent(resource));
+  AttributeReader attrs(resource);
+  PLUMB_ASSIGN_OR_RETURN(GroupSpec spec, ParseGroupSpec(attrs));
+  const bool want_present = spec.present;
   PLUMB_ASSIGN_OR_RETURN(auto entry, Getent(runner_, "group", name));
   bool exists = entry.has_value() && entry->size() >= 3;
-  std::string gid = StringAttribute(resource, "gid");
+  const std::string& gid = spec.gid;
   if (!want_present) {
     if (!exists) return ChangeResult{false, ""};
     PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, {"groupdel", name}));

@@ -6,8 +6,29 @@
 
 #include "agent/host/command_runner.h"
 #include "agent/providers/provider.h"
+#include "agent/providers/resource_attributes.h"
 
 namespace plumb {
+
+// The attributes of a user resource, typed; "" or empty: not managed.
+struct UserSpec {
+  bool present = true;
+  std::string uid;  // decimal
+  std::string gid;  // a number or a group name
+  std::vector<std::string> groups;
+  std::string home;
+  std::string shell;
+};
+// Reads every attribute common/resource_types.cc declares for a user.
+absl::StatusOr<UserSpec> ParseUserSpec(AttributeReader& attrs);
+
+// The attributes of a group resource, typed.
+struct GroupSpec {
+  bool present = true;
+  std::string gid;  // decimal; "" not managed
+};
+// Reads every attribute common/resource_types.cc declares for a group.
+absl::StatusOr<GroupSpec> ParseGroupSpec(AttributeReader& attrs);
 
 // user: ensure present|absent, uid, gid (number or group name), groups (supplementary; the
 // user must be in at least these, others are left alone), home, shell. Home directories are

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
-#include "server/store.h"
+#include "server/store/store.h"
 
 namespace plumb {
 namespace bench {

@@ -9,113 +9,34 @@
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
 #include "common/compiler/compile_file_content.h"
+#include "common/resource_types.h"
 
 namespace plumb::compile {
 
 namespace {
 
-enum class AttrKind {
-  kText,
-  kString,
-  kBool,
-  kDuration,
-  kUint,
-  kMode,
-  kPath,
-  kCommand,
-  kList,
-  kMap,
-  kEnsure,
-  kGid
-};
+// The schema is common/resource_types.cc, shared with the agent's providers.
+using TypeSpec = ResourceTypeDef;
+using AttrSpec = AttributeDef;
+using AttrKind = AttributeKind;
 
-struct AttrSpec {
-  absl::string_view name;
-  AttrKind kind;
-};
-
-struct TypeSpec {
-  absl::string_view type;
-  std::vector<absl::string_view> ensures;  // allowed values; empty: any non-empty string
-  absl::string_view default_ensure;        // empty: none
-  std::vector<AttrSpec> attrs;
-};
-
-const std::vector<TypeSpec>& Schema() {
-  using K = AttrKind;
-  static const auto* schema = new std::vector<TypeSpec>{
-      {"file",
-       {"present", "absent"},
-       "present",
-       {{"ensure", K::kEnsure},
-        {"content", K::kText},
-        {"source", K::kString},
-        {"template", K::kString},
-        {"mode", K::kMode},
-        {"owner", K::kString},
-        {"group", K::kString},
-        {"sensitive", K::kBool}}},
-      {"directory",
-       {"present", "absent"},
-       "present",
-       {{"ensure", K::kEnsure}, {"mode", K::kMode}, {"owner", K::kString}, {"group", K::kString}}},
-      {"symlink",
-       {"present", "absent"},
-       "present",
-       {{"ensure", K::kEnsure}, {"target", K::kString}, {"force", K::kBool}}},
-      {"exec",
-       {},
-       "",
-       {{"command", K::kCommand},
-        {"cwd", K::kPath},
-        {"env", K::kMap},
-        {"timeout", K::kDuration},
-        {"creates", K::kPath},
-        {"onlyif", K::kCommand},
-        {"unless", K::kCommand},
-        {"refreshonly", K::kBool},
-        {"sensitive", K::kBool}}},
-      {"package", {}, "present", {{"ensure", K::kEnsure}}},
-      {"service", {"running", "stopped"}, "", {{"ensure", K::kEnsure}, {"enabled", K::kBool}}},
-      {"user",
-       {"present", "absent"},
-       "present",
-       {{"ensure", K::kEnsure},
-        {"uid", K::kUint},
-        {"gid", K::kGid},
-        {"groups", K::kList},
-        {"home", K::kPath},
-        {"shell", K::kString}}},
-      {"group", {"present", "absent"}, "present", {{"ensure", K::kEnsure}, {"gid", K::kUint}}},
-  };
-  return *schema;
-}
-
-const TypeSpec* FindType(absl::string_view type) {
-  for (const TypeSpec& spec : Schema()) {
-    if (spec.type == type) return &spec;
-  }
-  return nullptr;
-}
+const TypeSpec* FindType(absl::string_view type) { return FindResourceType(type); }
 
 const AttrSpec* FindAttr(const TypeSpec& type, absl::string_view name) {
-  for (const AttrSpec& attr : type.attrs) {
-    if (attr.name == name) return &attr;
-  }
-  return nullptr;
+  return FindAttribute(type, name);
 }
 
 constexpr absl::string_view kRelations[] = {"require", "before", "notify", "subscribe"};
 
 std::string KnownTypes() {
   std::vector<absl::string_view> names;
-  for (const TypeSpec& spec : Schema()) names.push_back(spec.type);
+  for (const TypeSpec& spec : ResourceTypes()) names.push_back(spec.type);
   return absl::StrJoin(names, ", ");
 }
 
 std::string KnownAttrs(const TypeSpec& type) {
   std::vector<absl::string_view> names;
-  for (const AttrSpec& attr : type.attrs) names.push_back(attr.name);
+  for (const AttrSpec& attr : type.attributes) names.push_back(attr.name);
   for (absl::string_view rel : kRelations) names.push_back(rel);
   return absl::StrJoin(names, ", ");
 }
@@ -159,7 +80,7 @@ bool ReadAttr(const TypeSpec& type, const AttrSpec& attr, const YamlNode& node, 
     case AttrKind::kPath:
       if (!reader->AbsolutePath(node, attr.name, &text)) return false;
       break;
-    case AttrKind::kGid:  // a number or a group name
+    case AttrKind::kAccount:  // a number or a group name
       if (!reader->NonEmptyString(node, attr.name, &text)) return false;
       break;
     case AttrKind::kEnsure:
@@ -289,23 +210,24 @@ bool ParseName(const TypeSpec& type, const YamlNode& key, const YamlNode& value,
 
 // Reports attributes a resource must have that are not written at all (a wrong value was
 // reported where it is written).
-void CheckRequired(const YamlNode& entry, ValueReader* reader, const v1::Resource& resource) {
+void CheckRequired(const TypeSpec& type, const YamlNode& entry, ValueReader* reader,
+                   const v1::Resource& resource) {
   const YamlNode& type_key = entry.entries().front().first;
-  auto require = [&](absl::string_view attr) {
-    if (entry.Find(attr) == nullptr) {
-      reader->Error(type_key, absl::StrCat(resource.id(), " needs attribute '", attr, "'"));
+  bool absent = StringAttribute(resource, "ensure") == "absent";
+  for (const AttrSpec& attr : type.attributes) {
+    bool required = attr.requirement == Requirement::kRequired ||
+                    (attr.requirement == Requirement::kRequiredUnlessAbsent && !absent);
+    if (required && entry.Find(attr.name) == nullptr) {
+      reader->Error(type_key, absl::StrCat(resource.id(), " needs attribute '", attr.name, "'"));
     }
-  };
-  if (resource.type() == "symlink" && StringAttribute(resource, "ensure") != "absent") {
-    require("target");
   }
-  if (resource.type() == "exec") require("command");
 }
 
 }  // namespace
 
 bool IsPathType(absl::string_view type) {
-  return type == "file" || type == "directory" || type == "symlink";
+  const TypeSpec* spec = FindType(type);
+  return spec != nullptr && spec->path_named;
 }
 
 bool IsKnownType(absl::string_view type) { return FindType(type) != nullptr; }
@@ -358,9 +280,11 @@ bool ParseResource(const YamlNode& entry, const ModuleContext& ctx, ResourceSpec
     }
     v1::Value parsed;
     if (!ReadAttr(*type, *attr, value, reader, &parsed)) continue;
-    if (attr_name == "sensitive") {
+    // Where the value travels is the registry's to say (see AttributeCarrier); content,
+    // source and template become the content digest in ReadFileContent below.
+    if (attr->carrier == AttributeCarrier::kSensitiveFlag) {
       resource.set_sensitive(parsed.str() == "true");
-    } else if (attr_name != "content" && attr_name != "source" && attr_name != "template") {
+    } else if (attr->carrier == AttributeCarrier::kAttributes) {
       (*resource.mutable_attributes())[attr_name] = std::move(parsed);
     }
   }
@@ -368,7 +292,7 @@ bool ParseResource(const YamlNode& entry, const ModuleContext& ctx, ResourceSpec
     (*resource.mutable_attributes())["ensure"] = StrValue(std::string(type->default_ensure));
   }
   if (type->type == "file") ReadFileContent(entry, ctx, spec);
-  CheckRequired(entry, reader, resource);
+  CheckRequired(*type, entry, reader, resource);
   return true;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
-// Parses and validates one resource entry of a module.yaml against the schema of its type
-// (file, directory, symlink, exec, package, service, user, group) and reads the files and
-// templates it names.
+// Parses and validates one resource entry of a module.yaml against the definition of its type
+// in common/resource_types.h (file, directory, symlink, exec, package, service, user, group)
+// and reads the files and templates it names.
 
 #include <map>
 #include <memory>

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/resource_types.h"
 
 namespace plumb::compile {
 
@@ -18,11 +19,6 @@ namespace {
 std::string Shown(const YamlNode& node) {
   if (!node.IsScalar()) return node.KindName();
   return node.quoted() ? Quote(node.scalar()) : node.scalar();
-}
-
-bool IsOctal(absl::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
 }
 
 }  // namespace
@@ -68,45 +64,33 @@ bool ValueReader::NonEmptyString(const YamlNode& node, absl::string_view key, st
 }
 
 bool ValueReader::Bool(const YamlNode& node, absl::string_view key, std::string* out) {
-  std::string text = node.IsScalar() ? absl::AsciiStrToLower(node.scalar()) : "";
-  if (node.IsScalar() && !node.quoted()) {
-    if (text == "true" || text == "yes" || text == "on") {
-      *out = "true";
-      return true;
-    }
-    if (text == "false" || text == "no" || text == "off") {
-      *out = "false";
-      return true;
-    }
+  // The parsers are the agent's too (common/resource_types.h): what compiles, the agent reads.
+  absl::StatusOr<bool> value = absl::InvalidArgumentError("");
+  if (node.IsScalar() && !node.quoted()) value = ParseBoolText(node.scalar());
+  if (value.ok()) {
+    *out = *value ? "true" : "false";
+    return true;
   }
   Error(node, absl::StrCat(key, " must be true or false (unquoted), got ", Shown(node)));
   return false;
 }
 
 bool ValueReader::Uint(const YamlNode& node, absl::string_view key, std::string* out) {
-  uint64_t value = 0;
-  if (!node.IsScalar() || node.quoted() || node.scalar().empty() ||
-      !absl::ascii_isdigit(static_cast<unsigned char>(node.scalar()[0])) ||
-      !absl::SimpleAtoi(node.scalar(), &value) || value > 0xFFFFFFFFull) {
+  absl::StatusOr<uint32_t> value = absl::InvalidArgumentError("");
+  if (node.IsScalar() && !node.quoted()) value = ParseUint32(node.scalar());
+  if (!value.ok()) {
     Error(node, absl::StrCat(key, " must be a non-negative integer, got ", Shown(node)));
     return false;
   }
-  *out = absl::StrCat(value);
+  *out = absl::StrCat(*value);
   return true;
 }
 
 bool ValueReader::Duration(const YamlNode& node, absl::string_view key, std::string* out) {
-  uint64_t seconds = 0;
-  absl::Duration duration;
-  if (node.IsScalar() && absl::SimpleAtoi(node.scalar(), &seconds)) {
-    *out = absl::StrCat(seconds);
-    return true;
-  }
-  if (node.IsScalar() && absl::ParseDuration(node.scalar(), &duration) &&
-      duration >= absl::ZeroDuration() && duration != absl::InfiniteDuration()) {
-    *out = duration % absl::Seconds(1) == absl::ZeroDuration()
-               ? absl::StrCat(absl::ToInt64Seconds(duration))
-               : absl::FormatDuration(duration);
+  absl::StatusOr<absl::Duration> value = absl::InvalidArgumentError("");
+  if (node.IsScalar()) value = ParseDurationText(node.scalar());
+  if (value.ok()) {
+    *out = FormatDurationText(*value);
     return true;
   }
   Error(node, absl::StrCat(key, " must be seconds or a duration like \"30s\" or \"5m\", got ",
@@ -122,12 +106,12 @@ bool ValueReader::Mode(const YamlNode& node, absl::string_view key, std::string*
     return false;
   }
   if (!String(node, key, out)) return false;
-  if (!IsOctal(*out) || out->size() < 3 || out->size() > 4) {
-    Error(node, absl::StrCat(key, " ", Quote(*out),
-                             " is not an octal mode of 3 or 4 digits like \"0644\""));
+  absl::StatusOr<uint32_t> mode = ParseMode(*out);
+  if (!mode.ok()) {
+    Error(node, absl::StrCat(key, " ", mode.status().message()));
     return false;
   }
-  if (out->size() == 3) *out = absl::StrCat("0", *out);
+  *out = FormatMode(*mode);
   return true;
 }
 

@@ -5,7 +5,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
-#include "server/stream_hub.h"
+#include "server/sync/stream_hub.h"
 
 namespace plumb {
 

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-#include "agent/filesystem.h"
+#include "agent/host/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/agent/agent_test_fakes.h"

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "common/compiler.h"
-#include "common/directory_tree.h"
-#include "common/mustache.h"
+#include "common/compiler/compiler.h"
+#include "common/compiler/directory_tree.h"
+#include "common/compiler/mustache.h"
 #include "common/yaml_document.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "server/http_server.h"
+#include "server/http/http_server.h"
 #include "tests/testing/http_client.h"
 
 namespace plumb {

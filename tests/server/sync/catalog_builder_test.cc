@@ -2,10 +2,10 @@
 // inputs that templates read (an agent reconnecting with new facts) cannot grow it past the
 // cap, and an evicted group is compiled again, correctly, when one of its nodes asks.
 
-#include "server/catalog_builder.h"
+#include "server/sync/catalog_builder.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/directory_tree.h"
+#include "common/compiler/directory_tree.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_util.h"
 

@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "plumb/v1/agent.grpc.pb.h"
 #include "plumb/v1/fleet.grpc.pb.h"
-#include "server/agent_session.h"
+#include "server/sync/agent_session.h"
 #include "server/plumb_server.h"
 #include "tests/testing/git_fixture.h"
 #include "tests/testing/test_util.h"
