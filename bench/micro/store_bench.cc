@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
+#include "server/store/sqlite/sqlite_store.h"
 #include "server/store/store.h"
 
 namespace plumb {
@@ -45,8 +46,8 @@ void BM_PutReport(benchmark::State& state) {
   }
   std::string path = dir + "/plumb.db";
   auto durability =
-      state.range(0) == 1 ? Store::Durability::kPowerLoss : Store::Durability::kProcessCrash;
-  auto store = Store::Open(path, durability);
+      state.range(0) == 1 ? SqliteStore::Durability::kPowerLoss : SqliteStore::Durability::kProcessCrash;
+  auto store = SqliteStore::Open(path, durability);
   if (!store.ok()) {
     state.SkipWithError(std::string(store.status().message()).c_str());
     return;

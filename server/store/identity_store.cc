@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "plumb/v1/agent.pb.h"
-#include "server/store/sqlite_db.h"
+#include "server/store/sqlite/sqlite_db.h"
 
 namespace plumb {
 namespace {

@@ -1,80 +1,68 @@
 #pragma once
 
-// The server's fleet state in SQLite (WAL mode, under state_dir): revisions with their compile
-// status and errors, nodes, and reports. The only place that speaks SQL.
+// The server's fleet state: revisions with their compile status and errors, nodes, reports and
+// their resource events. An interface: the embedded SQLite store (server/store/sqlite/) is the
+// default; a PostgreSQL store for replicas goes behind the same contract. Implementations are
+// thread-safe.
 
 #include <map>
-#include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "plumb/v1/fleet.pb.h"
 #include "plumb/v1/types.pb.h"
 
 namespace plumb {
 
-class SqliteDb;
-
-// Thread-safe: every method takes the store's mutex (one SQLite connection).
+// Thread-safe in every implementation.
 class Store {
  public:
-  // What a commit survives. kPowerLoss (synchronous=FULL): a stored, acknowledged report
-  // survives a power loss or kernel crash. kProcessCrash (synchronous=NORMAL): only kill -9;
-  // the last commits may be lost with the machine (benchmarks compare the two).
-  enum class Durability { kPowerLoss, kProcessCrash };
-
-  // Opens or creates the database at `path` (WAL, schema migrated).
-  static absl::StatusOr<std::unique_ptr<Store>> Open(
-      const std::string& path, Durability durability = Durability::kPowerLoss);
-  ~Store();
+  virtual ~Store() = default;
 
   // Revisions. PutRevision inserts or replaces by sha.
-  absl::Status PutRevision(const v1::Revision& revision);
+  virtual absl::Status PutRevision(const v1::Revision& revision) = 0;
   // Accepts a full sha or a unique prefix (>= 4 chars). NotFound / InvalidArgument (ambiguous).
-  absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix);
+  virtual absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix) = 0;
   // Newest first (by fetched time). `serving` is set on the serving revision.
-  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit);
-  absl::Status SetServingRevision(const std::string& sha);
+  virtual absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) = 0;
+  // NotFound for an unknown revision; FailedPrecondition for one that failed to compile.
+  virtual absl::Status SetServingRevision(const std::string& sha) = 0;
   // Empty string when no revision has been served yet.
-  absl::StatusOr<std::string> ServingRevision();
+  virtual absl::StatusOr<std::string> ServingRevision() = 0;
 
-  // Nodes. PutNode inserts or replaces by name; PutNodes does that for many in one transaction
-  // (all or none).
-  absl::Status PutNode(const v1::Node& node);
-  absl::Status PutNodes(const std::vector<v1::Node>& nodes);
+  // Nodes. PutNodes inserts or replaces by name, all in one transaction (all or none).
+  absl::Status PutNode(const v1::Node& node) { return PutNodes({node}); }
+  virtual absl::Status PutNodes(const std::vector<v1::Node>& nodes) = 0;
   // NotFound if the node has never connected.
-  absl::StatusOr<v1::Node> GetNode(const std::string& name);
+  virtual absl::StatusOr<v1::Node> GetNode(const std::string& name) = 0;
   // Nodes whose labels include every selector pair and (unless NODE_STATUS_UNSPECIFIED) whose
   // status equals `status`; sorted by name.
-  absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& selector,
-                                                  v1::NodeStatus status);
-
+  virtual absl::StatusOr<std::vector<v1::Node>> ListNodes(
+      const std::map<std::string, std::string>& selector, v1::NodeStatus status) = 0;
   // Removes the node's row (its reports stay until retention prunes them). NotFound if there
   // is no such node.
-  absl::Status DeleteNode(const std::string& name);
-
+  virtual absl::Status DeleteNode(const std::string& name) = 0;
   // Node count per status (statuses without nodes are absent), for metrics.
-  absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus();
+  virtual absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus() = 0;
 
   // Reports. Returns true if stored, false if a report with this id already exists (idempotent
-  // re-send). Stored with a summary (counts per outcome) for listing.
-  absl::StatusOr<bool> PutReport(const v1::Report& report);
+  // re-send). Stored with a summary (counts per outcome) for listing, and one resource event
+  // per result that is not `unchanged`, in the same transaction. An error means nothing was
+  // stored (the agent keeps the report queued).
+  virtual absl::StatusOr<bool> PutReport(const v1::Report& report) = 0;
   // NotFound if no such report.
-  absl::StatusOr<v1::Report> GetReport(const std::string& id);
+  virtual absl::StatusOr<v1::Report> GetReport(const std::string& id) = 0;
   // Newest first; `node` empty means every node; limit <= 0 means 20.
-  absl::StatusOr<std::vector<v1::ReportSummary>> ListReports(const std::string& node, int limit);
-
+  virtual absl::StatusOr<std::vector<v1::ReportSummary>> ListReports(const std::string& node,
+                                                                     int limit) = 0;
   // Summarises a report (counts per outcome).
   static v1::ReportSummary Summarize(const v1::Report& report);
 
-  // Resource events: PutReport stores one per non-unchanged result of a new report, in the
-  // same transaction. Newest first, filtered as ListResourceEventsRequest says.
-  absl::StatusOr<std::vector<v1::ResourceEvent>> ListResourceEvents(
-      const v1::ListResourceEventsRequest& filter);
+  // Resource events, newest first, filtered as ListResourceEventsRequest says.
+  virtual absl::StatusOr<std::vector<v1::ResourceEvent>> ListResourceEvents(
+      const v1::ListResourceEventsRequest& filter) = 0;
 
   // What a retention pass deleted.
   struct PruneResult {
@@ -83,21 +71,13 @@ class Store {
   };
   // Deletes reports (with their resource events) that started before `cutoff` or are beyond
   // a node's `keep_per_node` newest; each node's newest report is always kept. keep_per_node
-  // <= 0 means no count limit, absl::InfinitePast() no age limit. Works in transactions of at
-  // most `batch` reports, taking the store's lock per batch, so reports keep flowing.
-  absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
-                                           int batch = 1000);
+  // <= 0 means no count limit, absl::InfinitePast() no age limit. Works in batches of at most
+  // `batch` reports, so reports keep flowing.
+  virtual absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
+                                                   int batch = 1000) = 0;
 
-  // Answers a trivial query (readiness): the database is open and readable.
-  absl::Status Ping();
-
- private:
-  // Inserts `report`'s resource events; the caller holds mu_ inside a transaction.
-  absl::Status InsertResourceEvents(const v1::Report& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  explicit Store(std::unique_ptr<SqliteDb> db);
-  absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  // Answers a trivial query (readiness): the database is reachable and readable.
+  virtual absl::Status Ping() = 0;
 };
 
 }  // namespace plumb

@@ -8,7 +8,7 @@
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "plumb/v1/agent.pb.h"
-#include "server/store/sqlite_db.h"
+#include "server/store/sqlite/sqlite_db.h"
 
 namespace plumb {
 namespace {

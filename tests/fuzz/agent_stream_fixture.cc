@@ -8,6 +8,7 @@
 #include "common/digest.h"
 #include "tests/fuzz/fake_stream.h"
 #include "tests/fuzz/map_tree.h"
+#include "server/store/sqlite/sqlite_store.h"
 
 namespace plumb::fuzz {
 namespace {
@@ -99,7 +100,7 @@ AgentStreamFixture::AgentStreamFixture() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "agent-stream-fuzz-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) Violation("mkdtemp failed");
   dir_ = tmpl;
-  auto opened = Store::Open(dir_ + "/plumb.db");
+  auto opened = SqliteStore::Open(dir_ + "/plumb.db");
   if (!opened.ok()) Violation("cannot open store: " + std::string(opened.status().message()));
   store = std::move(*opened);
 

@@ -10,6 +10,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/git_fixture.h"
 #include "tests/testing/test_util.h"
+#include "server/store/sqlite/sqlite_store.h"
 
 namespace plumb {
 namespace {
@@ -41,7 +42,7 @@ class RevisionPollerTest : public ::testing::Test {
     auto source = GitSource::Open(git_->bare(), "main", dir_.Sub("mirror.git"));
     ASSERT_TRUE(source.ok()) << source.status();
     source_ = std::move(*source);
-    auto store = Store::Open(dir_.Sub("plumb.db"));
+    auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     // Five known nodes in two groups: web (its template reads labels.role) and the rest.

@@ -5,7 +5,8 @@
 #include <set>
 
 #include "gtest/gtest.h"
-#include "server/store/sqlite_db.h"
+#include "server/store/sqlite/sqlite_db.h"
+#include "server/store/sqlite/sqlite_store.h"
 #include "server/store/store.h"
 #include "tests/testing/test_util.h"
 
@@ -17,7 +18,7 @@ using testing::TempDir;
 class ResourceEventsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open(dir_.Sub("plumb.db"));
+    auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     // web-1 repaired sshd_config by drift; web-2 got it from a new catalog and failed nginx;
@@ -130,7 +131,7 @@ TEST_F(ResourceEventsTest, ResentReportAddsNoEvents) {
 
 TEST_F(ResourceEventsTest, SurvivesReopen) {
   store_.reset();
-  auto store = Store::Open(dir_.Sub("plumb.db"));
+  auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
   ASSERT_TRUE(store.ok()) << store.status();
   store_ = std::move(*store);
   EXPECT_EQ(Query({}).size(), 5u);
@@ -148,7 +149,7 @@ TEST(ResourceEventsMigrationTest, SchemaOneDatabaseMigrates) {
   testing::TempDir dir;
   std::string path = dir.Sub("plumb.db");
   {
-    auto store = Store::Open(path);
+    auto store = SqliteStore::Open(path);
     ASSERT_TRUE(store.ok());
   }
   {
@@ -156,7 +157,7 @@ TEST(ResourceEventsMigrationTest, SchemaOneDatabaseMigrates) {
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE resource_events; PRAGMA user_version = 1;").ok());
   }
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store.ok()) << store.status();
   v1::Report r;
   r.set_id("r");

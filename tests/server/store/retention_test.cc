@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
+#include "server/store/sqlite/sqlite_store.h"
 
 namespace plumb {
 namespace {
@@ -21,7 +22,7 @@ constexpr absl::Duration kDay = absl::Hours(24);
 class RetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open(dir_.Sub("plumb.db"));
+    auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }

@@ -1,3 +1,4 @@
+#include "server/store/sqlite/sqlite_store.h"
 #include "server/store/store.h"
 
 #include <sys/stat.h>
@@ -5,7 +6,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "server/store/sqlite_db.h"
+#include "server/store/sqlite/sqlite_db.h"
 #include "tests/testing/test_util.h"
 
 namespace plumb {
@@ -14,7 +15,7 @@ namespace {
 using ::plumb::testing::TempDir;
 
 std::unique_ptr<Store> OpenOrDie(const std::string& path) {
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? std::move(*store) : nullptr;
 }
@@ -75,7 +76,7 @@ const std::string kShaB = "bbbb1111bbbb1111bbbb1111bbbb1111bbbb1111";
 TEST(StoreTest, ANewDatabaseIsNotWorldReadable) {
   TempDir dir;
   mode_t old = umask(0);  // the most permissive umask: the mode must not depend on it
-  auto store = Store::Open(dir.Sub("plumb.db"));
+  auto store = SqliteStore::Open(dir.Sub("plumb.db"));
   umask(old);
   ASSERT_TRUE(store.ok()) << store.status();
   for (const char* name : {"plumb.db", "plumb.db-wal"}) {
@@ -311,7 +312,7 @@ TEST(StoreTest, RefusesNewerSchema) {
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("PRAGMA user_version = 99").ok());
   }
-  auto store = Store::Open(path);
+  auto store = SqliteStore::Open(path);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -368,7 +369,7 @@ TEST(SqliteDbTest, ReusedStatementsStartFreshAndSurviveSchemaChanges) {
 TEST(SqliteDbTest, OpenRefusesGarbageFile) {
   TempDir dir;
   plumb::testing::WriteFileOrDie(dir.Sub("junk.db"), std::string(8192, 'x'));
-  auto store = Store::Open(dir.Sub("junk.db"));
+  auto store = SqliteStore::Open(dir.Sub("junk.db"));
   EXPECT_FALSE(store.ok());
 }
 

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
+#include "server/store/sqlite/sqlite_store.h"
 
 namespace plumb {
 namespace {
@@ -65,7 +66,7 @@ class StreamHubTest : public ::testing::Test {
     auto state = DesiredState::Parse(DirectoryTree(dir_.Sub("repo")), std::string(40, 'a'));
     ASSERT_TRUE(state->ok());
     builder_.SetDesiredState(state);
-    auto store = Store::Open(dir_.Sub("plumb.db"));
+    auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     hub_ = std::make_unique<StreamHub>(store_.get(), &builder_, &runs_, &clock_);

@@ -7,8 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "server/store/sqlite_db.h"
-#include "server/store/store.h"
+#include "server/store/sqlite/sqlite_db.h"
+#include "server/store/sqlite/sqlite_store.h"
 
 namespace plumb {
 namespace {
@@ -17,7 +17,7 @@ constexpr int kDefaultEventLimit = 100;
 
 }  // namespace
 
-absl::Status Store::InsertResourceEvents(const v1::Report& report) {
+absl::Status SqliteStore::InsertResourceEvents(const v1::Report& report) {
   std::unique_ptr<SqliteStatement> stmt;
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
       "INSERT INTO resource_events (report_id, node, resource_id, outcome, message, unix_ms,"
@@ -42,7 +42,7 @@ absl::Status Store::InsertResourceEvents(const v1::Report& report) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<v1::ResourceEvent>> Store::ListResourceEvents(
+absl::StatusOr<std::vector<v1::ResourceEvent>> SqliteStore::ListResourceEvents(
     const v1::ListResourceEventsRequest& filter) {
   // Only the filters asked for go into the SQL, so SQLite can pick the matching index.
   std::string sql =
@@ -87,10 +87,7 @@ absl::StatusOr<std::vector<v1::ResourceEvent>> Store::ListResourceEvents(
   for (const auto& bind : binds) PLUMB_RETURN_IF_ERROR(bind(*stmt));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(next, limit));
   std::vector<v1::ResourceEvent> events;
-  while (true) {
-    bool row = false;
-    PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
-    if (!row) break;
+  PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::ResourceEvent e;
     e.set_node(stmt->ColumnText(0));
     e.set_report_id(stmt->ColumnText(1));
@@ -102,11 +99,12 @@ absl::StatusOr<std::vector<v1::ResourceEvent>> Store::ListResourceEvents(
     e.set_trigger(static_cast<v1::RunTrigger>(stmt->ColumnInt64(7)));
     e.set_noop(stmt->ColumnInt64(8) != 0);
     events.push_back(std::move(e));
-  }
+    return absl::OkStatus();
+  }));
   return events;
 }
 
-absl::StatusOr<Store::PruneResult> Store::PruneReports(absl::Time cutoff, int keep_per_node,
+absl::StatusOr<Store::PruneResult> SqliteStore::PruneReports(absl::Time cutoff, int keep_per_node,
                                                        int batch) {
   int64_t cutoff_ms = cutoff == absl::InfinitePast() ? INT64_MIN : absl::ToUnixMillis(cutoff);
   int64_t keep = keep_per_node > 0 ? keep_per_node : INT64_MAX;
@@ -114,9 +112,8 @@ absl::StatusOr<Store::PruneResult> Store::PruneReports(absl::Time cutoff, int ke
   while (true) {
     absl::MutexLock lock(&mu_);
     PLUMB_RETURN_IF_ERROR(db_->Exec("CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY)"));
-    PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
     PruneResult step;
-    auto run = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+    PLUMB_RETURN_IF_ERROR(db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
       std::unique_ptr<SqliteStatement> pick;
       // rn = 1 is each node's newest report: kept even when old, so `plumbctl node` can show a
       // long-offline node's last run.
@@ -134,13 +131,7 @@ absl::StatusOr<Store::PruneResult> Store::PruneReports(absl::Time cutoff, int ke
       PLUMB_RETURN_IF_ERROR(db_->Exec("DELETE FROM reports WHERE id IN (SELECT id FROM prune_ids)"));
       step.reports = db_->Changes();
       return db_->Exec("DELETE FROM prune_ids");
-    };
-    absl::Status status = run();
-    if (status.ok()) status = db_->Exec("COMMIT");
-    if (!status.ok()) {
-      db_->Exec("ROLLBACK").IgnoreError();
-      return status;
-    }
+    }));
     total.reports += step.reports;
     total.resource_events += step.resource_events;
     if (step.reports == 0) break;
@@ -148,7 +139,7 @@ absl::StatusOr<Store::PruneResult> Store::PruneReports(absl::Time cutoff, int ke
   return total;
 }
 
-absl::Status Store::DeleteNode(const std::string& name) {
+absl::Status SqliteStore::DeleteNode(const std::string& name) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("DELETE FROM nodes WHERE name = ?1"));
@@ -158,21 +149,19 @@ absl::Status Store::DeleteNode(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::map<v1::NodeStatus, int64_t>> Store::CountNodesByStatus() {
+absl::StatusOr<std::map<v1::NodeStatus, int64_t>> SqliteStore::CountNodesByStatus() {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("SELECT status, count(*) FROM nodes GROUP BY status"));
   std::map<v1::NodeStatus, int64_t> counts;
-  while (true) {
-    bool row = false;
-    PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
-    if (!row) break;
+  PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     counts[static_cast<v1::NodeStatus>(stmt->ColumnInt64(0))] = stmt->ColumnInt64(1);
-  }
+    return absl::OkStatus();
+  }));
   return counts;
 }
 
-absl::Status Store::Ping() {
+absl::Status SqliteStore::Ping() {
   absl::MutexLock lock(&mu_);
   return db_->QueryText("SELECT count(*) FROM serving").status();
 }

@@ -1,4 +1,4 @@
-#include "server/store/sqlite_db.h"
+#include "server/store/sqlite/sqlite_db.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -110,6 +110,15 @@ void SqliteDb::Release(sqlite3_stmt* stmt, std::string sql) {
   idle_.emplace(std::move(sql), stmt);
 }
 
+absl::Status SqliteDb::InTransaction(const std::function<absl::Status()>& body) {
+  absl::Status status = Exec("BEGIN IMMEDIATE");
+  if (!status.ok()) return status;
+  status = body();
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok()) Exec("ROLLBACK").IgnoreError();
+  return status;
+}
+
 absl::StatusOr<std::string> SqliteDb::QueryText(absl::string_view sql) {
   std::unique_ptr<SqliteStatement> stmt;
   PLUMB_ASSIGN_OR_RETURN(stmt, Prepare(sql));
@@ -145,6 +154,16 @@ absl::Status SqliteStatement::BindBlob(int index, absl::string_view value) {
 
 absl::Status SqliteStatement::BindInt64(int index, int64_t value) {
   return Check(sqlite3_bind_int64(stmt_, index, value), absl::StrCat("bind ", index));
+}
+
+absl::Status SqliteStatement::ForEachRow(const std::function<absl::Status()>& row) {
+  while (true) {
+    absl::StatusOr<bool> more = Step();
+    if (!more.ok()) return more.status();
+    if (!*more) return absl::OkStatus();
+    absl::Status status = row();
+    if (!status.ok()) return status;
+  }
 }
 
 absl::StatusOr<bool> SqliteStatement::Step() {

@@ -4,6 +4,7 @@
 // The only place that calls sqlite3_* and converts SQLite errors to absl::Status.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,6 +40,9 @@ class SqliteStatement {
   absl::Status Run();
   // Clears bindings and rewinds, so the statement can run again.
   absl::Status Reset();
+  // Steps through every row, calling `row` on each (read the columns there); stops at the
+  // first error, of SQLite or of `row`.
+  absl::Status ForEachRow(const std::function<absl::Status()>& row);
 
   std::string ColumnText(int column) const;
   std::string ColumnBlob(int column) const;
@@ -71,6 +75,9 @@ class SqliteDb {
   // Runs one or more SQL statements that return no rows of interest.
   absl::Status Exec(absl::string_view sql);
   absl::StatusOr<std::unique_ptr<SqliteStatement>> Prepare(absl::string_view sql);
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back and returns the error if `body`
+  // or the commit fails.
+  absl::Status InTransaction(const std::function<absl::Status()>& body);
   // Runs a one-row, one-column query (e.g. a PRAGMA) and returns the column as text.
   absl::StatusOr<std::string> QueryText(absl::string_view sql);
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection.

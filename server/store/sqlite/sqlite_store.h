@@ -1,0 +1,68 @@
+#pragma once
+
+// The embedded store (the default): fleet state in one SQLite file under state_dir (WAL mode).
+// The only place that speaks SQL for the Store interface.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "plumb/v1/fleet.pb.h"
+#include "plumb/v1/types.pb.h"
+#include "server/store/store.h"
+
+namespace plumb {
+
+class SqliteDb;
+
+// Thread-safe: every method takes the store's mutex (one SQLite connection).
+class SqliteStore : public Store {
+ public:
+  // What a commit survives. kPowerLoss (synchronous=FULL): a stored, acknowledged report
+  // survives a power loss or kernel crash. kProcessCrash (synchronous=NORMAL): only kill -9;
+  // the last commits may be lost with the machine (benchmarks compare the two).
+  enum class Durability { kPowerLoss, kProcessCrash };
+
+  // Opens or creates the database at `path` (WAL, schema migrated).
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
+      const std::string& path, Durability durability = Durability::kPowerLoss);
+  ~SqliteStore() override;
+
+  absl::Status PutRevision(const v1::Revision& revision) override;
+  absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix) override;
+  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) override;
+  absl::Status SetServingRevision(const std::string& sha) override;
+  absl::StatusOr<std::string> ServingRevision() override;
+
+  absl::Status PutNodes(const std::vector<v1::Node>& nodes) override;
+  absl::StatusOr<v1::Node> GetNode(const std::string& name) override;
+  absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& selector,
+                                                  v1::NodeStatus status) override;
+  absl::Status DeleteNode(const std::string& name) override;
+  absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus() override;
+
+  absl::StatusOr<bool> PutReport(const v1::Report& report) override;
+  absl::StatusOr<v1::Report> GetReport(const std::string& id) override;
+  absl::StatusOr<std::vector<v1::ReportSummary>> ListReports(const std::string& node,
+                                                             int limit) override;
+  absl::StatusOr<std::vector<v1::ResourceEvent>> ListResourceEvents(
+      const v1::ListResourceEventsRequest& filter) override;
+  absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
+                                           int batch = 1000) override;
+
+  absl::Status Ping() override;
+
+ private:
+  // Inserts `report`'s resource events; the caller holds mu_ inside a transaction.
+  absl::Status InsertResourceEvents(const v1::Report& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  explicit SqliteStore(std::unique_ptr<SqliteDb> db);
+  absl::Mutex mu_;
+  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace plumb
