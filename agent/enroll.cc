@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/agent_tls.h"
 #include "common/pki.h"
@@ -39,6 +40,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerTrust(const Agen
 std::string Explain(const grpc::Status& status, const AgentConfig& config) {
   const std::string& m = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // The pin verifier's own words (common/ca_pin_verifier.cc) say best what did not match.
+    constexpr char kVerifier[] = "verification check failed with error: ";
+    if (size_t at = m.find(kVerifier); at != std::string::npos) {
+      absl::string_view why = absl::string_view(m).substr(at + sizeof(kVerifier) - 1);
+      absl::ConsumePrefix(&why, "UNAUTHENTICATED: ");
+      absl::ConsumeSuffix(&why, ")");
+      return absl::StrCat("cannot verify the server at ", config.server, ": ", why);
+    }
     if (absl::StrContains(m, "andshake") || absl::StrContains(m, "certificate")) {
       return absl::StrCat("cannot verify the server at ", config.server,
                           ": its certificate does not chain to the CA given by --ca-fingerprint "
