@@ -106,7 +106,22 @@ class SecurityTest(PlumbTestCase):
         self.start_server()
         token = self.create_token("--label", "role=web")
         self.assertEqual(self.enroll("web-1", token).returncode, 0)
-        self.start_agent("web-1", labels=["role=web", "env=prod"])
+        env = dict(os.environ, PLUMBCTL_CONFIG=os.path.join(self.tmp, "none.yaml"))
+        ops = ["--ca", self.ca_pem(), "--cert", self.operator_files()[0],
+               "--key", self.operator_files()[1]]
+        watch = subprocess.Popen([os.path.join(BIN, "plumbctl"), "--server",
+                                  "127.0.0.1:%d" % self.port, *ops, "-o", "json", "watch",
+                                  "--kind", "node_connected", "--count", "1"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=env)
+        try:
+            wait_until(lambda: self.metric_watchers() == 1, timeout=20, what="watch to subscribe")
+            self.start_agent("web-1", labels=["role=web", "env=prod"])
+            event, _ = watch.communicate(timeout=30)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+        self.assertIn("labels not allowed by its join token ignored: env=prod", event)
         self.wait_node("web-1", revision=rev)
         self.assertEqual(self.nodes()["web-1"]["labels"], {"role": "web"})
         root = self.root_of("web-1")
