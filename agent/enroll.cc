@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "agent/agent_tls.h"
 #include "common/pki/pki.h"
@@ -39,6 +40,14 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerTrust(const Agen
 std::string Explain(const grpc::Status& status, const AgentConfig& config) {
   const std::string& m = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    // The pin verifier's own words (common/pki/ca_pin_verifier.cc) say best what did not match.
+    constexpr char kVerifier[] = "verification check failed with error: ";
+    if (size_t at = m.find(kVerifier); at != std::string::npos) {
+      absl::string_view why = absl::string_view(m).substr(at + sizeof(kVerifier) - 1);
+      absl::ConsumePrefix(&why, "UNAUTHENTICATED: ");
+      absl::ConsumeSuffix(&why, ")");
+      return absl::StrCat("cannot verify the server at ", config.server, ": ", why);
+    }
     if (absl::StrContains(m, "andshake") || absl::StrContains(m, "certificate")) {
       return absl::StrCat("cannot verify the server at ", config.server,
                           ": its certificate does not chain to the CA given by --ca-fingerprint "
@@ -50,6 +59,27 @@ std::string Explain(const grpc::Status& status, const AgentConfig& config) {
 }
 
 }  // namespace
+
+absl::Status CheckEnrollResponse(const v1::EnrollResponse& resp, const std::string& node,
+                                 const std::string& pin, absl::Time now) {
+  if (!pin.empty()) {
+    auto ca = ParseCertificate(resp.ca_pem());
+    if (!ca.ok() || !ConstantTimeEquals(ca->fingerprint, pin)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "the server answered with a CA whose fingerprint is ",
+          ca.ok() ? ca->fingerprint : "unreadable", ", not the pinned ", pin,
+          " (--ca-fingerprint): refusing to trust it"));
+    }
+  }
+  auto issued = ParseCertificate(resp.cert_pem());
+  if (!issued.ok() || issued->common_name != node || issued->role != kRoleAgent ||
+      !VerifyIssuedBy(resp.cert_pem(), resp.ca_pem(), now).ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the server answered with a certificate that is not an agent certificate for ", node,
+        " signed by its CA"));
+  }
+  return absl::OkStatus();
+}
 
 const std::set<std::string>& EnrollFlags() {
   static const auto* flags = new std::set<std::string>{"token", "ca-fingerprint", "ca"};
@@ -90,13 +120,17 @@ int RunEnroll(const AgentConfig& config, const CommandLine& flags, std::ostream&
     err << "plumb-agent: enroll refused: " << Explain(status, config) << "\n";
     return 1;
   }
-  auto issued = ParseCertificate(resp.cert_pem());
-  if (!issued.ok() || issued->common_name != config.node ||
-      !VerifyIssuedBy(resp.cert_pem(), resp.ca_pem(), absl::Now()).ok()) {
-    err << "plumb-agent: enroll: the server answered with a certificate that is not for "
-        << config.node << " or not signed by its CA\n";
+  // ServerTrust accepted the pin already; normalised again here for the comparison.
+  absl::StatusOr<std::string> pin = flags.Has("ca-fingerprint")
+                                        ? NormalizeFingerprint(flags.Get("ca-fingerprint"))
+                                        : absl::StatusOr<std::string>("");
+  absl::Status answer =
+      pin.ok() ? CheckEnrollResponse(resp, config.node, *pin, absl::Now()) : pin.status();
+  if (!answer.ok()) {
+    err << "plumb-agent: enroll: " << answer.message() << "\n";
     return 1;
   }
+  auto issued = ParseCertificate(resp.cert_pem());
   for (const auto& [path, content] :
        {std::make_pair(files.ca, resp.ca_pem()), std::make_pair(files.cert, resp.cert_pem())}) {
     absl::Status written = WriteFileAtomically(path, content, 0644);
@@ -109,7 +143,9 @@ int RunEnroll(const AgentConfig& config, const CommandLine& flags, std::ostream&
   out << "enrolled " << config.node << " with " << config.server << "; certificate valid until "
       << absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", issued->not_after, absl::UTCTimeZone())
       << (labels.empty() ? "" : "; bound labels ")
-      << absl::StrJoin(labels, ",", absl::PairFormatter("=")) << "\n"
+      << absl::StrJoin(labels, ",", absl::PairFormatter("="))
+      << (resp.allowed_label_keys().empty() ? "" : "; its config may set labels ")
+      << absl::StrJoin(resp.allowed_label_keys(), ",") << "\n"
       << "key, certificate and CA are in " << AgentTlsDir(config.state_dir)
       << "; start the agent with the same --server, --node and --state_dir\n";
   return 0;

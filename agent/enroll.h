@@ -7,10 +7,19 @@
 
 #include <ostream>
 
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "agent/agent_config.h"
 #include "common/command_line.h"
+#include "plumb/v1/agent.pb.h"
 
 namespace plumb {
+
+// Checks what Enroll answered before anything is stored: with a pin (lowercase hex, empty for
+// none), the CA it returns must be the pinned one; the certificate must be an agent
+// certificate for `node` signed by that CA and valid at `now`. PermissionDenied saying which.
+absl::Status CheckEnrollResponse(const v1::EnrollResponse& resp, const std::string& node,
+                                 const std::string& pin, absl::Time now);
 
 // Flags `enroll` takes beyond the agent's config keys.
 const std::set<std::string>& EnrollFlags();

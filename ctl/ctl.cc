@@ -30,8 +30,8 @@ fleet commands (talk to plumb-server):
                                               who changed, failed or drifted on which resource
   watch [--kind KIND[,KIND]] [--node NAME] [--count N]
                                               stream events (-o json: one object a line)
-  token create [--ttl 1h] [--uses 1] [--label k=v]... [--node-glob GLOB]
-                                              a join token for plumb-agent enroll (printed once)
+  token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']...
+               [--node-glob GLOB]             a join token for plumb-agent enroll (printed once)
   node revoke NAME                            revoke a node's certificates, close its stream
   node forget NAME                            revoke a node, then remove it from the fleet
   operator list                               operator certificates issued by the server's CA
@@ -76,7 +76,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                                           "cert", "key", "selector", "status", "limit", "node",
                                           "label", "fact", "nodes-from", "noop", "wait", "timeout",
                                           "id", "since", "kind", "count", "token", "config",
-                                          "ttl", "uses", "node-glob"});
+                                          "ttl", "uses", "node-glob", "allow-label"});
   if (!known.ok()) {
     err << "plumbctl: " << known.message() << " (see plumbctl --help)\n";
     return 2;

@@ -10,7 +10,8 @@ namespace plumb {
 
 int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   constexpr char kUsage[] =
-      "token create [--ttl 1h] [--uses 1] [--label k=v]... [--node-glob 'web-*']";
+      "token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']... "
+      "[--node-glob 'web-*']";
   if (inv.args.size() != 1 || inv.args[0] != "create") return Usage(inv, kUsage);
   v1::CreateTokenRequest req;
   if (inv.flags->Has("ttl")) {
@@ -39,6 +40,13 @@ int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& i
     }
     (*req.mutable_labels())[k] = v;
   }
+  for (const std::string& key : inv.flags->GetAll("allow-label")) {
+    if (key.empty() || key.find('=') != std::string::npos) {
+      *inv.err << "plumbctl: --allow-label takes a label key (or '*'), got \"" << key << "\"\n";
+      return 2;
+    }
+    req.add_allow_labels(key);
+  }
   req.set_node_glob(inv.flags->Get("node-glob"));
   v1::CreateTokenResponse resp;
   auto ctx = NewRpcContext();
@@ -55,6 +63,9 @@ int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& i
            << resp.uses() << (resp.uses() == 1 ? " use" : " uses")
            << (labels.empty() ? "" : ", labels ")
            << absl::StrJoin(labels, ",", absl::PairFormatter("="))
+           << (req.allow_labels().empty() ? ", agents' own labels ignored"
+                                          : ", agents may add labels ")
+           << absl::StrJoin(req.allow_labels(), ",")
            << (req.node_glob().empty() ? "" : ", node names " + req.node_glob())
            << "; shown once (the server keeps only its hash)\n";
   return 0;

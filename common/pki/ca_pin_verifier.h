@@ -8,13 +8,17 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "grpcpp/security/tls_certificate_verifier.h"
 
 namespace plumb {
 
 // OK if `chain_pem` (leaf first) holds a CA whose certificate fingerprint is `pin` (lowercase
-// hex) and the leaf verifies against it now; Unauthenticated naming what did not match.
-absl::Status CheckChainAgainstPin(const std::string& chain_pem, const std::string& pin);
+// hex), the leaf verifies against it at `now`, and the leaf is a server certificate (role
+// server, extended key usage serverAuth): an agent's or operator's certificate from the same CA
+// does not pass. Unauthenticated naming what did not match.
+absl::Status CheckChainAgainstPin(const std::string& chain_pem, const std::string& pin,
+                                  absl::Time now);
 
 // The gRPC verifier around CheckChainAgainstPin. Thread-safe (immutable).
 class CaPinVerifier : public grpc::experimental::ExternalCertificateVerifier {

@@ -39,6 +39,10 @@ struct CertInfo {
   absl::Time not_before;
   absl::Time not_after;
   bool is_ca = false;
+  // Extended key usages: server certificates carry serverAuth, agent and operator certificates
+  // clientAuth. False when the certificate has no extendedKeyUsage extension at all.
+  bool server_auth = false;
+  bool client_auth = false;
   std::vector<std::string> sans;
 };
 

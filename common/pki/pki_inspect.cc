@@ -97,6 +97,13 @@ absl::StatusOr<CertInfo> ParseCertificate(absl::string_view cert_pem) {
   info.not_before = AsnTime(X509_get0_notBefore(cert.get()));
   info.not_after = AsnTime(X509_get0_notAfter(cert.get()));
   info.is_ca = X509_check_ca(cert.get()) > 0;
+  // X509_get_extended_key_usage answers "anything" when the extension is absent: ask whether
+  // it is present first, so that only an explicit serverAuth counts.
+  if ((X509_get_extension_flags(cert.get()) & EXFLAG_XKUSAGE) != 0) {
+    uint32_t xku = X509_get_extended_key_usage(cert.get());
+    info.server_auth = (xku & XKU_SSL_SERVER) != 0;
+    info.client_auth = (xku & XKU_SSL_CLIENT) != 0;
+  }
   info.sans = Sans(cert.get());
   return info;
 }

@@ -34,6 +34,7 @@ grpc::Status FleetServiceImpl::CreateToken(grpc::ServerContext*,
   if (req->ttl_seconds() > 0) spec.ttl = absl::Seconds(req->ttl_seconds());
   if (req->uses() > 0) spec.uses = req->uses();
   spec.labels = {req->labels().begin(), req->labels().end()};
+  spec.allowed_label_keys = {req->allow_labels().begin(), req->allow_labels().end()};
   spec.node_glob = req->node_glob();
   auto token = security_->tokens()->Create(spec);
   if (!token.ok()) return ToGrpcStatus(token.status());

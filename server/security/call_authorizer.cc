@@ -80,8 +80,9 @@ grpc::Status CallAuthorizer::Authorize(absl::string_view path, const CertInfo* c
                                  "\" may not call AgentService; only agent certificates may"));
     }
     if (revoked) {
+      // IsRevoked also refuses certificates of an earlier enrollment of the node.
       return Denied(absl::StrCat("the certificate of node \"", cert->common_name,
-                                 "\" has been revoked"));
+                                 "\" has been revoked (or replaced by a later enrollment)"));
     }
     return grpc::Status::OK;
   }

@@ -22,11 +22,10 @@ Enrollment::Enrollment(const CertificateAuthority* ca, TokenStore* tokens,
     : ca_(ca), tokens_(tokens), identities_(identities), clock_(clock),
       cert_lifetime_(cert_lifetime), on_enrolled_(std::move(on_enrolled)) {}
 
-absl::StatusOr<v1::EnrollResponse> Enrollment::IssueFor(
-    const std::string& node, const CsrInfo& csr,
-    const std::map<std::string, std::string>& labels, CertInfo* issued) {
+absl::StatusOr<v1::EnrollResponse> Enrollment::IssueFor(const NodeIdentity& node,
+                                                        const CsrInfo& csr, CertInfo* issued) {
   CertSpec spec;
-  spec.common_name = node;
+  spec.common_name = node.name;
   spec.role = kRoleAgent;
   // A little slack for clocks that run behind the server's.
   absl::Duration slack = std::min(absl::Minutes(5), cert_lifetime_ / 10);
@@ -37,7 +36,8 @@ absl::StatusOr<v1::EnrollResponse> Enrollment::IssueFor(
   v1::EnrollResponse response;
   response.set_cert_pem(cert);
   response.set_ca_pem(ca_->ca_pem());
-  response.mutable_labels()->insert(labels.begin(), labels.end());
+  response.mutable_labels()->insert(node.labels.begin(), node.labels.end());
+  for (const std::string& key : node.allowed_label_keys) response.add_allowed_label_keys(key);
   response.set_not_after_unix_ms(absl::ToUnixMillis(issued->not_after));
   return response;
 }
@@ -56,7 +56,8 @@ absl::StatusOr<v1::EnrollResponse> Enrollment::Enroll(const v1::EnrollRequest& r
                                                    "\", not for node \"", request.node(), "\""));
   }
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto labels, tokens_->Redeem(request.token(), request.node(), false));
+  PLUMB_ASSIGN_OR_RETURN(TokenGrant grant,
+                         tokens_->Redeem(request.token(), request.node(), false));
   std::optional<NodeIdentity> existing = identities_->Find(request.node());
   if (existing && !existing->is_revoked() &&
       existing->public_key_sha256 != csr->public_key_sha256) {
@@ -64,11 +65,11 @@ absl::StatusOr<v1::EnrollResponse> Enrollment::Enroll(const v1::EnrollRequest& r
         "node \"", request.node(), "\" is already enrolled with another key; revoke it first "
         "(plumbctl node revoke ", request.node(), ") or enroll under another name"));
   }
+  NodeIdentity identity{request.node(), csr->public_key_sha256, grant.labels,
+                        grant.allowed_label_keys};
   CertInfo issued;
-  PLUMB_ASSIGN_OR_RETURN(v1::EnrollResponse response,
-                         IssueFor(request.node(), *csr, labels, &issued));
+  PLUMB_ASSIGN_OR_RETURN(v1::EnrollResponse response, IssueFor(identity, *csr, &issued));
   PLUMB_RETURN_IF_ERROR(tokens_->Redeem(request.token(), request.node(), true).status());
-  NodeIdentity identity{request.node(), csr->public_key_sha256, labels};
   PLUMB_RETURN_IF_ERROR(identities_->RecordEnrollment(identity, issued, clock_->Now()));
   LogInfo("node enrolled", {{"node", request.node()}, {"serial", issued.serial_hex},
                             {"not_after", absl::FormatTime(issued.not_after)}});
@@ -96,9 +97,15 @@ absl::StatusOr<v1::EnrollResponse> Enrollment::Renew(const CertInfo& current,
         "a renewal keeps the node's key; to change keys, revoke the node and enroll again");
   }
   CertInfo issued;
-  PLUMB_ASSIGN_OR_RETURN(v1::EnrollResponse response,
-                         IssueFor(identity->name, *csr, identity->labels, &issued));
-  PLUMB_RETURN_IF_ERROR(identities_->RecordRenewal(identity->name, issued, clock_->Now()));
+  PLUMB_ASSIGN_OR_RETURN(v1::EnrollResponse response, IssueFor(*identity, *csr, &issued));
+  // Revocations do not take mu_: RecordRenewal re-checks the identity and records the new
+  // certificate in one step, so a revocation that ran since the check above wins.
+  absl::Status recorded =
+      identities_->RecordRenewal(identity->name, identity->generation, issued, clock_->Now());
+  if (!recorded.ok()) {
+    LogWarning("renewal refused", {{"node", identity->name}, {"reason", recorded.message()}});
+    return recorded;
+  }
   LogInfo("certificate renewed", {{"node", identity->name}, {"serial", issued.serial_hex},
                                   {"not_after", absl::FormatTime(issued.not_after)}});
   return response;

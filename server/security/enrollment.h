@@ -39,8 +39,7 @@ class Enrollment {
   absl::Duration cert_lifetime() const { return cert_lifetime_; }
 
  private:
-  absl::StatusOr<v1::EnrollResponse> IssueFor(const std::string& node, const CsrInfo& csr,
-                                              const std::map<std::string, std::string>& labels,
+  absl::StatusOr<v1::EnrollResponse> IssueFor(const NodeIdentity& node, const CsrInfo& csr,
                                               CertInfo* issued);
 
   const CertificateAuthority* const ca_;

@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS enrolled_nodes (
   public_key_sha256 TEXT NOT NULL,
   labels BLOB NOT NULL,
   enrolled_ms INTEGER NOT NULL,
-  revoked_ms INTEGER NOT NULL DEFAULT 0
+  revoked_ms INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS node_certs (
   fingerprint TEXT PRIMARY KEY,
@@ -24,7 +25,8 @@ CREATE TABLE IF NOT EXISTS node_certs (
   serial TEXT NOT NULL,
   issued_ms INTEGER NOT NULL,
   not_after_ms INTEGER NOT NULL,
-  revoked INTEGER NOT NULL DEFAULT 0
+  revoked INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS node_certs_by_node ON node_certs (node);
 CREATE TABLE IF NOT EXISTS operator_certs (
@@ -38,16 +40,33 @@ CREATE TABLE IF NOT EXISTS operator_certs (
 CREATE INDEX IF NOT EXISTS operator_certs_by_name ON operator_certs (name);
 )sql";
 
-std::string EncodeLabels(const std::map<std::string, std::string>& labels) {
+// Labels and allowed label keys share the `labels` column (a LabelSet).
+std::string EncodeLabels(const NodeIdentity& node) {
   v1::LabelSet set;
-  set.mutable_labels()->insert(labels.begin(), labels.end());
+  set.mutable_labels()->insert(node.labels.begin(), node.labels.end());
+  for (const std::string& key : node.allowed_label_keys) set.add_allowed_keys(key);
   return set.SerializeAsString();
 }
 
-std::map<std::string, std::string> DecodeLabels(const std::string& blob) {
+void DecodeLabels(const std::string& blob, NodeIdentity* node) {
   v1::LabelSet set;
   set.ParseFromString(blob);
-  return {set.labels().begin(), set.labels().end()};
+  node->labels = {set.labels().begin(), set.labels().end()};
+  node->allowed_label_keys = {set.allowed_keys().begin(), set.allowed_keys().end()};
+}
+
+// Databases made before a column existed get it with its default (generation 0: the
+// certificates they recorded stay valid for the node's first generation).
+absl::Status AddColumnIfMissing(SqliteDb* db, const std::string& table, const std::string& column,
+                                const std::string& declaration) {
+  PLUMB_ASSIGN_OR_RETURN(auto info, db->Prepare(absl::StrCat("PRAGMA table_info(", table, ")")));
+  while (true) {
+    PLUMB_ASSIGN_OR_RETURN(bool row, info->Step());
+    if (!row) break;
+    if (info->ColumnText(1) == column) return absl::OkStatus();
+  }
+  info.reset();
+  return db->Exec(absl::StrCat("ALTER TABLE ", table, " ADD COLUMN ", column, " ", declaration));
 }
 
 }  // namespace
@@ -55,6 +74,10 @@ std::map<std::string, std::string> DecodeLabels(const std::string& blob) {
 absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path) {
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
   PLUMB_RETURN_IF_ERROR(db->Exec(kSchema));
+  for (const char* table : {"enrolled_nodes", "node_certs"}) {
+    PLUMB_RETURN_IF_ERROR(
+        AddColumnIfMissing(db.get(), table, "generation", "INTEGER NOT NULL DEFAULT 0"));
+  }
   std::unique_ptr<IdentityStore> store(new IdentityStore(std::move(db)));
   PLUMB_RETURN_IF_ERROR(store->Load());
   return store;
@@ -72,18 +95,20 @@ absl::Status IdentityStore::Load() {
   absl::MutexLock db_lock(&db_mu_);
   absl::MutexLock lock(&mu_);
   PLUMB_ASSIGN_OR_RETURN(auto nodes, db_->Prepare(
-      "SELECT name, public_key_sha256, labels, revoked_ms FROM enrolled_nodes"));
+      "SELECT name, public_key_sha256, labels, revoked_ms, generation FROM enrolled_nodes"));
   while (true) {
     PLUMB_ASSIGN_OR_RETURN(bool row, nodes->Step());
     if (!row) break;
     NodeIdentity n;
     n.name = nodes->ColumnText(0);
     n.public_key_sha256 = nodes->ColumnText(1);
-    n.labels = DecodeLabels(nodes->ColumnBlob(2));
+    DecodeLabels(nodes->ColumnBlob(2), &n);
     int64_t revoked_ms = nodes->ColumnInt64(3);
     if (revoked_ms != 0) n.revoked = absl::FromUnixMillis(revoked_ms);
+    n.generation = nodes->ColumnInt64(4);
     nodes_[n.name] = std::move(n);
   }
+  PLUMB_RETURN_IF_ERROR(LoadCurrentCerts());
   PLUMB_ASSIGN_OR_RETURN(auto certs,
                          db_->Prepare("SELECT fingerprint FROM node_certs WHERE revoked != 0"));
   while (true) {
@@ -101,53 +126,93 @@ absl::Status IdentityStore::Load() {
   return absl::OkStatus();
 }
 
-absl::Status IdentityStore::InsertCert(const std::string& node, const CertInfo& cert,
-                                       absl::Time now) {
+absl::Status IdentityStore::LoadCurrentCerts() {
+  PLUMB_ASSIGN_OR_RETURN(auto certs, db_->Prepare(
+      "SELECT c.node, c.fingerprint, c.not_after_ms FROM node_certs c"
+      " JOIN enrolled_nodes n ON n.name = c.node"
+      " WHERE c.revoked = 0 AND n.revoked_ms = 0 AND c.generation = n.generation"));
+  while (true) {
+    PLUMB_ASSIGN_OR_RETURN(bool row, certs->Step());
+    if (!row) break;
+    current_certs_[certs->ColumnText(0)][certs->ColumnText(1)] =
+        absl::FromUnixMillis(certs->ColumnInt64(2));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IdentityStore::InsertCert(const std::string& node, int64_t generation,
+                                       const CertInfo& cert, absl::Time now) {
   PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "INSERT OR REPLACE INTO node_certs (fingerprint, node, serial, issued_ms, not_after_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5)"));
+      "INSERT OR REPLACE INTO node_certs (fingerprint, node, serial, issued_ms, not_after_ms,"
+      " generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, cert.fingerprint));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(2, node));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(3, cert.serial_hex));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, absl::ToUnixMillis(now)));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, absl::ToUnixMillis(cert.not_after)));
+  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, generation));
   return stmt->Run();
 }
 
 absl::Status IdentityStore::RecordEnrollment(const NodeIdentity& node, const CertInfo& cert,
                                              absl::Time now) {
   absl::MutexLock db_lock(&db_mu_);
+  NodeIdentity stored = node;
+  stored.revoked = absl::InfinitePast();
+  // Under db_mu_, which every writer holds: no other enrollment can pick the same generation.
+  std::optional<NodeIdentity> previous = Find(node.name);
+  stored.generation = previous ? previous->generation + 1 : 1;
   PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
         "INSERT OR REPLACE INTO enrolled_nodes (name, public_key_sha256, labels, enrolled_ms,"
-        " revoked_ms) VALUES (?1, ?2, ?3, ?4, 0)"));
+        " revoked_ms, generation) VALUES (?1, ?2, ?3, ?4, 0, ?5)"));
     PLUMB_RETURN_IF_ERROR(stmt->BindText(1, node.name));
     PLUMB_RETURN_IF_ERROR(stmt->BindText(2, node.public_key_sha256));
-    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(3, EncodeLabels(node.labels)));
+    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(3, EncodeLabels(node)));
     PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, absl::ToUnixMillis(now)));
+    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, stored.generation));
     PLUMB_RETURN_IF_ERROR(stmt->Run());
-    return InsertCert(node.name, cert, now);
+    return InsertCert(node.name, stored.generation, cert, now);
   }();
   if (!status.ok()) {
     db_->Exec("ROLLBACK").IgnoreError();
     return status;
   }
   PLUMB_RETURN_IF_ERROR(db_->Exec("COMMIT"));
-  NodeIdentity stored = node;
-  stored.revoked = absl::InfinitePast();
   absl::MutexLock lock(&mu_);
   nodes_[node.name] = std::move(stored);
+  current_certs_[node.name] = {{cert.fingerprint, cert.not_after}};
   return absl::OkStatus();
 }
 
-absl::Status IdentityStore::RecordRenewal(const std::string& node, const CertInfo& cert,
-                                          absl::Time now) {
-  if (!Enrolled(node)) {
+absl::Status IdentityStore::RecordRenewal(const std::string& node, int64_t generation,
+                                          const CertInfo& cert, absl::Time now) {
+  // db_mu_ first: Revoke and RecordEnrollment hold it from their check to their update of the
+  // in-memory state, so the check below and the insert are one step for them.
+  absl::MutexLock db_lock(&db_mu_);
+  std::optional<NodeIdentity> identity = Find(node);
+  if (!identity) {
     return absl::NotFoundError(absl::StrCat("node \"", node, "\" is not enrolled"));
   }
-  absl::MutexLock db_lock(&db_mu_);
-  return InsertCert(node, cert, now);
+  if (identity->is_revoked() || identity->generation != generation) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "node \"", node, "\" was ", identity->is_revoked() ? "revoked" : "enrolled again",
+        " while its certificate was being renewed; the renewed certificate is not valid"));
+  }
+  PLUMB_RETURN_IF_ERROR(InsertCert(node, generation, cert, now));
+  absl::MutexLock lock(&mu_);
+  auto& current = current_certs_[node];
+  // Expired certificates cannot pass TLS any more: forget them, so the map stays small.
+  for (auto it = current.begin(); it != current.end();) {
+    if (it->second < now) {
+      current.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  current[cert.fingerprint] = cert.not_after;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> IdentityStore::Revoke(const std::string& node, absl::Time now) {
@@ -184,6 +249,7 @@ absl::StatusOr<int> IdentityStore::Revoke(const std::string& node, absl::Time no
   PLUMB_RETURN_IF_ERROR(db_->Exec("COMMIT"));
   absl::MutexLock lock(&mu_);
   nodes_[node].revoked = now;
+  current_certs_.erase(node);
   revoked_certs_.insert(fingerprints.begin(), fingerprints.end());
   return static_cast<int>(fingerprints.size());
 }
@@ -271,11 +337,11 @@ bool IdentityStore::IsRevoked(const CertInfo& cert) const {
   absl::MutexLock lock(&mu_);
   if (revoked_certs_.contains(cert.fingerprint)) return true;
   if (cert.role != kRoleAgent) return false;
-  auto it = nodes_.find(cert.common_name);
-  // Certificates are stamped in whole seconds: one issued in the second of the revocation
-  // counts as revoked.
-  return it != nodes_.end() && it->second.is_revoked() &&
-         cert.not_before <= it->second.revoked;
+  if (nodes_.find(cert.common_name) == nodes_.end()) return false;  // not enrolled here
+  // The node's name belongs to its enrolled identity: only certificates recorded for its
+  // current generation speak for it (none while it is revoked).
+  auto current = current_certs_.find(cert.common_name);
+  return current == current_certs_.end() || !current->second.contains(cert.fingerprint);
 }
 
 }  // namespace plumb

@@ -8,6 +8,7 @@
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "plumb/v1/agent.pb.h"
+#include "server/security/label_policy.h"
 #include "server/store/sqlite/sqlite_db.h"
 
 namespace plumb {
@@ -54,10 +55,13 @@ absl::StatusOr<NewToken> TokenStore::Create(const TokenSpec& spec) {
   if (spec.ttl <= absl::ZeroDuration()) return absl::InvalidArgumentError("--ttl must be positive");
   if (spec.uses <= 0) return absl::InvalidArgumentError("--uses must be at least 1");
   if (spec.node_glob.size() > 256) return absl::InvalidArgumentError("--node-glob is too long");
+  PLUMB_RETURN_IF_ERROR(CheckAllowedLabelKeys(
+      {spec.allowed_label_keys.begin(), spec.allowed_label_keys.end()}));
   PLUMB_ASSIGN_OR_RETURN(std::string secret, RandomHex(32));
   NewToken out{absl::StrCat(kTokenPrefix, secret), clock_->Now() + spec.ttl};
   v1::LabelSet labels;
   labels.mutable_labels()->insert(spec.labels.begin(), spec.labels.end());
+  for (const std::string& key : spec.allowed_label_keys) labels.add_allowed_keys(key);
   absl::MutexLock lock(&mu_);
   PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
       "INSERT INTO join_tokens (hash, created_ms, expires_ms, uses_left, labels, node_glob)"
@@ -72,9 +76,8 @@ absl::StatusOr<NewToken> TokenStore::Create(const TokenSpec& spec) {
   return out;
 }
 
-absl::StatusOr<std::map<std::string, std::string>> TokenStore::Redeem(const std::string& token,
-                                                                      const std::string& node,
-                                                                      bool consume) {
+absl::StatusOr<TokenGrant> TokenStore::Redeem(const std::string& token, const std::string& node,
+                                              bool consume) {
   if (token.empty() || token.size() > 256) {
     return absl::PermissionDeniedError("join token is missing or malformed");
   }
@@ -111,7 +114,10 @@ absl::StatusOr<std::map<std::string, std::string>> TokenStore::Redeem(const std:
       return absl::PermissionDeniedError("join token has no uses left; create a new one");
     }
   }
-  return std::map<std::string, std::string>(labels.labels().begin(), labels.labels().end());
+  TokenGrant grant;
+  grant.labels = {labels.labels().begin(), labels.labels().end()};
+  grant.allowed_label_keys = {labels.allowed_keys().begin(), labels.allowed_keys().end()};
+  return grant;
 }
 
 }  // namespace plumb

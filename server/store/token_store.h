@@ -2,10 +2,12 @@
 
 // Join tokens for `plumb-agent enroll`, kept in the server's SQLite database. A token is shown
 // once when created; only its SHA-256 is stored, with its expiry, remaining uses, the labels
-// it binds to nodes and the glob node names must match.
+// it binds to nodes, the label keys those nodes' Hello may add, and the glob node names must
+// match.
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,7 +24,15 @@ struct TokenSpec {
   absl::Duration ttl = absl::Hours(1);
   int uses = 1;
   std::map<std::string, std::string> labels;
+  // Keys an enrolled node's Hello may set besides `labels` ("*": any); see label_policy.h.
+  std::set<std::string> allowed_label_keys;
   std::string node_glob;  // empty: any name
+};
+
+// What redeeming a token grants the node: its labels and the keys its Hello may add.
+struct TokenGrant {
+  std::map<std::string, std::string> labels;
+  std::set<std::string> allowed_label_keys;
 };
 
 // A freshly created token: the secret itself (never stored) and when it expires.
@@ -39,14 +49,14 @@ class TokenStore {
   static absl::StatusOr<std::unique_ptr<TokenStore>> Open(const std::string& path, Clock* clock);
   ~TokenStore();
 
-  // InvalidArgument for a non-positive ttl or uses, or a bad glob.
+  // InvalidArgument for a non-positive ttl or uses, a bad glob or bad allowed label keys.
   absl::StatusOr<NewToken> Create(const TokenSpec& spec);
 
-  // Checks that `token` may enroll `node` now and returns the labels it binds. Consumes one
+  // Checks that `token` may enroll `node` now and returns what it grants. Consumes one
   // use only if `consume`. PermissionDenied, with a message for the enrolling user, for an
   // unknown, expired or used-up token or a name outside the token's glob.
-  absl::StatusOr<std::map<std::string, std::string>> Redeem(const std::string& token,
-                                                            const std::string& node, bool consume);
+  absl::StatusOr<TokenGrant> Redeem(const std::string& token, const std::string& node,
+                                    bool consume);
 
   // The hash a token is stored under (sha256 hex).
   static std::string Hash(const std::string& token);

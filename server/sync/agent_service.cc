@@ -105,7 +105,10 @@ grpc::Status SetPeerIdentity(bool secure, const std::optional<CertInfo>& cert,
   session->verified_node = cert->common_name;
   std::optional<NodeIdentity> enrolled =
       identities != nullptr ? identities->Find(cert->common_name) : std::nullopt;
-  if (enrolled) session->bound_labels = enrolled->labels;
+  if (enrolled) {
+    session->bound_labels = enrolled->labels;
+    session->hello_label_keys = enrolled->allowed_label_keys;
+  }
   return grpc::Status::OK;
 }
 

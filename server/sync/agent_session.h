@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -77,6 +78,9 @@ class AgentSession {
   std::string verified_node;
   // Labels bound to the node at enrollment; they override Hello's.
   std::map<std::string, std::string> bound_labels;
+  // Set when the node is enrolled here: the only label keys its Hello may add ("*": any).
+  // Unset (--insecure, outside PKI): Hello's labels are taken (server/security/label_policy.h).
+  std::optional<std::set<std::string>> hello_label_keys;
 
   // ---- worker state ----
   bool hello_seen = false;

@@ -6,6 +6,7 @@
 #include "common/catalog.h"
 #include "common/logging.h"
 #include "server/fleet/sensitive_scrub.h"
+#include "server/security/label_policy.h"
 
 namespace plumb {
 namespace {
@@ -223,8 +224,15 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
   s->hello_seen = true;
   s->run_once = hello.run_once();
   s->inputs.name = hello.node();
-  s->inputs.labels = {hello.labels().begin(), hello.labels().end()};
-  for (const auto& [k, v] : s->bound_labels) s->inputs.labels[k] = v;
+  NodeLabels labels = MergeHelloLabels({hello.labels().begin(), hello.labels().end()},
+                                       s->bound_labels, s->hello_label_keys);
+  s->inputs.labels = std::move(labels.labels);
+  std::string ignored = absl::StrJoin(labels.ignored, ",");
+  if (!ignored.empty()) {
+    LogWarning("Hello labels ignored: not allowed by the node's join token",
+               {{"node", hello.node()}, {"ignored", ignored}});
+    ignored = absl::StrCat("; labels not allowed by its join token ignored: ", ignored);
+  }
   s->inputs.facts = {hello.facts().begin(), hello.facts().end()};
   s->held = {hello.resource_versions().begin(), hello.resource_versions().end()};
   s->held_digest = hello.catalog_digest();
@@ -243,7 +251,7 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
                               {"applied_rev", Short(hello.applied_revision())},
                               {"held", hello.resource_versions_size()}});
   Publish(MakeEvent(v1::EVENT_NODE_CONNECTED, hello.node(), hello.applied_revision(),
-                    absl::StrCat("agent ", hello.agent_version(), " from ", s->peer())));
+                    absl::StrCat("agent ", hello.agent_version(), " from ", s->peer(), ignored)));
   UpdateNode(hello.node(), [&](v1::Node* n) {
     n->set_name(hello.node());
     n->mutable_labels()->clear();

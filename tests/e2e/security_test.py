@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from plumb_e2e import BIN, SOURCE, PlumbTestCase, free_port, wait_until  # noqa: E402
+from plumb_e2e import BIN, SOURCE, PlumbTestCase, Process, free_port, wait_until  # noqa: E402
 
 PLUMB_YAML = """version: 1
 targets:
@@ -21,6 +21,9 @@ targets:
   - name: web
     labels: {role: web}
     modules: [web]
+  - name: prod
+    labels: {env: prod}
+    modules: [prod]
 """
 BASE = """resources:
   - file: /etc/base.txt
@@ -31,6 +34,12 @@ WEB = """resources:
   - file: /etc/web.txt
     content: "web only: role=web nodes get this\\n"
 """
+PROD_SECRET = "prod-db-password-5f1e0c"
+PROD = """resources:
+  - file: /etc/prod-secret
+    content: "%s"
+    sensitive: true
+""" % PROD_SECRET
 
 
 class SecurityTest(PlumbTestCase):
@@ -40,6 +49,7 @@ class SecurityTest(PlumbTestCase):
         self.repo.write("plumb.yaml", PLUMB_YAML)
         self.repo.write("modules/base/module.yaml", BASE)
         self.repo.write("modules/web/module.yaml", WEB)
+        self.repo.write("modules/prod/module.yaml", PROD)
         return self.repo.commit("initial")
 
     def server_log(self):
@@ -89,6 +99,51 @@ class SecurityTest(PlumbTestCase):
         self.assertEqual(self.read(os.path.join(self.root_of("web-1"), "etc/web.txt")), WEB_CONTENT)
         self.assertTrue(node)
 
+    def test_hello_labels_the_token_did_not_allow_are_ignored(self):
+        """An agent enrolled with role=web that claims env=prod does not get the prod catalog
+        (nor its sensitive file); a token with --allow-label env lets its agent set env."""
+        rev = self.write_repo()
+        self.start_server()
+        token = self.create_token("--label", "role=web")
+        self.assertEqual(self.enroll("web-1", token).returncode, 0)
+        env = dict(os.environ, PLUMBCTL_CONFIG=os.path.join(self.tmp, "none.yaml"))
+        ops = ["--ca", self.ca_pem(), "--cert", self.operator_files()[0],
+               "--key", self.operator_files()[1]]
+        watch = subprocess.Popen([os.path.join(BIN, "plumbctl"), "--server",
+                                  "127.0.0.1:%d" % self.port, *ops, "-o", "json", "watch",
+                                  "--kind", "node_connected", "--count", "1"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=env)
+        try:
+            wait_until(lambda: self.metric_watchers() == 1, timeout=20, what="watch to subscribe")
+            self.start_agent("web-1", labels=["role=web", "env=prod"])
+            event, _ = watch.communicate(timeout=30)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+        self.assertIn("labels not allowed by its join token ignored: env=prod", event)
+        self.wait_node("web-1", revision=rev)
+        self.assertEqual(self.nodes()["web-1"]["labels"], {"role": "web"})
+        root = self.root_of("web-1")
+        self.assertTrue(os.path.exists(os.path.join(root, "etc/web.txt")))
+        self.assertFalse(os.path.exists(os.path.join(root, "etc/prod-secret")))
+        log = self.server_log()
+        self.assertIn("Hello labels ignored", log)
+        self.assertIn("env=prod", log)
+        self.assertNotIn(PROD_SECRET, log)
+
+        r = self.ctl("token", "create", "--label", "role=web", "--allow-label", "env")
+        self.assertIn("agents may add labels env", r.stderr)
+        r = self.enroll("web-2", r.stdout.strip())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("its config may set labels env", r.stdout)
+        # role is bound: the Hello's role=db is ignored, its env=prod is taken.
+        self.start_agent("web-2", labels=["role=db", "env=prod"])
+        self.wait_node("web-2", revision=rev)
+        self.assertEqual(self.nodes()["web-2"]["labels"], {"role": "web", "env": "prod"})
+        self.assertEqual(self.read(os.path.join(self.root_of("web-2"), "etc/prod-secret")),
+                         PROD_SECRET)
+
     def test_bad_tokens_and_taken_names_are_refused_clearly(self):
         self.write_repo()
         self.start_server()
@@ -132,6 +187,32 @@ class SecurityTest(PlumbTestCase):
         # With the CA file instead of the pin it works.
         r = self.enroll("web-1", extra=["--ca", self.ca_pem()])
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_pinned_enrollment_refuses_a_peer_presenting_an_agent_certificate(self):
+        """A host holding an agent certificate of the same CA (every enrolled host does) poses
+        as the server: the pin alone would accept its chain; the server role check refuses."""
+        self.write_repo()
+        self.start_server()
+        self.assertEqual(self.enroll("web-1").returncode, 0)
+        ca, cert, key = self.agent_tls("web-1")
+        impostor_port = free_port()
+        impostor = [os.path.join(BIN, "plumb-server"), "--listen", "127.0.0.1:%d" % impostor_port,
+                    "--http_listen", "127.0.0.1:%d" % free_port(), "--repo.url", self.repo.bare,
+                    "--state_dir", os.path.join(self.tmp, "impostor"),
+                    "--tls.ca", ca, "--tls.cert", cert, "--tls.key", key]
+        self.processes.append(Process("impostor", impostor,
+                                      os.path.join(self.tmp, "impostor.log")))
+        _, state = self.agent_dirs("web-9")
+        argv = [os.path.join(BIN, "plumb-agent"), "enroll",
+                "--server", "127.0.0.1:%d" % impostor_port, "--node", "web-9",
+                "--state_dir", state, "--token", self.create_token(),
+                "--ca-fingerprint", self.ca_fingerprint()]
+        wait_until(lambda: "listening" in self.processes[-1].output(), timeout=30,
+                   what="the impostor to listen")
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("not a server certificate", r.stderr)
+        self.assertFalse(os.path.exists(self.agent_tls("web-9")[1]))
 
     # ---- identity ----
 

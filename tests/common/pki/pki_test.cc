@@ -155,5 +155,25 @@ TEST(PkiTest, ConstantTimeEqualsComparesBytes) {
   EXPECT_NE(*RandomHex(16), *RandomHex(16));
 }
 
+// What the enrollment pin checks: only server certificates carry serverAuth.
+TEST(PkiTest, ExtendedKeyUsageSeparatesServerFromClientCertificates) {
+  TestCa ca = MakeCa();
+  std::string key = *GenerateKeyPem();
+  for (const char* role : {kRoleServer, kRoleAgent, kRoleOperator}) {
+    CertSpec spec;
+    spec.common_name = "x";
+    spec.role = role;
+    spec.not_before = kNow;
+    auto info = ParseCertificate(*IssueCertificate(ca.cert, ca.key, *PublicKeyPem(key), spec));
+    ASSERT_TRUE(info.ok()) << info.status();
+    bool server = std::string(role) == kRoleServer;
+    EXPECT_EQ(info->server_auth, server) << role;
+    EXPECT_EQ(info->client_auth, !server) << role;
+  }
+  auto ca_info = ParseCertificate(ca.cert);  // no extendedKeyUsage at all: neither
+  EXPECT_FALSE(ca_info->server_auth);
+  EXPECT_FALSE(ca_info->client_auth);
+}
+
 }  // namespace
 }  // namespace plumb

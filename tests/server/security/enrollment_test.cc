@@ -2,6 +2,8 @@
 
 #include "server/security/enrollment.h"
 
+#include <utility>
+
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
@@ -99,6 +101,65 @@ TEST_F(EnrollmentTest, RenewKeepsTheKeyAndNeedsAnUnrevokedNode) {
   ASSERT_TRUE(identities_->Revoke("web-1", clock_.Now()).ok());
   EXPECT_TRUE(absl::IsPermissionDenied(enrollment_->Renew(next, renew).status()));
   EXPECT_TRUE(identities_->IsRevoked(next));
+}
+
+TEST_F(EnrollmentTest, TheTokensAllowedLabelKeysAreBoundToTheNode) {
+  TokenSpec spec;
+  spec.labels = {{"role", "web"}};
+  spec.allowed_label_keys = {"env"};
+  auto resp = enrollment_->Enroll(Request("web-1", *GenerateKeyPem(), spec));
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(std::vector<std::string>(resp->allowed_label_keys().begin(),
+                                     resp->allowed_label_keys().end()),
+            std::vector<std::string>{"env"});
+  EXPECT_EQ(identities_->Find("web-1")->allowed_label_keys, std::set<std::string>{"env"});
+}
+
+// Enrolling again (here with the same key, as `plumb-agent enroll` does on the same host)
+// leaves no certificate of the earlier enrollment valid.
+TEST_F(EnrollmentTest, EnrollingAgainInvalidatesTheEarlierCertificates) {
+  std::string key = *GenerateKeyPem();
+  auto first = enrollment_->Enroll(Request("web-1", key));
+  ASSERT_TRUE(first.ok());
+  CertInfo old = *ParseCertificate(first->cert_pem());
+  EXPECT_FALSE(identities_->IsRevoked(old));
+  auto second = enrollment_->Enroll(Request("web-1", key));
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(identities_->IsRevoked(old));
+  EXPECT_FALSE(identities_->IsRevoked(*ParseCertificate(second->cert_pem())));
+}
+
+// A clock that runs `hook` once, the next time it is read after Arm(): a way into the middle
+// of Renew, between its checks and the record of the new certificate.
+class HookClock : public testing::ManualClock {
+ public:
+  using ManualClock::ManualClock;
+  void Arm(std::function<void()> hook) { hook_ = std::move(hook); }
+  absl::Time Now() override {
+    if (auto hook = std::exchange(hook_, nullptr)) hook();
+    return ManualClock::Now();
+  }
+
+ private:
+  std::function<void()> hook_;
+};
+
+TEST_F(EnrollmentTest, ARenewalThatFinishesWhileTheNodeIsRevokedIsRefused) {
+  HookClock clock(absl::Now());
+  Enrollment enrollment(ca_.get(), tokens_.get(), identities_.get(), &clock, absl::Hours(24));
+  std::string key = *GenerateKeyPem();
+  auto first = enrollment.Enroll(Request("web-1", key));
+  ASSERT_TRUE(first.ok());
+  CertInfo current = *ParseCertificate(first->cert_pem());
+  v1::RenewRequest renew;
+  renew.set_csr_pem(*MakeCsr(key, "web-1"));
+  clock.Arm([&] { ASSERT_TRUE(identities_->Revoke("web-1", clock.ManualClock::Now()).ok()); });
+  auto renewed = enrollment.Renew(current, renew);
+  EXPECT_TRUE(absl::IsPermissionDenied(renewed.status())) << renewed.status();
+  EXPECT_NE(renewed.status().message().find("revoked while"), std::string::npos);
+  // Enrolling again does not bring back a certificate of the revoked identity.
+  ASSERT_TRUE(enrollment.Enroll(Request("web-1", key)).ok());
+  EXPECT_TRUE(identities_->IsRevoked(current));
 }
 
 TEST(EnrollmentWithoutCaTest, ExplainsThatAnOutsidePkiIsInUse) {

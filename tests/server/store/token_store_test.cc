@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/store/identity_store.h"
+#include "server/store/sqlite/sqlite_db.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
 
@@ -53,13 +54,29 @@ TEST_F(TokenStoreTest, RedeemReturnsLabelsAndCountsUses) {
   std::string token = Create(spec);
   auto labels = store_->Redeem(token, "web-1", /*consume=*/true);
   ASSERT_TRUE(labels.ok()) << labels.status();
-  EXPECT_EQ(labels->at("role"), "web");
+  EXPECT_EQ(labels->labels.at("role"), "web");
+  EXPECT_TRUE(labels->allowed_label_keys.empty());
   // A check that does not consume can be repeated.
   EXPECT_TRUE(store_->Redeem(token, "web-2", false).ok());
   EXPECT_TRUE(store_->Redeem(token, "web-2", true).ok());
   auto used_up = store_->Redeem(token, "web-3", true);
   EXPECT_TRUE(absl::IsPermissionDenied(used_up.status()));
   EXPECT_NE(used_up.status().message().find("no uses left"), std::string::npos);
+}
+
+TEST_F(TokenStoreTest, AllowedLabelKeysAreStoredWithTheTokenAndChecked) {
+  TokenSpec spec;
+  spec.labels = {{"role", "web"}};
+  spec.allowed_label_keys = {"env", "team"};
+  std::string token = Create(spec);
+  auto grant = store_->Redeem(token, "web-1", false);
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->allowed_label_keys, (std::set<std::string>{"env", "team"}));
+  TokenSpec bad;
+  bad.allowed_label_keys = {""};
+  auto refused = store_->Create(bad);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused.status()));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("--allow-label"));
 }
 
 TEST_F(TokenStoreTest, ExpiresAfterTtl) {
@@ -121,11 +138,11 @@ TEST(IdentityStoreTest, RevocationCoversEveryCertificateOfTheNodeAndSurvivesReop
   {
     auto store = IdentityStore::Open(dir.Sub("plumb.db"));
     ASSERT_TRUE(store.ok()) << store.status();
-    NodeIdentity web{"web-1", "key1", {{"role", "web"}}};
+    NodeIdentity web{"web-1", "key1", {{"role", "web"}}, {}};
     ASSERT_TRUE((*store)->RecordEnrollment(web, Cert("web-1", "fp1", t0), t0).ok());
-    ASSERT_TRUE((*store)->RecordRenewal("web-1", Cert("web-1", "fp2", t0 + absl::Minutes(1)),
+    ASSERT_TRUE((*store)->RecordRenewal("web-1", 1, Cert("web-1", "fp2", t0 + absl::Minutes(1)),
                                         t0 + absl::Minutes(1)).ok());
-    EXPECT_TRUE(absl::IsNotFound((*store)->RecordRenewal("db-1", Cert("db-1", "x", t0), t0)));
+    EXPECT_TRUE(absl::IsNotFound((*store)->RecordRenewal("db-1", 1, Cert("db-1", "x", t0), t0)));
     EXPECT_EQ((*store)->Find("web-1")->labels.at("role"), "web");
     EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp2", t0)));
     auto revoked = (*store)->Revoke("web-1", t0 + absl::Minutes(2));
@@ -142,11 +159,94 @@ TEST(IdentityStoreTest, RevocationCoversEveryCertificateOfTheNodeAndSurvivesReop
   EXPECT_FALSE((*store)->IsRevoked(Cert("db-1", "other", t0)));
   EXPECT_TRUE((*store)->Find("web-1")->is_revoked());
   // Re-enrolling clears the node's revocation; its old certificates stay revoked.
-  NodeIdentity again{"web-1", "key2", {}};
+  NodeIdentity again{"web-1", "key2", {}, {}};
   absl::Time t1 = t0 + absl::Minutes(5);
   ASSERT_TRUE((*store)->RecordEnrollment(again, Cert("web-1", "fp3", t1), t1).ok());
   EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp3", t1)));
   EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp1", t0)));
+}
+
+// After a re-enrollment (same key or not), only the certificate it issued speaks for the node:
+// not those of the earlier enrollment, not their renewals, not certificates it never recorded.
+TEST(IdentityStoreTest, OnlyCertificatesOfTheCurrentEnrollmentAreValid) {
+  TempDir dir;
+  absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  {
+    auto store = IdentityStore::Open(dir.Sub("plumb.db"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    NodeIdentity web{"web-1", "key1", {{"role", "web"}}, {"env"}};
+    ASSERT_TRUE((*store)->RecordEnrollment(web, Cert("web-1", "fp1", t0), t0).ok());
+    EXPECT_EQ((*store)->Find("web-1")->generation, 1);
+    ASSERT_TRUE((*store)->RecordRenewal("web-1", 1, Cert("web-1", "fp2", t0), t0).ok());
+    EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp1", t0)));
+    EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp2", t0)));
+    absl::Time t1 = t0 + absl::Minutes(1);
+    ASSERT_TRUE((*store)->RecordEnrollment(web, Cert("web-1", "fp3", t1), t1).ok());
+    EXPECT_EQ((*store)->Find("web-1")->generation, 2);
+    EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp1", t0)));
+    EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp2", t0)));
+    EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp3", t1)));
+    // A renewal that read the identity before the re-enrollment is refused.
+    auto stale = (*store)->RecordRenewal("web-1", 1, Cert("web-1", "fp4", t1), t1);
+    EXPECT_TRUE(absl::IsPermissionDenied(stale)) << stale;
+    EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp4", t1)));
+  }
+  auto store = IdentityStore::Open(dir.Sub("plumb.db"));
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp1", t0)));
+  EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp2", t0)));
+  EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp3", t0)));
+  EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "never-recorded", t0 + absl::Hours(1))));
+  EXPECT_FALSE((*store)->IsRevoked(Cert("outside-pki-1", "any", t0)));  // not enrolled here
+  EXPECT_EQ((*store)->Find("web-1")->allowed_label_keys, std::set<std::string>{"env"});
+  EXPECT_EQ((*store)->Find("web-1")->generation, 2);
+}
+
+// The renewal checked the node before `plumbctl node revoke` and records its certificate
+// after: the record is refused and the certificate stays invalid, also after the node enrolls
+// again.
+TEST(IdentityStoreTest, ARenewalFinishingAfterARevocationIsRevokedToo) {
+  TempDir dir;
+  absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  auto store = IdentityStore::Open(dir.Sub("plumb.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->RecordEnrollment({"web-1", "key1", {}, {}}, Cert("web-1", "fp1", t0), t0).ok());
+  int64_t generation = (*store)->Find("web-1")->generation;
+  ASSERT_TRUE((*store)->Revoke("web-1", t0).ok());
+  // Issued (with clock slack) after the revocation.
+  CertInfo renewed = Cert("web-1", "fp2", t0 + absl::Minutes(10));
+  auto late = (*store)->RecordRenewal("web-1", generation, renewed, t0 + absl::Minutes(10));
+  EXPECT_TRUE(absl::IsPermissionDenied(late)) << late;
+  EXPECT_TRUE((*store)->IsRevoked(renewed));
+  absl::Time t1 = t0 + absl::Minutes(20);
+  ASSERT_TRUE((*store)->RecordEnrollment({"web-1", "key1", {}, {}}, Cert("web-1", "fp3", t1), t1).ok());
+  EXPECT_TRUE((*store)->IsRevoked(renewed));
+  EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp3", t1)));
+}
+
+// A plumb.db written before generations existed: its nodes' certificates stay valid.
+TEST(IdentityStoreTest, ADatabaseFromBeforeGenerationsKeepsItsCertificates) {
+  TempDir dir;
+  {
+    auto db = SqliteDb::Open(dir.Sub("plumb.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec(
+        "CREATE TABLE enrolled_nodes (name TEXT PRIMARY KEY, public_key_sha256 TEXT NOT NULL,"
+        " labels BLOB NOT NULL, enrolled_ms INTEGER NOT NULL,"
+        " revoked_ms INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE node_certs (fingerprint TEXT PRIMARY KEY, node TEXT NOT NULL,"
+        " serial TEXT NOT NULL, issued_ms INTEGER NOT NULL, not_after_ms INTEGER NOT NULL,"
+        " revoked INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO enrolled_nodes VALUES ('web-1', 'key1', x'', 1, 0);"
+        "INSERT INTO node_certs VALUES ('fp1', 'web-1', '01', 1, 9999999999999, 0);").ok());
+  }
+  auto store = IdentityStore::Open(dir.Sub("plumb.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp1", t0)));
+  EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp-other", t0)));
+  ASSERT_TRUE((*store)->RecordRenewal("web-1", 0, Cert("web-1", "fp2", t0), t0).ok());
+  EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp2", t0)));
 }
 
 TEST(IdentityStoreTest, OperatorCertificatesAreRevokedOneOperatorAtATime) {
@@ -204,7 +304,7 @@ TEST(IdentityStoreTest, ARevokedNodeNameDoesNotRevokeAnOperatorOfTheSameName) {
   absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
   auto store = IdentityStore::Open(dir.Sub("plumb.db"));
   ASSERT_TRUE(store.ok());
-  ASSERT_TRUE((*store)->RecordEnrollment({"ops", "key", {}}, Cert("ops", "n1", t0), t0).ok());
+  ASSERT_TRUE((*store)->RecordEnrollment({"ops", "key", {}, {}}, Cert("ops", "n1", t0), t0).ok());
   ASSERT_TRUE((*store)->Revoke("ops", t0 + absl::Minutes(1)).ok());
   EXPECT_TRUE((*store)->IsRevoked(Cert("ops", "n2", t0)));
   EXPECT_FALSE((*store)->IsRevoked(Cert("ops", "o1", t0, kRoleOperator)));
