@@ -2,6 +2,12 @@
 
 namespace plumb {
 
+absl::StatusOr<bool> Store::PutReport(const v1::Report& report) {
+  absl::StatusOr<std::vector<bool>> stored = PutReports({&report});
+  if (!stored.ok()) return stored.status();
+  return (*stored)[0];
+}
+
 v1::ReportSummary Store::Summarize(const v1::Report& report) {
   v1::ReportSummary summary;
   summary.set_id(report.id());

@@ -51,7 +51,11 @@ class Store {
   // re-send). Stored with a summary (counts per outcome) for listing, and one resource event
   // per result that is not `unchanged`, in the same transaction. An error means nothing was
   // stored (the agent keeps the report queued).
-  virtual absl::StatusOr<bool> PutReport(const v1::Report& report) = 0;
+  absl::StatusOr<bool> PutReport(const v1::Report& report);
+  // Stores many reports in one transaction (all or none): element i says whether reports[i]
+  // was new. A batch of reports costs one disk sync instead of one each.
+  virtual absl::StatusOr<std::vector<bool>> PutReports(
+      const std::vector<const v1::Report*>& reports) = 0;
   // NotFound if no such report.
   virtual absl::StatusOr<v1::Report> GetReport(const std::string& id) = 0;
   // Newest first; `node` empty means every node; limit <= 0 means 20.

@@ -95,6 +95,7 @@ class AgentSession {
   uint64_t offered_generation = 0;  // CatalogBuilder::generation() of the last catalog offered
   std::string inflight_nonce;
   std::shared_ptr<const v1::Catalog> inflight;
+  std::shared_ptr<const v1::Catalog> acked;  // the last catalog the agent acknowledged
   uint64_t next_nonce = 1;
   bool reply_pending = false;  // a Hello awaits an answer even if nothing changed
   // Why the serving revision does not compile for this node (empty when it does). While set,

@@ -54,7 +54,7 @@ void StreamHub::Handled(AgentSession& s) {
 void StreamHub::PostAfter(absl::Duration delay, std::function<void()> work) {
   queue_.PostAfter(delay, [this, work = std::move(work)] {
     work();
-    FlushNodes();
+    nodes_.Flush();
   });
 }
 

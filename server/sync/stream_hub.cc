@@ -5,7 +5,6 @@
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
 #include "common/logging.h"
-#include "server/fleet/sensitive_scrub.h"
 #include "server/security/label_policy.h"
 
 namespace plumb {
@@ -15,41 +14,12 @@ std::string Short(const std::string& sha) { return sha.substr(0, 12); }
 
 int64_t UnixMs(absl::Time t) { return absl::ToUnixMillis(t); }
 
-std::string TriggerLabel(v1::RunTrigger trigger) {
-  switch (trigger) {
-    case v1::CATALOG: return "catalog";
-    case v1::INTERVAL: return "interval";
-    case v1::DRIFT: return "drift";
-    case v1::REQUEST: return "request";
-    default: return "unknown";
-  }
-}
-
 }  // namespace
-
-v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& desired_revision) {
-  int changed = 0, would_change = 0;
-  for (const v1::ResourceResult& r : report.results()) {
-    if (r.outcome() == v1::FAILED) return v1::NODE_FAILED;
-    if (r.outcome() == v1::CHANGED) ++changed;
-    if (r.outcome() == v1::WOULD_CHANGE) ++would_change;
-  }
-  if (report.noop() && would_change > 0) return v1::NODE_DRIFTED;
-  bool drift_run = report.trigger() == v1::INTERVAL || report.trigger() == v1::DRIFT;
-  if (!report.noop() && drift_run && changed > 0) return v1::NODE_DRIFTED;
-  if (!desired_revision.empty() && report.revision() != desired_revision) return v1::NODE_PENDING;
-  return v1::NODE_CONVERGED;
-}
-
-std::string NodeCompileErrorText(const std::string& revision, absl::string_view errors) {
-  return absl::StrCat("revision ", Short(revision), " does not compile for this node (it keeps ",
-                      "its last good catalog): ", errors);
-}
 
 StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock,
                      EventBus* events, ServerMetrics* metrics)
-    : store_(store), builder_(builder), runs_(runs), clock_(clock), events_(events),
-      metrics_(metrics) {}
+    : store_(store), builder_(builder), clock_(clock), events_(events), metrics_(metrics),
+      nodes_(store), intake_(store, &nodes_, runs, clock, events, metrics) {}
 
 StreamHub::~StreamHub() { queue_.Drain(); }
 
@@ -102,7 +72,7 @@ void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
     }
     LogInfo("agent disconnected", {{"node", name}});
     Publish(MakeEvent(v1::EVENT_NODE_DISCONNECTED, name));
-    UpdateNode(name, [&](v1::Node* n) {
+    nodes_.Update(name, [&](v1::Node* n) {
       n->set_connected(false);
       if (!s->run_once) n->set_status(v1::NODE_OFFLINE);
       n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
@@ -129,9 +99,9 @@ void StreamHub::SetRevoked(const std::string& node, bool revoked) {
                                                "\" has been revoked")));
     }
     if (revoked) LogWarning("node revoked", {{"node", node}, {"connected", session != nullptr}});
-    bool known = dirty_nodes_.count(node) > 0 || store_->GetNode(node).ok();
+    bool known = nodes_.Known(node);
     if (!revoked && !known) return;  // a first enrollment: the node appears when it connects
-    UpdateNode(node, [&](v1::Node* n) {
+    nodes_.Update(node, [&](v1::Node* n) {
       if (revoked) {
         n->set_status(v1::NODE_REVOKED);
         n->set_connected(false);
@@ -252,7 +222,7 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
                               {"held", hello.resource_versions_size()}});
   Publish(MakeEvent(v1::EVENT_NODE_CONNECTED, hello.node(), hello.applied_revision(),
                     absl::StrCat("agent ", hello.agent_version(), " from ", s->peer(), ignored)));
-  UpdateNode(hello.node(), [&](v1::Node* n) {
+  nodes_.Update(hello.node(), [&](v1::Node* n) {
     n->set_name(hello.node());
     n->mutable_labels()->clear();
     n->mutable_labels()->insert(s->inputs.labels.begin(), s->inputs.labels.end());
@@ -263,9 +233,7 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
     n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
     if (n->status() == v1::NODE_OFFLINE || n->status() == v1::NODE_STATUS_UNSPECIFIED) {
       // Back online: the last run's outcome is the node's status until the next run.
-      auto last = n->last_report_id().empty() ? absl::StatusOr<v1::Report>(absl::NotFoundError(""))
-                                              : store_->GetReport(n->last_report_id());
-      n->set_status(last.ok() ? StatusFromReport(*last, n->desired_revision()) : v1::NODE_UNKNOWN);
+      n->set_status(nodes_.StatusOfLastRun(*n));
     }
   });
   OfferCatalog(s);
@@ -285,7 +253,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
       SetCompileError(s, NodeCompileErrorText(state ? state->revision() : "",
                                               catalog.status().message()));
     } else {
-      UpdateNode(s->inputs.name, [&](v1::Node* n) {
+      nodes_.Update(s->inputs.name, [&](v1::Node* n) {
         n->set_last_error(std::string(catalog.status().message()));
       });
     }
@@ -319,7 +287,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
                                   {"upserted", update->upserted_size()},
                                   {"removed", update->removed_size()}, {"full", update->full()}});
   s->Send(std::move(msg));
-  UpdateNode(s->inputs.name, [&](v1::Node* n) {
+  nodes_.Update(s->inputs.name, [&](v1::Node* n) {
     n->set_desired_revision(c.revision());
     if (n->applied_revision() != c.revision() && n->status() != v1::NODE_FAILED) {
       n->set_status(v1::NODE_PENDING);
@@ -329,7 +297,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
 
 void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const std::string& error) {
   s->compile_error = error;
-  UpdateNode(s->inputs.name, [&](v1::Node* n) {
+  nodes_.Update(s->inputs.name, [&](v1::Node* n) {
     if (!error.empty()) {
       n->set_status(v1::NODE_FAILED);
       n->set_last_error(error);
@@ -337,9 +305,7 @@ void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const st
     }
     // Compiles again: until its next run, the node is what its last run said.
     n->clear_last_error();
-    auto last = n->last_report_id().empty() ? absl::StatusOr<v1::Report>(absl::NotFoundError(""))
-                                            : store_->GetReport(n->last_report_id());
-    n->set_status(last.ok() ? StatusFromReport(*last, n->desired_revision()) : v1::NODE_UNKNOWN);
+    n->set_status(nodes_.StatusOfLastRun(*n));
   });
 }
 
@@ -358,7 +324,7 @@ void StreamHub::ForgetNode(const std::string& node, std::function<void(absl::Sta
       session->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                                   absl::StrCat("node \"", node, "\" has been removed")));
     }
-    FlushNodes();  // pending changes of this node first, then the delete wins
+    nodes_.Flush();  // pending changes of this node first, then the delete wins
     absl::Status deleted = store_->DeleteNode(node);
     if (deleted.ok()) {
       LogWarning("node forgotten", {{"node", node}, {"connected", session != nullptr}});
@@ -391,7 +357,7 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
   if (!ack.error().empty()) {
     s->nacked_digest = sent->digest();
     LogWarning("catalog rejected by agent", {{"node", s->inputs.name}, {"error", ack.error()}});
-    UpdateNode(s->inputs.name, [&](v1::Node* n) {
+    nodes_.Update(s->inputs.name, [&](v1::Node* n) {
       n->set_status(v1::NODE_FAILED);
       n->set_last_error(absl::StrCat("catalog rejected: ", ack.error()));
     });
@@ -400,6 +366,7 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
     for (const v1::Resource& r : sent->resources()) s->held[r.id()] = r.version();
     s->held_digest = sent->digest();
     s->held_trusted = true;
+    s->acked = sent;
     // Nothing newer is served than what was just acknowledged: no need to build it again.
     if (!s->reply_pending && builder_->generation() == s->offered_generation) return;
   }
@@ -408,129 +375,25 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
 
 void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report,
                              int attempt) {
-  report.set_node(s->inputs.name);  // the stream's node, never what the message claims
-  if (report.id().empty()) {
-    s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Report.id is empty"));
-    return;
-  }
-  // The agent should never send a sensitive resource's diff; if it does, it goes no further.
-  // Without the node's catalog nobody can tell which resources are sensitive: keep no diff.
-  auto catalog = builder_->Build(s->inputs);
-  int dropped = 0;
-  if (catalog.ok()) {
-    dropped = ScrubSensitiveResults(**catalog, &report);
-  } else {
-    for (v1::ResourceResult& r : *report.mutable_results()) {
-      if (!r.diff().empty()) {
-        r.clear_diff();
-        ++dropped;
-      }
+  if (!intake_.Take(s, std::move(report), attempt)) return;
+  // The first report of a batch: store it with every report queued behind it, in one
+  // transaction, once the worker gets there.
+  Post([this] {
+    for (ReportIntake::Refused& r : intake_.Flush()) {
+      RetryReport(r.session, std::move(r.report), r.attempt, r.error);
     }
-  }
-  if (dropped > 0) {
-    LogWarning("dropped diffs from a report", {{"node", s->inputs.name}, {"diffs", dropped},
-                                               {"why", catalog.ok() ? "sensitive resources"
-                                                                    : "no catalog to check"}});
-  }
-  if (report.duration_us() < 0) report.set_duration_us(0);
-  auto stored = store_->PutReport(report);
-  if (!stored.ok()) {
-    RetryReport(s, std::move(report), attempt, stored.status());
-    return;
-  }
-  if (*stored) {
-    UpdateNode(s->inputs.name, [&](v1::Node* n) {
-      if (!report.noop()) n->set_applied_revision(report.revision());
-      n->set_status(StatusFromReport(report, n->desired_revision()));
-      n->set_last_report_id(report.id());
-      n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
-      if (n->status() != v1::NODE_FAILED) n->clear_last_error();
-      if (!s->compile_error.empty()) {
-        // A run of the last good catalog does not make the node current.
-        n->set_status(v1::NODE_FAILED);
-        n->set_last_error(s->compile_error);
-      }
-    });
-    LogInfo("report stored", {{"node", s->inputs.name}, {"report", report.id()},
-                              {"rev", Short(report.revision())}});
-    ObserveReport(report);
-  }
-  if (!report.request_id().empty()) runs_->Deliver(report.request_id(), Store::Summarize(report));
-  v1::ServerMessage ack;
-  ack.mutable_report_ack()->set_report_id(report.id());
-  s->Send(std::move(ack));
+  });
 }
 
 void StreamHub::Publish(v1::Event event) {
   if (events_ != nullptr) events_->Publish(std::move(event));
 }
 
-void StreamHub::ObserveReport(const v1::Report& report) {
-  if (metrics_ != nullptr) metrics_->ReportReceived(report, UnixMs(clock_->Now()));
-  if (events_ == nullptr) return;
-  v1::ReportSummary summary = Store::Summarize(report);
-  v1::Event finished = MakeEvent(v1::EVENT_RUN_FINISHED, report.node(), report.revision());
-  finished.set_message(absl::StrCat(TriggerLabel(report.trigger()), report.noop() ? " noop" : "",
-                                    " run: ", summary.changed(), " changed, ", summary.failed(),
-                                    " failed, ", summary.would_change(), " would change, ",
-                                    summary.unchanged(), " unchanged"));
-  *finished.mutable_report() = summary;
-  Publish(finished);
-  bool drift_run = report.trigger() == v1::INTERVAL || report.trigger() == v1::DRIFT;
-  if (report.noop() || !drift_run || summary.changed() == 0) return;
-  // Ids only: messages and diffs may describe contents, and events reach every watcher.
-  constexpr size_t kMaxIds = 10;
-  std::vector<std::string> ids;
-  for (const v1::ResourceResult& r : report.results()) {
-    if (r.outcome() == v1::CHANGED && ids.size() < kMaxIds) ids.push_back(r.id());
-  }
-  std::string more = summary.changed() > static_cast<int>(ids.size())
-                         ? absl::StrCat(" and ", summary.changed() - ids.size(), " more")
-                         : "";
-  v1::Event drift = MakeEvent(v1::EVENT_DRIFT_REPAIRED, report.node(), report.revision(),
-                              absl::StrCat("repaired ", absl::StrJoin(ids, ", "), more));
-  *drift.mutable_report() = summary;
-  Publish(drift);
-}
-
 void StreamHub::Post(std::function<void()> work) {
   queue_.Post([this, work = std::move(work)] {
     work();
-    FlushNodes();
+    nodes_.Flush();
   });
-}
-
-void StreamHub::UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change,
-                           bool unrevoke) {
-  auto dirty = dirty_nodes_.find(name);
-  if (dirty == dirty_nodes_.end()) {
-    v1::Node node;
-    auto existing = store_->GetNode(name);
-    if (existing.ok()) {
-      node = std::move(*existing);
-    } else {
-      node.set_name(name);
-      node.set_status(v1::NODE_UNKNOWN);
-    }
-    dirty = dirty_nodes_.emplace(name, std::move(node)).first;
-  }
-  v1::Node& node = dirty->second;
-  bool revoked = node.status() == v1::NODE_REVOKED;
-  change(&node);
-  if (revoked && !unrevoke) node.set_status(v1::NODE_REVOKED);
-}
-
-void StreamHub::FlushNodes() {
-  if (dirty_nodes_.empty()) return;
-  std::vector<v1::Node> nodes;
-  nodes.reserve(dirty_nodes_.size());
-  for (auto& [name, node] : dirty_nodes_) nodes.push_back(std::move(node));
-  dirty_nodes_.clear();
-  absl::Status s = store_->PutNodes(nodes);
-  if (!s.ok()) {
-    LogError("cannot store nodes", {{"nodes", nodes.size()}, {"first", nodes[0].name()},
-                                    {"error", s.message()}});
-  }
 }
 
 }  // namespace plumb

@@ -2,8 +2,9 @@
 
 // The registry of connected agents and the Sync protocol's server half: answers Hello with the
 // node's catalog (as a delta against what the agent holds), keeps one update in flight per
-// agent with newer revisions coalescing, stores reports and acknowledges them, and tracks each
-// node's status. All protocol work runs on one worker thread, never on gRPC's threads.
+// agent with newer revisions coalescing, and hands reports to the report intake. Node rows
+// change through the node book. All protocol work runs on one worker thread, never on gRPC's
+// threads.
 
 #include <atomic>
 #include <map>
@@ -16,6 +17,8 @@
 #include "plumb/v1/agent.pb.h"
 #include "server/sync/agent_session.h"
 #include "server/sync/catalog_builder.h"
+#include "server/sync/node_book.h"
+#include "server/sync/report_intake.h"
 #include "server/fleet/event_bus.h"
 #include "server/fleet/run_tracker.h"
 #include "server/http/server_metrics.h"
@@ -101,23 +104,14 @@ class StreamHub {
   // is computed once per (catalog, held digest) and shared.
   v1::CatalogUpdate DeltaFor(const AgentSession& s, const v1::Catalog& catalog,
                              uint64_t generation);
-  // Posts `work` to the worker, followed by FlushNodes().
+  // Posts `work` to the worker, followed by writing the node rows it changed (NodeBook).
   void Post(std::function<void()> work);
   // The same, after `delay`.
   void PostAfter(absl::Duration delay, std::function<void()> work);
-  // Changes the node's row as of the end of the current work item (see dirty_nodes_).
-  // Revoked is sticky: `change` cannot move a revoked node out of it unless `unrevoke`.
-  void UpdateNode(const std::string& name, const std::function<void(v1::Node*)>& change,
-                  bool unrevoke = false);
-  // Writes the nodes changed by the work item that just ran, in one transaction.
-  void FlushNodes();
-  // Metrics and events for a newly stored report: run finished, and drift repaired.
-  void ObserveReport(const v1::Report& report);
   void Publish(v1::Event event);
 
   Store* const store_;
   CatalogBuilder* const builder_;
-  RunTracker* const runs_;
   Clock* const clock_;
   EventBus* const events_;
   ServerMetrics* const metrics_;
@@ -130,11 +124,9 @@ class StreamHub {
   // Hello naming one is refused, even on a stream authorized before the revocation.
   std::set<std::string> revoked_;
 
-  // Worker-thread only: node rows changed by the running work item, written together when it
-  // ends. A commit's fan-out is one work item: its 10,000 row updates are one transaction,
-  // after every update has been sent, instead of a SELECT and an autocommit INSERT each
-  // before the next agent's turn (docs/benchmarks.md, finding 2).
-  std::map<std::string, v1::Node> dirty_nodes_;
+  // Worker-thread only: node rows (written at the end of each work item) and reports.
+  NodeBook nodes_;
+  ReportIntake intake_;
   // Worker-thread only: DeltaFor's deltas of the builder generation delta_generation_.
   static constexpr size_t kMaxCachedDeltas = 256;
   std::map<std::string, v1::CatalogUpdate> delta_cache_;
@@ -146,11 +138,5 @@ class StreamHub {
 
   WorkQueue queue_;  // last: destroyed (joined) first, while the rest is still alive
 };
-
-// The node status a report implies, given the revision the node should be on.
-v1::NodeStatus StatusFromReport(const v1::Report& report, const std::string& desired_revision);
-
-// What last_error says when the serving revision does not compile for a node.
-std::string NodeCompileErrorText(const std::string& revision, absl::string_view errors);
 
 }  // namespace plumb

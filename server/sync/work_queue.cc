@@ -28,9 +28,21 @@ void WorkQueue::PostAfter(absl::Duration delay, std::function<void()> work) {
 }
 
 void WorkQueue::Drain() {
-  absl::Notification done;
-  Post([&done] { done.Notify(); });
-  done.WaitForNotification();
+  // Work that queued work posts (a report batch's flush) is drained too: until a marker finds
+  // nothing behind it.
+  while (true) {
+    absl::Notification done;
+    bool idle = false;
+    Post([this, &done, &idle] {
+      {
+        absl::MutexLock lock(&mu_);
+        idle = queue_.empty();
+      }
+      done.Notify();
+    });
+    done.WaitForNotification();
+    if (idle) return;
+  }
 }
 
 void WorkQueue::PromoteDue() {

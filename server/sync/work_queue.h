@@ -24,7 +24,8 @@ class WorkQueue {
   void Post(std::function<void()> work);
   // Queues `work` once `delay` (real time) has passed, behind what is queued by then.
   void PostAfter(absl::Duration delay, std::function<void()> work);
-  // Blocks until everything posted (not PostAfter) before the call has run.
+  // Blocks until everything posted (not PostAfter) before the call has run, and what that
+  // work posted in turn: until the queue is empty.
   void Drain();
 
  private:

@@ -300,30 +300,42 @@ absl::StatusOr<std::vector<v1::Node>> SqliteStore::ListNodes(
 
 // ---- Reports ----
 
-absl::StatusOr<bool> SqliteStore::PutReport(const v1::Report& report) {
-  if (report.id().empty()) return absl::InvalidArgumentError("report without an id");
-  v1::ReportSummary summary = Summarize(report);
+absl::StatusOr<std::vector<bool>> SqliteStore::PutReports(
+    const std::vector<const v1::Report*>& reports) {
+  for (const v1::Report* report : reports) {
+    if (report->id().empty()) return absl::InvalidArgumentError("report without an id");
+  }
+  std::vector<bool> stored;
   absl::MutexLock lock(&mu_);
-  // The report and its resource events commit together (or not at all).
-  bool stored = false;
+  // The reports and their resource events commit together (or not at all).
   PLUMB_RETURN_IF_ERROR(db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    std::unique_ptr<SqliteStatement> stmt;
-    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-        "INSERT OR IGNORE INTO reports (id, node, started_ms, summary, changed, failed, proto)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    PLUMB_RETURN_IF_ERROR(stmt->BindText(1, report.id()));
-    PLUMB_RETURN_IF_ERROR(stmt->BindText(2, report.node()));
-    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, report.started_unix_ms()));
-    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(4, summary.SerializeAsString()));
-    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, summary.changed()));
-    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, summary.failed()));
-    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(7, report.SerializeAsString()));
-    PLUMB_RETURN_IF_ERROR(stmt->Run());
-    if (db_->Changes() == 0) return absl::OkStatus();  // a re-send: its events are stored
-    stored = true;
-    return InsertResourceEvents(report);
+    for (const v1::Report* report : reports) {
+      bool is_new = false;
+      PLUMB_ASSIGN_OR_RETURN(is_new, InsertReport(*report));
+      stored.push_back(is_new);
+    }
+    return absl::OkStatus();
   }));
   return stored;
+}
+
+absl::StatusOr<bool> SqliteStore::InsertReport(const v1::Report& report) {
+  v1::ReportSummary summary = Summarize(report);
+  std::unique_ptr<SqliteStatement> stmt;
+  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+      "INSERT OR IGNORE INTO reports (id, node, started_ms, summary, changed, failed, proto)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, report.id()));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, report.node()));
+  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, report.started_unix_ms()));
+  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(4, summary.SerializeAsString()));
+  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, summary.changed()));
+  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, summary.failed()));
+  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(7, report.SerializeAsString()));
+  PLUMB_RETURN_IF_ERROR(stmt->Run());
+  if (db_->Changes() == 0) return false;  // a re-send: its events are already stored
+  PLUMB_RETURN_IF_ERROR(InsertResourceEvents(report));
+  return true;
 }
 
 absl::StatusOr<v1::Report> SqliteStore::GetReport(const std::string& id) {

@@ -45,7 +45,8 @@ class SqliteStore : public Store {
   absl::Status DeleteNode(const std::string& name) override;
   absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus() override;
 
-  absl::StatusOr<bool> PutReport(const v1::Report& report) override;
+  absl::StatusOr<std::vector<bool>> PutReports(
+      const std::vector<const v1::Report*>& reports) override;
   absl::StatusOr<v1::Report> GetReport(const std::string& id) override;
   absl::StatusOr<std::vector<v1::ReportSummary>> ListReports(const std::string& node,
                                                              int limit) override;
@@ -57,6 +58,9 @@ class SqliteStore : public Store {
   absl::Status Ping() override;
 
  private:
+  // Inserts `report` unless its id is stored; true if it was new. The caller holds mu_ inside
+  // a transaction.
+  absl::StatusOr<bool> InsertReport(const v1::Report& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Inserts `report`'s resource events; the caller holds mu_ inside a transaction.
   absl::Status InsertResourceEvents(const v1::Report& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
