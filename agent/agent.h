@@ -75,7 +75,8 @@ class Agent {
   ChannelFactory* const channels_;
   const AgentTiming timing_;
   std::unique_ptr<BlobCache> blobs_;
-  std::unique_ptr<Filesystem> fs_;  // rooted at config.root; the engine's and pruning's
+  // Rooted at config.root; the one the engine and pruning use, always under run_mu_.
+  std::unique_ptr<Filesystem> fs_;
   std::unique_ptr<ApplyEngine> engine_;
   std::unique_ptr<DriftWatch> drift_;  // daemon mode only; set before threads start
   std::unique_ptr<ReportQueue> reports_;
