@@ -32,11 +32,15 @@ int CountOutcome(const v1::Report& r, v1::ResourceOutcome outcome) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
-                                                     CommandRunner* runner, Clock* clock) {
-  std::unique_ptr<Agent> agent(new Agent(config, clock));
+                                                     CommandRunner* runner, Clock* clock,
+                                                     ChannelFactory* channels,
+                                                     AgentTiming timing) {
+  std::unique_ptr<Agent> agent(new Agent(config, clock, channels, timing));
   PLUMB_RETURN_IF_ERROR(MakeStateDirs(config.state_dir));
   PLUMB_ASSIGN_OR_RETURN(agent->blobs_, BlobCache::Open(config.state_dir + "/blobs"));
-  agent->engine_ = std::make_unique<ApplyEngine>(config.root, agent->blobs_.get(), runner, clock);
+  agent->fs_ = NewRootedFilesystem(config.root);
+  agent->engine_ = std::make_unique<ApplyEngine>(agent->fs_.get(), config.root,
+                                                 agent->blobs_.get(), runner, clock);
   PLUMB_ASSIGN_OR_RETURN(agent->reports_, ReportQueue::Open(config.state_dir + "/reports"));
   absl::MutexLock lock(&agent->run_mu_);
   auto cached = ReadStateFile(config.state_dir + "/catalog.pb");
@@ -47,13 +51,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
   auto inventory = Inventory::Load(config.state_dir + "/inventory.pb");
   if (!inventory.ok()) return inventory.status();
   agent->inventory_ = std::make_unique<Inventory>(std::move(*inventory));
-  agent->fs_ = NewRootedFilesystem(config.root);
   auto applied = ReadStateFile(config.state_dir + "/applied_revision");
   if (applied.ok()) agent->applied_revision_ = *applied;
   return agent;
 }
 
-Agent::Agent(AgentConfig config, Clock* clock) : config_(std::move(config)), clock_(clock) {}
+Agent::Agent(AgentConfig config, Clock* clock, ChannelFactory* channels, AgentTiming timing)
+    : config_(std::move(config)), clock_(clock), channels_(channels), timing_(timing) {}
 
 void Agent::Stop() {
   absl::MutexLock lock(&mu_);
@@ -225,13 +229,12 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
 }
 
 int Agent::RunOnce() {
-  auto creds = MakeChannelCredentials(config_.insecure, config_.tls);
-  if (!creds.ok()) {
-    LogError("cannot set up credentials", {{"error", creds.status().message()}});
+  auto channel = channels_->NewChannel();
+  if (!channel.ok()) {
+    LogError("cannot set up credentials", {{"error", channel.status().message()}});
     return 1;
   }
-  auto channel = grpc::CreateCustomChannel(config_.server, *creds, DefaultChannelArguments());
-  SyncClient client(channel);
+  SyncClient client(*channel);
   absl::Status opened = client.Open(absl::Seconds(10), absl::Seconds(120));
   int exit_code = 1;
   if (opened.ok()) {
@@ -249,7 +252,7 @@ int Agent::RunOnce() {
     // Why the server ended the stream before a catalog came (refused identity, revoked...).
     if (!finished.ok()) LogError("stream closed", {{"status", finished.ToString()}});
   }
-  LogError("server unreachable; applying the cached catalog", {{"server", config_.server}});
+  LogError("server unreachable; applying the cached catalog", {{"server", channels_->target()}});
   bool has_catalog;
   {
     absl::MutexLock lock(&run_mu_);
@@ -259,18 +262,20 @@ int Agent::RunOnce() {
   return 1;
 }
 
+bool Agent::WaitUnlessStopping(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  clock_->AwaitWithTimeout(&mu_, absl::Condition(&stopping), d);
+  return !stopping_;
+}
+
 void Agent::IntervalLoop() {
   absl::BitGen gen;
   while (true) {
     absl::Duration wait =
         config_.interval +
         absl::Milliseconds(absl::Uniform<int64_t>(gen, 0, absl::ToInt64Milliseconds(config_.splay) + 1));
-    {
-      absl::MutexLock lock(&mu_);
-      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-      mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
-      if (stopping_) return;
-    }
+    if (!WaitUnlessStopping(wait)) return;
     bool has_catalog;
     {
       absl::MutexLock lock(&run_mu_);
@@ -281,11 +286,8 @@ void Agent::IntervalLoop() {
 }
 
 void Agent::HeartbeatLoop() {
-  while (true) {
+  while (WaitUnlessStopping(timing_.heartbeat)) {
     absl::MutexLock lock(&mu_);
-    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(30));
-    if (stopping_) return;
     if (current_ != nullptr) {
       v1::AgentMessage hb;
       hb.mutable_heartbeat()->set_unix_ms(absl::ToUnixMillis(clock_->Now()));
@@ -294,38 +296,21 @@ void Agent::HeartbeatLoop() {
   }
 }
 
-void Agent::RunDaemon() {
-  drift_ = std::make_unique<DriftWatch>(config_.root, [this] { RunCatalog(v1::DRIFT, config_.noop); });
-  absl::Status watching = drift_->Start();
-  if (!watching.ok()) {
-    LogWarning("drift watch unavailable; repairing at intervals only", {{"error", watching.message()}});
-  } else {
-    absl::MutexLock lock(&run_mu_);
-    drift_->Watch(held_);
-  }
-  std::thread interval([this] { IntervalLoop(); });
-  std::thread heartbeat([this] { HeartbeatLoop(); });
-  auto creds = MakeChannelCredentials(config_.insecure, config_.tls);
-  if (!creds.ok()) {
-    LogError("cannot set up credentials; enforcing the cached catalog only",
-             {{"error", creds.status().message()}});
-  }
-  Backoff backoff(absl::Milliseconds(500), absl::Seconds(30));
-  while (creds.ok()) {
+void Agent::ConnectLoop() {
+  Backoff backoff(timing_.backoff_initial, timing_.backoff_max);
+  while (true) {
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) break;
+      if (stopping_) return;
     }
-    // Credentials are read afresh for every connection, so that a renewed certificate
-    // (cert_renewer.h) is presented from the next connection on.
-    auto fresh = MakeChannelCredentials(config_.insecure, config_.tls);
-    if (fresh.ok()) {
-      creds = std::move(fresh);
-    } else {
-      LogWarning("cannot read TLS files; using the previous ones", {{"error", fresh.status().message()}});
+    auto channel = channels_->NewChannel();
+    if (!channel.ok()) {
+      LogError("cannot set up credentials; enforcing the cached catalog only",
+               {{"error", channel.status().message()}});
+      return;
     }
-    SyncClient client(grpc::CreateCustomChannel(config_.server, *creds, DefaultChannelArguments()));
-    absl::Status opened = client.Open(absl::Seconds(5));
+    SyncClient client(*channel);
+    absl::Status opened = client.Open(timing_.connect_timeout);
     if (opened.ok()) {
       {
         absl::MutexLock lock(&mu_);
@@ -342,11 +327,23 @@ void Agent::RunDaemon() {
       LogInfo("stream closed", {{"status", finished.ToString()}});
     }
     absl::Duration wait = backoff.Next();
-    LogInfo("reconnecting", {{"server", config_.server}, {"in", absl::FormatDuration(wait)}});
-    absl::MutexLock lock(&mu_);
-    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&stopping), wait);
+    LogInfo("reconnecting", {{"server", channels_->target()}, {"in", absl::FormatDuration(wait)}});
+    if (!WaitUnlessStopping(wait)) return;
   }
+}
+
+void Agent::RunDaemon() {
+  drift_ = std::make_unique<DriftWatch>(config_.root, [this] { RunCatalog(v1::DRIFT, config_.noop); });
+  absl::Status watching = drift_->Start();
+  if (!watching.ok()) {
+    LogWarning("drift watch unavailable; repairing at intervals only", {{"error", watching.message()}});
+  } else {
+    absl::MutexLock lock(&run_mu_);
+    drift_->Watch(held_);
+  }
+  std::thread interval([this] { IntervalLoop(); });
+  std::thread heartbeat([this] { HeartbeatLoop(); });
+  ConnectLoop();
   {
     absl::MutexLock lock(&mu_);
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };

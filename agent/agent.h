@@ -12,9 +12,10 @@
 #include "agent/agent_config.h"
 #include "agent/engine/apply_engine.h"
 #include "agent/blob_cache.h"
+#include "agent/channel_factory.h"
 #include "agent/engine/drift_watch.h"
-#include "agent/host/filesystem.h"
 #include "agent/engine/inventory.h"
+#include "agent/host/filesystem.h"
 #include "agent/report_queue.h"
 #include "agent/sync_client.h"
 #include "common/clock.h"
@@ -22,12 +23,24 @@
 
 namespace plumb {
 
+// The daemon's fixed timings: not configuration, but tests stretch or shrink them. Every wait
+// on these goes through the agent's Clock, except connect_timeout (a gRPC deadline).
+struct AgentTiming {
+  absl::Duration heartbeat = absl::Seconds(30);
+  absl::Duration backoff_initial = absl::Milliseconds(500);  // reconnect, see backoff.h
+  absl::Duration backoff_max = absl::Seconds(30);
+  absl::Duration connect_timeout = absl::Seconds(5);  // daemon: for the channel to be ready
+};
+
 // Thread-safe: Run* from one thread, Stop() from any.
 class Agent {
  public:
-  // `runner`, `clock` are not owned and must outlive the agent.
+  // `runner`, `clock` and `channels` are not owned and must outlive the agent. Every timed
+  // wait of the daemon (interval and splay, heartbeat, reconnect backoff) is on `clock`.
   static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentConfig& config,
-                                                       CommandRunner* runner, Clock* clock);
+                                                       CommandRunner* runner, Clock* clock,
+                                                       ChannelFactory* channels,
+                                                       AgentTiming timing = AgentTiming());
 
   // --once: one run of the server's current catalog. Returns 0 when every resource converged,
   // 1 when one failed or the server could not be reached (the cached catalog is applied then).
@@ -37,7 +50,7 @@ class Agent {
   void Stop();
 
  private:
-  Agent(AgentConfig config, Clock* clock);
+  Agent(AgentConfig config, Clock* clock, ChannelFactory* channels, AgentTiming timing);
 
   // One connected stream, until it breaks or Stop(). `once` returns after the first run.
   // Returns true if the stream delivered at least one message.
@@ -52,10 +65,18 @@ class Agent {
   void IntervalLoop();
   // Sends a Heartbeat on the open stream every `heartbeat` so NATs and the server see us.
   void HeartbeatLoop();
+  // Connects, serves the stream until it breaks, waits the backoff and again, until Stop().
+  void ConnectLoop();
+  // Waits on `clock_` for `d` or Stop(). Returns false when stopping.
+  bool WaitUnlessStopping(absl::Duration d);
 
   const AgentConfig config_;
   Clock* const clock_;
+  ChannelFactory* const channels_;
+  const AgentTiming timing_;
   std::unique_ptr<BlobCache> blobs_;
+  // Rooted at config.root; the one the engine and pruning use, always under run_mu_.
+  std::unique_ptr<Filesystem> fs_;
   std::unique_ptr<ApplyEngine> engine_;
   std::unique_ptr<DriftWatch> drift_;  // daemon mode only; set before threads start
   std::unique_ptr<ReportQueue> reports_;
@@ -63,7 +84,6 @@ class Agent {
   absl::Mutex run_mu_;  // one run at a time; guards the held catalog
   v1::Catalog held_ ABSL_GUARDED_BY(run_mu_);
   std::unique_ptr<Inventory> inventory_ ABSL_GUARDED_BY(run_mu_);
-  std::unique_ptr<Filesystem> fs_;  // for pruning, rooted like the engine's
   std::string applied_revision_ ABSL_GUARDED_BY(run_mu_);
 
   absl::Mutex mu_;

@@ -73,7 +73,7 @@ void CertRenewer::Stop() {
 bool CertRenewer::Wait(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  mu_.AwaitWithTimeout(absl::Condition(&stopping), d);
+  clock_->AwaitWithTimeout(&mu_, absl::Condition(&stopping), d);
   return !stopping_;
 }
 

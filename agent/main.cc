@@ -9,6 +9,7 @@
 #include "agent/agent_config.h"
 #include "agent/engine/apply_engine.h"
 #include "agent/cert_renewer.h"
+#include "agent/channel_factory.h"
 #include "agent/enroll.h"
 #include "agent/host/command_runner.h"
 #include "agent/masterless.h"
@@ -106,7 +107,8 @@ int main(int argc, char** argv) {
 
   plumb::SystemClock clock;
   std::unique_ptr<plumb::CommandRunner> runner = plumb::NewRealCommandRunner();
-  auto agent = plumb::Agent::Create(*config, runner.get(), &clock);
+  std::unique_ptr<plumb::ChannelFactory> channels = plumb::NewServerChannelFactory(*config);
+  auto agent = plumb::Agent::Create(*config, runner.get(), &clock, channels.get());
   if (!agent.ok()) {
     std::cerr << "plumb-agent: " << agent.status().message() << "\n";
     return 1;

@@ -11,6 +11,7 @@
 #include "agent/engine/apply_engine.h"
 #include "agent/host/command_runner.h"
 #include "agent/facts.h"
+#include "agent/host/filesystem.h"
 #include "common/compiler/compiler.h"
 #include "common/compiler/directory_tree.h"
 #include "common/logging.h"
@@ -46,7 +47,8 @@ int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config, bool j
   CompiledBlobs blobs(&result);
   std::unique_ptr<CommandRunner> runner = NewRealCommandRunner();
   SystemClock clock;
-  ApplyEngine engine(config.root, &blobs, runner.get(), &clock);
+  std::unique_ptr<Filesystem> fs = NewRootedFilesystem(config.root);
+  ApplyEngine engine(fs.get(), config.root, &blobs, runner.get(), &clock);
   RunOptions options;
   options.noop = config.noop;
   options.trigger = v1::REQUEST;

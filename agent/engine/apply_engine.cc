@@ -22,15 +22,18 @@ namespace plumb {
 
 // The engine's collaborators, its providers by resource type, and the state of the current run.
 struct ApplyEngine::Impl {
-  Impl(std::string root_path, BlobSource* blob_source, CommandRunner* command_runner,
-       Clock* run_clock)
-      : root(std::move(root_path)), blobs(blob_source), runner(command_runner), clock(run_clock) {
-    fs = NewRootedFilesystem(root);
-    providers["file"] = std::make_unique<FileProvider>(fs.get(), blobs);
-    providers["directory"] = std::make_unique<DirectoryProvider>(fs.get());
-    providers["symlink"] = std::make_unique<SymlinkProvider>(fs.get());
+  Impl(Filesystem* filesystem, std::string root_path, BlobSource* blob_source,
+       CommandRunner* command_runner, Clock* run_clock)
+      : fs(filesystem),
+        root(std::move(root_path)),
+        blobs(blob_source),
+        runner(command_runner),
+        clock(run_clock) {
+    providers["file"] = std::make_unique<FileProvider>(fs, blobs);
+    providers["directory"] = std::make_unique<DirectoryProvider>(fs);
+    providers["symlink"] = std::make_unique<SymlinkProvider>(fs);
     if (runner != nullptr) {
-      providers["exec"] = std::make_unique<ExecProvider>(fs.get(), runner, root);
+      providers["exec"] = std::make_unique<ExecProvider>(fs, runner, root);
       providers["package"] = std::make_unique<PackageProvider>(runner);
       providers["service"] = std::make_unique<ServiceProvider>(runner);
       providers["user"] = std::make_unique<UserProvider>(runner);
@@ -42,11 +45,11 @@ struct ApplyEngine::Impl {
   v1::ResourceResult ApplyChecked(const v1::Resource& resource, Provider* provider,
                                   const std::vector<std::string>& notified_by, bool noop);
 
+  Filesystem* const fs;
   const std::string root;
   BlobSource* const blobs;
   CommandRunner* const runner;
   Clock* const clock;
-  std::unique_ptr<Filesystem> fs;
   std::map<std::string, std::unique_ptr<Provider>> providers;
 
   // Per run.
@@ -167,8 +170,9 @@ v1::ResourceResult ApplyEngine::Impl::ApplyChecked(const v1::Resource& resource,
   return result;
 }
 
-ApplyEngine::ApplyEngine(std::string root, BlobSource* blobs, CommandRunner* runner, Clock* clock)
-    : impl_(std::make_unique<Impl>(std::move(root), blobs, runner, clock)) {}
+ApplyEngine::ApplyEngine(Filesystem* fs, std::string root, BlobSource* blobs,
+                         CommandRunner* runner, Clock* clock)
+    : impl_(std::make_unique<Impl>(fs, std::move(root), blobs, runner, clock)) {}
 
 ApplyEngine::~ApplyEngine() = default;
 

@@ -27,13 +27,16 @@ struct RunOptions {
 };
 
 class CommandRunner;  // agent/host/command_runner.h
+class Filesystem;     // agent/host/filesystem.h
 
 // Thread-compatible: one run at a time.
 class ApplyEngine {
  public:
-  // `root` prefixes every managed path ("/" in production). `blobs`, `runner`, `clock` are
-  // not owned and must outlive the engine.
-  ApplyEngine(std::string root, BlobSource* blobs, CommandRunner* runner, Clock* clock);
+  // Providers touch files through `fs` (NewRootedFilesystem(root) in production); `root` is
+  // the prefix `fs` resolves under, handed to exec commands as PLUMB_ROOT. `fs`, `blobs`,
+  // `runner`, `clock` are not owned and must outlive the engine.
+  ApplyEngine(Filesystem* fs, std::string root, BlobSource* blobs, CommandRunner* runner,
+              Clock* clock);
   ~ApplyEngine();
 
   // Applies `catalog` and returns the report: revision, catalog_digest, trigger, noop,

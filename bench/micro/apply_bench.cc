@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/engine/apply_engine.h"
+#include "agent/host/filesystem.h"
 #include "bench/micro/bench_repo.h"
 #include "benchmark/benchmark.h"
 #include "common/clock.h"
@@ -51,7 +52,8 @@ void BM_ApplyUnchangedFiles(benchmark::State& state) {
   std::string root = mkdtemp(root_template);
   CompiledBlobs blobs(&compiled);
   SystemClock clock;
-  ApplyEngine engine(root, &blobs, /*runner=*/nullptr, &clock);
+  std::unique_ptr<Filesystem> fs = NewRootedFilesystem(root);
+  ApplyEngine engine(fs.get(), root, &blobs, /*runner=*/nullptr, &clock);
   v1::Report first = engine.Run(*compiled.catalog, {});
   if (Count(first, v1::FAILED) > 0) state.SkipWithError("the first apply failed");
   int unchanged = 0;

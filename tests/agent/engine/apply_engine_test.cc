@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "agent/host/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/agent/agent_test_fakes.h"
@@ -25,7 +26,9 @@ using ::testing::SizeIs;
 
 class ApplyEngineTest : public ::testing::Test {
  protected:
-  ApplyEngineTest() : engine_(dir_.path(), &blobs_, &runner_, &clock_) {
+  ApplyEngineTest()
+      : fs_(NewRootedFilesystem(dir_.path())),
+        engine_(fs_.get(), dir_.path(), &blobs_, &runner_, &clock_) {
     catalog_.set_revision("rev1");
   }
 
@@ -66,6 +69,7 @@ class ApplyEngineTest : public ::testing::Test {
   MapBlobSource blobs_;
   ScriptedCommandRunner runner_;
   FakeClock clock_;
+  std::unique_ptr<Filesystem> fs_;
   ApplyEngine engine_;
   v1::Catalog catalog_;
 };
