@@ -51,6 +51,44 @@ flags (each is also a key of the YAML config file):
 // restart on it (RestartPreventExitStatus=78), so an enabled, unenrolled agent stays stopped.
 constexpr int kExitNotEnrolled = 78;
 
+// The daemon (or, with --once, one run): until SIGTERM or SIGINT.
+int RunAgent(const plumb::AgentConfig& config) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  plumb::SystemClock clock;
+  std::unique_ptr<plumb::CommandRunner> runner = plumb::NewRealCommandRunner();
+  std::unique_ptr<plumb::ChannelFactory> channels = plumb::NewServerChannelFactory(config);
+  auto agent = plumb::Agent::Create(config, runner.get(), &clock, channels.get());
+  if (!agent.ok()) {
+    std::cerr << "plumb-agent: " << agent.status().message() << "\n";
+    return 1;
+  }
+  plumb::CertRenewer renewer(config, &clock);
+  if (config.once) {
+    absl::Status renewed = renewer.RenewIfDue();
+    if (!renewed.ok()) plumb::LogWarning("certificate renewal failed", {{"error", renewed.message()}});
+    return (*agent)->RunOnce();
+  }
+  renewer.Start();
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    plumb::LogInfo("stopping", {{"signal", sig}});
+    (*agent)->Stop();
+  });
+  plumb::LogInfo("plumb-agent started", {{"node", config.node}, {"server", config.server},
+                                         {"root", config.root}});
+  (*agent)->RunDaemon();
+  waiter.join();
+  plumb::LogInfo("stopped");
+  return 0;
+}
+
 int main(int argc, char** argv) {
   // "-o json" (masterless apply's output format) is the one short flag.
   auto flags = plumb::CommandLine::Parse(argc, argv, plumb::AgentBoolFlags(), {{"-o", "output"}});
@@ -99,38 +137,6 @@ int main(int argc, char** argv) {
     return kExitNotEnrolled;
   }
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  plumb::SystemClock clock;
-  std::unique_ptr<plumb::CommandRunner> runner = plumb::NewRealCommandRunner();
-  std::unique_ptr<plumb::ChannelFactory> channels = plumb::NewServerChannelFactory(*config);
-  auto agent = plumb::Agent::Create(*config, runner.get(), &clock, channels.get());
-  if (!agent.ok()) {
-    std::cerr << "plumb-agent: " << agent.status().message() << "\n";
-    return 1;
-  }
-  plumb::CertRenewer renewer(*config, &clock);
-  if (config->once) {
-    absl::Status renewed = renewer.RenewIfDue();
-    if (!renewed.ok()) plumb::LogWarning("certificate renewal failed", {{"error", renewed.message()}});
-    return (*agent)->RunOnce();
-  }
-  renewer.Start();
-
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    plumb::LogInfo("stopping", {{"signal", sig}});
-    (*agent)->Stop();
-  });
-  plumb::LogInfo("plumb-agent started", {{"node", config->node}, {"server", config->server},
-                                         {"root", config->root}});
-  (*agent)->RunDaemon();
-  waiter.join();
-  plumb::LogInfo("stopped");
-  return 0;
+  return RunAgent(*config);
 }
+

@@ -9,11 +9,14 @@
 
 namespace plumb {
 
-const std::vector<ResourceTypeDef>& ResourceTypes() {
+namespace {
+
+// Types named by a path under the agent's root.
+std::vector<ResourceTypeDef> PathTypes() {
   using K = AttributeKind;
   using C = AttributeCarrier;
   using R = Requirement;
-  static const auto* types = new std::vector<ResourceTypeDef>{
+  return {
       {"file",
        true,
        {"present", "absent"},
@@ -42,6 +45,15 @@ const std::vector<ResourceTypeDef>& ResourceTypes() {
        {{"ensure", K::kEnsure},
         {"target", K::kString, C::kAttributes, R::kRequiredUnlessAbsent},
         {"force", K::kBool}}},
+  };
+}
+
+// Types named by something else (a command, a package, a unit, an account).
+std::vector<ResourceTypeDef> OtherTypes() {
+  using K = AttributeKind;
+  using C = AttributeCarrier;
+  using R = Requirement;
+  return {
       {"exec",
        false,
        {},
@@ -69,6 +81,16 @@ const std::vector<ResourceTypeDef>& ResourceTypes() {
         {"shell", K::kString}}},
       {"group", false, {"present", "absent"}, "present", {{"ensure", K::kEnsure}, {"gid", K::kUint}}},
   };
+}
+
+}  // namespace
+
+const std::vector<ResourceTypeDef>& ResourceTypes() {
+  static const auto* types = [] {
+    auto* all = new std::vector<ResourceTypeDef>(PathTypes());
+    for (ResourceTypeDef& type : OtherTypes()) all->push_back(std::move(type));
+    return all;
+  }();
   return *types;
 }
 

@@ -55,6 +55,30 @@ exit status: 0 success, 1 failed operation, 2 bad usage
 
 using FleetCommand = std::function<int(v1::FleetService::StubInterface*, const CtlInvocation&)>;
 
+// Connects to the fleet API as the flags and config say, and runs `run` over it.
+int RunFleetCommand(const FleetCommand& run, const CommandLine& flags, const CtlInvocation& inv) {
+  std::ostream& err = *inv.err;
+  auto connection = ResolveConnection(flags);
+  if (!connection.ok()) {
+    err << "plumbctl: " << connection.status().message() << "\n";
+    return 2;
+  }
+  absl::Status credential = CheckHasCredential(*connection);
+  if (!credential.ok()) {
+    err << "plumbctl: " << credential.message() << "\n";
+    return 1;
+  }
+  auto creds = MakeChannelCredentials(connection->insecure, connection->tls, connection->token);
+  if (!creds.ok()) {
+    err << "plumbctl: " << creds.status().message() << "\n";
+    return 2;
+  }
+  auto channel =
+      grpc::CreateCustomChannel(connection->server, *creds, DefaultChannelArguments());
+  auto stub = v1::FleetService::NewStub(channel);
+  return run(stub.get(), inv);
+}
+
 }  // namespace
 
 int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -114,25 +138,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   FleetCommand run = it->second;
   if (command == "node" && inv.args.size() == 2 && inv.args[0] == "revoke") run = CmdNodeRevoke;
   if (command == "node" && inv.args.size() == 2 && inv.args[0] == "forget") run = CmdNodeForget;
-  auto connection = ResolveConnection(*flags);
-  if (!connection.ok()) {
-    err << "plumbctl: " << connection.status().message() << "\n";
-    return 2;
-  }
-  absl::Status credential = CheckHasCredential(*connection);
-  if (!credential.ok()) {
-    err << "plumbctl: " << credential.message() << "\n";
-    return 1;
-  }
-  auto creds = MakeChannelCredentials(connection->insecure, connection->tls, connection->token);
-  if (!creds.ok()) {
-    err << "plumbctl: " << creds.status().message() << "\n";
-    return 2;
-  }
-  auto channel =
-      grpc::CreateCustomChannel(connection->server, *creds, DefaultChannelArguments());
-  auto stub = v1::FleetService::NewStub(channel);
-  return run(stub.get(), inv);
+  return RunFleetCommand(run, *flags, inv);
 }
 
 }  // namespace plumb

@@ -8,12 +8,10 @@
 
 namespace plumb {
 
-int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
-  constexpr char kUsage[] =
-      "token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']... "
-      "[--node-glob 'web-*']";
-  if (inv.args.size() != 1 || inv.args[0] != "create") return Usage(inv, kUsage);
-  v1::CreateTokenRequest req;
+namespace {
+
+// The CreateTokenRequest the flags describe, or the exit status of a usage error (printed).
+int ParseTokenFlags(const CtlInvocation& inv, v1::CreateTokenRequest* req) {
   if (inv.flags->Has("ttl")) {
     auto ttl = ParseDurationText(inv.flags->Get("ttl"));
     if (!ttl.ok() || *ttl < absl::Seconds(1)) {
@@ -21,7 +19,7 @@ int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& i
                << inv.flags->Get("ttl") << "\"\n";
       return 2;
     }
-    req.set_ttl_seconds(absl::ToInt64Seconds(*ttl));
+    req->set_ttl_seconds(absl::ToInt64Seconds(*ttl));
   }
   if (inv.flags->Has("uses")) {
     int uses = 0;
@@ -30,7 +28,7 @@ int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& i
                << inv.flags->Get("uses") << "\"\n";
       return 2;
     }
-    req.set_uses(uses);
+    req->set_uses(uses);
   }
   for (const std::string& kv : inv.flags->GetAll("label")) {
     std::string k, v;
@@ -38,15 +36,27 @@ int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& i
       *inv.err << "plumbctl: --label must be k=v, got \"" << kv << "\"\n";
       return 2;
     }
-    (*req.mutable_labels())[k] = v;
+    (*req->mutable_labels())[k] = v;
   }
   for (const std::string& key : inv.flags->GetAll("allow-label")) {
     if (key.empty() || key.find('=') != std::string::npos) {
       *inv.err << "plumbctl: --allow-label takes a label key (or '*'), got \"" << key << "\"\n";
       return 2;
     }
-    req.add_allow_labels(key);
+    req->add_allow_labels(key);
   }
+  return 0;
+}
+
+}  // namespace
+
+int CmdTokenCreate(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  constexpr char kUsage[] =
+      "token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']... "
+      "[--node-glob 'web-*']";
+  if (inv.args.size() != 1 || inv.args[0] != "create") return Usage(inv, kUsage);
+  v1::CreateTokenRequest req;
+  if (int bad = ParseTokenFlags(inv, &req); bad != 0) return bad;
   req.set_node_glob(inv.flags->Get("node-glob"));
   v1::CreateTokenResponse resp;
   auto ctx = NewRpcContext();

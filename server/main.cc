@@ -44,6 +44,58 @@ flags (each is also a key of the YAML config file):
   --version            print the version and exit
 )";
 
+// Checks the loaded configuration and applies its process-wide parts (log level, warnings).
+// Returns the exit status to stop with, or -1 to go on.
+int PrepareConfig(const plumb::ServerConfig& config) {
+  if (!config.insecure && (config.tls.cert.empty() || config.tls.key.empty())) {
+    std::cerr << "plumb-server: no TLS configured: run `plumb-server ca init` (built-in CA) or "
+                 "set tls.cert and tls.key, or pass --insecure for local development\n";
+    return 1;
+  }
+  plumb::LogLevel level;
+  if (plumb::ParseLogLevel(config.log_level, &level)) plumb::SetLogLevel(level);
+  if (!config.insecure && config.tls.ca.empty()) {
+    plumb::LogWarning("tls.ca is not set: client certificates are not requested, so agents "
+                      "cannot connect; operators need a bearer token");
+  }
+  if (config.insecure) plumb::LogWarning("--insecure: gRPC is plaintext; for local use only");
+  return -1;
+}
+
+// Runs the server until SIGTERM or SIGINT.
+int Serve(const plumb::ServerConfig& config) {
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex deadlock detection on: every
+  // lock then updates a process-wide lock graph under one global lock. With 10,000 agent
+  // sessions (one mutex each) that was 9.8% of the server's CPU samples (bench/fleet.sh 10000
+  // under perf; docs/benchmarks.md). Lock order is checked by clang -Wthread-safety instead.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  plumb::MetricsRegistry metrics;  // outlives the server (declared first, destroyed last)
+  auto server = plumb::PlumbServer::Start(config, &metrics);
+  if (!server.ok()) {
+    std::cerr << "plumb-server: " << server.status().message() << "\n";
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    plumb::LogInfo("stopping", {{"signal", sig}});
+    (*server)->Shutdown();
+  });
+  (*server)->Wait();
+  waiter.join();
+  server->reset();
+  plumb::LogInfo("stopped");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,47 +125,6 @@ int main(int argc, char** argv) {
     std::cerr << "plumb-server: " << config.status().message() << "\n";
     return 2;
   }
-  if (!config->insecure && (config->tls.cert.empty() || config->tls.key.empty())) {
-    std::cerr << "plumb-server: no TLS configured: run `plumb-server ca init` (built-in CA) or "
-                 "set tls.cert and tls.key, or pass --insecure for local development\n";
-    return 1;
-  }
-  plumb::LogLevel level;
-  if (plumb::ParseLogLevel(config->log_level, &level)) plumb::SetLogLevel(level);
-  if (!config->insecure && config->tls.ca.empty()) {
-    plumb::LogWarning("tls.ca is not set: client certificates are not requested, so agents "
-                      "cannot connect; operators need a bearer token");
-  }
-  if (config->insecure) plumb::LogWarning("--insecure: gRPC is plaintext; for local use only");
-
-  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex deadlock detection on: every
-  // lock then updates a process-wide lock graph under one global lock. With 10,000 agent
-  // sessions (one mutex each) that was 9.8% of the server's CPU samples (bench/fleet.sh 10000
-  // under perf; docs/benchmarks.md). Lock order is checked by clang -Wthread-safety instead.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-
-  // Block the stop signals in every thread; one thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  plumb::MetricsRegistry metrics;  // outlives the server (declared first, destroyed last)
-  auto server = plumb::PlumbServer::Start(*config, &metrics);
-  if (!server.ok()) {
-    std::cerr << "plumb-server: " << server.status().message() << "\n";
-    return 1;
-  }
-  std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    plumb::LogInfo("stopping", {{"signal", sig}});
-    (*server)->Shutdown();
-  });
-  (*server)->Wait();
-  waiter.join();
-  server->reset();
-  plumb::LogInfo("stopped");
-  return 0;
+  int status = PrepareConfig(*config);
+  return status >= 0 ? status : Serve(*config);
 }

@@ -232,6 +232,22 @@ bool IsPathType(absl::string_view type) {
 
 bool IsKnownType(absl::string_view type) { return FindType(type) != nullptr; }
 
+// The first key of `entry` is no type: says so, or that the type comes later in the map.
+static void ReportUnknownType(const YamlNode& entry, ValueReader* reader) {
+  const YamlNode& type_key = entry.entries().front().first;
+  for (const auto& [key, value] : entry.entries()) {
+    if (FindType(key.scalar()) != nullptr) {
+      reader->Error(type_key, absl::StrCat("a resource must start with its type: move '",
+                                           key.scalar(), ": ...' (line ", key.mark().line,
+                                           ") before '", type_key.scalar(), "'"));
+      return;
+    }
+  }
+  reader->Error(type_key,
+                absl::StrCat("unknown resource type '", type_key.scalar(),
+                             "' (a resource starts with its type, one of ", KnownTypes(), ")"));
+}
+
 bool ParseResource(const YamlNode& entry, const ModuleContext& ctx, ResourceSpec* spec) {
   ValueReader* reader = ctx.reader;
   if (!entry.IsMap() || entry.entries().empty()) {
@@ -243,17 +259,7 @@ bool ParseResource(const YamlNode& entry, const ModuleContext& ctx, ResourceSpec
   const auto& [type_key, type_value] = entry.entries().front();
   const TypeSpec* type = FindType(type_key.scalar());
   if (type == nullptr) {
-    for (const auto& [key, value] : entry.entries()) {
-      if (FindType(key.scalar()) != nullptr) {
-        reader->Error(type_key, absl::StrCat("a resource must start with its type: move '",
-                                             key.scalar(), ": ...' (line ", key.mark().line,
-                                             ") before '", type_key.scalar(), "'"));
-        return false;
-      }
-    }
-    reader->Error(type_key,
-                  absl::StrCat("unknown resource type '", type_key.scalar(),
-                               "' (a resource starts with its type, one of ", KnownTypes(), ")"));
+    ReportUnknownType(entry, reader);
     return false;
   }
   std::string name;

@@ -166,10 +166,10 @@ void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
   });
 }
 
-void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello) {
+bool StreamHub::RefuseHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello) {
   if (hello.node().empty()) {
     s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Hello.node is empty"));
-    return;
+    return true;
   }
   if (!s->verified_node.empty() && hello.node() != s->verified_node) {
     LogWarning("Hello names another node than the certificate",
@@ -177,11 +177,11 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
     s->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           absl::StrCat("this certificate is node \"", s->verified_node,
                                        "\"; it may not speak for \"", hello.node(), "\"")));
-    return;
+    return true;
   }
   if (s->hello_seen) {
     s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "Hello sent twice"));
-    return;
+    return true;
   }
   if (revoked_.count(hello.node()) > 0) {
     // A stream authorized just before the revocation, whose Hello comes after it: it must not
@@ -189,8 +189,13 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
     s->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                           absl::StrCat("the certificate of node \"", hello.node(),
                                        "\" has been revoked")));
-    return;
+    return true;
   }
+  return false;
+}
+
+void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello) {
+  if (RefuseHello(s, hello)) return;
   s->hello_seen = true;
   s->run_once = hello.run_once();
   s->inputs.name = hello.node();

@@ -84,6 +84,9 @@ class StreamHub {
 
  private:
   void HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello);
+  // Closes `s` and returns true if its Hello may not be taken (no node, another node than the
+  // certificate's, a second Hello, a revoked node).
+  bool RefuseHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello);
   void HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack);
   // `attempt`: how many times storing this report failed already on this stream.
   void HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report, int attempt = 0);
