@@ -1,9 +1,12 @@
 #include "server/stream_hub.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
 #include "common/logging.h"
+#include "common/wire_limits.h"
 #include "server/sensitive_scrub.h"
 
 namespace plumb {
@@ -280,6 +283,17 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   v1::ServerMessage msg;
   v1::CatalogUpdate* update = msg.mutable_update();
   *update = DeltaFor(*s, c, generation);
+  if (size_t bytes = update->ByteSizeLong(); bytes > wire::kMaxCatalogUpdateBytes) {
+    // The agent could not receive it: fail the node with a reason instead.
+    std::string error = absl::StrCat("catalog update of ", bytes, " bytes exceeds the limit of ",
+                                     wire::kMaxCatalogUpdateBytes, " (docs/protocol.md)");
+    LogError("catalog too large for the wire", {{"node", s->inputs.name}, {"error", error}});
+    UpdateNode(s->inputs.name, [&](v1::Node* n) {
+      n->set_status(v1::NODE_FAILED);
+      n->set_last_error(error);
+    });
+    return;
+  }
   update->set_nonce(absl::StrCat(s->next_nonce++));
   s->inflight_nonce = update->nonce();
   s->inflight = *catalog;
@@ -365,6 +379,9 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
                                                                     : "no catalog to check"}});
   }
   if (report.duration_us() < 0) report.set_duration_us(0);
+  // The agent's clock is not the fleet's: a report from the future is stored as of now.
+  int64_t now_ms = UnixMs(clock_->Now());
+  report.set_started_unix_ms(std::clamp<int64_t>(report.started_unix_ms(), 0, now_ms));
   auto stored = store_->PutReport(report);
   if (!stored.ok()) {
     // Not acknowledged: the agent keeps it queued and re-sends after reconnecting.
