@@ -51,10 +51,9 @@ std::string TooDeepKey(const NodeInputs& node) {
     for (const auto& [key, value] : *inputs) {
       size_t depth = 1 + std::count(key.begin(), key.end(), '.');
       if (depth <= static_cast<size_t>(MustacheValue::kMaxPathDepth)) continue;
-      std::string shown = key.size() > 32 ? absl::StrCat(key.substr(0, 32), "…") : key;
       return absl::StrCat(inputs == &node.facts ? "facts" : "labels", " key \"",
-                          absl::CHexEscape(shown), "\" has depth ", depth, ", limit ",
-                          MustacheValue::kMaxPathDepth);
+                          absl::CHexEscape(key.substr(0, 32)), key.size() > 32 ? "…" : "",
+                          "\" has depth ", depth, ", limit ", MustacheValue::kMaxPathDepth);
     }
   }
   return "";

@@ -36,6 +36,7 @@ class WireLimitsTest(PlumbTestCase):
         self.addCleanup(sys.path.remove, stubs)
         self.agent_pb2 = importlib.import_module("plumb.v1.agent_pb2")
         self.agent_grpc = importlib.import_module("plumb.v1.agent_pb2_grpc")
+        self.types_pb2 = importlib.import_module("plumb.v1.types_pb2")
 
     def hello(self, node, **fields):
         pb = self.agent_pb2
@@ -66,8 +67,9 @@ class WireLimitsTest(PlumbTestCase):
         self.wait_node("good-1", revision=rev)
 
         million_dots = "a" + ".a" * 1000000
-        report = pb.Report(id="r1", results=[pb.ResourceResult(id="file:/etc/motd",
-                                                               diff="d" * (2 << 20))])
+        types = self.types_pb2
+        report = types.Report(id="r1", results=[types.ResourceResult(id="file:/etc/motd",
+                                                                     diff="d" * (2 << 20))])
         cases = [
             ("million-dot fact key", [self.hello("evil-1", facts={million_dots: "x"})],
              'hello.facts key "a.a.a'),
