@@ -8,10 +8,12 @@
 #include "absl/strings/str_format.h"
 #include "agent/backoff.h"
 #include "agent/facts.h"
+#include "agent/report_fit.h"
 #include "agent/state_files.h"
 #include "common/catalog.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "common/wire_limits.h"
 #include "common/version.h"
 
 namespace plumb {
@@ -157,6 +159,9 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
   for (const auto& r : report.results()) {
     if (r.outcome() == v1::FAILED) LogWarning("resource failed", {{"id", r.id()}, {"error", r.message()}});
   }
+  // Cut to the wire limits before it is queued: a report the server refuses would be re-sent
+  // on every reconnect, forever.
+  if (FitReport(&report)) LogWarning("report cut to fit", {{"note", report.truncated()}});
   absl::Status queued = reports_->Enqueue(report);
   if (!queued.ok()) LogError("cannot queue report", {{"error", queued.message()}});
   absl::MutexLock lock(&mu_);
@@ -169,9 +174,10 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
 }
 
 void Agent::SendPendingReports(SyncClient* client) {
-  for (const v1::Report& r : reports_->Pending()) {
+  for (v1::Report& r : reports_->Pending()) {
+    FitReport(&r);  // queued by an agent that did not cut reports yet
     v1::AgentMessage msg;
-    *msg.mutable_report() = r;
+    *msg.mutable_report() = std::move(r);
     if (!client->Send(msg)) return;
   }
 }
@@ -194,7 +200,7 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
         ack.mutable_ack()->set_nonce(msg.update().nonce());
         if (!accepted.ok()) {
           LogWarning("catalog update rejected", {{"error", accepted.message()}});
-          ack.mutable_ack()->set_error(std::string(accepted.message()));
+          ack.mutable_ack()->set_error(FitText(accepted.message(), wire::kMaxAckErrorBytes));
         }
         client->Send(ack);
         if (!accepted.ok()) {

@@ -7,6 +7,7 @@
 #include "common/pki/ca_pin_verifier.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
+#include "common/wire_limits.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
 namespace plumb {
@@ -99,7 +100,9 @@ grpc::ChannelArguments DefaultChannelArguments() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-  args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  // A CatalogUpdate of a large catalog (20,000 resources is about 5 MB): the server sends none
+  // over wire::kMaxCatalogUpdateBytes.
+  args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxServerMessageBytes));
   return args;
 }
 

@@ -176,7 +176,8 @@ int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   *inv.out << "report " << r.id() << " node " << r.node() << " revision " << ShortSha(r.revision())
            << " trigger " << TriggerName(r.trigger()) << (r.noop() ? " (noop)" : "") << "\n"
            << "started " << FormatUnixMs(r.started_unix_ms()) << ", took "
-           << r.duration_us() / 1000 << " ms\n\n";
+           << r.duration_us() / 1000 << " ms\n"
+           << (r.truncated().empty() ? "" : r.truncated() + "\n") << "\n";
   Table t({"RESOURCE", "OUTCOME", "MESSAGE"});
   for (const v1::ResourceResult& res : r.results()) {
     t.AddRow({res.id(), OutcomeName(res.outcome()), res.message()});

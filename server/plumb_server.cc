@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "common/secure_files.h"
 #include "common/status_macros.h"
+#include "common/wire_limits.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/store/sqlite/sqlite_store.h"
@@ -51,7 +52,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
                                                 }));
   }
   s->agent_service_ =
-      std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_, s->security_.get());
+      std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_, s->security_.get(),
+                                         &s->clock_);
   s->fleet_service_ = std::make_unique<FleetServiceImpl>(
       s->store_.get(), s->poller_.get(), s->hub_.get(), &s->runs_, s->events_.get());
   s->fleet_service_->set_security(s->security_.get());
@@ -71,6 +73,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   // A port already taken is a startup error, not a silently shared listener.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  // An agent's Hello lists every resource it holds: 100,000 fit (docs/protocol.md, limits).
+  builder.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxAgentMessageBytes));
   s->grpc_ = builder.BuildAndStart();
   if (s->grpc_ == nullptr || s->grpc_port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));

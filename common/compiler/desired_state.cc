@@ -3,8 +3,10 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/catalog.h"
@@ -41,8 +43,25 @@ bool Matches(const TargetSpec& target, const NodeInputs& node) {
   return true;
 }
 
+// The first fact or label key of `node` deeper than templates may nest, as "facts key
+// \"a.a…\" has depth N, limit 16", or "" if there is none. Such keys come from the wire or an
+// agent's config; they fail the node's compile instead of nesting a million levels.
+std::string TooDeepKey(const NodeInputs& node) {
+  for (const auto* inputs : {&node.facts, &node.labels}) {
+    for (const auto& [key, value] : *inputs) {
+      size_t depth = 1 + std::count(key.begin(), key.end(), '.');
+      if (depth <= static_cast<size_t>(MustacheValue::kMaxPathDepth)) continue;
+      return absl::StrCat(inputs == &node.facts ? "facts" : "labels", " key \"",
+                          absl::CHexEscape(key.substr(0, 32)), key.size() > 32 ? "…" : "",
+                          "\" has depth ", depth, ", limit ", MustacheValue::kMaxPathDepth);
+    }
+  }
+  return "";
+}
+
 // What templates see besides vars: facts and labels (dotted keys become nested names, so
-// "os.id" reads as facts.os.id) and node.name.
+// "os.id" reads as facts.os.id) and node.name. Keys over MustacheValue::kMaxPathDepth are left
+// out (TooDeepKey reports them).
 MustacheValue NodeContext(const NodeInputs& node) {
   MustacheValue context;
   MustacheValue* facts = context.MutableChild("facts");
@@ -156,6 +175,10 @@ bool DesiredStateImpl::AddResource(const ResourceSpec& spec, const MustacheValue
 NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
   NodeCompileResult result;
   ErrorList errors(&result.errors);
+  if (std::string deep = TooDeepKey(node); !deep.empty()) {
+    errors.Add("", std::move(deep));
+    return result;
+  }
   std::vector<size_t> matched = MatchTargets(node);
   auto catalog = std::make_shared<v1::Catalog>();
   catalog->set_revision(revision_);
@@ -201,6 +224,8 @@ std::string DesiredStateImpl::GroupKey(const NodeInputs& node) const {
   for (const ModuleSpec* module : ModulesOf(matched)) reads.Merge(module->reads);
   std::string key;
   AppendField(&key, revision_);
+  // A node whose inputs fail on their own never shares a group with nodes that compile.
+  AppendField(&key, TooDeepKey(node));
   for (size_t t : matched) absl::StrAppend(&key, t, ",");
   absl::StrAppend(&key, "|");
   if (reads.node_name) AppendField(&key, node.name);

@@ -39,12 +39,14 @@ void MustacheValue::SetString(std::string text) {
   string_ = std::move(text);
 }
 
-void MustacheValue::SetPath(absl::string_view dotted, std::string text) {
+bool MustacheValue::SetPath(absl::string_view dotted, std::string text) {
+  if (std::count(dotted.begin(), dotted.end(), '.') >= kMaxPathDepth) return false;
   MustacheValue* at = this;
   for (absl::string_view part : absl::StrSplit(dotted, '.')) {
     at = at->MutableChild(std::string(part));
   }
   at->SetString(std::move(text));
+  return true;
 }
 
 const MustacheValue* MustacheValue::Child(const std::string& name) const {

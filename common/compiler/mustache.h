@@ -34,7 +34,11 @@ class MustacheValue {
   MustacheValue* MutableChild(const std::string& name) { return &children_[name]; }
   void SetString(std::string text);
   // Stores `text` under a dotted path: SetPath("os.id", "debian") makes children os -> id.
-  void SetPath(absl::string_view dotted, std::string text);
+  // Returns false, storing nothing, if the path has more than kMaxPathDepth parts: paths come
+  // from facts and labels (the wire, an agent's config), and nesting (and so destroying and
+  // copying, which recurse) must not go as deep as they say.
+  bool SetPath(absl::string_view dotted, std::string text);
+  static constexpr int kMaxPathDepth = 16;
   // Returns the child, or nullptr.
   const MustacheValue* Child(const std::string& name) const;
 

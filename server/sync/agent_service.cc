@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/digest.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
+#include "common/wire_limits.h"
 #include "server/security/call_authorizer.h"
 
 namespace plumb {
@@ -33,6 +35,10 @@ class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerM
       session_->OnReadsDone();
       hub_->OnDisconnect(session_);
       return;
+    }
+    if (!AdmitAgentMessage(session_.get(), in_)) {
+      in_.Clear();
+      return;  // no further reads; OnDone follows the finish
     }
     hub_->OnMessage(session_, std::move(in_));
     in_.Clear();
@@ -131,6 +137,16 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* AgentServiceImpl::
   return new AgentStream(hub_, std::move(session));
 }
 
+bool AdmitAgentMessage(AgentSession* session, const v1::AgentMessage& msg) {
+  absl::Status valid = wire::CheckAgentMessage(msg);
+  if (valid.ok()) return true;
+  LogWarning("agent message over a wire limit",
+             {{"peer", session->peer()}, {"node", session->verified_node},
+              {"error", valid.message()}});
+  session->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(valid.message())));
+  return false;
+}
+
 grpc::Status CheckBlobAccess(const StreamHub& hub, bool secure,
                              const std::optional<std::string>& node, const std::string& digest) {
   if (!IsSha256Hex(digest)) {
@@ -187,6 +203,11 @@ grpc::Status AgentServiceImpl::Renew(grpc::ServerContext* context,
   }
   std::optional<CertInfo> cert = PeerCertificate(*context->auth_context());
   if (!cert) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no client certificate");
+  absl::Status admitted = renew_limiter_.Admit(cert->common_name);
+  if (!admitted.ok()) {
+    LogWarning("renewal refused: rate limit", {{"node", cert->common_name}});
+    return ToGrpcStatus(admitted);
+  }
   auto renewed = security_->enrollment()->Renew(*cert, *request);
   if (!renewed.ok()) return ToGrpcStatus(renewed.status());
   *response = std::move(*renewed);

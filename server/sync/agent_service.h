@@ -10,7 +10,9 @@
 #include <string>
 
 #include "plumb/v1/agent.grpc.pb.h"
+#include "common/clock.h"
 #include "server/sync/catalog_builder.h"
+#include "server/security/renew_limiter.h"
 #include "server/security/server_security.h"
 #include "server/sync/stream_hub.h"
 
@@ -22,8 +24,11 @@ class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
                              v1::AgentService::WithCallbackMethod_GetBlob<
                                  v1::AgentService::Service>> {
  public:
-  AgentServiceImpl(StreamHub* hub, CatalogBuilder* builder, ServerSecurity* security = nullptr)
-      : hub_(hub), builder_(builder), security_(security) {}
+  // `clock` (null: the system clock) times the Renew rate limit.
+  AgentServiceImpl(StreamHub* hub, CatalogBuilder* builder, ServerSecurity* security = nullptr,
+                   Clock* clock = nullptr)
+      : hub_(hub), builder_(builder), security_(security),
+        renew_limiter_(clock != nullptr ? clock : &system_clock_) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* Sync(
       grpc::CallbackServerContext* context) override;
@@ -40,6 +45,8 @@ class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
   StreamHub* const hub_;
   CatalogBuilder* const builder_;
   ServerSecurity* const security_;
+  SystemClock system_clock_;
+  RenewLimiter renew_limiter_;  // at most one Renew per node and minute
 };
 
 // Sets `session`'s identity before its first message, as Sync does: with `secure` (TLS), the
@@ -49,6 +56,11 @@ class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
 // CN is empty.
 grpc::Status SetPeerIdentity(bool secure, const std::optional<CertInfo>& cert,
                              const IdentityStore* identities, AgentSession* session);
+
+// The check every Sync message passes before the hub sees it (common/wire_limits.h), so a
+// message over a limit affects no other node. Over a limit: logs one line, closes `session`
+// with INVALID_ARGUMENT naming the field, and returns false; the reactor reads no more.
+bool AdmitAgentMessage(AgentSession* session, const v1::AgentMessage& msg);
 
 // The checks GetBlob makes before serving `digest`: INVALID_ARGUMENT unless it is 64 lowercase
 // hex characters; with `secure` (TLS), PERMISSION_DENIED unless `node` (the client

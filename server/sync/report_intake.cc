@@ -1,5 +1,6 @@
 #include "server/sync/report_intake.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -56,6 +57,9 @@ bool ReportIntake::Take(const std::shared_ptr<AgentSession>& s, v1::Report repor
                 {"why", "sensitive resources, or a run of a catalog this stream was not sent"}});
   }
   if (report.duration_us() < 0) report.set_duration_us(0);
+  // The agent's clock is not the fleet's: a report from the future is stored as of now.
+  int64_t now_ms = absl::ToUnixMillis(clock_->Now());
+  report.set_started_unix_ms(std::clamp<int64_t>(report.started_unix_ms(), 0, now_ms));
   batch_.push_back(Taken{s, std::move(report), attempt});
   return batch_.size() == 1;
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "common/catalog.h"
 #include "common/logging.h"
+#include "common/wire_limits.h"
 #include "server/security/label_policy.h"
 
 namespace plumb {
@@ -279,6 +280,17 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   v1::ServerMessage msg;
   v1::CatalogUpdate* update = msg.mutable_update();
   *update = DeltaFor(*s, c, generation);
+  if (size_t bytes = update->ByteSizeLong(); bytes > wire::kMaxCatalogUpdateBytes) {
+    // The agent could not receive it: fail the node with a reason instead.
+    std::string error = absl::StrCat("catalog update of ", bytes, " bytes exceeds the limit of ",
+                                     wire::kMaxCatalogUpdateBytes, " (docs/protocol.md)");
+    LogError("catalog too large for the wire", {{"node", s->inputs.name}, {"error", error}});
+    nodes_.Update(s->inputs.name, [&](v1::Node* n) {
+      n->set_status(v1::NODE_FAILED);
+      n->set_last_error(error);
+    });
+    return;
+  }
   update->set_nonce(absl::StrCat(s->next_nonce++));
   s->inflight_nonce = update->nonce();
   s->inflight = *catalog;

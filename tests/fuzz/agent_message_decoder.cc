@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/common.h"
 
 namespace plumb::fuzz {
@@ -72,6 +73,36 @@ int AgentMessageDecoder::Count() {
   return fdp_->ConsumeIntegralInRange<int>(0, 4);
 }
 
+std::string AgentMessageDecoder::Key(const std::vector<std::string>& known) {
+  switch (fdp_->ConsumeIntegralInRange<int>(0, 15)) {
+    case 0: return DeepKey();
+    case 1: return Huge();
+    default: return Pick(known, false);
+  }
+}
+
+std::string AgentMessageDecoder::DeepKey() {
+  std::string part = fdp_->ConsumeBool() ? "a" : Utf8(fdp_->ConsumeRandomLengthString(4));
+  if (part.empty()) part = "a";
+  size_t max_parts = std::min<size_t>(budget_ / (part.size() + 1), 1000000);
+  if (max_parts < 2) return part;
+  // Half the time just over the wire limit of 16, else up to a million (past any stack).
+  size_t parts = fdp_->ConsumeBool() ? fdp_->ConsumeIntegralInRange<size_t>(2, 40)
+                                     : fdp_->ConsumeIntegralInRange<size_t>(2, max_parts);
+  std::string key;
+  key.reserve(parts * (part.size() + 1));
+  key += part;
+  for (size_t i = 1; i < parts; ++i) absl::StrAppend(&key, ".", part);
+  budget_ -= std::min(budget_, key.size());
+  return key;
+}
+
+void AgentMessageDecoder::ManyEntries(google::protobuf::Map<std::string, std::string>* map) {
+  int n = fdp_->ConsumeIntegralInRange<int>(0, 200000);
+  bool dotted = fdp_->ConsumeBool();
+  for (int i = 0; i < n; ++i) (*map)[absl::StrCat(dotted ? "k." : "k", i)] = "v";
+}
+
 void AgentMessageDecoder::FillHello(const DecoderHints& hints, v1::Hello* hello) {
   static const std::vector<std::string> kLabelKeys = {"role", "env", "broken"};
   static const std::vector<std::string> kLabelValues = {"web", "prod", "yes", "db"};
@@ -79,15 +110,21 @@ void AgentMessageDecoder::FillHello(const DecoderHints& hints, v1::Hello* hello)
   static const std::vector<std::string> kFactValues = {"debian", "12", "a", ""};
   hello->set_node(Pick(hints.nodes));
   for (int i = 0, n = Count(); i < n && fdp_->remaining_bytes() > 0; ++i) {
-    (*hello->mutable_labels())[Pick(kLabelKeys, false)] = Pick(kLabelValues, i < 2);
+    (*hello->mutable_labels())[Key(kLabelKeys)] = Pick(kLabelValues, i < 2);
   }
   for (int i = 0, n = Count(); i < n && fdp_->remaining_bytes() > 0; ++i) {
-    (*hello->mutable_facts())[Pick(kFactKeys, false)] = Pick(kFactValues, i < 2);
+    (*hello->mutable_facts())[Key(kFactKeys)] = Pick(kFactValues, i < 2);
+  }
+  switch (fdp_->ConsumeIntegralInRange<int>(0, 31)) {
+    case 0: ManyEntries(hello->mutable_facts()); break;
+    case 1: ManyEntries(hello->mutable_labels()); break;
+    case 2: ManyEntries(hello->mutable_resource_versions()); break;
+    default: break;
   }
   if (fdp_->ConsumeBool()) hello->set_agent_version(Pick({"0.1.0"}));
   if (fdp_->ConsumeBool()) hello->set_applied_revision(Pick(hints.revisions));
   for (int i = 0, n = Count(); i < n && fdp_->remaining_bytes() > 0; ++i) {
-    (*hello->mutable_resource_versions())[Pick(hints.resource_ids, false)] =
+    (*hello->mutable_resource_versions())[Key(hints.resource_ids)] =
         Pick(hints.versions, false);
   }
   if (fdp_->ConsumeBool()) hello->set_catalog_digest(Pick(hints.digests));
@@ -106,6 +143,10 @@ void AgentMessageDecoder::FillReport(const DecoderHints& hints, v1::Report* repo
   report->set_noop(fdp_->ConsumeBool());
   report->set_started_unix_ms(Number());
   report->set_duration_us(Number());
+  // Rarely, tens of thousands of results (the wire allows 100,000, the bytes 4 MiB).
+  int many = fdp_->ConsumeIntegralInRange<int>(0, 31) == 0
+                 ? fdp_->ConsumeIntegralInRange<int>(0, 120000) : 0;
+  for (int i = 0; i < many; ++i) report->add_results()->set_id(absl::StrCat("file:/f", i));
   for (int i = 0, n = Count(); i < n && fdp_->remaining_bytes() > 0; ++i) {
     v1::ResourceResult* r = report->add_results();
     r->set_id(Pick(hints.resource_ids, false));
@@ -122,8 +163,8 @@ void AgentMessageDecoder::FillReport(const DecoderHints& hints, v1::Report* repo
 }
 
 v1::AgentMessage AgentMessageDecoder::Next(const DecoderHints& hints) {
-  // A little over gRPC's limit, so that some messages are refused as too large.
-  budget_ = kMaxMessageBytes + 4096;
+  // A little over the report limit, so that some messages are refused as too large.
+  budget_ = kHugeBudget;
   v1::AgentMessage msg;
   switch (fdp_->ConsumeIntegralInRange<int>(0, 9)) {
     case 0: case 1: case 2:

@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "common/pki/pki.h"
+#include "common/wire_limits.h"
 #include "server/sync/agent_service.h"
 
 namespace plumb::fuzz {
@@ -134,8 +135,17 @@ void AgentStreamScript::Send(StreamModel& s) {
   v1::AgentMessage msg = decoder_.Next(Hints(s));
   if (Tracing()) Trace("  send " + msg.ShortDebugString());
   bool garbage = fdp_.ConsumeIntegralInRange<int>(0, 31) == 0;  // bytes that do not parse
-  if (garbage || msg.ByteSizeLong() > AgentMessageDecoder::kMaxMessageBytes) {
+  if (garbage || msg.ByteSizeLong() > wire::kMaxAgentMessageBytes) {
     // gRPC refuses it (INTERNAL, RESOURCE_EXHAUSTED) and the read fails: the hub never sees it.
+    ReadsDone(s);
+    Drain();
+    return;
+  }
+  // Over a wire limit the reactor ends the stream (AdmitAgentMessage). Half the time the
+  // message goes to the hub anyway: behind the check, the hub and the compile must not crash
+  // on it either (defence in depth; the deep dotted key once did).
+  if (!wire::CheckAgentMessage(msg).ok() && fdp_.ConsumeBool()) {
+    if (AdmitAgentMessage(s.fake->session().get(), msg)) Violation("over a limit, yet admitted");
     ReadsDone(s);
     Drain();
     return;

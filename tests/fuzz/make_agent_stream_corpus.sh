@@ -4,6 +4,9 @@
 # reach the most code, picked greedily from a libFuzzer merge of edge coverage.
 #   tests/fuzz/make_agent_stream_corpus.sh [FUZZER] [SECONDS]
 # FUZZER defaults to build-fuzz/bin/agent_stream_fuzzer (cmake -DPLUMB_FUZZ=ON), SECONDS to 300.
+# Seeds named pinned-* are kept as they are: inputs that once found a bug (pinned-deep-dotted-key:
+# a Hello with a deeply dotted label key; without the depth bound the compile's nested template
+# context overflowed the stack when freed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -47,7 +50,8 @@ for path in chosen:
     data = open(path, "rb").read()
     seeds[hashlib.sha1(data).hexdigest()] = data
 for name in os.listdir(corpus):
-    os.remove(os.path.join(corpus, name))
+    if not name.startswith("pinned-"):
+        os.remove(os.path.join(corpus, name))
 for name, data in seeds.items():
     with open(os.path.join(corpus, name), "wb") as f:
         f.write(data)
