@@ -81,40 +81,6 @@ void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
   });
 }
 
-void StreamHub::SetRevoked(const std::string& node, bool revoked) {
-  Post([this, node, revoked] {
-    if (revoked) {
-      revoked_.insert(node);
-    } else {
-      revoked_.erase(node);
-    }
-    std::shared_ptr<AgentSession> session;
-    if (revoked) {
-      absl::MutexLock lock(&mu_);
-      auto it = by_node_.find(node);
-      if (it != by_node_.end()) session = it->second;
-    }
-    if (session != nullptr) {
-      session->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                  absl::StrCat("the certificate of node \"", node,
-                                               "\" has been revoked")));
-    }
-    if (revoked) LogWarning("node revoked", {{"node", node}, {"connected", session != nullptr}});
-    bool known = nodes_.Known(node);
-    if (!revoked && !known) return;  // a first enrollment: the node appears when it connects
-    nodes_.Update(node, [&](v1::Node* n) {
-      if (revoked) {
-        n->set_status(v1::NODE_REVOKED);
-        n->set_connected(false);
-        n->set_last_error("certificate revoked");
-      } else if (n->status() == v1::NODE_REVOKED) {
-        n->set_status(v1::NODE_UNKNOWN);
-        n->clear_last_error();
-      }
-    }, /*unrevoke=*/!revoked);
-  });
-}
-
 bool StreamHub::MayFetchBlob(const std::string& node, const std::string& digest) const {
   std::shared_ptr<AgentSession> session;
   {
@@ -134,36 +100,6 @@ void StreamHub::OnNewRevision() {
       for (const auto& [name, s] : by_node_) sessions.push_back(s);
     }
     for (const auto& s : sessions) OfferCatalog(s);
-  });
-}
-
-void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
-                           const std::vector<std::string>& nodes, bool noop,
-                           const std::string& request_id,
-                           std::function<void(std::vector<std::string>)> done) {
-  Post([this, selector, nodes, noop, request_id, done = std::move(done)] {
-    std::vector<std::string> asked;
-    std::vector<std::pair<std::string, std::shared_ptr<AgentSession>>> sessions;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const auto& entry : by_node_) sessions.push_back(entry);
-    }
-    for (const auto& [name, s] : sessions) {
-      bool match = nodes.empty() || std::find(nodes.begin(), nodes.end(), name) != nodes.end();
-      for (const auto& [k, v] : selector) {
-        auto it = s->inputs.labels.find(k);
-        match = match && it != s->inputs.labels.end() && it->second == v;
-      }
-      if (!match) continue;
-      v1::ServerMessage msg;
-      msg.mutable_run()->set_noop(noop);
-      msg.mutable_run()->set_request_id(request_id);
-      s->Send(std::move(msg));
-      asked.push_back(name);
-      Publish(MakeEvent(v1::EVENT_RUN_REQUESTED, name, "",
-                        absl::StrCat(noop ? "noop run" : "run", " requested (", request_id, ")")));
-    }
-    done(std::move(asked));
   });
 }
 
@@ -251,18 +187,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   s->offered_generation = generation;
   auto catalog = builder_->Build(s->inputs);
   if (!catalog.ok()) {
-    LogWarning("no catalog for node", {{"node", s->inputs.name}, {"error", catalog.status().message()}});
-    if (absl::IsInvalidArgument(catalog.status())) {
-      // The node's own inputs fail this revision: nothing is sent, the agent keeps (and keeps
-      // enforcing) its last good catalog.
-      auto state = builder_->desired_state();
-      SetCompileError(s, NodeCompileErrorText(state ? state->revision() : "",
-                                              catalog.status().message()));
-    } else {
-      nodes_.Update(s->inputs.name, [&](v1::Node* n) {
-        n->set_last_error(std::string(catalog.status().message()));
-      });
-    }
+    NoCatalog(s, catalog.status());
     return;
   }
   if (!s->compile_error.empty()) SetCompileError(s, "");
@@ -312,6 +237,19 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   });
 }
 
+void StreamHub::NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::Status& why) {
+  LogWarning("no catalog for node", {{"node", s->inputs.name}, {"error", why.message()}});
+  if (absl::IsInvalidArgument(why)) {
+    // The node's own inputs fail this revision: nothing is sent, the agent keeps (and keeps
+    // enforcing) its last good catalog.
+    auto state = builder_->desired_state();
+    SetCompileError(s, NodeCompileErrorText(state ? state->revision() : "", why.message()));
+    return;
+  }
+  nodes_.Update(s->inputs.name,
+                [&](v1::Node* n) { n->set_last_error(std::string(why.message())); });
+}
+
 void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const std::string& error) {
   s->compile_error = error;
   nodes_.Update(s->inputs.name, [&](v1::Node* n) {
@@ -323,31 +261,6 @@ void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const st
     // Compiles again: until its next run, the node is what its last run said.
     n->clear_last_error();
     n->set_status(nodes_.StatusOfLastRun(*n));
-  });
-}
-
-void StreamHub::ForgetNode(const std::string& node, std::function<void(absl::Status)> done) {
-  Post([this, node, done = std::move(done)] {
-    std::shared_ptr<AgentSession> session;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = by_node_.find(node);
-      if (it != by_node_.end()) {
-        session = std::move(it->second);
-        by_node_.erase(it);  // so its disconnect does not write the row back
-      }
-    }
-    if (session != nullptr) {
-      session->Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                  absl::StrCat("node \"", node, "\" has been removed")));
-    }
-    nodes_.Flush();  // pending changes of this node first, then the delete wins
-    absl::Status deleted = store_->DeleteNode(node);
-    if (deleted.ok()) {
-      LogWarning("node forgotten", {{"node", node}, {"connected", session != nullptr}});
-      Publish(MakeEvent(v1::EVENT_NODE_DISCONNECTED, node, "", "node forgotten"));
-    }
-    done(deleted);
   });
 }
 

@@ -99,6 +99,9 @@ class StreamHub {
   void Handled(AgentSession& s);
   // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
   void OfferCatalog(const std::shared_ptr<AgentSession>& s);
+  // The builder has no catalog for the node (`why`): a compile error of its own inputs fails
+  // the node alone; anything else is recorded as its last error.
+  void NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::Status& why);
   // The serving revision does not compile for the node (or, with `error` empty, compiles again
   // after it did not): record it on the session and the node's row.
   void SetCompileError(const std::shared_ptr<AgentSession>& s, const std::string& error);
