@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/container/flat_hash_map.h"
 #include "yaml.h"
+#include "common/utf8.h"
 
 namespace plumb {
 
@@ -20,42 +21,6 @@ constexpr size_t kMaxNodes = 250000;
 // aliases of a large scalar stay under kMaxNodes yet would copy gigabytes (billion laughs).
 // docs/repository-format.md states it.
 constexpr size_t kMaxExpandedBytes = 32 << 20;
-
-// Returns the offset of the first byte that is not part of well-formed UTF-8 (no overlong
-// forms, surrogates or code points above U+10FFFF), or npos. Protobuf strings must be UTF-8,
-// so a catalog could not even be sent otherwise.
-size_t FirstInvalidUtf8(absl::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    int length = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return i;
-    }
-    if (i + length > text.size()) return i;
-    for (int k = 1; k < length; ++k) {
-      unsigned char b = static_cast<unsigned char>(text[i + k]);
-      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return i;
-    }
-    i += length;
-  }
-  return absl::string_view::npos;
-}
 
 YamlMark MarkAt(absl::string_view text, size_t offset) {
   YamlMark mark{1, 1};
