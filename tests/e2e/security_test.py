@@ -321,6 +321,22 @@ class SecurityTest(PlumbTestCase):
         self.ctl("run", "web-1")
         self.wait_node("web-1", revision=rev)
 
+    def test_forgetting_an_enrolled_node_revokes_it_first(self):
+        rev = self.write_repo()
+        self.start_server()
+        self.assertEqual(self.enroll("web-1").returncode, 0)
+        agent = self.start_agent("web-1")
+        self.wait_node("web-1", revision=rev)
+        self.ctl("node", "forget", "web-1")
+        wait_until(lambda: "web-1" not in self.nodes(), what="web-1 to be forgotten")
+        wait_until(lambda: "revoked" in agent.output() or "removed" in agent.output(),
+                   what="the forgotten agent to be cut off")
+        # Its certificate is revoked: it cannot come back by reconnecting.
+        once = self.run_agent_once("web-1")
+        self.assertEqual(once.returncode, 1)
+        self.assertIn("revoked", once.stderr)
+        self.assertNotIn("web-1", self.nodes())
+
     def issue_operator(self, name):
         subprocess.run([os.path.join(BIN, "plumb-server"), "ca", "issue-operator", name,
                         "--state_dir", self.server_state()],
