@@ -18,6 +18,7 @@
 #include "common/compiler/compiler.h"
 #include "grpcpp/grpcpp.h"
 #include "plumb/v1/agent.pb.h"
+#include "server/sync/sync_state.h"
 
 namespace plumb {
 
@@ -33,8 +34,8 @@ class StreamWriter {
   virtual void ReadNext() {}
 };
 
-// Thread-safe for Send/Close; the fields under "worker state" are touched only on the hub's
-// worker thread.
+// Thread-safe for Send/Close and flow control; sync() (the protocol's state) is touched only on
+// the hub's worker thread.
 class AgentSession {
  public:
   explicit AgentSession(std::string peer) : peer_(std::move(peer)) {}
@@ -82,30 +83,9 @@ class AgentSession {
   // Unset (--insecure, outside PKI): Hello's labels are taken (server/security/label_policy.h).
   std::optional<std::set<std::string>> hello_label_keys;
 
-  // ---- worker state ----
-  bool hello_seen = false;
-  bool run_once = false;
-  NodeInputs inputs;
-  std::map<std::string, std::string> held;  // id -> version acknowledged by the agent
-  std::string held_digest;
-  // `held` is what this server sent and the agent acknowledged (not what a Hello claimed), so
-  // deltas computed for another agent holding the same digest fit it too.
-  bool held_trusted = false;
-  std::string nacked_digest;
-  uint64_t offered_generation = 0;  // CatalogBuilder::generation() of the last catalog offered
-  std::string inflight_nonce;
-  std::shared_ptr<const v1::Catalog> inflight;
-  std::shared_ptr<const v1::Catalog> acked;  // the last catalog the agent acknowledged
-  uint64_t next_nonce = 1;
-  bool reply_pending = false;  // a Hello awaits an answer even if nothing changed
-  // Why the serving revision does not compile for this node (empty when it does). While set,
-  // the node is `failed` whatever its runs report, and it is sent nothing: the agent keeps
-  // enforcing its last good catalog.
-  std::string compile_error;
-  // The contents of the last two catalogs offered (CatalogBuilder::PinBlobs): fetchable while
-  // the agent applies them even if the builder's cache has dropped their group.
-  std::vector<std::shared_ptr<const std::string>> pinned_blobs, previous_pinned_blobs;
-  int64_t resources_sent = 0;  // upserted resources sent on this stream (metrics, tests)
+  // ---- the protocol's state: the hub's worker thread only ----
+  SyncState& sync() { return sync_; }
+  const SyncState& sync() const { return sync_; }
 
  private:
   // Starts the next write or the pending finish; called with mu_ released.
@@ -126,6 +106,7 @@ class AgentSession {
   // reactor cannot be deleted under that call.
   bool resuming_read_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
+  SyncState sync_;
 };
 
 }  // namespace plumb

@@ -26,7 +26,7 @@ std::string TriggerLabel(v1::RunTrigger trigger) {
 int ScrubReport(const AgentSession& s, v1::Report* report) {
   bool known = false;
   int dropped = 0;
-  for (const v1::Catalog* c : {s.acked.get(), s.inflight.get()}) {
+  for (const v1::Catalog* c : {s.sync().acked(), s.sync().inflight()}) {
     if (c == nullptr) continue;
     known = known || c->revision() == report->revision();
     dropped += ScrubSensitiveResults(*c, report);
@@ -44,7 +44,7 @@ int ScrubReport(const AgentSession& s, v1::Report* report) {
 }
 
 bool ReportIntake::Take(const std::shared_ptr<AgentSession>& s, v1::Report report, int attempt) {
-  report.set_node(s->inputs.name);  // the stream's node, never what the message claims
+  report.set_node(s->sync().node());  // the stream's node, never what the message claims
   if (report.id().empty()) {
     s->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "Report.id is empty"));
     return false;
@@ -53,7 +53,7 @@ bool ReportIntake::Take(const std::shared_ptr<AgentSession>& s, v1::Report repor
   int dropped = ScrubReport(*s, &report);
   if (dropped > 0) {
     LogWarning("dropped diffs from a report",
-               {{"node", s->inputs.name}, {"diffs", dropped},
+               {{"node", s->sync().node()}, {"diffs", dropped},
                 {"why", "sensitive resources, or a run of a catalog this stream was not sent"}});
   }
   if (report.duration_us() < 0) report.set_duration_us(0);
@@ -94,22 +94,22 @@ std::vector<ReportIntake::Refused> ReportIntake::Flush() {
 
 void ReportIntake::Record(const Taken& taken, bool is_new) {
   const v1::Report& report = taken.report;
-  const AgentSession& s = *taken.session;
+  const SyncState& s = taken.session->sync();
   v1::ReportSummary summary = Store::Summarize(report);
   if (is_new) {
-    nodes_->Update(s.inputs.name, [&](v1::Node* n) {
+    nodes_->Update(s.node(), [&](v1::Node* n) {
       if (!report.noop()) n->set_applied_revision(report.revision());
       n->set_status(StatusFromReport(report, n->desired_revision()));
       n->set_last_report_id(report.id());
       n->set_last_seen_unix_ms(absl::ToUnixMillis(clock_->Now()));
       if (n->status() != v1::NODE_FAILED) n->clear_last_error();
-      if (!s.compile_error.empty()) {
+      if (!s.compile_error().empty()) {
         // A run of the last good catalog does not make the node current.
         n->set_status(v1::NODE_FAILED);
-        n->set_last_error(s.compile_error);
+        n->set_last_error(s.compile_error());
       }
     });
-    LogInfo("report stored", {{"node", s.inputs.name}, {"report", report.id()},
+    LogInfo("report stored", {{"node", s.node()}, {"report", report.id()},
                               {"rev", report.revision().substr(0, 12)}});
     Observe(report, summary);
   }

@@ -13,7 +13,7 @@ void StreamHub::RetryReport(const std::shared_ptr<AgentSession>& s, v1::Report r
                             const absl::Status& error) {
   ++report_store_failures_;
   bool give_up = attempt + 1 >= kReportStoreAttempts;
-  LogError("cannot store report", {{"node", s->inputs.name},
+  LogError("cannot store report", {{"node", s->sync().node()},
                                    {"report", report.id()},
                                    {"attempt", attempt + 1},
                                    {"retry", !give_up},

@@ -41,7 +41,7 @@ void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessag
     // A stream already being closed (error, revocation, replaced) gets nothing more done: in
     // particular a queued Hello must not replace, and close, the node's live stream.
     if (s->closing()) return;
-    if (!s->hello_seen && m.kind_case() != v1::AgentMessage::kHello) {
+    if (!s->sync().greeted() && m.kind_case() != v1::AgentMessage::kHello) {
       s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the first message must be Hello"));
       return;
     }
@@ -63,8 +63,8 @@ void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessag
 
 void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
   Post([this, s = std::move(session)] {
-    if (!s->hello_seen) return;
-    const std::string& name = s->inputs.name;
+    if (!s->sync().greeted()) return;
+    const std::string& name = s->sync().node();
     {
       absl::MutexLock lock(&mu_);
       auto it = by_node_.find(name);
@@ -75,7 +75,7 @@ void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
     Publish(MakeEvent(v1::EVENT_NODE_DISCONNECTED, name));
     nodes_.Update(name, [&](v1::Node* n) {
       n->set_connected(false);
-      if (!s->run_once) n->set_status(v1::NODE_OFFLINE);
+      if (!s->sync().run_once()) n->set_status(v1::NODE_OFFLINE);
       n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
     });
   });
@@ -116,7 +116,7 @@ bool StreamHub::RefuseHello(const std::shared_ptr<AgentSession>& s, const v1::He
                                        "\"; it may not speak for \"", hello.node(), "\"")));
     return true;
   }
-  if (s->hello_seen) {
+  if (s->sync().greeted()) {
     s->Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "Hello sent twice"));
     return true;
   }
@@ -133,22 +133,19 @@ bool StreamHub::RefuseHello(const std::shared_ptr<AgentSession>& s, const v1::He
 
 void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello) {
   if (RefuseHello(s, hello)) return;
-  s->hello_seen = true;
-  s->run_once = hello.run_once();
-  s->inputs.name = hello.node();
+  NodeInputs inputs;
+  inputs.name = hello.node();
   NodeLabels labels = MergeHelloLabels({hello.labels().begin(), hello.labels().end()},
                                        s->bound_labels, s->hello_label_keys);
-  s->inputs.labels = std::move(labels.labels);
+  inputs.labels = std::move(labels.labels);
+  inputs.facts = {hello.facts().begin(), hello.facts().end()};
+  s->sync().Greet(hello, std::move(inputs));
   std::string ignored = absl::StrJoin(labels.ignored, ",");
   if (!ignored.empty()) {
     LogWarning("Hello labels ignored: not allowed by the node's join token",
                {{"node", hello.node()}, {"ignored", ignored}});
     ignored = absl::StrCat("; labels not allowed by its join token ignored: ", ignored);
   }
-  s->inputs.facts = {hello.facts().begin(), hello.facts().end()};
-  s->held = {hello.resource_versions().begin(), hello.resource_versions().end()};
-  s->held_digest = hello.catalog_digest();
-  s->reply_pending = true;
   std::shared_ptr<AgentSession> replaced;
   {
     absl::MutexLock lock(&mu_);
@@ -167,7 +164,8 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
   nodes_.Update(hello.node(), [&](v1::Node* n) {
     n->set_name(hello.node());
     n->mutable_labels()->clear();
-    n->mutable_labels()->insert(s->inputs.labels.begin(), s->inputs.labels.end());
+    n->mutable_labels()->insert(s->sync().inputs().labels.begin(),
+                                 s->sync().inputs().labels.end());
     *n->mutable_facts() = hello.facts();
     n->set_agent_version(hello.agent_version());
     if (!hello.applied_revision().empty()) n->set_applied_revision(hello.applied_revision());
@@ -182,54 +180,49 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
 }
 
 void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
-  if (s->inflight != nullptr) return;  // the Ack will bring us back here: latest wins
+  SyncState& sync = s->sync();
+  if (sync.update_in_flight()) return;  // the Ack will bring us back here: latest wins
   uint64_t generation = builder_->generation();
-  s->offered_generation = generation;
-  auto catalog = builder_->Build(s->inputs);
+  sync.Offering(generation);
+  auto catalog = builder_->Build(sync.inputs());
   if (!catalog.ok()) {
     NoCatalog(s, catalog.status());
     return;
   }
-  if (!s->compile_error.empty()) SetCompileError(s, "");
+  if (!sync.compile_error().empty()) SetCompileError(s, "");
   const v1::Catalog& c = **catalog;
-  bool unchanged = c.digest() == s->held_digest || c.digest() == s->nacked_digest;
-  if (unchanged && !s->reply_pending) return;
-  s->reply_pending = false;
+  if (!sync.ShouldSend(c)) return;
   std::set<std::string> digests;
   for (const v1::Resource& r : c.resources()) {
     if (!r.content_digest().empty()) digests.insert(r.content_digest());
   }
   s->AllowBlobs(std::move(digests));
-  s->previous_pinned_blobs = std::move(s->pinned_blobs);
-  s->pinned_blobs = builder_->PinBlobs(c);
+  sync.PinBlobs(builder_->PinBlobs(c));
   v1::ServerMessage msg;
   v1::CatalogUpdate* update = msg.mutable_update();
-  *update = DeltaFor(*s, c, generation);
+  *update = DeltaFor(sync, c, generation);
   if (size_t bytes = update->ByteSizeLong(); bytes > wire::kMaxCatalogUpdateBytes) {
     // The agent could not receive it: fail the node with a reason instead.
     std::string error = absl::StrCat("catalog update of ", bytes, " bytes exceeds the limit of ",
                                      wire::kMaxCatalogUpdateBytes, " (docs/protocol.md)");
-    LogError("catalog too large for the wire", {{"node", s->inputs.name}, {"error", error}});
-    nodes_.Update(s->inputs.name, [&](v1::Node* n) {
+    LogError("catalog too large for the wire", {{"node", sync.node()}, {"error", error}});
+    nodes_.Update(sync.node(), [&](v1::Node* n) {
       n->set_status(v1::NODE_FAILED);
       n->set_last_error(error);
     });
     return;
   }
-  update->set_nonce(absl::StrCat(s->next_nonce++));
-  s->inflight_nonce = update->nonce();
-  s->inflight = *catalog;
-  s->resources_sent += update->upserted_size();
+  update->set_nonce(sync.StartUpdate(*catalog, update->upserted_size()));
   {
     absl::MutexLock lock(&mu_);
     resources_sent_ += update->upserted_size();
   }
   if (metrics_ != nullptr) metrics_->catalog_updates_sent->Increment();
-  LogInfo("catalog update sent", {{"node", s->inputs.name}, {"rev", Short(c.revision())},
+  LogInfo("catalog update sent", {{"node", sync.node()}, {"rev", Short(c.revision())},
                                   {"upserted", update->upserted_size()},
                                   {"removed", update->removed_size()}, {"full", update->full()}});
   s->Send(std::move(msg));
-  nodes_.Update(s->inputs.name, [&](v1::Node* n) {
+  nodes_.Update(sync.node(), [&](v1::Node* n) {
     n->set_desired_revision(c.revision());
     if (n->applied_revision() != c.revision() && n->status() != v1::NODE_FAILED) {
       n->set_status(v1::NODE_PENDING);
@@ -238,7 +231,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
 }
 
 void StreamHub::NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::Status& why) {
-  LogWarning("no catalog for node", {{"node", s->inputs.name}, {"error", why.message()}});
+  LogWarning("no catalog for node", {{"node", s->sync().node()}, {"error", why.message()}});
   if (absl::IsInvalidArgument(why)) {
     // The node's own inputs fail this revision: nothing is sent, the agent keeps (and keeps
     // enforcing) its last good catalog.
@@ -246,13 +239,13 @@ void StreamHub::NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::St
     SetCompileError(s, NodeCompileErrorText(state ? state->revision() : "", why.message()));
     return;
   }
-  nodes_.Update(s->inputs.name,
+  nodes_.Update(s->sync().node(),
                 [&](v1::Node* n) { n->set_last_error(std::string(why.message())); });
 }
 
 void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const std::string& error) {
-  s->compile_error = error;
-  nodes_.Update(s->inputs.name, [&](v1::Node* n) {
+  s->sync().set_compile_error(error);
+  nodes_.Update(s->sync().node(), [&](v1::Node* n) {
     if (!error.empty()) {
       n->set_status(v1::NODE_FAILED);
       n->set_last_error(error);
@@ -264,41 +257,33 @@ void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const st
   });
 }
 
-v1::CatalogUpdate StreamHub::DeltaFor(const AgentSession& s, const v1::Catalog& catalog,
+v1::CatalogUpdate StreamHub::DeltaFor(const SyncState& s, const v1::Catalog& catalog,
                                       uint64_t generation) {
-  if (!s.held_trusted) return ComputeDelta(s.held, catalog);
+  if (!s.held_trusted()) return ComputeDelta(s.held(), catalog);
   if (generation != delta_generation_) {
     delta_cache_.clear();
     delta_generation_ = generation;
   }
-  std::string key = absl::StrCat(catalog.digest(), "/", s.held_digest);
+  std::string key = absl::StrCat(catalog.digest(), "/", s.held_digest());
   auto it = delta_cache_.find(key);
   if (it != delta_cache_.end()) return it->second;
-  v1::CatalogUpdate delta = ComputeDelta(s.held, catalog);
+  v1::CatalogUpdate delta = ComputeDelta(s.held(), catalog);
   if (delta_cache_.size() >= kMaxCachedDeltas) delta_cache_.clear();
   delta_cache_.emplace(std::move(key), delta);
   return delta;
 }
 
 void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack) {
-  if (s->inflight == nullptr || ack.nonce() != s->inflight_nonce) return;  // stale
-  std::shared_ptr<const v1::Catalog> sent = std::move(s->inflight);
-  s->inflight = nullptr;
+  std::shared_ptr<const v1::Catalog> sent = s->sync().TakeAck(ack);
+  if (sent == nullptr) return;  // stale
   if (!ack.error().empty()) {
-    s->nacked_digest = sent->digest();
-    LogWarning("catalog rejected by agent", {{"node", s->inputs.name}, {"error", ack.error()}});
-    nodes_.Update(s->inputs.name, [&](v1::Node* n) {
+    LogWarning("catalog rejected by agent", {{"node", s->sync().node()}, {"error", ack.error()}});
+    nodes_.Update(s->sync().node(), [&](v1::Node* n) {
       n->set_status(v1::NODE_FAILED);
       n->set_last_error(absl::StrCat("catalog rejected: ", ack.error()));
     });
-  } else {
-    s->held.clear();
-    for (const v1::Resource& r : sent->resources()) s->held[r.id()] = r.version();
-    s->held_digest = sent->digest();
-    s->held_trusted = true;
-    s->acked = sent;
-    // Nothing newer is served than what was just acknowledged: no need to build it again.
-    if (!s->reply_pending && builder_->generation() == s->offered_generation) return;
+  } else if (!s->sync().NeedsOffer(builder_->generation())) {
+    return;  // nothing newer is served than what was just acknowledged: no need to build it
   }
   OfferCatalog(s);
 }

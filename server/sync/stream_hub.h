@@ -108,7 +108,7 @@ class StreamHub {
   // The update from what `s` holds to `catalog` (built at builder generation `generation`).
   // Agents of one group hold the same catalog, so for held states this server sent, the delta
   // is computed once per (catalog, held digest) and shared.
-  v1::CatalogUpdate DeltaFor(const AgentSession& s, const v1::Catalog& catalog,
+  v1::CatalogUpdate DeltaFor(const SyncState& s, const v1::Catalog& catalog,
                              uint64_t generation);
   // Posts `work` to the worker, followed by writing the node rows it changed (NodeBook).
   void Post(std::function<void()> work);

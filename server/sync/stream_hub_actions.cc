@@ -24,8 +24,8 @@ void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
     for (const auto& [name, s] : sessions) {
       bool match = nodes.empty() || std::find(nodes.begin(), nodes.end(), name) != nodes.end();
       for (const auto& [k, v] : selector) {
-        auto it = s->inputs.labels.find(k);
-        match = match && it != s->inputs.labels.end() && it->second == v;
+        auto it = s->sync().inputs().labels.find(k);
+        match = match && it != s->sync().inputs().labels.end() && it->second == v;
       }
       if (!match) continue;
       v1::ServerMessage msg;

@@ -23,13 +23,13 @@ void AgentStreamScript::Drain() {
 
 void AgentStreamScript::CheckReceived(StreamModel& s) {
   const AgentSession& session = *s.fake->session();
-  if (session.hello_seen && !session.verified_node.empty() &&
-      session.inputs.name != session.verified_node) {
+  if (session.sync().greeted() && !session.verified_node.empty() &&
+      session.sync().inputs().name != session.verified_node) {
     Violation("a stream with certificate " + session.verified_node + " speaks for another node");
   }
   for (const auto& [key, value] : session.bound_labels) {
-    auto label = session.inputs.labels.find(key);
-    if (session.hello_seen && (label == session.inputs.labels.end() || label->second != value)) {
+    auto label = session.sync().inputs().labels.find(key);
+    if (session.sync().greeted() && (label == session.sync().inputs().labels.end() || label->second != value)) {
       Violation("a bound label was overridden by Hello");
     }
   }
@@ -48,7 +48,7 @@ void AgentStreamScript::CheckReceived(StreamModel& s) {
     }
     if (!msg.has_update()) continue;
     const v1::CatalogUpdate& update = msg.update();
-    if (!session.hello_seen) Violation("an update before Hello");
+    if (!session.sync().greeted()) Violation("an update before Hello");
     uint64_t nonce = 0;
     if (!absl::SimpleAtoi(update.nonce(), &nonce) || nonce <= s.last_nonce) {
       Violation("update nonce is not fresh: " + update.nonce());
@@ -63,10 +63,10 @@ void AgentStreamScript::CheckReceived(StreamModel& s) {
     for (const v1::Resource& r : update.upserted()) {
       versions_.push_back(r.version());
       if (r.id() == kNodeFileId &&
-          r.content_digest() != AgentStreamFixture::NodeFileDigest(session.inputs.name)) {
+          r.content_digest() != AgentStreamFixture::NodeFileDigest(session.sync().inputs().name)) {
         Violation("a stream got another node's catalog");
       }
-      if (r.id() == kSecretId && session.inputs.name != kSecretOwner) {
+      if (r.id() == kSecretId && session.sync().inputs().name != kSecretOwner) {
         Violation("node a's secret went to another node");
       }
     }
@@ -74,7 +74,7 @@ void AgentStreamScript::CheckReceived(StreamModel& s) {
 }
 
 void AgentStreamScript::CheckScrubbed(const StreamModel& s, const std::string& report_id) {
-  auto catalog = f_.builder.Build(s.fake->session()->inputs);
+  auto catalog = f_.builder.Build(s.fake->session()->sync().inputs());
   auto stored = f_.store->GetReport(report_id);
   if (!catalog.ok() || !stored.ok()) return;
   bool sensitive = false;

@@ -163,7 +163,7 @@ void AgentStreamScript::Send(StreamModel& s) {
   if (check_scrub) {
     // Only a report never stored before says something about this one.
     Drain();
-    check_scrub = s.fake->session()->hello_seen &&
+    check_scrub = s.fake->session()->sync().greeted() &&
                   absl::IsNotFound(f_.store->GetReport(report_id).status());
   }
   f_.hub().OnMessage(s.fake->session(), std::move(msg));

@@ -84,7 +84,7 @@ class AckWitness : public StreamWriter {
   AckWitness(AgentSession* session, Store* store) : session_(session), store_(store) {}
   void StartWrite(const v1::ServerMessage* msg) override {
     if (msg->has_report_ack()) {
-      auto node = store_->GetNode(session_->inputs.name);
+      auto node = store_->GetNode(session_->sync().node());
       auto report = store_->GetReport(msg->report_ack().report_id());
       absl::MutexLock lock(&mu_);
       acked_.push_back(msg->report_ack().report_id());
@@ -127,11 +127,21 @@ class ReportIntakeTest : public ::testing::Test {
 
   std::shared_ptr<AgentSession> Session(const std::string& node) {
     auto session = std::make_shared<AgentSession>("ipv4:127.0.0.1:1");
-    session->inputs.name = node;
-    session->hello_seen = true;
+    v1::Hello hello;
+    hello.set_node(node);
+    NodeInputs inputs;
+    inputs.name = node;
+    session->sync().Greet(hello, std::move(inputs));
     witnesses_.push_back(std::make_unique<AckWitness>(session.get(), store_.get()));
     session->Attach(witnesses_.back().get());
     return session;
+  }
+
+  // `s`'s agent was sent `catalog` and acknowledged it.
+  static void Acknowledged(AgentSession* s, std::shared_ptr<const v1::Catalog> catalog) {
+    v1::Ack ack;
+    ack.set_nonce(s->sync().StartUpdate(std::move(catalog), 0));
+    ASSERT_NE(s->sync().TakeAck(ack), nullptr);
   }
 
   static v1::Report Report(const std::string& id, const std::string& revision = "rev") {
@@ -200,7 +210,7 @@ TEST_F(ReportIntakeTest, SensitiveDiffsAreScrubbedByTheCatalogsTheStreamWasSent)
   v1::Resource* secret = catalog->add_resources();
   secret->set_id("file:/etc/secret");
   secret->set_sensitive(true);
-  a->acked = catalog;
+  Acknowledged(a.get(), catalog);
   intake_->Take(a, Report("r-1"), 0);
   intake_->Flush();
   auto stored = store_->GetReport("r-1");
@@ -213,7 +223,7 @@ TEST_F(ReportIntakeTest, DiffsOfARunOfACatalogTheStreamWasNotSentAreDropped) {
   auto catalog = std::make_shared<v1::Catalog>();
   catalog->set_revision("rev");
   catalog->add_resources()->set_id("file:/etc/secret");  // not sensitive at "rev"
-  a->acked = catalog;
+  Acknowledged(a.get(), catalog);
   intake_->Take(a, Report("same", "rev"), 0);
   intake_->Take(a, Report("older", "an-older-revision"), 0);
   intake_->Flush();
