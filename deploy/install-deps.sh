@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libgit2-dev libsqlite3-dev libyaml-dev libssl-dev libcpp-httplib-dev grpc-proto
+  libgit2-dev libsqlite3-dev libyaml-dev libssl-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus)
