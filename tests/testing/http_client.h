@@ -1,7 +1,7 @@
 #pragma once
 
 // A minimal blocking HTTP/1.1 client over a loopback socket, so tests can drive the server's
-// HTTP endpoints for real without pulling cpp-httplib into every test.
+// HTTP endpoints for real with a few lines of sockets.
 
 #include <string>
 #include <utility>
