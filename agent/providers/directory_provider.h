@@ -20,17 +20,14 @@ absl::StatusOr<DirectorySpec> ParseDirectorySpec(AttributeReader& attrs);
 // Manages directories under the root. Missing parents are created. A symlink in the way is
 // replaced; a file in the way, or removing a non-empty directory, needs `force: true`.
 // Thread-compatible.
-class DirectoryProvider : public Provider {
+class DirectoryProvider : public FilesystemProvider {
  public:
-  // `fs` is not owned and must outlive the provider.
-  explicit DirectoryProvider(Filesystem* fs) : fs_(fs) {}
+  explicit DirectoryProvider(Filesystem* fs) : FilesystemProvider(fs) {}
 
   absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
   absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
                                      const CheckResult& check) override;
 
- private:
-  Filesystem* fs_;
 };
 
 }  // namespace plumb

@@ -55,4 +55,14 @@ class Provider {
   }
 };
 
+class Filesystem;  // agent/host/filesystem.h
+
+// A provider that touches only paths under the root, through `fs` (not owned; it must outlive
+// the provider).
+class FilesystemProvider : public Provider {
+ protected:
+  explicit FilesystemProvider(Filesystem* fs) : fs_(fs) {}
+  Filesystem* const fs_;
+};
+
 }  // namespace plumb

@@ -21,17 +21,14 @@ absl::StatusOr<SymlinkSpec> ParseSymlinkSpec(AttributeReader& attrs);
 // Manages symlinks under the root. The target is stored as given and never followed. A link
 // with a wrong target or a file in the way is replaced atomically; a real directory in the
 // way is replaced only with `force: true`. Thread-compatible.
-class SymlinkProvider : public Provider {
+class SymlinkProvider : public FilesystemProvider {
  public:
-  // `fs` is not owned and must outlive the provider.
-  explicit SymlinkProvider(Filesystem* fs) : fs_(fs) {}
+  explicit SymlinkProvider(Filesystem* fs) : FilesystemProvider(fs) {}
 
   absl::StatusOr<CheckResult> Check(const v1::Resource& resource) override;
   absl::StatusOr<ChangeResult> Apply(const v1::Resource& resource,
                                      const CheckResult& check) override;
 
- private:
-  Filesystem* fs_;
 };
 
 }  // namespace plumb

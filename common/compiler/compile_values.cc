@@ -115,15 +115,6 @@ bool ValueReader::Mode(const YamlNode& node, absl::string_view key, std::string*
   return true;
 }
 
-bool ValueReader::StringOrList(const YamlNode& node, absl::string_view key,
-                               std::vector<std::string>* out) {
-  if (node.IsScalar()) {
-    out->push_back(node.scalar());
-    return true;
-  }
-  return List(node, key, out);
-}
-
 bool ValueReader::List(const YamlNode& node, absl::string_view key, std::vector<std::string>* out) {
   if (!node.IsSequence()) {
     Error(node, absl::StrCat(key, " must be a list of strings, got ", node.KindName()));

@@ -44,8 +44,6 @@ class ValueReader {
   bool Duration(const YamlNode& node, absl::string_view key, std::string* out);
   // A quoted octal mode of 3 or 4 digits, stored with 4 digits ("0644").
   bool Mode(const YamlNode& node, absl::string_view key, std::string* out);
-  // One string or a list of strings.
-  bool StringOrList(const YamlNode& node, absl::string_view key, std::vector<std::string>* out);
   // A list of strings (a single string is not accepted).
   bool List(const YamlNode& node, absl::string_view key, std::vector<std::string>* out);
   // A map of string -> scalar.
