@@ -102,8 +102,12 @@ class WireLimitsTest(PlumbTestCase):
             self.assertEqual(code, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
         self.assertTrue(server.alive())
-        # A refused Hello leaves no trace; evil-6 and evil-7 said a valid Hello first.
-        self.assertEqual(set(self.nodes()), {"good-1", "evil-6", "evil-7"})
+        # A refused Hello leaves no trace. evil-6 and evil-7 said a valid Hello first, but their
+        # streams end right after it: the hub drops messages of a closed stream, so whether
+        # their Hello was handled first depends on the machine's load.
+        nodes = set(self.nodes())
+        self.assertIn("good-1", nodes)
+        self.assertLessEqual(nodes, {"good-1", "evil-6", "evil-7"})
         log = server.output()
         self.assertEqual(log.count("agent message over a wire limit"), len(cases), log[-3000:])
         self.start_agent("good-2")
