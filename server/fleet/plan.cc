@@ -36,6 +36,8 @@ absl::StatusOr<std::shared_ptr<const DesiredState>> Planner::Load(const std::str
 absl::StatusOr<v1::PlanResponse> Planner::Plan(const v1::PlanRequest& request) {
   if (request.to().empty()) return absl::InvalidArgumentError("plan needs a ref to plan (to)");
   v1::PlanResponse out;
+  PLUMB_ASSIGN_OR_RETURN(std::string serving, store_->ServingRevision());
+  out.set_serving_revision(serving);
   PLUMB_ASSIGN_OR_RETURN(CommitInfo to_commit, git_->FetchRef(request.to()));
   out.set_to_revision(to_commit.sha);
   Side to;
@@ -53,8 +55,7 @@ absl::StatusOr<v1::PlanResponse> Planner::Plan(const v1::PlanRequest& request) {
 }
 
 absl::Status Planner::LoadFrom(const std::string& ref, Side* side, v1::PlanResponse* out) {
-  PLUMB_ASSIGN_OR_RETURN(std::string serving, store_->ServingRevision());
-  out->set_serving_revision(serving);
+  const std::string& serving = out->serving_revision();
   if (ref.empty()) {
     if (serving.empty()) return absl::OkStatus();  // nothing served yet: every resource is new
     PLUMB_ASSIGN_OR_RETURN(side->state, Load(serving));

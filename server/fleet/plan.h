@@ -40,7 +40,7 @@ class Planner {
   };
 
   absl::StatusOr<std::shared_ptr<const DesiredState>> Load(const std::string& sha);
-  // Fills `side` for `ref`, or for the serving revision when `ref` is empty.
+  // Fills `side` for `ref`, or for out->serving_revision() (maybe none) when `ref` is empty.
   absl::Status LoadFrom(const std::string& ref, Side* side, v1::PlanResponse* out);
   // Compiles every planned node on both sides and collects the changes.
   absl::Status PlanNodes(const v1::PlanRequest& request, Side* from, Side* to,

@@ -140,6 +140,7 @@ class PlanTest(PlumbTestCase):
         self.branch("broken", mode="bad")
         r = self.plan("--to", "broken")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("against the serving revision %s" % rev1[:12], r.stdout)
         self.assertRegex(r.stdout, r"modules/web/module\.yaml:\d+:\d+: ")
         # Refs that are not plain names, or that do not exist: exit 1 with one clear line.
         r = self.plan("--to", "main~1")
