@@ -27,6 +27,9 @@ constexpr int kRpcSeconds = 30;
 std::unique_ptr<grpc::ClientContext> NewRpcContext();
 int RpcFailed(const CtlInvocation& inv, const std::string& what, const grpc::Status& status);
 int Usage(const CtlInvocation& inv, const std::string& text);
+// Parses every --selector k=v[,k=v] into `selector`; returns 2 (usage) on a bad one, else 0.
+int ParseSelector(const CtlInvocation& inv,
+                  google::protobuf::Map<std::string, std::string>* selector);
 
 // Commands over the fleet API (need a server).
 int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
@@ -39,6 +42,8 @@ int CmdSync(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdRun(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 // Fleet-wide resource history (FleetService.ListResourceEvents).
 int CmdResources(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+// What a ref would change (FleetService.Plan); exit 0 no change, 2 changes, 1 errors.
+int CmdPlan(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 // Streams events, one line (or JSON object) each, until interrupted or --count N.
 int CmdWatch(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 

@@ -30,6 +30,10 @@ fleet commands (talk to plumb-server):
                                               who changed, failed or drifted on which resource
   watch [--kind KIND[,KIND]] [--node NAME] [--count N]
                                               stream events (-o json: one object a line)
+  plan --to REF [--from REF] [--selector k=v,...]
+                                              what a branch, tag or commit would change on
+                                              each node (vs. its serving catalog or --from);
+                                              exit 0 no change, 2 changes, 1 errors
   token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']...
                [--node-glob GLOB]             a join token for plumb-agent enroll (printed once)
   node revoke NAME                            revoke a node's certificates, close its stream
@@ -50,7 +54,7 @@ global flags:
   --config FILE   defaults for the above (default ~/.config/plumb/plumbctl.yaml:
                   server, ca, cert, key, token, insecure)
   --version       print the version
-exit status: 0 success, 1 failed operation, 2 bad usage
+exit status: 0 success, 1 failed operation, 2 bad usage (plan: 2 means changes)
 )";
 
 using FleetCommand = std::function<int(v1::FleetService::StubInterface*, const CtlInvocation&)>;
@@ -100,7 +104,8 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                                           "cert", "key", "selector", "status", "limit", "node",
                                           "label", "fact", "nodes-from", "noop", "wait", "timeout",
                                           "id", "since", "kind", "count", "token", "config",
-                                          "ttl", "uses", "node-glob", "allow-label"});
+                                          "ttl", "uses", "node-glob", "allow-label", "to",
+                                          "from"});
   if (!known.ok()) {
     err << "plumbctl: " << known.message() << " (see plumbctl --help)\n";
     return 2;
@@ -129,7 +134,8 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       {"nodes", CmdNodes},         {"node", CmdNode},         {"reports", CmdReports},
       {"report", CmdReport},       {"revisions", CmdRevisions}, {"revision", CmdRevision},
       {"sync", CmdSync},           {"run", CmdRun},           {"resources", CmdResources},
-      {"watch", CmdWatch},         {"token", CmdTokenCreate}, {"operator", CmdOperator}};
+      {"watch", CmdWatch},         {"token", CmdTokenCreate}, {"operator", CmdOperator},
+      {"plan", CmdPlan}};
   auto it = kFleet.find(command);
   if (it == kFleet.end()) {
     err << "plumbctl: unknown command \"" << command << "\" (see plumbctl --help)\n";

@@ -57,6 +57,9 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->fleet_service_ = std::make_unique<FleetServiceImpl>(
       s->store_.get(), s->poller_.get(), s->hub_.get(), &s->runs_, s->events_.get());
   s->fleet_service_->set_security(s->security_.get());
+  s->planner_ = std::make_unique<Planner>(s->git_.get(), s->store_.get(), &s->clock_,
+                                          config.nodes_stale_after);
+  s->fleet_service_->set_planner(s->planner_.get());
   PLUMB_ASSIGN_OR_RETURN(
       auto creds,
       MakeServerCredentials(config.insecure, config.tls,

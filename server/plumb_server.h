@@ -68,6 +68,7 @@ class PlumbServer {
   RunTracker runs_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<RevisionPoller> poller_;
+  std::unique_ptr<Planner> planner_;
   std::unique_ptr<RetentionPruner> retention_;
   std::unique_ptr<ServerSecurity> security_;  // null with --insecure
   std::unique_ptr<AgentServiceImpl> agent_service_;

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/providers/diff.h"
+#include "common/diff.h"
 #include "agent/providers/resource_attributes.h"
 #include "common/catalog.h"
 #include "common/digest.h"

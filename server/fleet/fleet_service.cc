@@ -113,6 +113,15 @@ grpc::Status FleetServiceImpl::GetRevision(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status FleetServiceImpl::Plan(grpc::ServerContext*, const v1::PlanRequest* req,
+                                    v1::PlanResponse* resp) {
+  if (planner_ == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no planner");
+  auto plan = planner_->Plan(*req);
+  if (!plan.ok()) return ToGrpcStatus(plan.status());
+  *resp = std::move(*plan);
+  return grpc::Status::OK;
+}
+
 grpc::Status FleetServiceImpl::Sync(grpc::ServerContext*, const v1::SyncRequest*,
                                     v1::SyncResponse* resp) {
   auto rev = poller_->SyncNow();

@@ -7,6 +7,7 @@
 
 #include "plumb/v1/fleet.grpc.pb.h"
 #include "server/fleet/event_bus.h"
+#include "server/fleet/plan.h"
 #include "server/git/revision_poller.h"
 #include "server/fleet/run_tracker.h"
 #include "server/security/server_security.h"
@@ -55,6 +56,11 @@ class FleetServiceImpl
                              v1::ListOperatorsResponse* resp) override;
   grpc::Status RevokeOperator(grpc::ServerContext*, const v1::RevokeOperatorRequest* req,
                               v1::RevokeOperatorResponse* resp) override;
+  // What a ref would change (plan.h); UNIMPLEMENTED without set_planner().
+  grpc::Status Plan(grpc::ServerContext*, const v1::PlanRequest* req,
+                    v1::PlanResponse* resp) override;
+  // `planner` is not owned and must outlive the gRPC server.
+  void set_planner(Planner* planner) { planner_ = planner; }
   // `security` is not owned and must outlive the gRPC server; null with --insecure.
   void set_security(ServerSecurity* security) { security_ = security; }
 
@@ -65,6 +71,7 @@ class FleetServiceImpl
   RunTracker* const runs_;
   EventBus* const events_;
   ServerSecurity* security_ = nullptr;
+  Planner* planner_ = nullptr;
 };
 
 }  // namespace plumb

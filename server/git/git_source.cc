@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -110,6 +111,12 @@ struct GitSource::Impl {
   absl::Status OpenMirror() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::StatusOr<git_remote*> Remote(RemotePtr& remote) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::Status CheckBranchAdvertised(git_remote* remote) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // git_remote_fetch of `specs` (no tags, no FETCH_HEAD); drops `remote` after a failure.
+  absl::Status FetchSpecs(git_remote* remote, std::vector<std::string> specs)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The commit `oid` names; `what` says where it came from, for the error.
+  absl::StatusOr<CommitInfo> Describe(const git_oid& oid, absl::string_view what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   const std::string url;
   const std::string shown_url;  // `url` without credentials: the only form in messages
@@ -209,47 +216,126 @@ absl::StatusOr<CommitInfo> GitSource::FetchHead() {
   absl::MutexLock lock(&impl.mu);
   git_remote* remote = nullptr;
   PLUMB_ASSIGN_OR_RETURN(remote, impl.Remote(impl.remote));
-
-  std::string refspec =
-      absl::StrCat("+refs/heads/", impl.branch, ":refs/remotes/origin/", impl.branch);
-  char* refspec_ptr = refspec.data();
-  git_strarray refspecs = {&refspec_ptr, 1};
-  git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
-  options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-  options.update_fetchhead = 0;
-  int rc = git_remote_fetch(remote, &refspecs, &options, "plumb fetch");
-  if (rc < 0) impl.remote.reset();
-  struct stat st;
-  if (rc < 0 && IsLocalPath(impl.url) && stat(impl.url.c_str(), &st) != 0) {
-    // libgit2 reports a missing local path as "unsupported URL protocol", which misleads.
-    return absl::UnavailableError(
-        absl::StrCat("fetching ", impl.shown_url, ": no such local repository"));
-  }
-  if (rc < 0) {
-    return GitErrorStatus(rc, absl::StrCat("fetching ", impl.shown_url),
-                          absl::StatusCode::kUnavailable);
-  }
+  PLUMB_RETURN_IF_ERROR(impl.FetchSpecs(
+      remote, {absl::StrCat("+refs/heads/", impl.branch, ":refs/remotes/origin/", impl.branch)}));
   PLUMB_RETURN_IF_ERROR(impl.CheckBranchAdvertised(remote));
 
   std::string tracking = absl::StrCat("refs/remotes/origin/", impl.branch);
   git_oid oid;
-  rc = git_reference_name_to_id(&oid, impl.repo, tracking.c_str());
+  int rc = git_reference_name_to_id(&oid, impl.repo, tracking.c_str());
   if (rc == GIT_ENOTFOUND) {
     return absl::NotFoundError(
         absl::StrCat("branch ", impl.branch, " not found in ", impl.shown_url));
   }
   if (rc < 0) return GitErrorStatus(rc, absl::StrCat("resolving ", tracking));
-  CommitPtr commit;
-  rc = git_commit_lookup(commit.out(), impl.repo, &oid);
-  if (rc < 0) {
-    return GitErrorStatus(rc, absl::StrCat("head of ", impl.branch, " is not a commit"));
+  return impl.Describe(oid, absl::StrCat("head of ", impl.branch));
+}
+
+absl::Status GitSource::Impl::FetchSpecs(git_remote* remote, std::vector<std::string> specs) {
+  std::vector<char*> pointers;
+  for (std::string& spec : specs) pointers.push_back(spec.data());
+  git_strarray refspecs = {pointers.data(), pointers.size()};
+  git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
+  options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  options.update_fetchhead = 0;
+  int rc = git_remote_fetch(remote, &refspecs, &options, "plumb fetch");
+  if (rc < 0) this->remote.reset();
+  struct stat st;
+  if (rc < 0 && IsLocalPath(url) && stat(url.c_str(), &st) != 0) {
+    // libgit2 reports a missing local path as "unsupported URL protocol", which misleads.
+    return absl::UnavailableError(
+        absl::StrCat("fetching ", shown_url, ": no such local repository"));
   }
+  if (rc < 0) {
+    return GitErrorStatus(rc, absl::StrCat("fetching ", shown_url),
+                          absl::StatusCode::kUnavailable);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CommitInfo> GitSource::Impl::Describe(const git_oid& oid,
+                                                     absl::string_view what) {
+  CommitPtr commit;
+  int rc = git_commit_lookup(commit.out(), repo, &oid);
+  if (rc < 0) return GitErrorStatus(rc, absl::StrCat(what, " is not a commit"));
   CommitInfo info;
   info.sha = git_oid_tostr_s(&oid);
   const char* summary = git_commit_summary(commit.get());
   info.summary = summary != nullptr ? summary : "";
   info.time_unix = static_cast<int64_t>(git_commit_time(commit.get()));
   return info;
+}
+
+bool IsPlainRefName(absl::string_view ref) {
+  if (ref.empty() || ref.size() > 200) return false;
+  if (ref.front() == '-' || ref.front() == '/' || ref.front() == '.' || ref.back() == '/' ||
+      ref.back() == '.') {
+    return false;
+  }
+  for (absl::string_view bad : {"..", "//", "/.", "@{"}) {
+    if (absl::StrContains(ref, bad)) return false;
+  }
+  if (absl::StartsWith(ref, "refs/") || absl::EndsWith(ref, ".lock")) return false;
+  return std::all_of(ref.begin(), ref.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '/' || c == '-' || c == '+';
+  });
+}
+
+absl::StatusOr<CommitInfo> GitSource::FetchRef(const std::string& ref) {
+  if (!IsPlainRefName(ref)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", ref, "\" is not a branch, tag or commit id (plain names only: letters, digits, "
+        "'.', '_', '-', '+', '/')"));
+  }
+  absl::StatusOr<CommitInfo> commit = FetchNamedRef(ref);
+  if (commit.ok()) return commit;
+  return absl::Status(commit.status().code(),
+                      ScrubCredentials(commit.status().message(), impl_->url));
+}
+
+absl::StatusOr<CommitInfo> GitSource::FetchNamedRef(const std::string& ref) {
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  // Planned refs live apart from the followed branch's tracking ref, so planning never moves
+  // what the poller serves.
+  const std::string local = "refs/plumb/refs/";
+  bool hex = ref.size() >= 4 && ref.size() <= GIT_OID_HEXSZ && IsHex(ref);
+  git_oid oid;
+  auto lookup_commit = [&]() -> bool {
+    CommitPtr commit;
+    if (git_oid_fromstrn(&oid, ref.data(), ref.size()) < 0) return false;
+    if (git_commit_lookup_prefix(commit.out(), impl.repo, &oid, ref.size()) < 0) return false;
+    oid = *git_commit_id(commit.get());
+    return true;
+  };
+  if (hex && lookup_commit()) return impl.Describe(oid, ref);
+  git_remote* remote = nullptr;
+  PLUMB_ASSIGN_OR_RETURN(remote, impl.Remote(impl.remote));
+  std::vector<std::string> specs = {
+      absl::StrCat("+refs/heads/", ref, ":", local, "heads/", ref),
+      absl::StrCat("+refs/tags/", ref, ":", local, "tags/", ref)};
+  if (hex) specs.push_back(absl::StrCat("+refs/heads/*:", local, "heads/*"));
+  PLUMB_RETURN_IF_ERROR(impl.FetchSpecs(remote, specs));
+  // As in CheckBranchAdvertised: a stale local copy of a deleted ref must not answer.
+  const git_remote_head** heads = nullptr;
+  size_t count = 0;
+  int rc = git_remote_ls(&heads, &count, remote);
+  if (rc < 0) return GitErrorStatus(rc, absl::StrCat("listing refs of ", impl.shown_url));
+  for (absl::string_view kind : {"heads/", "tags/"}) {
+    std::string remote_name = absl::StrCat("refs/", kind, ref);
+    bool advertised = false;
+    for (size_t i = 0; i < count; ++i) advertised = advertised || remote_name == heads[i]->name;
+    if (!advertised) continue;
+    GitPtr<git_object, git_object_free> peeled;
+    std::string spec = absl::StrCat(local, kind, ref, "^{commit}");
+    rc = git_revparse_single(peeled.out(), impl.repo, spec.c_str());
+    if (rc < 0) return GitErrorStatus(rc, absl::StrCat("resolving ", remote_name));
+    return impl.Describe(*git_object_id(peeled.get()), remote_name);
+  }
+  if (hex && lookup_commit()) return impl.Describe(oid, ref);
+  return absl::NotFoundError(absl::StrCat("no branch, tag or commit \"", ref, "\" in ",
+                                          impl.shown_url));
 }
 
 absl::StatusOr<std::unique_ptr<RepoTree>> GitSource::TreeAt(const std::string& sha) {

@@ -19,6 +19,9 @@ std::string RedactUrl(absl::string_view url);
 // `text` with `url`'s credentials (user:password, or the password alone) masked as "***".
 std::string ScrubCredentials(absl::string_view text, absl::string_view url);
 
+// Whether `ref` is a plain branch or tag name, or a commit id, that FetchRef accepts.
+bool IsPlainRefName(absl::string_view ref);
+
 // A fetched commit.
 struct CommitInfo {
   std::string sha;      // full 40-hex id
@@ -44,6 +47,14 @@ class GitSource {
   // for a missing branch).
   absl::StatusOr<CommitInfo> Fetch();
 
+  // Fetches `ref` (a branch or tag name of the remote, or a commit id: 4 to 40 hex digits) into
+  // the mirror, under refs/plumb/refs/, and returns the commit it names; the followed branch
+  // and the serving revision are untouched. A commit id already in the mirror is not fetched.
+  // InvalidArgument for anything but a plain name (no "..", "~", "^", ":", "@{", spaces,
+  // leading "-" or "/", "refs/" prefix), NotFound if the remote has no such branch or tag (or
+  // commit), Unavailable for network errors; bounded by the network timeout like Fetch.
+  absl::StatusOr<CommitInfo> FetchRef(const std::string& ref);
+
   // The tree of `sha` (must have been fetched). Reads blobs lazily from the mirror, or
   // eagerly — implementation's choice — but the returned tree must stay valid after further
   // fetches and be safe for concurrent reads.
@@ -52,6 +63,7 @@ class GitSource {
  private:
   struct Impl;
   absl::StatusOr<CommitInfo> FetchHead();
+  absl::StatusOr<CommitInfo> FetchNamedRef(const std::string& ref);
   explicit GitSource(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -108,10 +108,14 @@ absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
   return Evaluate(*head);
 }
 
-bool RevisionPoller::Live(const v1::Node& node) const {
+bool IsLiveNode(const v1::Node& node, absl::Time now, absl::Duration stale_after) {
   if (node.status() == v1::NODE_REVOKED) return false;
-  if (node.connected() || stale_after_ <= absl::ZeroDuration()) return true;
-  return clock_->Now() - absl::FromUnixMillis(node.last_seen_unix_ms()) < stale_after_;
+  if (node.connected() || stale_after <= absl::ZeroDuration()) return true;
+  return now - absl::FromUnixMillis(node.last_seen_unix_ms()) < stale_after;
+}
+
+bool RevisionPoller::Live(const v1::Node& node) const {
+  return IsLiveNode(node, clock_->Now(), stale_after_);
 }
 
 absl::Status RevisionPoller::Validate(const DesiredState& state,

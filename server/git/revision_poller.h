@@ -28,6 +28,10 @@ namespace plumb {
 // At most this many node failures are listed in a revision (the rest are counted).
 inline constexpr int kMaxRecordedNodeFailures = 1000;
 
+// Whether a revision compiles for `node`: not revoked, and connected or seen within
+// `stale_after` of `now` (stale_after <= 0: every unrevoked node). Plans skip the same nodes.
+bool IsLiveNode(const v1::Node& node, absl::Time now, absl::Duration stale_after);
+
 // Thread-safe: SyncNow may be called from any thread while the loop runs.
 class RevisionPoller {
  public:

@@ -433,3 +433,62 @@ TEST_F(GitSourceTest, TreesAreReadableWhileFetching) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(GitRefNameTest, OnlyPlainNamesAreAccepted) {
+  for (const char* ok : {"main", "feature/x", "v1.2.3", "release-2024_01", "4f2a9c1e", "a+b"}) {
+    EXPECT_TRUE(IsPlainRefName(ok)) << ok;
+  }
+  for (const char* bad : {"", "-upload-pack=x", "/main", "main/", "a..b", "a//b", "a/.b", ".x",
+                          "x.", "x.lock", "HEAD@{1}", "main~1", "main^", "a:b", "a b", "*",
+                          "refs/heads/main", "a\\b", "a?", "a[b"}) {
+    EXPECT_FALSE(IsPlainRefName(bad)) << bad;
+  }
+  EXPECT_FALSE(IsPlainRefName(std::string(201, 'a')));
+}
+
+TEST_F(GitSourceTest, FetchRefResolvesBranchTagAndShaWithoutMovingTheFollowedBranch) {
+  std::string first = FirstCommit();
+  auto source = OpenOrDie(origin_);
+  ASSERT_NE(source, nullptr);
+  ASSERT_TRUE(source->Fetch().ok());
+  // A branch with its own commit, and an annotated tag on it, pushed but never followed.
+  ASSERT_EQ(Git("checkout -q -b feature/x"), 0);
+  WriteFileOrDie(work_ + "/plumb.yaml", "version: 1\n# feature\n");
+  ASSERT_EQ(Git("commit -q -am feature"), 0);
+  ASSERT_EQ(Git("tag -a -m tagged v1.0"), 0);
+  ASSERT_EQ(Git("push -q origin feature/x v1.0"), 0);
+  std::string feature;
+  RunShell("git -C " + ShellQuote(work_) + " rev-parse HEAD", &feature);
+  feature = std::string(absl::StripAsciiWhitespace(feature));
+
+  auto branch = source->FetchRef("feature/x");
+  ASSERT_TRUE(branch.ok()) << branch.status();
+  EXPECT_EQ(branch->sha, feature);
+  EXPECT_EQ(branch->summary, "feature");
+  auto tag = source->FetchRef("v1.0");
+  ASSERT_TRUE(tag.ok()) << tag.status();
+  EXPECT_EQ(tag->sha, feature);  // peeled to the commit
+  auto tree = source->TreeAt(feature);
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  EXPECT_EQ(*(*tree)->ReadFile("plumb.yaml"), "version: 1\n# feature\n");
+  // A commit id, full or short, already in the mirror or not.
+  EXPECT_EQ(source->FetchRef(first.substr(0, 10))->sha, first);
+  EXPECT_EQ(source->FetchRef(feature)->sha, feature);
+  // The followed branch still names the first commit.
+  EXPECT_EQ(source->Fetch()->sha, first);
+
+  EXPECT_EQ(source->FetchRef("nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(source->FetchRef(std::string(40, 'e')).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(source->FetchRef("main~1").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(source->FetchRef("--upload-pack=touch x").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A deleted branch is not answered from the mirror's old copy.
+  ASSERT_EQ(Git("push -q origin --delete feature/x"), 0);
+  EXPECT_EQ(source->FetchRef("feature/x").status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace plumb

@@ -1,4 +1,4 @@
-#include "agent/providers/diff.h"
+#include "common/diff.h"
 
 #include <algorithm>
 #include <vector>

@@ -1,0 +1,55 @@
+#pragma once
+
+// plumbctl plan / FleetService.Plan: what a ref of the tracked repository would change on every
+// known node. Fetches the ref into the mirror (never the followed branch's ref), compiles it
+// for each node with its stored labels and facts, and compares with the node's catalog of the
+// serving revision (or of `from`). Records nothing, serves nothing, changes no node row.
+
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/compiler/compiler.h"
+#include "plumb/v1/fleet.pb.h"
+#include "server/fleet/plan_diff.h"
+#include "server/git/git_source.h"
+#include "server/store/store.h"
+
+namespace plumb {
+
+// Thread-safe: every Plan call works on its own state (git and store are thread-safe).
+class Planner {
+ public:
+  // Nothing owned; all must outlive the planner. Nodes revoked, or not connected and not seen
+  // for `stale_after` (0: never stale), are skipped, as the revision poller skips them.
+  Planner(GitSource* git, Store* store, Clock* clock, absl::Duration stale_after)
+      : git_(git), store_(store), clock_(clock), stale_after_(stale_after) {}
+
+  // InvalidArgument for an empty or malformed ref, NotFound for one the repository lacks,
+  // Unavailable when fetching fails. Compile errors of `to` (or `from`) are in the answer.
+  absl::StatusOr<v1::PlanResponse> Plan(const v1::PlanRequest& request);
+
+ private:
+  // One side of the comparison: a parsed revision and its compiles, one per group of inputs.
+  struct Side {
+    std::shared_ptr<const DesiredState> state;  // null: no catalog (nothing served yet)
+    absl::flat_hash_map<std::string, std::shared_ptr<const NodeCompileResult>> compiled;
+    const NodeCompileResult* Compile(const NodeInputs& inputs, std::string* key);
+  };
+
+  absl::StatusOr<std::shared_ptr<const DesiredState>> Load(const std::string& sha);
+  // Fills `side` for `ref`, or for out->serving_revision() (maybe none) when `ref` is empty.
+  absl::Status LoadFrom(const std::string& ref, Side* side, v1::PlanResponse* out);
+  // Compiles every planned node on both sides and collects the changes.
+  absl::Status PlanNodes(const v1::PlanRequest& request, Side* from, Side* to,
+                         v1::PlanResponse* out);
+
+  GitSource* const git_;
+  Store* const store_;
+  Clock* const clock_;
+  const absl::Duration stale_after_;
+};
+
+}  // namespace plumb
