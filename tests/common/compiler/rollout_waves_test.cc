@@ -68,7 +68,7 @@ TEST(RolloutBucketTest, MatchesTheDocumentedRule) {
   EXPECT_EQ(RolloutBucket("web-canary-1"), 78u);    // 6d5db4f32c076db2...
 }
 
-TEST(AssignWavesTest, EveryNodeInExactlyOneWaveFirstMatchWins) {
+TEST(RolloutWavesTest, EveryNodeInExactlyOneWaveFirstMatchWins) {
   RolloutPolicy policy;
   policy.waves = {Globs({"web-1", "web-2?"}, "canary"), Labels({{"role", "db"}}, "db"),
                   Percent(25), Percent(100)};
@@ -96,7 +96,7 @@ TEST(AssignWavesTest, EveryNodeInExactlyOneWaveFirstMatchWins) {
   for (const std::string& name : plan[3].nodes) EXPECT_GE(RolloutBucket(name), 25u) << name;
 }
 
-TEST(AssignWavesTest, PercentIsCumulativeByBucket) {
+TEST(RolloutWavesTest, PercentIsCumulativeByBucket) {
   RolloutPolicy policy;
   policy.waves = {Percent(1), Percent(25), Percent(100)};
   std::vector<WaveAssignment> plan = AssignWaves(policy, Fleet(5000));
@@ -112,7 +112,7 @@ TEST(AssignWavesTest, PercentIsCumulativeByBucket) {
   EXPECT_NEAR(plan[2].nodes.size(), 3750, 150);
 }
 
-TEST(AssignWavesTest, PercentBoundariesAtBucketEdges) {
+TEST(RolloutWavesTest, PercentBoundariesAtBucketEdges) {
   // A node of bucket b is in `percent: b+1` and not in `percent: b`.
   for (int i = 0; i < 300; ++i) {
     RolloutNode node{absl::StrCat("host", i), {}};
@@ -125,7 +125,7 @@ TEST(AssignWavesTest, PercentBoundariesAtBucketEdges) {
   }
 }
 
-TEST(AssignWavesTest, SameAnswerWhateverTheOrderAndFleet) {
+TEST(RolloutWavesTest, SameAnswerWhateverTheOrderAndFleet) {
   RolloutPolicy policy;
   policy.waves = {Globs({"web-7*"}, "canary"), Percent(30), Percent(60)};
   std::vector<RolloutNode> nodes = Fleet(300);
@@ -144,7 +144,7 @@ TEST(AssignWavesTest, SameAnswerWhateverTheOrderAndFleet) {
   }
 }
 
-TEST(AssignWavesTest, NodesNoWaveTakesGoToTheImplicitRestWave) {
+TEST(RolloutWavesTest, NodesNoWaveTakesGoToTheImplicitRestWave) {
   RolloutPolicy policy;
   policy.waves = {Globs({"web-1"}, "canary"), Percent(50)};
   std::vector<WaveAssignment> plan = AssignWaves(policy, Fleet(100));
@@ -157,7 +157,7 @@ TEST(AssignWavesTest, NodesNoWaveTakesGoToTheImplicitRestWave) {
   EXPECT_EQ(WaveIndexOf(policy, RolloutNode{"web-1", {}}), 0u);
 }
 
-TEST(AssignWavesTest, EmptyFleetGivesEmptyWaves) {
+TEST(RolloutWavesTest, EmptyFleetGivesEmptyWaves) {
   RolloutPolicy policy;
   policy.waves = {Labels({{"role", "canary"}}, "canary"), Percent(100)};
   std::vector<WaveAssignment> plan = AssignWaves(policy, {});
@@ -169,7 +169,7 @@ TEST(AssignWavesTest, EmptyFleetGivesEmptyWaves) {
   EXPECT_TRUE(plan[1].implicit);
 }
 
-TEST(AssignWavesTest, LabelsWaveNeedsEveryLabel) {
+TEST(RolloutWavesTest, LabelsWaveNeedsEveryLabel) {
   RolloutPolicy policy;
   policy.waves = {Labels({{"role", "web"}, {"env", "prod"}}, "prod-web"), Percent(100)};
   EXPECT_EQ(WaveIndexOf(policy, {"a", {{"role", "web"}, {"env", "prod"}, {"x", "y"}}}), 0u);
@@ -177,7 +177,7 @@ TEST(AssignWavesTest, LabelsWaveNeedsEveryLabel) {
   EXPECT_EQ(WaveIndexOf(policy, {"a", {{"role", "web"}, {"env", "staging"}}}), 1u);
 }
 
-TEST(MaxFailedTest, CountIsAsWrittenPercentRoundsDown) {
+TEST(RolloutMaxFailedTest, CountIsAsWrittenPercentRoundsDown) {
   EXPECT_EQ(MaxFailedFor(MaxFailed{false, 0}, 10), 0u);
   EXPECT_EQ(MaxFailedFor(MaxFailed{false, 3}, 2), 3u);
   EXPECT_EQ(MaxFailedFor(MaxFailed{true, 10}, 5), 0u);
