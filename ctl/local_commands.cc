@@ -6,6 +6,7 @@
 #include "common/compiler/compiler.h"
 #include "common/config_file.h"
 #include "common/compiler/directory_tree.h"
+#include "common/compiler/rollout_waves.h"
 #include "common/secure_files.h"
 #include "common/status_macros.h"
 #include "common/yaml_document.h"
@@ -153,6 +154,46 @@ void PrintCatalogYaml(std::ostream& out, const NodeCompileResult& result) {
   }
 }
 
+// The rollout policy's shape, and with nodes given, which of them each wave holds.
+void PrintRolloutPlan(std::ostream& out, const RolloutPolicy& policy,
+                      const std::vector<NodeInputs>& nodes) {
+  const MaxFailed& mf = policy.max_failed;
+  out << "rollout (not enforced yet, see docs/rollouts.md): " << policy.waves.size()
+      << " wave(s), max_failed " << mf.value << (mf.is_percent ? "%" : "") << ", on_failure "
+      << (policy.on_failure == RolloutPolicy::OnFailure::kRollback ? "rollback" : "halt");
+  if (!policy.health_exec.empty()) {
+    out << ", health " << policy.health_exec << " (" << absl::FormatDuration(policy.health_timeout)
+        << ")";
+  }
+  out << "\n";
+  std::vector<RolloutNode> members;
+  for (const NodeInputs& node : nodes) members.push_back(RolloutNode{node.name, node.labels});
+  std::vector<WaveAssignment> plan = AssignWaves(policy, members);
+  for (size_t i = 0; i < plan.size(); ++i) {
+    out << "  " << i + 1 << ". " << plan[i].name << ": ";
+    if (i == policy.waves.size()) {
+      out << "every node no wave takes";
+    } else {
+      const RolloutWave& wave = policy.waves[i];
+      std::vector<std::string> labels;
+      for (const auto& [k, v] : wave.labels) labels.push_back(absl::StrCat(k, "=", v));
+      if (wave.selector == RolloutWave::Selector::kNodes) {
+        out << "nodes " << absl::StrJoin(wave.node_globs, ",");
+      } else if (wave.selector == RolloutWave::Selector::kLabels) {
+        out << "labels " << absl::StrJoin(labels, ",");
+      } else {
+        out << "percent " << wave.percent;
+      }
+      if (wave.bake > absl::ZeroDuration()) out << ", bake " << absl::FormatDuration(wave.bake);
+    }
+    if (!nodes.empty()) {
+      out << " -> " << plan[i].nodes.size() << " node(s)";
+      if (!plan[i].nodes.empty()) out << ": " << absl::StrJoin(plan[i].nodes, ", ");
+    }
+    out << "\n";
+  }
+}
+
 }  // namespace
 
 int CmdValidate(const CtlInvocation& inv) {
@@ -195,6 +236,7 @@ int CmdValidate(const CtlInvocation& inv) {
     return 1;
   }
   *inv.out << "ok: " << dir << " compiles" << (nodes.empty() ? "" : absl::StrCat(" for ", nodes.size(), " node(s)")) << "\n";
+  if (state->rollout() != nullptr) PrintRolloutPlan(*inv.out, *state->rollout(), nodes);
   return 0;
 }
 

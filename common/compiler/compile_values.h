@@ -26,6 +26,8 @@ class ValueReader {
   void Error(const YamlNode& at, std::string message) {
     errors_->Add(file_, at.mark(), std::move(message));
   }
+  // Errors reported so far (through this reader or others sharing the list).
+  size_t error_count() const { return errors_->size(); }
 
   // Reports every key of `map` not in `allowed` as "unknown <what> 'key'". Returns false if
   // `map` is not a map at all.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/compiler/repo_tree.h"
+#include "common/compiler/rollout_policy.h"
 #include "plumb/v1/types.pb.h"
 
 namespace plumb {
@@ -55,6 +56,10 @@ class DesiredState {
   // Repository-level errors (YAML, schema, missing files). Non-empty: nothing is served.
   virtual const std::vector<CompileError>& errors() const = 0;
   bool ok() const { return errors().empty(); }
+
+  // plumb.yaml's `rollout:` policy, or nullptr when there is none (or it is invalid, which
+  // is among errors()). Lives as long as this DesiredState.
+  virtual const RolloutPolicy* rollout() const = 0;
 
   // Compiles the catalog of one node: matched targets, vars, templates, references, cycles.
   virtual NodeCompileResult CompileNode(const NodeInputs& node) const = 0;

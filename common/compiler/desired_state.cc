@@ -110,6 +110,9 @@ class DesiredStateImpl : public DesiredState {
 
   const std::string& revision() const override { return revision_; }
   const std::vector<CompileError>& errors() const override { return errors_; }
+  const RolloutPolicy* rollout() const override {
+    return model_.rollout.has_value() ? &*model_.rollout : nullptr;
+  }
 
   NodeCompileResult CompileNode(const NodeInputs& node) const override;
   std::string GroupKey(const NodeInputs& node) const override;

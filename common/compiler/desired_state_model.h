@@ -6,12 +6,14 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "common/compiler/compiler.h"
 #include "common/compiler/mustache.h"
+#include "common/compiler/rollout_policy.h"
 #include "common/yaml_document.h"
 #include "plumb/v1/types.pb.h"
 
@@ -81,6 +83,7 @@ struct TargetSpec {
 
 struct RepoModel {
   bool prune = false;  // plumb.yaml `prune: true`, copied into every catalog
+  std::optional<RolloutPolicy> rollout;  // plumb.yaml `rollout:`, set only when valid
   MustacheValue vars;
   std::vector<TargetSpec> targets;
   std::map<std::string, ModuleSpec> modules;
@@ -88,6 +91,12 @@ struct RepoModel {
 
 // Converts a YAML value into a template value (scalars to strings, null to "").
 MustacheValue ToMustacheValue(const YamlNode& node);
+
+class ValueReader;
+
+// Parses plumb.yaml's `rollout:` value into `policy`. Returns false after reporting every
+// problem through `reader` (common/compiler/rollout_policy.cc).
+bool ParseRolloutPolicy(const YamlNode& node, ValueReader* reader, RolloutPolicy* policy);
 
 // Parses plumb.yaml and every module of `tree` into `model`, appending every problem found.
 void ParseRepository(const RepoTree& tree, RepoModel* model, ErrorList* errors);

@@ -120,7 +120,9 @@ void ParsePlumbYaml(const RepoTree& tree, RepoModel* model, ErrorList* errors,
     errors->Add(kPlumbYaml, "plumb.yaml is empty; it needs at least 'version: 1'");
     return;
   }
-  if (!reader.CheckKeys(root, {"version", "vars", "targets", "prune"}, "top-level")) return;
+  if (!reader.CheckKeys(root, {"version", "vars", "targets", "prune", "rollout"}, "top-level")) {
+    return;
+  }
   const YamlNode* version = root.Find("version");
   if (version == nullptr) {
     reader.Error(root, "missing 'version: 1'");
@@ -135,6 +137,11 @@ void ParsePlumbYaml(const RepoTree& tree, RepoModel* model, ErrorList* errors,
     model->prune = reader.Bool(*node, "prune", &prune) && prune == "true";
   }
   model->vars = ReadVars(root.Find("vars"), &reader);
+  // `rollout: ` with nothing after it is no policy, as an absent key is.
+  if (const YamlNode* rollout = root.Find("rollout"); rollout != nullptr && !rollout->IsNull()) {
+    RolloutPolicy policy;
+    if (ParseRolloutPolicy(*rollout, &reader, &policy)) model->rollout = std::move(policy);
+  }
   const YamlNode* targets = root.Find("targets");
   if (targets == nullptr || targets->IsNull()) return;
   if (!targets->IsSequence()) {

@@ -170,6 +170,10 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(commit.sha));
   std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, commit.sha);
   std::vector<CompileError> errors = state->errors();
+  // Recorded for the rollout machinery to come; nothing stages revisions by it yet.
+  if (state->rollout() != nullptr) {
+    *rev.mutable_rollout() = RolloutPolicyToProto(*state->rollout());
+  }
   absl::flat_hash_map<std::string, NodeCompileResult> compiled;  // by group, handed to builder_
   if (errors.empty()) PLUMB_RETURN_IF_ERROR(Validate(*state, &compiled, &errors, &rev));
   if (!errors.empty()) rev.clear_node_failures();

@@ -1,5 +1,6 @@
 // plumbctl validate --nodes-from and render, run in-process on a checkout in a temp dir: bad
-// node files are located by file:line:col, and rendered strings survive quoting.
+// node files are located by file:line:col, rendered strings survive quoting, and validate
+// prints a rollout policy's waves with the given nodes in them.
 
 #include <sstream>
 
@@ -55,6 +56,34 @@ TEST_F(LocalCommandsTest, NodesFromFileCompilesEachNode) {
   r = Ctl({"validate", dir_.Sub("repo"), "--nodes-from", dir_.Sub("nodes.yaml")});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("(node web-2)"), std::string::npos) << r.err;
+}
+
+TEST_F(LocalCommandsTest, ValidatePrintsTheRolloutPlanWithTheGivenNodesWaves) {
+  WriteFileOrDie(dir_.Sub("repo/plumb.yaml"),
+                 "version: 1\ntargets:\n  - {name: web, labels: {role: web}, modules: [web]}\n"
+                 "rollout:\n  waves:\n    - {name: canary, nodes: [web-canary-1], bake: 2m}\n"
+                 "    - {labels: {role: db}}\n  max_failed: \"10%\"\n");
+  WriteFileOrDie(dir_.Sub("nodes.yaml"),
+                 "- {name: web-canary-1, labels: {role: web, greeting: hi}}\n"
+                 "- {name: web-2, labels: {role: web, greeting: hi}}\n"
+                 "- {name: db-1, labels: {role: db}}\n");
+  CtlRun r = Ctl({"validate", dir_.Sub("repo"), "--nodes-from", dir_.Sub("nodes.yaml")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("rollout (not enforced yet, see docs/rollouts.md): 2 wave(s), "
+                       "max_failed 10%, on_failure halt\n"
+                       "  1. canary: nodes web-canary-1, bake 2m -> 1 node(s): web-canary-1\n"
+                       "  2. wave 2: labels role=db -> 1 node(s): db-1\n"
+                       "  3. rest: every node no wave takes -> 1 node(s): web-2\n"),
+            std::string::npos)
+      << r.out;
+  // An invalid policy fails validate like any repository error.
+  WriteFileOrDie(dir_.Sub("repo/plumb.yaml"),
+                 "version: 1\nrollout:\n  waves: [{percent: 0}]\n");
+  r = Ctl({"validate", dir_.Sub("repo")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("plumb.yaml:3:21: percent must be an integer from 1 to 100, got 0"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(LocalCommandsTest, BadNodeFilesNameFileLineAndColumn) {

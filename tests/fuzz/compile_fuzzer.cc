@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/compiler/compiler.h"
+#include "common/compiler/rollout_waves.h"
 #include "tests/fuzz/map_tree.h"
 
 using plumb::fuzz::MapTree;
@@ -33,6 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     plumb::NodeInputs node{"web-1", {{"role", "web"}}, {{"os.id", "debian"}}};
     (void)state->GroupKey(node);
     (void)state->CompileNode(node);
+    if (state->rollout() != nullptr) {
+      (void)plumb::AssignWaves(*state->rollout(), {{"web-1", {{"role", "web"}}}, {"db-1", {}}});
+    }
   }
   return 0;
 }

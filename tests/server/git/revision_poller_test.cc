@@ -2,7 +2,8 @@
 // compiled once per group of known nodes, and those catalogs are what the builder serves (no
 // second compile when agents ask). A head with a repository error is not served; a head that
 // fails only because of some nodes' own inputs is served to everyone else, and lists those
-// nodes. Revoked and stale nodes are not compiled at all.
+// nodes. Revoked and stale nodes are not compiled at all. A valid rollout policy is recorded
+// on the revision; an invalid one fails it like any repository error.
 
 #include "server/git/revision_poller.h"
 
@@ -139,6 +140,60 @@ TEST_F(RevisionPollerTest, AHeadWithARepositoryErrorIsNotServed) {
   EXPECT_EQ(rev->node_failures_size(), 0);
   EXPECT_EQ(served_, 1);
   EXPECT_EQ(builder_.desired_state()->revision(), good);
+}
+
+TEST_F(RevisionPollerTest, AValidRolloutPolicyIsRecordedOnTheRevision) {
+  git_->Write("plumb.yaml", std::string(kPlumbYaml) +
+                                "rollout:\n  waves:\n    - {name: canary, nodes: [n0], bake: 2m}\n"
+                                "    - {percent: 100}\n  max_failed: \"10%\"\n");
+  std::string sha = git_->Commit("with a rollout policy");
+  auto rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_TRUE(rev->serving());
+  ASSERT_TRUE(rev->has_rollout());
+  auto stored = store_->GetRevision(sha);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->rollout().waves_size(), 2);
+  EXPECT_EQ(stored->rollout().waves(0).name(), "canary");
+  EXPECT_EQ(stored->rollout().waves(0).bake_ms(), 120000);
+  EXPECT_EQ(stored->rollout().max_failed_percent(), 10u);
+  // Without `rollout:` the revision has none.
+  git_->Write("plumb.yaml", kPlumbYaml);
+  git_->Commit("policy removed");
+  rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_FALSE(rev->has_rollout());
+}
+
+TEST_F(RevisionPollerTest, AnInvalidRolloutPolicyFailsTheRevisionAndTheLastGoodIsServed) {
+  std::string good = git_->Commit("first");
+  ASSERT_TRUE(poller_->SyncNow().ok());
+  // Line 12 of plumb.yaml: the second wave's percent is not above the first's.
+  git_->Write("plumb.yaml", std::string(kPlumbYaml) +
+                                "rollout:\n  waves:\n    - {percent: 50}\n    - {percent: 20}\n");
+  git_->Write("modules/base/module.yaml",
+              "resources:\n  - file: /etc/base\n    content: \"base v2\"\n");
+  std::string bad = git_->Commit("a rollout policy that makes no sense");
+  auto rev = poller_->SyncNow();
+  ASSERT_TRUE(rev.ok()) << rev.status();
+  EXPECT_EQ(rev->sha(), bad);
+  EXPECT_FALSE(rev->serving());
+  EXPECT_EQ(rev->status(), v1::REVISION_FAILED);
+  EXPECT_FALSE(rev->has_rollout());
+  ASSERT_EQ(rev->errors_size(), 1);
+  EXPECT_EQ(rev->errors(0).location(), "plumb.yaml:12:17");
+  EXPECT_NE(rev->errors(0).message().find("percent 20 must be greater than 50"),
+            std::string::npos)
+      << rev->errors(0).message();
+  EXPECT_EQ(served_, 1);
+  // Recorded as failed; the serving revision and its catalogs are still the good one.
+  auto stored = store_->GetRevision(bad);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->status(), v1::REVISION_FAILED);
+  EXPECT_EQ(builder_.desired_state()->revision(), good);
+  auto catalog = builder_.Build(NodeInputs{"n4", {}, {}});
+  ASSERT_TRUE(catalog.ok()) << catalog.status();
+  EXPECT_EQ((*catalog)->revision(), good);
 }
 
 TEST_F(RevisionPollerTest, RevokedAndStaleNodesAreNotCompiled) {
