@@ -99,6 +99,10 @@ class PlanTest(PlumbTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("untouched: 2 nodes: d1, w1", r.stdout)
         self.assertEqual(self.plan("--to", rev1[:12]).returncode, 0)
+        # A usage error of plan is an error (1), never "changes" (2).
+        r = self.plan()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
 
         # A template only the web group uses: w1 changes (with the diff), d1 is untouched.
         feature = self.branch("feature/workers", workers="4")
