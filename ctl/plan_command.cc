@@ -79,11 +79,17 @@ void PrintPlan(const CtlInvocation& inv, const v1::PlanResponse& plan) {
 int CmdPlan(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   constexpr char kUsage[] = "plan --to REF [--from REF] [--selector k=v,...]";
   // Exit 2 means "changes" for plan, so its own usage errors are errors (1), not 2.
-  if (!inv.args.empty() || inv.flags->Get("to").empty()) return Usage(inv, kUsage) == 0 ? 0 : 1;
+  if (!inv.args.empty() || inv.flags->Get("to").empty()) {
+    Usage(inv, kUsage);
+    return 1;
+  }
   v1::PlanRequest req;
   req.set_to(inv.flags->Get("to"));
   req.set_from(inv.flags->Get("from"));
-  if (inv.flags->Has("from") && req.from().empty()) return Usage(inv, kUsage) == 0 ? 0 : 1;
+  if (inv.flags->Has("from") && req.from().empty()) {
+    Usage(inv, kUsage);
+    return 1;
+  }
   if (int rc = ParseSelector(inv, req.mutable_selector())) return rc;
   v1::PlanResponse plan;
   grpc::ClientContext ctx;
