@@ -59,6 +59,17 @@ exit status: 0 success, 1 failed operation, 2 bad usage (plan: 2 means changes)
 
 using FleetCommand = std::function<int(v1::FleetService::StubInterface*, const CtlInvocation&)>;
 
+// Every flag some command takes; anything else is a usage error before any command runs.
+const std::set<std::string>& KnownFlags() {
+  static const auto* flags = new std::set<std::string>{
+    "server", "output", "insecure", "help",  "version",    "ca",         "cert",
+    "key",    "selector", "status", "limit", "node",       "label",      "fact",
+    "nodes-from", "noop", "wait",   "timeout", "id",       "since",      "kind",
+    "count",  "token",  "config",   "ttl",   "uses",       "node-glob",  "allow-label",
+    "to",     "from"};
+  return *flags;
+}
+
 // Connects to the fleet API as the flags and config say, and runs `run` over it.
 int RunFleetCommand(const FleetCommand& run, const CommandLine& flags, const CtlInvocation& inv) {
   std::ostream& err = *inv.err;
@@ -100,12 +111,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     out << "plumbctl " << kVersion << " (" << kGitCommit << ")\n";
     return 0;
   }
-  absl::Status known = flags->CheckKnown({"server", "output", "insecure", "help", "version", "ca",
-                                          "cert", "key", "selector", "status", "limit", "node",
-                                          "label", "fact", "nodes-from", "noop", "wait", "timeout",
-                                          "id", "since", "kind", "count", "token", "config",
-                                          "ttl", "uses", "node-glob", "allow-label", "to",
-                                          "from"});
+  absl::Status known = flags->CheckKnown(KnownFlags());
   if (!known.ok()) {
     err << "plumbctl: " << known.message() << " (see plumbctl --help)\n";
     return 2;
