@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
@@ -72,6 +73,49 @@ BENCHMARK(BM_PutReport)
     ->ArgName("full")
     ->Arg(0)
     ->Arg(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Group commit: the hub's report intake stores the reports waiting in its queue in one
+// transaction (Store::PutReports). Reports of 40 results, `batch` per transaction, FULL.
+void BM_PutReportsBatched(benchmark::State& state) {
+  const char* tmp = getenv("TMPDIR");
+  std::string dir = absl::StrFormat("%s/plumb-store-bench-XXXXXX", tmp != nullptr ? tmp : "/tmp");
+  if (mkdtemp(dir.data()) == nullptr) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  std::string path = dir + "/plumb.db";
+  auto store = SqliteStore::Open(path, SqliteStore::Durability::kPowerLoss);
+  if (!store.ok()) {
+    state.SkipWithError(std::string(store.status().message()).c_str());
+    return;
+  }
+  int64_t n = 0;
+  const int batch = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::vector<v1::Report> reports;
+    for (int i = 0; i < batch; ++i) reports.push_back(MakeReport(n++, 40));
+    std::vector<const v1::Report*> pointers;
+    for (const v1::Report& r : reports) pointers.push_back(&r);
+    state.ResumeTiming();
+    auto stored = (*store)->PutReports(pointers);
+    if (!stored.ok()) {
+      state.SkipWithError(std::string(stored.status().message()).c_str());
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+  store->reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
+  rmdir(dir.c_str());
+}
+BENCHMARK(BM_PutReportsBatched)
+    ->ArgName("batch")
+    ->Arg(1)
+    ->Arg(10)
+    ->Arg(100)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
