@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,37 +38,55 @@ v1::Report MakeReport(int64_t n, int results) {
   return report;
 }
 
+// A store in a fresh directory under $TMPDIR (or /tmp), removed afterwards. On failure it
+// marks the benchmark skipped and get() is null.
+class BenchStore {
+ public:
+  BenchStore(benchmark::State& state, SqliteStore::Durability durability) {
+    const char* tmp = getenv("TMPDIR");
+    dir_ = absl::StrFormat("%s/plumb-store-bench-XXXXXX", tmp != nullptr ? tmp : "/tmp");
+    if (mkdtemp(dir_.data()) == nullptr) {
+      state.SkipWithError("mkdtemp failed");
+      dir_.clear();
+      return;
+    }
+    auto store = SqliteStore::Open(dir_ + "/plumb.db", durability);
+    if (!store.ok()) {
+      state.SkipWithError(std::string(store.status().message()).c_str());
+      return;
+    }
+    store_ = std::move(*store);
+  }
+  ~BenchStore() {
+    store_.reset();
+    if (dir_.empty()) return;
+    for (const char* suffix : {"", "-wal", "-shm"}) unlink((dir_ + "/plumb.db" + suffix).c_str());
+    rmdir(dir_.c_str());
+  }
+  SqliteStore* get() { return store_.get(); }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
 // Arg: 1 = synchronous=FULL (kPowerLoss), 0 = NORMAL (kProcessCrash).
 void BM_PutReport(benchmark::State& state) {
-  const char* tmp = getenv("TMPDIR");
-  std::string dir = absl::StrFormat("%s/plumb-store-bench-XXXXXX", tmp != nullptr ? tmp : "/tmp");
-  if (mkdtemp(dir.data()) == nullptr) {
-    state.SkipWithError("mkdtemp failed");
-    return;
-  }
-  std::string path = dir + "/plumb.db";
-  auto durability =
-      state.range(0) == 1 ? SqliteStore::Durability::kPowerLoss : SqliteStore::Durability::kProcessCrash;
-  auto store = SqliteStore::Open(path, durability);
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return;
-  }
+  BenchStore store(state, state.range(0) == 1 ? SqliteStore::Durability::kPowerLoss
+                                              : SqliteStore::Durability::kProcessCrash);
+  if (store.get() == nullptr) return;
   int64_t n = 0;
   for (auto _ : state) {
     state.PauseTiming();
     v1::Report report = MakeReport(n++, 40);
     state.ResumeTiming();
-    auto stored = (*store)->PutReport(report);
+    auto stored = store.get()->PutReport(report);
     if (!stored.ok()) {
       state.SkipWithError(std::string(stored.status().message()).c_str());
       break;
     }
   }
   state.SetItemsProcessed(state.iterations());
-  store->reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
-  rmdir(dir.c_str());
 }
 BENCHMARK(BM_PutReport)
     ->ArgName("full")
@@ -79,18 +98,8 @@ BENCHMARK(BM_PutReport)
 // Group commit: the hub's report intake stores the reports waiting in its queue in one
 // transaction (Store::PutReports). Reports of 40 results, `batch` per transaction, FULL.
 void BM_PutReportsBatched(benchmark::State& state) {
-  const char* tmp = getenv("TMPDIR");
-  std::string dir = absl::StrFormat("%s/plumb-store-bench-XXXXXX", tmp != nullptr ? tmp : "/tmp");
-  if (mkdtemp(dir.data()) == nullptr) {
-    state.SkipWithError("mkdtemp failed");
-    return;
-  }
-  std::string path = dir + "/plumb.db";
-  auto store = SqliteStore::Open(path, SqliteStore::Durability::kPowerLoss);
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return;
-  }
+  BenchStore store(state, SqliteStore::Durability::kPowerLoss);
+  if (store.get() == nullptr) return;
   int64_t n = 0;
   const int batch = static_cast<int>(state.range(0));
   for (auto _ : state) {
@@ -100,16 +109,13 @@ void BM_PutReportsBatched(benchmark::State& state) {
     std::vector<const v1::Report*> pointers;
     for (const v1::Report& r : reports) pointers.push_back(&r);
     state.ResumeTiming();
-    auto stored = (*store)->PutReports(pointers);
+    auto stored = store.get()->PutReports(pointers);
     if (!stored.ok()) {
       state.SkipWithError(std::string(stored.status().message()).c_str());
       break;
     }
   }
   state.SetItemsProcessed(state.iterations() * batch);
-  store->reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) unlink((path + suffix).c_str());
-  rmdir(dir.c_str());
 }
 BENCHMARK(BM_PutReportsBatched)
     ->ArgName("batch")
