@@ -228,7 +228,9 @@ bool ReadMaxFailed(const YamlNode& node, ValueReader* reader, MaxFailed* out) {
     *out = MaxFailed{false, value};
     return true;
   }
-  absl::string_view text = node.IsScalar() ? node.scalar() : "";
+  // Both arms string_view: `cond ? node.scalar() : ""` would make a temporary std::string
+  // that dies at the end of the statement (ASan, compile_fuzzer).
+  absl::string_view text = node.IsScalar() ? absl::string_view(node.scalar()) : absl::string_view();
   if (absl::ConsumeSuffix(&text, "%") && !text.empty() &&
       text.find_first_not_of("0123456789") == absl::string_view::npos &&
       absl::SimpleAtoi(text, &value) && value <= 100) {
