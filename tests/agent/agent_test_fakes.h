@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/engine/apply_engine.h"
 #include "agent/host/command_runner.h"
+#include "agent/providers/provider.h"
 #include "tests/testing/fake_clock.h"
 #include "common/catalog.h"
 #include "common/clock.h"
@@ -110,6 +111,16 @@ inline struct stat StatPath(const std::string& path) {
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0) st.st_ino = 0;
   return st;
+}
+
+// Checks `r`, applies it when out of sync, and returns what Check found (or Apply's error).
+inline absl::StatusOr<CheckResult> Converge(Provider& provider, const v1::Resource& r) {
+  absl::StatusOr<CheckResult> check = provider.Check(r);
+  if (check.ok() && !check->in_sync) {
+    absl::StatusOr<ChangeResult> applied = provider.Apply(r, *check);
+    if (!applied.ok()) return applied.status();
+  }
+  return check;
 }
 
 }  // namespace plumb::testing

@@ -54,12 +54,7 @@ esac
   void TearDown() override { setenv("PATH", old_path_.c_str(), 1); }
 
   absl::StatusOr<CheckResult> Converge(const v1::Resource& r) {
-    absl::StatusOr<CheckResult> check = provider_.Check(r);
-    if (check.ok() && !check->in_sync) {
-      absl::StatusOr<ChangeResult> applied = provider_.Apply(r, *check);
-      if (!applied.ok()) return applied.status();
-    }
-    return check;
+    return testing::Converge(provider_, r);
   }
   std::string Installed(const std::string& name) { return ReadFileOrEmpty(dir_.Sub("db/" + name)); }
   std::string Calls() { return ReadFileOrEmpty(dir_.Sub("calls")); }
@@ -180,12 +175,7 @@ class RealDpkgTest : public ::testing::Test {
     return out;
   }
   absl::StatusOr<CheckResult> Converge(const v1::Resource& r) {
-    absl::StatusOr<CheckResult> check = provider_.Check(r);
-    if (check.ok() && !check->in_sync) {
-      absl::StatusOr<ChangeResult> applied = provider_.Apply(r, *check);
-      if (!applied.ok()) return applied.status();
-    }
-    return check;
+    return testing::Converge(provider_, r);
   }
 
   TempDir dir_;

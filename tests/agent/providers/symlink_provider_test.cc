@@ -23,12 +23,7 @@ class SymlinkProviderTest : public ::testing::Test {
   SymlinkProviderTest() : fs_(NewRootedFilesystem(dir_.path())), provider_(fs_.get()) {}
 
   absl::StatusOr<CheckResult> Converge(const v1::Resource& r) {
-    absl::StatusOr<CheckResult> check = provider_.Check(r);
-    if (check.ok() && !check->in_sync) {
-      absl::StatusOr<ChangeResult> applied = provider_.Apply(r, *check);
-      if (!applied.ok()) return applied.status();
-    }
-    return check;
+    return testing::Converge(provider_, r);
   }
   std::string Host(const std::string& path) { return dir_.path() + path; }
   std::string LinkTarget(const std::string& path) {
