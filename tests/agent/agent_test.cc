@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <set>
+#include <unistd.h>
+
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -320,6 +322,30 @@ TEST_F(AgentDaemonTest, BackToBackUpdatesAreAckedInOrderAndTheLatestWins) {
   EXPECT_EQ(t.acks[2].nonce(), "n3");
   EXPECT_EQ(t.acks[1].error() + t.acks[2].error(), "");
   EXPECT_EQ(ReadFileOrEmpty(Host("/etc/a")), "a3\n");
+}
+
+// A rotated secret does not stay on the host: once two newer catalogs replaced the one that
+// named it, its blob is gone from state_dir/blobs (the previous catalog's blobs stay).
+TEST_F(AgentDaemonTest, BlobsNoLongerNamedByTheCurrentOrPreviousCatalogAreDropped) {
+  v1::Catalog rev1 = Catalog("rev1", {{"/etc/secret", "password=old\n"}});
+  server_.SetCatalog(rev1);
+  StartAgent();
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return t.reports.size() == 1; }));
+  std::string old_blob = config_.state_dir + "/blobs/" + rev1.resources(0).content_digest();
+  EXPECT_EQ(ReadFileOrEmpty(old_blob), "password=old\n");
+  v1::Catalog rev2 = Catalog("rev2", {{"/etc/secret", "password=new\n"}});
+  ASSERT_EQ(server_.Send(Update(rev1, rev2, "n2")), 1);
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return t.acks.size() == 2; }));
+  EXPECT_EQ(ReadFileOrEmpty(old_blob), "password=old\n");  // the previous catalog's: kept
+  v1::Catalog rev3 = Catalog("rev3", {{"/etc/secret", "password=newer\n"}});
+  ASSERT_EQ(server_.Send(Update(rev2, rev3, "n3")), 1);
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return t.acks.size() == 3; }));
+  EXPECT_NE(access(old_blob.c_str(), F_OK), 0) << "the rotated secret is still cached";
+  // The run comes after the Ack: wait for its report before looking at the file.
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) {
+    return !t.reports.empty() && t.reports.back().revision() == "rev3";
+  }));
+  EXPECT_EQ(ReadFileOrEmpty(Host("/etc/secret")), "password=newer\n");
 }
 
 }  // namespace
