@@ -1,6 +1,7 @@
 #include "server/fleet/plan.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/parallel_for.h"
 #include "common/status_macros.h"
 #include "server/git/revision_poller.h"
 
@@ -18,14 +19,40 @@ void AddErrors(const std::vector<CompileError>& errors, const std::string& prefi
 
 }  // namespace
 
-const NodeCompileResult* Planner::Side::Compile(const NodeInputs& inputs, std::string* key) {
-  *key = state->GroupKey(inputs);
-  auto it = compiled.find(*key);
-  if (it == compiled.end()) {
-    it = compiled.emplace(*key, std::make_shared<NodeCompileResult>(state->CompileNode(inputs)))
-             .first;
+std::vector<std::string> Planner::Side::Keys(const std::vector<NodeInputs>& nodes) {
+  std::vector<std::string> keys(nodes.size());
+  if (state == nullptr) return keys;
+  ParallelFor(nodes.size(), [&](size_t i) { keys[i] = state->GroupKey(nodes[i]); });
+  for (const std::string& key : keys) ++uses[key];
+  return keys;
+}
+
+void Planner::Side::Compile(const std::vector<NodeInputs>& nodes,
+                            const std::vector<std::string>& keys, size_t begin, size_t end) {
+  if (state == nullptr) return;
+  std::vector<size_t> first_of_group;
+  for (size_t i = begin; i < end; ++i) {
+    if (compiled.emplace(keys[i], nullptr).second) first_of_group.push_back(i);
   }
-  return it->second.get();
+  std::vector<std::shared_ptr<const NodeCompileResult>> results(first_of_group.size());
+  ParallelFor(first_of_group.size(), [&](size_t g) {
+    results[g] =
+        std::make_shared<const NodeCompileResult>(state->CompileNode(nodes[first_of_group[g]]));
+  });
+  for (size_t g = 0; g < first_of_group.size(); ++g) {
+    compiled[keys[first_of_group[g]]] = std::move(results[g]);
+  }
+}
+
+void Planner::Side::Release(const std::vector<std::string>& keys, size_t begin, size_t end) {
+  if (state == nullptr) return;
+  for (size_t i = begin; i < end; ++i) {
+    auto it = uses.find(keys[i]);
+    if (--it->second == 0) {
+      compiled.erase(keys[i]);
+      uses.erase(it);
+    }
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const DesiredState>> Planner::Load(const std::string& sha) {
@@ -81,37 +108,70 @@ absl::Status Planner::PlanNodes(const v1::PlanRequest& request, Side* from, Side
       store_->ListNodes({request.selector().begin(), request.selector().end()},
                         v1::NODE_STATUS_UNSPECIFIED));
   PlanAssembler assembler;
-  // By the pair of group keys: nodes with equal inputs on both sides share one comparison.
-  absl::flat_hash_map<std::string, std::shared_ptr<const CatalogChange>> changes;
+  std::vector<NodeInputs> live;
   absl::Time now = clock_->Now();
   for (const v1::Node& n : nodes) {
     if (!IsLiveNode(n, now, stale_after_)) {
       assembler.AddSkipped();
       continue;
     }
-    NodeInputs inputs{n.name(), {n.labels().begin(), n.labels().end()},
-                      {n.facts().begin(), n.facts().end()}};
-    std::string to_key, from_key;
-    const NodeCompileResult* t = to->Compile(inputs, &to_key);
-    if (!t->ok()) {
-      assembler.AddFailure(n.name(), t->errors);
-      continue;
-    }
-    const NodeCompileResult* f = nullptr;
-    if (from->state != nullptr) {
-      f = from->Compile(inputs, &from_key);
-      if (!f->ok()) {
-        assembler.AddFailure(n.name(), f->errors, "its current catalog does not compile: ");
-        continue;
-      }
-    }
-    std::shared_ptr<const CatalogChange>& change =
-        changes[absl::StrCat(from_key.size(), ":", from_key, to_key)];
-    if (change == nullptr) change = std::make_shared<const CatalogChange>(DiffCatalogs(f, *t));
-    assembler.AddChange(n.name(), change);
+    live.push_back({n.name(), {n.labels().begin(), n.labels().end()},
+                    {n.facts().begin(), n.facts().end()}});
+  }
+  std::vector<std::string> to_keys = to->Keys(live);
+  std::vector<std::string> from_keys = from->Keys(live);
+  // By the pair of group keys: nodes with equal inputs on both sides share one comparison.
+  ChangeCache changes;
+  // In batches, so that with a per-node template (every node its own group) at most one
+  // batch of compiled catalogs is held at a time; a group's catalog is dropped after the
+  // last node that uses it.
+  constexpr size_t kBatch = 512;
+  for (size_t begin = 0; begin < live.size(); begin += kBatch) {
+    size_t end = std::min(live.size(), begin + kBatch);
+    to->Compile(live, to_keys, begin, end);
+    from->Compile(live, from_keys, begin, end);
+    PlanBatch(live, from_keys, to_keys, begin, end, from, to, &changes, &assembler);
+    to->Release(to_keys, begin, end);
+    from->Release(from_keys, begin, end);
   }
   assembler.Finish(out);
   return absl::OkStatus();
+}
+
+void Planner::PlanBatch(const std::vector<NodeInputs>& live,
+                        const std::vector<std::string>& from_keys,
+                        const std::vector<std::string>& to_keys, size_t begin, size_t end,
+                        Side* from, Side* to, ChangeCache* changes, PlanAssembler* assembler) {
+  struct Comparison {
+    const NodeCompileResult* from;
+    const NodeCompileResult* to;
+    std::shared_ptr<const CatalogChange>* change;  // stable: ChangeCache is a node map
+  };
+  std::vector<Comparison> todo;
+  std::vector<const std::shared_ptr<const CatalogChange>*> node_change(end - begin, nullptr);
+  for (size_t i = begin; i < end; ++i) {
+    const NodeCompileResult* t = to->compiled[to_keys[i]].get();
+    const NodeCompileResult* f = from->state ? from->compiled[from_keys[i]].get() : nullptr;
+    if (!t->ok() || (f != nullptr && !f->ok())) continue;
+    auto [it, added] = changes->try_emplace(
+        absl::StrCat(from_keys[i].size(), ":", from_keys[i], to_keys[i]), nullptr);
+    if (added) todo.push_back({f, t, &it->second});
+    node_change[i - begin] = &it->second;
+  }
+  ParallelFor(todo.size(), [&](size_t c) {
+    *todo[c].change = std::make_shared<const CatalogChange>(DiffCatalogs(todo[c].from, *todo[c].to));
+  });
+  for (size_t i = begin; i < end; ++i) {
+    const NodeCompileResult* t = to->compiled[to_keys[i]].get();
+    const NodeCompileResult* f = from->state ? from->compiled[from_keys[i]].get() : nullptr;
+    if (!t->ok()) {
+      assembler->AddFailure(live[i].name, t->errors);
+    } else if (f != nullptr && !f->ok()) {
+      assembler->AddFailure(live[i].name, f->errors, "its current catalog does not compile: ");
+    } else {
+      assembler->AddChange(live[i].name, *node_change[i - begin]);
+    }
+  }
 }
 
 }  // namespace plumb

@@ -7,8 +7,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/compiler/compiler.h"
@@ -32,12 +34,22 @@ class Planner {
   absl::StatusOr<v1::PlanResponse> Plan(const v1::PlanRequest& request);
 
  private:
-  // One side of the comparison: a parsed revision and its compiles, one per group of inputs.
+  // One side of the comparison: a parsed revision and its compiles, one per group of inputs,
+  // each held only while a node still to be planned uses it.
   struct Side {
     std::shared_ptr<const DesiredState> state;  // null: no catalog (nothing served yet)
     absl::flat_hash_map<std::string, std::shared_ptr<const NodeCompileResult>> compiled;
-    const NodeCompileResult* Compile(const NodeInputs& inputs, std::string* key);
+    absl::flat_hash_map<std::string, int> uses;  // group key -> nodes not yet planned
+    // The group key of every node (empty keys when state is null), counted in `uses`.
+    std::vector<std::string> Keys(const std::vector<NodeInputs>& nodes);
+    // Compiles the groups of nodes[begin, end) not compiled yet, spread over the cores.
+    void Compile(const std::vector<NodeInputs>& nodes, const std::vector<std::string>& keys,
+                 size_t begin, size_t end);
+    // Drops the compiles no node after `end` needs.
+    void Release(const std::vector<std::string>& keys, size_t begin, size_t end);
   };
+  // Catalog changes by pair of group keys (pointer-stable values).
+  using ChangeCache = absl::node_hash_map<std::string, std::shared_ptr<const CatalogChange>>;
 
   absl::StatusOr<std::shared_ptr<const DesiredState>> Load(const std::string& sha);
   // Fills `side` for `ref`, or for out->serving_revision() (maybe none) when `ref` is empty.
@@ -45,6 +57,11 @@ class Planner {
   // Compiles every planned node on both sides and collects the changes.
   absl::Status PlanNodes(const v1::PlanRequest& request, Side* from, Side* to,
                          v1::PlanResponse* out);
+  // Compares and records nodes live[begin, end), whose groups are compiled on both sides.
+  static void PlanBatch(const std::vector<NodeInputs>& live,
+                        const std::vector<std::string>& from_keys,
+                        const std::vector<std::string>& to_keys, size_t begin, size_t end,
+                        Side* from, Side* to, ChangeCache* changes, PlanAssembler* assembler);
 
   GitSource* const git_;
   Store* const store_;
