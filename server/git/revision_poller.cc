@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/parallel_for.h"
 #include "common/status_macros.h"
 
 namespace plumb {
@@ -123,14 +124,33 @@ absl::Status RevisionPoller::Validate(const DesiredState& state,
                                       std::vector<CompileError>* errors, v1::Revision* rev) {
   PLUMB_ASSIGN_OR_RETURN(std::vector<v1::Node> nodes,
                          store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED));
+  std::vector<const v1::Node*> live;
+  std::vector<NodeInputs> inputs;
   for (const v1::Node& n : nodes) {
     if (!Live(n)) continue;
-    NodeInputs inputs{n.name(), {n.labels().begin(), n.labels().end()},
-                      {n.facts().begin(), n.facts().end()}};
-    std::string key = state.GroupKey(inputs);
-    auto it = compiled->find(key);
-    bool fresh = it == compiled->end();
-    if (fresh) it = compiled->emplace(std::move(key), state.CompileNode(inputs)).first;
+    live.push_back(&n);
+    inputs.push_back({n.name(), {n.labels().begin(), n.labels().end()},
+                      {n.facts().begin(), n.facts().end()}});
+  }
+  // Group keys, then one compile per group not compiled yet, on every core.
+  std::vector<std::string> keys(inputs.size());
+  ParallelFor(inputs.size(), [&](size_t i) { keys[i] = state.GroupKey(inputs[i]); });
+  absl::flat_hash_map<std::string, size_t> first_of_group;  // key -> first node's index
+  std::vector<size_t> to_compile;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!first_of_group.emplace(keys[i], i).second) continue;
+    if (!compiled->contains(keys[i])) to_compile.push_back(i);
+  }
+  std::vector<NodeCompileResult> results(to_compile.size());
+  ParallelFor(to_compile.size(),
+              [&](size_t c) { results[c] = state.CompileNode(inputs[to_compile[c]]); });
+  for (size_t c = 0; c < to_compile.size(); ++c) {
+    compiled->emplace(keys[to_compile[c]], std::move(results[c]));
+  }
+  for (size_t i = 0; i < live.size(); ++i) {
+    const v1::Node& n = *live[i];
+    auto it = compiled->find(keys[i]);
+    bool fresh = first_of_group[keys[i]] == i;
     const std::vector<CompileError>& found = it->second.errors;
     bool node_only = std::all_of(found.begin(), found.end(),
                                  [](const CompileError& e) { return e.node_dependent; });
