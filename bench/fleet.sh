@@ -14,6 +14,8 @@
 #   FLEET_APPLY_DELAY     simulated apply time before each report (default 100ms)
 #   FLEET_DURATION        cap on the loadgen run (default 170s; the script adds ~10 s)
 #   FLEET_PER_NODE=1      the motd template reads node.name: one catalog per node, no sharing
+#   FLEET_TLS=1           mutual TLS: the server's built-in CA (plumb-server ca init), every
+#                         simulated agent its own connection and certificate minted from it
 #   FLEET_PERF=1          record the server with perf during the run and print the top symbols
 #   FLEET_PERF_ARGS       perf record options (default "-F 499 -g"; "-F 199 --call-graph dwarf"
 #                         gives whole stacks through Debian's libraries, at a cost)
@@ -140,13 +142,25 @@ SH
 # ---- the server ----
 PORT="$(free_port)"
 HTTP_PORT="$(free_port)"
-"$BIN/plumb-server" --insecure --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+CTL=("$BIN/plumbctl" --server "127.0.0.1:$PORT")
+SECURITY=(--insecure)
+LOADGEN_TLS=()
+if [ "${FLEET_TLS:-0}" = 1 ]; then
+  "$BIN/plumb-server" ca init --state_dir "$WS/server" >/dev/null
+  "$BIN/plumb-server" ca issue-operator bench --state_dir "$WS/server" >/dev/null
+  SECURITY=()
+  CTL+=(--ca "$WS/server/ca/ca.pem" --cert "$WS/server/operators/bench.pem"
+        --key "$WS/server/operators/bench.key")
+  LOADGEN_TLS=(--tls-ca-dir "$WS/server/ca")
+else
+  CTL+=(--insecure)
+fi
+"$BIN/plumb-server" "${SECURITY[@]}" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
   --repo.url "$WS/repo.git" --repo.poll 1h --state_dir "$WS/server" --log_level warn \
   >"$WS/server.log" 2>&1 &
 SERVER_PID=$!
 serving() {
-  "$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" -o json revisions 2>/dev/null |
-    grep -q '"serving": *true'
+  "${CTL[@]}" -o json revisions 2>/dev/null | grep -q '"serving": *true'
 }
 for _ in $(seq 1 100); do
   if serving; then break; fi
@@ -162,12 +176,13 @@ if [ "${FLEET_PERF:-0}" = 1 ]; then
 fi
 
 echo "fleet: $N agents, $CHANNELS connections, server pid $SERVER_PID on 127.0.0.1:$PORT," \
-  "per-node templates: ${FLEET_PER_NODE:-0}"
+  "per-node templates: ${FLEET_PER_NODE:-0}, mutual TLS: ${FLEET_TLS:-0}"
 rc=0
 timeout --kill-after=5 $(( ${DURATION%s} + 10 )) "$BIN/loadgen" --agents "$N" \
   --server "127.0.0.1:$PORT" --channels "$CHANNELS" --ramp "$RAMP" \
   --apply-delay "$APPLY_DELAY" --duration "$DURATION" --server-pid "$SERVER_PID" \
-  --labels 'role=web|db|cache|worker,dc=a|b|c|d|e' --commit-cmd "bash $WS/commit.sh" || rc=$?
+  --labels 'role=web|db|cache|worker,dc=a|b|c|d|e' --commit-cmd "bash $WS/commit.sh" \
+  "${LOADGEN_TLS[@]}" || rc=$?
 
 if [ -n "$PERF_PID" ]; then
   kill -INT "$PERF_PID" 2>/dev/null || true

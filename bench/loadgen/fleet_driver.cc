@@ -7,12 +7,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/loadgen/fleet_tls.h"
+#include "common/parallel_for.h"
+#include "common/pki/pki.h"
 
 namespace plumb {
 namespace bench {
 namespace {
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& server, int id) {
+std::shared_ptr<grpc::Channel> NewChannel(
+    const std::string& server, int id,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr) {
   grpc::ChannelArguments args;
   // A distinct argument and a local subchannel pool: every channel gets its own connection
   // instead of gRPC sharing one HTTP/2 connection among equal channels.
@@ -20,7 +25,8 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& server, int id) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
+  return grpc::CreateCustomChannel(server, credentials, args);
 }
 
 std::string Mib(int64_t kb) { return absl::StrFormat("%.1f MiB", kb / 1024.0); }
@@ -40,6 +46,13 @@ FleetDriver::FleetDriver(LoadgenOptions options, std::ostream* out)
 FleetDriver::~FleetDriver() = default;
 
 int FleetDriver::Run() {
+  if (!options_.tls_ca_dir.empty()) {
+    absl::Status minted = MintCredentials();
+    if (!minted.ok()) {
+      *out_ << "loadgen: --tls-ca-dir: " << minted.message() << "\n";
+      return 1;
+    }
+  }
   run_start_ = absl::Now();
   deadline_ = run_start_ + options_.duration;
   server_idle_ = SampleProcess(options_.server_pid);
@@ -60,9 +73,35 @@ int FleetDriver::Run() {
   return ok && problems_.empty() ? 0 : 1;
 }
 
+absl::Status FleetDriver::MintCredentials() {
+  absl::Time start = absl::Now();
+  auto tls = FleetTls::Load(options_.tls_ca_dir);
+  if (!tls.ok()) return tls.status();
+  auto op = (*tls)->Credentials("loadgen", kRoleOperator);
+  if (!op.ok()) return op.status();
+  operator_credentials_ = *op;
+  agent_credentials_.resize(options_.channels);
+  std::vector<absl::Status> failed(options_.channels);
+  ParallelFor(agent_credentials_.size(), [&](size_t c) {
+    auto creds = (*tls)->Credentials(NodeName(options_, static_cast<int>(c)), kRoleAgent);
+    if (creds.ok()) {
+      agent_credentials_[c] = *creds;
+    } else {
+      failed[c] = creds.status();
+    }
+  });
+  for (const absl::Status& s : failed) {
+    if (!s.ok()) return s;
+  }
+  *out_ << "mutual TLS: minted " << agent_credentials_.size() << " agent certificates in "
+        << FormatSeconds(absl::Now() - start) << "\n\n";
+  return absl::OkStatus();
+}
+
 void FleetDriver::StartAgents() {
   for (int c = 0; c < options_.channels; ++c) {
-    channels_.push_back(NewChannel(options_.server, c));
+    channels_.push_back(
+        NewChannel(options_.server, c, agent_credentials_.empty() ? nullptr : agent_credentials_[c]));
     stubs_.push_back(v1::AgentService::NewStub(channels_.back()));
   }
   agents_.reserve(options_.agents);
@@ -102,7 +141,7 @@ bool FleetDriver::ConnectPhase() {
 }
 
 bool FleetDriver::CommitPhase() {
-  auto channel = NewChannel(options_.server, -1);
+  auto channel = NewChannel(options_.server, -1, operator_credentials_);
   auto fleet = v1::FleetService::NewStub(channel);
   commit_.cmd_start = absl::Now();
   int rc = std::system(options_.commit_cmd.c_str());

@@ -33,6 +33,8 @@ class FleetDriver {
   int Run();
 
  private:
+  // --tls-ca-dir: one agent certificate per connection and an operator certificate.
+  absl::Status MintCredentials();
   void StartAgents();
   // Waits for every agent's first catalog and first report ack; false on timeout.
   bool ConnectPhase();
@@ -47,6 +49,8 @@ class FleetDriver {
   absl::Time deadline_;
   FleetRecorder recorder_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::vector<std::shared_ptr<grpc::ChannelCredentials>> agent_credentials_;  // by channel
+  std::shared_ptr<grpc::ChannelCredentials> operator_credentials_;  // null: plaintext
   std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<v1::AgentService::Stub>> stubs_;
   std::vector<std::unique_ptr<SimulatedAgent>> agents_;

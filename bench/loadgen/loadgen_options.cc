@@ -28,6 +28,9 @@ fast a commit reaches them and what the server spends on each one.
                       FleetService.Sync and measure until every agent has the new revision
   --settle D          pause between the connect phase and the commit (default 1s)
   --hold D            without --commit-cmd: keep the streams open this long (default 0)
+  --tls-ca-dir DIR    mutual TLS: mint each agent a key and certificate (CN = its name) and an
+                      operator certificate from the server's CA directory (state_dir/ca);
+                      every agent then has its own connection (--channels is ignored)
 )";
 
 namespace {
@@ -81,7 +84,7 @@ absl::StatusOr<LoadgenOptions> ParseLoadgenOptions(int argc, char** argv, bool* 
   PLUMB_ASSIGN_OR_RETURN(CommandLine cl, CommandLine::Parse(argc, argv, {"help"}));
   PLUMB_RETURN_IF_ERROR(cl.CheckKnown(
       {"agents", "server", "channels", "duration", "apply-delay", "ramp", "labels", "label",
-       "name-prefix", "server-pid", "commit-cmd", "settle", "hold", "help"}));
+       "name-prefix", "server-pid", "commit-cmd", "settle", "hold", "tls-ca-dir", "help"}));
   *help = cl.GetBool("help");
   LoadgenOptions o;
   PLUMB_ASSIGN_OR_RETURN(o.agents, IntFlag(cl, "agents", o.agents));
@@ -101,8 +104,10 @@ absl::StatusOr<LoadgenOptions> ParseLoadgenOptions(int argc, char** argv, bool* 
   o.server = cl.Get("server", o.server);
   o.name_prefix = cl.Get("name-prefix", o.name_prefix);
   o.commit_cmd = cl.Get("commit-cmd");
+  o.tls_ca_dir = cl.Get("tls-ca-dir");
   if (o.agents < 1) return absl::InvalidArgumentError("--agents must be at least 1");
-  if (o.channels == 0 || o.channels > o.agents) o.channels = o.agents;
+  // A connection carries one client certificate: with TLS every agent has its own.
+  if (o.channels == 0 || o.channels > o.agents || !o.tls_ca_dir.empty()) o.channels = o.agents;
   return o;
 }
 

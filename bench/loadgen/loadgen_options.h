@@ -32,6 +32,7 @@ struct LoadgenOptions {
   std::string commit_cmd;                 // run (sh -c) once connected; then FleetService.Sync
   absl::Duration settle = absl::Seconds(1);  // pause between connect phase and commit
   absl::Duration hold = absl::ZeroDuration();  // without --commit-cmd: keep streams open this long
+  std::string tls_ca_dir;                 // mutual TLS with certificates minted from this CA
 };
 
 // The node name and labels of agent `index`.
