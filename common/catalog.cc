@@ -48,16 +48,18 @@ std::string ComputeCatalogDigest(const v1::Catalog& catalog) {
   return Sha256Hex(acc);
 }
 
-void SealCatalog(v1::Catalog* catalog) {
+void SealResource(v1::Resource* resource) {
   // In place, not through a copy: the fields that are not part of the spec are set aside.
-  for (v1::Resource& r : *catalog->mutable_resources()) {
-    std::string location = std::move(*r.mutable_source_location());
-    r.clear_source_location();
-    r.clear_version();
-    std::string version = VersionOfCanonical(r);
-    r.set_source_location(std::move(location));
-    r.set_version(std::move(version));
-  }
+  std::string location = std::move(*resource->mutable_source_location());
+  resource->clear_source_location();
+  resource->clear_version();
+  std::string version = VersionOfCanonical(*resource);
+  resource->set_source_location(std::move(location));
+  resource->set_version(std::move(version));
+}
+
+void SealCatalog(v1::Catalog* catalog) {
+  for (v1::Resource& r : *catalog->mutable_resources()) SealResource(&r);
   catalog->set_digest(ComputeCatalogDigest(*catalog));
 }
 

@@ -24,6 +24,9 @@ std::string ComputeResourceVersion(const v1::Resource& resource);
 // (id, version) pairs and the prune flag. Lets an agent verify that a delta rebuilt exactly the server's catalog.
 std::string ComputeCatalogDigest(const v1::Catalog& catalog);
 
+// Sets the resource's `version` (ComputeResourceVersion, without copying the resource).
+void SealResource(v1::Resource* resource);
+
 // Sets `version` on every resource and the catalog digest (sha256 over the ordered
 // (id, version) pairs, so order changes count as changes).
 void SealCatalog(v1::Catalog* catalog);

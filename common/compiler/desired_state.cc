@@ -106,6 +106,12 @@ class DesiredStateImpl : public DesiredState {
   DesiredStateImpl(const RepoTree& tree, std::string revision) : revision_(std::move(revision)) {
     ErrorList errors(&errors_);
     compile::ParseRepository(tree, &model_, &errors);
+    // A resource without a template is the same on every node: version it once, here.
+    for (auto& [name, module] : model_.modules) {
+      for (ResourceSpec& spec : module.resources) {
+        if (spec.tmpl == nullptr) SealResource(&spec.resource);
+      }
+    }
   }
 
   const std::string& revision() const override { return revision_; }
@@ -170,6 +176,7 @@ bool DesiredStateImpl::AddResource(const ResourceSpec& spec, const MustacheValue
     blob = std::make_shared<const std::string>(std::move(out));
     resource->set_content_digest(Sha256Hex(*blob));
     resource->set_content_size(static_cast<int64_t>(blob->size()));
+    SealResource(resource);
   }
   if (blob != nullptr) result->blobs.emplace(resource->content_digest(), std::move(blob));
   return true;
@@ -216,7 +223,8 @@ NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
     result.blobs.clear();
     return result;
   }
-  SealCatalog(catalog.get());
+  // Every resource carries its version already (static ones from parse time).
+  catalog->set_digest(ComputeCatalogDigest(*catalog));
   result.catalog = std::move(catalog);
   return result;
 }

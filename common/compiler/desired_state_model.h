@@ -48,7 +48,10 @@ struct RelationRef {
 // One resource of a module. For `content` and `source` the blob is known at parse time;
 // for `template` it is rendered per node.
 struct ResourceSpec {
-  v1::Resource resource;  // everything but a templated file's content digest and size
+  // Everything but a templated file's content digest and size. Without a template it is the
+  // node's resource as is, and its `version` is set once at parse time (SealResource), so
+  // compiling a node seals only its templated resources.
+  v1::Resource resource;
   std::vector<RelationRef> relations;
   std::shared_ptr<const std::string> blob;
   std::shared_ptr<const MustacheTemplate> tmpl;

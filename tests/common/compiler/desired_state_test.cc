@@ -225,6 +225,55 @@ resources:
   EXPECT_EQ(StringAttribute(*Find(result, "package:nginx"), "ensure"), "present");
 }
 
+// Static resources are versioned once at parse time and templated ones as they render; the
+// result must be exactly what sealing the whole catalog gives (what agents verify digests
+// against), for every node, including resources moved within their file.
+TEST(DesiredStateTest, VersionsAndDigestEqualSealingTheWholeCatalog) {
+  TestRepo repo;
+  repo.Write("plumb.yaml",
+             "version: 1\ntargets:\n  - name: all\n    nodes: '*'\n    modules: [m]\n");
+  repo.Write("modules/m/module.yaml", R"(resources:
+  - file: /etc/static
+    content: "same everywhere\n"
+    mode: "0640"
+  - file: /etc/per-node
+    template: t.mustache
+  - package: curl
+  - service: cron
+    ensure: running
+    require: package:curl
+)");
+  repo.Write("modules/m/templates/t.mustache", "host {{node.name}}\n");
+  auto state = repo.Parse();
+  for (const char* name : {"a-1", "b-2"}) {
+    NodeCompileResult result = CompileOk(*state, Node(name, {}, {}));
+    ASSERT_TRUE(result.ok());
+    v1::Catalog resealed = *result.catalog;
+    for (v1::Resource& r : *resealed.mutable_resources()) r.clear_version();
+    resealed.clear_digest();
+    SealCatalog(&resealed);
+    ASSERT_EQ(resealed.resources_size(), result.catalog->resources_size());
+    for (int i = 0; i < resealed.resources_size(); ++i) {
+      EXPECT_EQ(result.catalog->resources(i).version(), resealed.resources(i).version())
+          << resealed.resources(i).id();
+      EXPECT_FALSE(resealed.resources(i).version().empty());
+    }
+    EXPECT_EQ(result.catalog->digest(), resealed.digest());
+  }
+  // Moving a static resource within its file changes its source location, not its version.
+  auto first = CompileOk(*state, Node("a-1", {}, {}));
+  repo.Write("modules/m/module.yaml", R"(resources:
+  - package: curl
+  - file: /etc/static
+    content: "same everywhere\n"
+    mode: "0640"
+)");
+  auto moved = CompileOk(*repo.Parse(), Node("a-1", {}, {}));
+  EXPECT_EQ(Find(first, "file:/etc/static")->version(), Find(moved, "file:/etc/static")->version());
+  EXPECT_NE(Find(first, "file:/etc/static")->source_location(),
+            Find(moved, "file:/etc/static")->source_location());
+}
+
 TEST(DesiredStateTest, AttributeValuesOfEveryType) {
   TestRepo repo;
   repo.Write("plumb.yaml",
