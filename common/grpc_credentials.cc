@@ -103,6 +103,7 @@ grpc::ChannelArguments DefaultChannelArguments() {
   // A CatalogUpdate of a large catalog (20,000 resources is about 5 MB): the server sends none
   // over wire::kMaxCatalogUpdateBytes.
   args.SetMaxReceiveMessageSize(static_cast<int>(wire::kMaxServerMessageBytes));
+  args.SetInt(GRPC_ARG_TSI_MAX_FRAME_SIZE, kTlsMaxFrameBytes);
   return args;
 }
 

@@ -40,6 +40,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     bool insecure, const TlsFiles& tls,
     std::shared_ptr<grpc::AuthMetadataProcessor> authorizer = nullptr);
 
+// The largest TLS record either side sends (GRPC_ARG_TSI_MAX_FRAME_SIZE). gRPC's default is
+// 16 KiB; every connection holds buffers of that size, so smaller records save memory per
+// connection (~24 KiB at 4 KiB on the server, measured) for a record overhead under 1%.
+inline constexpr int kTlsMaxFrameBytes = 4096;
+
 // Channel arguments every Plumb client uses (keepalive, message size, reconnect backoff).
 grpc::ChannelArguments DefaultChannelArguments();
 
