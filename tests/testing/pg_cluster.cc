@@ -52,12 +52,14 @@ std::string PgCluster::NewDatabaseUrl() {
   std::string admin = absl::StrCat("host=", dir_, " user=plumb dbname=postgres");
   PGconn* conn = PQconnectdb(admin.c_str());
   if (PQstatus(conn) != CONNECTION_OK) Die(absl::StrCat("connect: ", PQerrorMessage(conn)));
-  PGresult* result = PQexec(conn, absl::StrCat("CREATE DATABASE ", name).c_str());
+  // FILE_COPY: one file copy and a checkpoint, faster than WAL-logging an empty database.
+  std::string create = absl::StrCat("CREATE DATABASE ", name, " STRATEGY FILE_COPY");
+  PGresult* result = PQexec(conn, create.c_str());
   bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
   std::string error = PQerrorMessage(conn);
   PQclear(result);
   PQfinish(conn);
-  if (!ok) Die(absl::StrCat("CREATE DATABASE ", name, ": ", error));
+  if (!ok) Die(absl::StrCat(create, ": ", error));
   return absl::StrCat("postgresql://plumb@/", name, "?host=", dir_);
 }
 

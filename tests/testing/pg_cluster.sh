@@ -37,7 +37,7 @@ stop() {
 template() {
   version=$("$PGBIN/pg_ctl" --version | awk '{print $3}')
   # Bump the -vN when the template's setup below changes, so cached ones are rebuilt.
-  tmpl=${TMPDIR:-/tmp}/plumb-pg-template-$version-v2-$(id -u)
+  tmpl=${TMPDIR:-/tmp}/plumb-pg-template-$version-v3-$(id -u)
   # flock: parallel test processes build the template once.
   exec 9>"$tmpl.lock"
   flock 9
@@ -46,7 +46,7 @@ template() {
     mkdir -p "$tmpl"
     [ "$(id -u)" -eq 0 ] && chown nobody "$tmpl"
     (cd / && as_owner "$PGBIN/initdb" -D "$tmpl/data" -A trust -U plumb -E UTF8 --locale=C \
-      --no-sync >"$tmpl.log" 2>&1) || { cat "$tmpl.log" >&2; exit 1; }
+      --wal-segsize=1 --no-sync >"$tmpl.log" 2>&1) || { cat "$tmpl.log" >&2; exit 1; }
     # Role plumb_pw (made by tests that check passwords) must authenticate; everyone else is
     # trusted. First match wins in pg_hba.conf.
     hba=$tmpl/data/pg_hba.conf
