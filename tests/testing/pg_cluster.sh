@@ -11,6 +11,7 @@
 # Run as root (CI), the cluster runs as `nobody` (PostgreSQL refuses to run as root). initdb runs
 # once per machine and user: its output is kept as a template under $TMPDIR and copied (~50 ms),
 # so a test process pays ~0.3 s for its cluster instead of ~1.5 s.
+# PLUMB_PG_DURABLE=1 keeps PostgreSQL's durability settings (fsync on; benchmarks).
 set -eu
 
 PGBIN=${PLUMB_PG_BIN:-}
@@ -66,9 +67,11 @@ start() {
   [ "$(id -u)" -eq 0 ] && chown nobody "$dir"
   chmod 0755 "$dir"
   cp -a "$data" "$dir/data"
-  # Durability is pointless for a throwaway cluster; these make it fast.
+  # Durability is pointless for a throwaway test cluster; these make it fast.
+  fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${PLUMB_PG_DURABLE:-0}" = 1 ] && fast=""
   (cd / && as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-    -o "-k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60" \
+    -o "-k $dir -c listen_addresses= $fast -c max_connections=60" \
     start >/dev/null) || { cat "$dir/log" >&2; exit 1; }
   script=$0
   setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop "$3"' \

@@ -32,6 +32,37 @@ int64_t BigEndian(const char* bytes, int size) {
 
 }  // namespace
 
+void PgArray::Separator() {
+  if (count_++ > 0) literal_.push_back(',');
+}
+
+void PgArray::AddText(const std::string& value) {
+  Separator();
+  literal_.push_back('"');
+  for (char c : value) {
+    if (c == '"' || c == '\\') literal_.push_back('\\');
+    literal_.push_back(c);
+  }
+  literal_.push_back('"');
+}
+
+void PgArray::AddInt(int64_t value) {
+  Separator();
+  literal_ += std::to_string(value);
+}
+
+void PgArray::AddBytes(const std::string& value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  Separator();
+  // The opening quote, then bytea's hex prefix \x with its backslash escaped for the array.
+  literal_ += "\"\\\\x";
+  for (unsigned char c : value) {
+    literal_.push_back(kHex[c >> 4]);
+    literal_.push_back(kHex[c & 15]);
+  }
+  literal_.push_back('"');
+}
+
 PgResult::PgResult(pg_result* result) : result_(result, PQclear) {}
 
 int PgResult::rows() const { return PQntuples(result_.get()); }

@@ -64,9 +64,11 @@ class PgStore : public Store {
   // Takes mu_, reconnects if needed and hands the connection to `fn`. Every method goes
   // through here, so a method added later (rollout state) is one lambda.
   absl::Status WithConn(const std::function<absl::Status(PgConn&)>& fn);
-  // Inserts `report` unless its id is stored, with its resource events; true if it was new.
-  // Runs inside the caller's transaction.
-  static absl::StatusOr<bool> InsertReport(PgConn& conn, const v1::Report& report);
+  // Inserts the reports whose ids are not stored yet, with their resource events, in two
+  // statements whatever the batch size; element i is true if reports[i] was new (a repeated
+  // id in the batch counts once). Runs inside the caller's transaction.
+  static absl::StatusOr<std::vector<bool>> InsertReports(
+      PgConn& conn, const std::vector<const v1::Report*>& reports);
 
   absl::Mutex mu_;
   std::unique_ptr<PgConn> conn_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,8 @@
 // event query and retention. Split from pg_store.cc to keep each file small; same class, same
 // lock, same connection.
 
+#include <set>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -46,51 +48,80 @@ absl::StatusOr<std::vector<bool>> PgStore::PutReports(
   for (const v1::Report* report : reports) {
     if (report->id().empty()) return absl::InvalidArgumentError("report without an id");
   }
+  if (reports.empty()) return std::vector<bool>();
   std::vector<bool> stored;
   // The reports and their resource events commit together (or not at all).
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) {
-    stored.clear();
     return conn.InTransaction([&]() -> absl::Status {
-      for (const v1::Report* report : reports) {
-        PLUMB_ASSIGN_OR_RETURN(bool is_new, InsertReport(conn, *report));
-        stored.push_back(is_new);
-      }
+      PLUMB_ASSIGN_OR_RETURN(stored, InsertReports(conn, reports));
       return absl::OkStatus();
     });
   }));
   return stored;
 }
 
-absl::StatusOr<bool> PgStore::InsertReport(PgConn& conn, const v1::Report& report) {
-  v1::ReportSummary summary = Summarize(report);
-  // ON CONFLICT DO NOTHING: a re-send (also from another replica at the same moment: the
-  // second insert waits for the first and then does nothing).
+absl::StatusOr<std::vector<bool>> PgStore::InsertReports(
+    PgConn& conn, const std::vector<const v1::Report*>& reports) {
+  PgArray ids, nodes, started, summaries, changed, failed, protos;
+  for (const v1::Report* report : reports) {
+    v1::ReportSummary summary = Summarize(*report);
+    ids.AddText(report->id());
+    nodes.AddText(report->node());
+    started.AddInt(report->started_unix_ms());
+    summaries.AddBytes(summary.SerializeAsString());
+    changed.AddInt(summary.changed());
+    failed.AddInt(summary.failed());
+    protos.AddBytes(report->SerializeAsString());
+  }
+  // ON CONFLICT DO NOTHING: re-sends (also one racing in from another replica: that insert
+  // waits for ours, then does nothing) and repeats within the batch are skipped; RETURNING
+  // names the rows that are new.
   PLUMB_ASSIGN_OR_RETURN(
       PgResult inserted,
       conn.Query("INSERT INTO reports (id, node, started_ms, summary, changed, failed, proto)"
-                 " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-                 {PgParam::Text(report.id()), PgParam::Text(report.node()),
-                  PgParam::Int(report.started_unix_ms()),
-                  PgParam::Bytes(summary.SerializeAsString()), PgParam::Int(summary.changed()),
-                  PgParam::Int(summary.failed()), PgParam::Bytes(report.SerializeAsString())}));
-  if (inserted.affected() == 0) return false;  // its events are already stored
-  for (const v1::ResourceResult& result : report.results()) {
-    if (result.outcome() == v1::UNCHANGED ||
-        result.outcome() == v1::RESOURCE_OUTCOME_UNSPECIFIED) {
-      continue;
+                 " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[],"
+                 " $5::integer[], $6::integer[], $7::bytea[])"
+                 " ON CONFLICT (id) DO NOTHING RETURNING id",
+                 {ids.Param(), nodes.Param(), started.Param(), summaries.Param(),
+                  changed.Param(), failed.Param(), protos.Param()}));
+  std::set<std::string> fresh;
+  for (int row = 0; row < inserted.rows(); ++row) fresh.insert(inserted.Bytes(row, 0));
+  std::vector<bool> stored;
+  PgArray report_ids, event_nodes, resources, outcomes, messages, times, revisions, triggers,
+      noops;
+  for (const v1::Report* report : reports) {
+    // erase: a repeat of the id later in the batch is not new, and adds no events.
+    bool is_new = fresh.erase(report->id()) > 0;
+    stored.push_back(is_new);
+    if (!is_new) continue;
+    for (const v1::ResourceResult& result : report->results()) {
+      if (result.outcome() == v1::UNCHANGED ||
+          result.outcome() == v1::RESOURCE_OUTCOME_UNSPECIFIED) {
+        continue;
+      }
+      report_ids.AddText(report->id());
+      event_nodes.AddText(report->node());
+      resources.AddText(result.id());
+      outcomes.AddInt(result.outcome());
+      messages.AddText(result.message());
+      times.AddInt(report->started_unix_ms());
+      revisions.AddText(report->revision());
+      triggers.AddInt(report->trigger());
+      noops.AddInt(report->noop() ? 1 : 0);
     }
-    PLUMB_RETURN_IF_ERROR(
-        conn.Query("INSERT INTO resource_events (report_id, node, resource_id, outcome, message,"
-                   " unix_ms, revision, run_trigger, noop)"
-                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                   {PgParam::Text(report.id()), PgParam::Text(report.node()),
-                    PgParam::Text(result.id()), PgParam::Int(result.outcome()),
-                    PgParam::Text(result.message()), PgParam::Int(report.started_unix_ms()),
-                    PgParam::Text(report.revision()), PgParam::Int(report.trigger()),
-                    PgParam::Text(report.noop() ? "true" : "false")})
-            .status());
   }
-  return true;
+  if (report_ids.empty()) return stored;
+  PLUMB_RETURN_IF_ERROR(
+      conn.Query("INSERT INTO resource_events (report_id, node, resource_id, outcome, message,"
+                 " unix_ms, revision, run_trigger, noop)"
+                 " SELECT r, n, i, o, m, u, v, t, b <> 0 FROM unnest($1::text[], $2::text[],"
+                 " $3::text[], $4::integer[], $5::text[], $6::bigint[], $7::text[],"
+                 " $8::integer[], $9::integer[]) AS e(r, n, i, o, m, u, v, t, b)",
+                 {report_ids.Param(), event_nodes.Param(), resources.Param(), outcomes.Param(),
+                  messages.Param(), times.Param(), revisions.Param(), triggers.Param(),
+                  noops.Param()})
+          .status());
+  return stored;
 }
 
 absl::StatusOr<v1::Report> PgStore::GetReport(const std::string& id) {

@@ -361,6 +361,29 @@ TEST_P(StoreTest, BatchesAreAllOrNone) {
   EXPECT_EQ(*stored, (std::vector<bool>{true, false}));  // the second is a re-send
 }
 
+// Messages and ids with quotes, backslashes, braces and commas are stored as sent (PostgreSQL
+// inserts a batch's events as array literals).
+TEST_P(StoreTest, AwkwardTextInABatchRoundTrips) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  v1::Report a = MakeReport("r,\"1\"", "node {x}", 1);
+  a.mutable_results(0)->set_message("said \"hi\", back\\slash {NULL}\n");
+  v1::Report b = MakeReport("r2", "n", 2);
+  auto stored = store->PutReports({&a, &b});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(*stored, (std::vector<bool>{true, true}));
+  v1::ListResourceEventsRequest filter;
+  filter.set_node("node {x}");
+  filter.set_resource_id("file:/a");
+  auto events = store->ListResourceEvents(filter);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].message(), "said \"hi\", back\\slash {NULL}\n");
+  EXPECT_EQ((*events)[0].report_id(), "r,\"1\"");
+  EXPECT_EQ(store->GetReport("r,\"1\"")->SerializeAsString(), a.SerializeAsString());
+}
+
 PLUMB_INSTANTIATE_STORE_BACKENDS(StoreTest);
 
 TEST(SqliteDbTest, ErrorsNameTheSqlAndMessage) {

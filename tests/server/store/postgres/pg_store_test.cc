@@ -135,5 +135,37 @@ TEST(PgConnTest, ErrorsNameTheSqlAndUniqueViolationsAreAlreadyExists) {
   EXPECT_EQ(values->Int(0, 3), 1);
 }
 
+// Arrays carry whole batches (PutReports): every text and byte survives the literal form.
+TEST(PgConnTest, ArraysRoundTripAwkwardTextAndEveryByte) {
+  auto conn = Admin(PgCluster::Shared().NewDatabaseUrl());
+  ASSERT_NE(conn, nullptr);
+  std::vector<std::string> texts = {"", "NULL", "a,b", "{x}", "say \"hi\"", "back\\slash",
+                                    " spaced ", "ünïcødé ✓", "line\nbreak"};
+  std::string bytes;
+  for (int c = 0; c < 256; ++c) bytes.push_back(static_cast<char>(c));
+  PgArray text_array, int_array, byte_array;
+  for (const std::string& t : texts) text_array.AddText(t);
+  for (int64_t v : {INT64_MIN, int64_t{-1}, int64_t{0}, INT64_MAX}) int_array.AddInt(v);
+  byte_array.AddBytes(bytes);
+  byte_array.AddBytes("");
+  auto got = conn->Query("SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS a(t, i) ORDER BY i",
+                         {text_array.Param()});
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->rows(), static_cast<int>(texts.size()));
+  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(got->Bytes(i, 0), texts[i]);
+  auto ints = conn->Query("SELECT v FROM unnest($1::bigint[]) WITH ORDINALITY AS a(v, i) ORDER BY i",
+                          {int_array.Param()});
+  ASSERT_TRUE(ints.ok()) << ints.status();
+  ASSERT_EQ(ints->rows(), 4);
+  EXPECT_EQ(ints->Int(0, 0), INT64_MIN);
+  EXPECT_EQ(ints->Int(3, 0), INT64_MAX);
+  auto blobs = conn->Query("SELECT b FROM unnest($1::bytea[]) WITH ORDINALITY AS a(b, i) ORDER BY i",
+                           {byte_array.Param()});
+  ASSERT_TRUE(blobs.ok()) << blobs.status();
+  ASSERT_EQ(blobs->rows(), 2);
+  EXPECT_EQ(blobs->Bytes(0, 0), bytes);
+  EXPECT_EQ(blobs->Bytes(1, 0), "");
+}
+
 }  // namespace
 }  // namespace plumb
