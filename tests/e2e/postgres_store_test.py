@@ -27,7 +27,8 @@ BASE = """resources:
 """
 
 
-class PostgresStoreTest(PlumbTestCase):
+class PostgresCase(PlumbTestCase):
+    """A fresh cluster and database `plumb` per test (about 1 s)."""
 
     def setUp(self):
         super().setUp()
@@ -47,6 +48,9 @@ class PostgresStoreTest(PlumbTestCase):
         self.repo.write("plumb.yaml", PLUMB_YAML)
         self.repo.write("modules/base/module.yaml", BASE.format(content=content))
 
+
+class PostgresStoreTest(PostgresCase):
+
     def test_agent_converges_with_fleet_state_in_postgresql(self):
         self.write_repo("one")
         rev1 = self.repo.commit("first")
@@ -65,7 +69,7 @@ class PostgresStoreTest(PlumbTestCase):
         self.assertGreaterEqual(
             int(self.sql("SELECT count(*) FROM resource_events WHERE resource_id ="
                          " 'file:/etc/demo/motd'")), 1)
-        self.assertEqual(self.sql("SELECT max(version) FROM plumb_schema_version"), "1")
+        self.assertEqual(self.sql("SELECT max(version) FROM plumb_schema_version"), "2")
         reports = self.ctl_json("reports", "web-1")["reports"]
         self.assertGreaterEqual(len(reports), 1)
 
@@ -82,6 +86,28 @@ class PostgresStoreTest(PlumbTestCase):
         self.wait_node("web-1", revision=rev2)
         self.assertEqual(self.read(motd), "two\n")
         self.assertEqual(self.sql("SELECT sha FROM serving"), rev2)
+
+
+class PostgresTlsTest(PostgresCase):
+    """With TLS: join tokens live in PostgreSQL (shared by the servers on the database);
+    enrolled identities stay in state_dir/plumb.db."""
+
+    tls = True
+
+    def test_join_token_is_stored_in_postgresql_and_enrolls_an_agent(self):
+        self.write_repo("one")
+        rev1 = self.repo.commit("first")
+        self.start_server(extra=["--store.url", self.url])
+        token = self.create_token("--uses", "2", "--label", "role=web")
+        self.assertEqual(self.sql("SELECT uses_left FROM join_tokens"), "2")
+        r = self.enroll("web-1", token)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.sql("SELECT uses_left FROM join_tokens"), "1")
+        # Only the token's hash is in the database.
+        self.assertNotIn(token, self.sql("SELECT t::text FROM join_tokens t"))
+        self.start_agent("web-1")
+        self.wait_node("web-1", revision=rev1)
+        self.assertEqual(self.nodes()["web-1"]["labels"]["role"], "web")
 
 
 if __name__ == "__main__":

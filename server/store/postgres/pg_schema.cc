@@ -63,6 +63,17 @@ CREATE INDEX resource_events_by_node ON resource_events (node, unix_ms);
 CREATE INDEX resource_events_by_time ON resource_events (unix_ms);
 CREATE INDEX resource_events_by_report ON resource_events (report_id);
 )sql",
+    // 2: join tokens (TokenStore over PgTokenTable), shared by the servers on the database.
+    R"sql(
+CREATE TABLE join_tokens (
+  hash text COLLATE "C" PRIMARY KEY,  -- sha256 hex of the token; never the token
+  created_ms bigint NOT NULL,
+  expires_ms bigint NOT NULL,
+  uses_left bigint NOT NULL,
+  labels bytea NOT NULL,              -- v1.LabelSet
+  node_glob text NOT NULL
+);
+)sql",
 };
 constexpr int kVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
