@@ -11,7 +11,8 @@ namespace plumb {
 
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("store.password_file: cannot read ", path));
+  if (!in)
+    return absl::InvalidArgumentError(absl::StrCat("store.password_file: cannot read ", path));
   std::string password;
   std::getline(in, password);
   if (!password.empty() && password.back() == '\r') password.pop_back();

@@ -13,9 +13,7 @@
 namespace plumb::testing {
 namespace {
 
-std::string Script() {
-  return std::string(PLUMB_SOURCE_DIR) + "/tests/testing/pg_cluster.sh";
-}
+std::string Script() { return std::string(PLUMB_SOURCE_DIR) + "/tests/testing/pg_cluster.sh"; }
 
 [[noreturn]] void Die(const std::string& message) {
   ADD_FAILURE() << message;
@@ -45,7 +43,9 @@ PgCluster& PgCluster::Shared() {
   return *cluster;
 }
 
-PgCluster::~PgCluster() { RunShell(absl::StrCat(ShellQuote(Script()), " stop ", ShellQuote(dir_))); }
+PgCluster::~PgCluster() {
+  RunShell(absl::StrCat(ShellQuote(Script()), " stop ", ShellQuote(dir_)));
+}
 
 std::string PgCluster::NewDatabaseUrl() {
   std::string name = absl::StrCat("test_", ++next_database_);

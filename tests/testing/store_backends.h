@@ -60,8 +60,8 @@ class StoreTestDb {
 }  // namespace plumb::testing
 
 // Runs a TEST_P suite once per backend: Suite/Backends.Test/Sqlite and .../Postgres.
-#define PLUMB_INSTANTIATE_STORE_BACKENDS(suite)                                        \
-  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                            \
-                           ::testing::Values(::plumb::testing::StoreBackend::kSqlite,  \
+#define PLUMB_INSTANTIATE_STORE_BACKENDS(suite)                                          \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                              \
+                           ::testing::Values(::plumb::testing::StoreBackend::kSqlite,    \
                                              ::plumb::testing::StoreBackend::kPostgres), \
                            ::plumb::testing::StoreBackendName)

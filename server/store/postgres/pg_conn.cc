@@ -76,11 +76,16 @@ int64_t PgResult::Int(int row, int column) const {
   if (PQgetisnull(result_.get(), row, column)) return 0;
   const char* value = PQgetvalue(result_.get(), row, column);
   switch (PQftype(result_.get(), column)) {
-    case kBoolOid: return value[0] != 0;
-    case kInt2Oid: return BigEndian(value, 2);
-    case kInt4Oid: return BigEndian(value, 4);
-    case kInt8Oid: return BigEndian(value, 8);
-    default: return BigEndian(value, PQgetlength(result_.get(), row, column));
+    case kBoolOid:
+      return value[0] != 0;
+    case kInt2Oid:
+      return BigEndian(value, 2);
+    case kInt4Oid:
+      return BigEndian(value, 4);
+    case kInt8Oid:
+      return BigEndian(value, 8);
+    default:
+      return BigEndian(value, PQgetlength(result_.get(), row, column));
   }
 }
 
@@ -109,7 +114,8 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url,
   }
   // NOTICEs (e.g. "relation already exists, skipping" from idempotent migrations) are not
   // errors; libpq would print them to stderr.
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConn>(new PgConn(conn));
 }
 
@@ -120,9 +126,9 @@ absl::Status PgConn::EnsureConnected() {
   PQreset(conn_);
   prepared_.clear();  // prepared statements die with the session
   if (PQstatus(conn_) != CONNECTION_OK) {
-    return absl::UnavailableError(absl::StrCat(
-        "postgresql: cannot reconnect: ",
-        std::string(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_)))));
+    return absl::UnavailableError(
+        absl::StrCat("postgresql: cannot reconnect: ",
+                     std::string(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_)))));
   }
   return absl::OkStatus();
 }
@@ -152,8 +158,7 @@ absl::StatusOr<std::string> PgConn::PreparedName(const std::string& sql) {
   return name;
 }
 
-absl::StatusOr<PgResult> PgConn::Query(const std::string& sql,
-                                       const std::vector<PgParam>& params) {
+absl::StatusOr<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam>& params) {
   std::string name;
   PLUMB_ASSIGN_OR_RETURN(name, PreparedName(sql));
   std::vector<const char*> values;

@@ -94,9 +94,9 @@ absl::Status MigratePgSchema(PgConn& conn) {
         PgResult current, conn.Query("SELECT coalesce(max(version), 0) FROM plumb_schema_version"));
     int64_t version = current.Int(0, 0);
     if (version > kVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "postgresql: schema version ", version, " is newer than this server's (", kVersion,
-          "); upgrade plumb-server"));
+      return absl::FailedPreconditionError(absl::StrCat("postgresql: schema version ", version,
+                                                        " is newer than this server's (", kVersion,
+                                                        "); upgrade plumb-server"));
     }
     for (; version < kVersion; ++version) {
       PLUMB_RETURN_IF_ERROR(conn.ExecScript(kMigrations[version]));

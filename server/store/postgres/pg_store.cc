@@ -25,9 +25,8 @@ absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) 
 }
 
 bool IsHex(absl::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 bool Matches(const v1::Node& node, const std::map<std::string, std::string>& selector) {
@@ -75,13 +74,14 @@ absl::Status PgStore::PutRevision(const v1::Revision& revision) {
   stored.set_serving(false);  // derived from the serving pointer on read
   return WithConn([&](PgConn& conn) {
     return conn
-        .Query("INSERT INTO revisions (sha, status, fetched_ms, summary, proto)"
-               " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha) DO UPDATE SET"
-               " status = excluded.status, fetched_ms = excluded.fetched_ms,"
-               " summary = excluded.summary, proto = excluded.proto",
-               {PgParam::Text(stored.sha()), PgParam::Int(stored.status()),
-                PgParam::Int(stored.fetched_unix_ms()), PgParam::Text(stored.summary()),
-                PgParam::Bytes(stored.SerializeAsString())})
+        .Query(
+            "INSERT INTO revisions (sha, status, fetched_ms, summary, proto)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha) DO UPDATE SET"
+            " status = excluded.status, fetched_ms = excluded.fetched_ms,"
+            " summary = excluded.summary, proto = excluded.proto",
+            {PgParam::Text(stored.sha()), PgParam::Int(stored.status()),
+             PgParam::Int(stored.fetched_unix_ms()), PgParam::Text(stored.summary()),
+             PgParam::Bytes(stored.SerializeAsString())})
         .status();
   });
 }
@@ -89,9 +89,9 @@ absl::Status PgStore::PutRevision(const v1::Revision& revision) {
 absl::StatusOr<v1::Revision> PgStore::GetRevision(const std::string& sha_or_prefix) {
   std::string prefix = absl::AsciiStrToLower(sha_or_prefix);
   if (prefix.size() < kMinPrefix || !IsHex(prefix)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "revision \"", sha_or_prefix, "\": want a sha or a hex prefix of at least ", kMinPrefix,
-        " characters"));
+    return absl::InvalidArgumentError(absl::StrCat("revision \"", sha_or_prefix,
+                                                   "\": want a sha or a hex prefix of at least ",
+                                                   kMinPrefix, " characters"));
   }
   std::vector<v1::Revision> found;
   // The prefix is checked hex, so it holds no LIKE metacharacters; sha is COLLATE "C", so the
@@ -132,9 +132,9 @@ absl::Status PgStore::SetServingRevision(const std::string& sha) {
   return WithConn([&](PgConn& conn) {
     return conn.InTransaction([&]() -> absl::Status {
       // FOR SHARE: the revision cannot be replaced by a failed one between check and update.
-      PLUMB_ASSIGN_OR_RETURN(
-          PgResult check,
-          conn.Query("SELECT status FROM revisions WHERE sha = $1 FOR SHARE", {PgParam::Text(sha)}));
+      PLUMB_ASSIGN_OR_RETURN(PgResult check,
+                             conn.Query("SELECT status FROM revisions WHERE sha = $1 FOR SHARE",
+                                        {PgParam::Text(sha)}));
       if (check.rows() == 0) {
         return absl::NotFoundError(absl::StrCat("cannot serve unknown revision ", sha));
       }
@@ -144,9 +144,10 @@ absl::Status PgStore::SetServingRevision(const std::string& sha) {
             absl::StrCat("revision ", sha, " failed to compile and cannot be served"));
       }
       return conn
-          .Query("INSERT INTO serving (id, sha) VALUES (1, $1)"
-                 " ON CONFLICT (id) DO UPDATE SET sha = excluded.sha",
-                 {PgParam::Text(sha)})
+          .Query(
+              "INSERT INTO serving (id, sha) VALUES (1, $1)"
+              " ON CONFLICT (id) DO UPDATE SET sha = excluded.sha",
+              {PgParam::Text(sha)})
           .status();
     });
   });

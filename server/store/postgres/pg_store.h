@@ -42,8 +42,8 @@ class PgStore : public Store {
 
   absl::Status PutNodes(const std::vector<v1::Node>& nodes) override;
   absl::StatusOr<v1::Node> GetNode(const std::string& name) override;
-  absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& selector,
-                                                  v1::NodeStatus status) override;
+  absl::StatusOr<std::vector<v1::Node>> ListNodes(
+      const std::map<std::string, std::string>& selector, v1::NodeStatus status) override;
   absl::Status DeleteNode(const std::string& name) override;
   absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus() override;
 

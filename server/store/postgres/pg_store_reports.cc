@@ -82,13 +82,12 @@ absl::StatusOr<std::vector<bool>> PgStore::InsertReports(
                  " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[],"
                  " $5::integer[], $6::integer[], $7::bytea[])"
                  " ON CONFLICT (id) DO NOTHING RETURNING id",
-                 {ids.Param(), nodes.Param(), started.Param(), summaries.Param(),
-                  changed.Param(), failed.Param(), protos.Param()}));
+                 {ids.Param(), nodes.Param(), started.Param(), summaries.Param(), changed.Param(),
+                  failed.Param(), protos.Param()}));
   std::set<std::string> fresh;
   for (int row = 0; row < inserted.rows(); ++row) fresh.insert(inserted.Bytes(row, 0));
   std::vector<bool> stored;
-  PgArray report_ids, event_nodes, resources, outcomes, messages, times, revisions, triggers,
-      noops;
+  PgArray report_ids, event_nodes, resources, outcomes, messages, times, revisions, triggers, noops;
   for (const v1::Report* report : reports) {
     // erase: a repeat of the id later in the batch is not new, and adds no events.
     bool is_new = fresh.erase(report->id()) > 0;
@@ -112,14 +111,14 @@ absl::StatusOr<std::vector<bool>> PgStore::InsertReports(
   }
   if (report_ids.empty()) return stored;
   PLUMB_RETURN_IF_ERROR(
-      conn.Query("INSERT INTO resource_events (report_id, node, resource_id, outcome, message,"
-                 " unix_ms, revision, run_trigger, noop)"
-                 " SELECT r, n, i, o, m, u, v, t, b <> 0 FROM unnest($1::text[], $2::text[],"
-                 " $3::text[], $4::integer[], $5::text[], $6::bigint[], $7::text[],"
-                 " $8::integer[], $9::integer[]) AS e(r, n, i, o, m, u, v, t, b)",
-                 {report_ids.Param(), event_nodes.Param(), resources.Param(), outcomes.Param(),
-                  messages.Param(), times.Param(), revisions.Param(), triggers.Param(),
-                  noops.Param()})
+      conn.Query(
+              "INSERT INTO resource_events (report_id, node, resource_id, outcome, message,"
+              " unix_ms, revision, run_trigger, noop)"
+              " SELECT r, n, i, o, m, u, v, t, b <> 0 FROM unnest($1::text[], $2::text[],"
+              " $3::text[], $4::integer[], $5::text[], $6::bigint[], $7::text[],"
+              " $8::integer[], $9::integer[]) AS e(r, n, i, o, m, u, v, t, b)",
+              {report_ids.Param(), event_nodes.Param(), resources.Param(), outcomes.Param(),
+               messages.Param(), times.Param(), revisions.Param(), triggers.Param(), noops.Param()})
           .status());
   return stored;
 }
@@ -136,7 +135,8 @@ absl::StatusOr<v1::Report> PgStore::GetReport(const std::string& id) {
   }));
   if (!found) return absl::NotFoundError(absl::StrCat("no report ", id));
   v1::Report report;
-  if (!report.ParseFromString(proto)) return absl::DataLossError("store: cannot parse stored report");
+  if (!report.ParseFromString(proto))
+    return absl::DataLossError("store: cannot parse stored report");
   return report;
 }
 
@@ -150,9 +150,10 @@ absl::StatusOr<std::vector<v1::ReportSummary>> PgStore::ListReports(const std::s
         node.empty()
             ? conn.Query("SELECT summary FROM reports ORDER BY started_ms DESC, seq DESC LIMIT $1",
                          {PgParam::Int(rows)})
-            : conn.Query("SELECT summary FROM reports WHERE node = $2"
-                         " ORDER BY started_ms DESC, seq DESC LIMIT $1",
-                         {PgParam::Int(rows), PgParam::Text(node)});
+            : conn.Query(
+                  "SELECT summary FROM reports WHERE node = $2"
+                  " ORDER BY started_ms DESC, seq DESC LIMIT $1",
+                  {PgParam::Int(rows), PgParam::Text(node)});
     if (!result.ok()) return result.status();
     for (int row = 0; row < result->rows(); ++row) {
       v1::ReportSummary summary;
@@ -228,15 +229,16 @@ absl::StatusOr<Store::PruneResult> PgStore::PruneReports(absl::Time cutoff, int 
     PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
       PLUMB_ASSIGN_OR_RETURN(
           PgResult result,
-          conn.Query("WITH picked AS (SELECT id FROM (SELECT id, started_ms, ROW_NUMBER() OVER"
-                     " (PARTITION BY node ORDER BY started_ms DESC, seq DESC) AS rn FROM reports)"
-                     " ranked WHERE rn > 1 AND (started_ms < $1 OR rn > $2) LIMIT $3),"
-                     " events AS (DELETE FROM resource_events WHERE report_id IN"
-                     " (SELECT id FROM picked) RETURNING 1),"
-                     " gone AS (DELETE FROM reports WHERE id IN (SELECT id FROM picked) RETURNING 1)"
-                     " SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM events)",
-                     {PgParam::Int(cutoff_ms), PgParam::Int(keep),
-                      PgParam::Int(batch > 0 ? batch : 1000)}));
+          conn.Query(
+              "WITH picked AS (SELECT id FROM (SELECT id, started_ms, ROW_NUMBER() OVER"
+              " (PARTITION BY node ORDER BY started_ms DESC, seq DESC) AS rn FROM reports)"
+              " ranked WHERE rn > 1 AND (started_ms < $1 OR rn > $2) LIMIT $3),"
+              " events AS (DELETE FROM resource_events WHERE report_id IN"
+              " (SELECT id FROM picked) RETURNING 1),"
+              " gone AS (DELETE FROM reports WHERE id IN (SELECT id FROM picked) RETURNING 1)"
+              " SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM events)",
+              {PgParam::Int(cutoff_ms), PgParam::Int(keep),
+               PgParam::Int(batch > 0 ? batch : 1000)}));
       step.reports = result.Int(0, 0);
       step.resource_events = result.Int(0, 1);
       return absl::OkStatus();

@@ -20,11 +20,11 @@ absl::Status PgTokenTable::Insert(const TokenRow& row) {
   absl::MutexLock lock(&mu_);
   PLUMB_RETURN_IF_ERROR(conn_->EnsureConnected());
   return conn_
-      ->Query("INSERT INTO join_tokens (hash, created_ms, expires_ms, uses_left, labels,"
-              " node_glob) VALUES ($1, $2, $3, $4, $5, $6)",
-              {PgParam::Text(row.hash), PgParam::Int(row.created_ms),
-               PgParam::Int(row.expires_ms), PgParam::Int(row.uses_left),
-               PgParam::Bytes(row.labels), PgParam::Text(row.node_glob)})
+      ->Query(
+          "INSERT INTO join_tokens (hash, created_ms, expires_ms, uses_left, labels,"
+          " node_glob) VALUES ($1, $2, $3, $4, $5, $6)",
+          {PgParam::Text(row.hash), PgParam::Int(row.created_ms), PgParam::Int(row.expires_ms),
+           PgParam::Int(row.uses_left), PgParam::Bytes(row.labels), PgParam::Text(row.node_glob)})
       .status();
 }
 
@@ -52,11 +52,10 @@ absl::StatusOr<bool> PgTokenTable::ConsumeUse(const std::string& hash) {
   PLUMB_RETURN_IF_ERROR(conn_->EnsureConnected());
   // One statement: the row lock makes concurrent redemptions on other servers queue, and
   // `uses_left > 0` is re-checked after the wait.
-  PLUMB_ASSIGN_OR_RETURN(
-      PgResult result,
-      conn_->Query("UPDATE join_tokens SET uses_left = uses_left - 1"
-                   " WHERE hash = $1 AND uses_left > 0",
-                   {PgParam::Text(hash)}));
+  PLUMB_ASSIGN_OR_RETURN(PgResult result,
+                         conn_->Query("UPDATE join_tokens SET uses_left = uses_left - 1"
+                                      " WHERE hash = $1 AND uses_left > 0",
+                                      {PgParam::Text(hash)}));
   return result.affected() == 1;
 }
 

@@ -30,9 +30,11 @@ SqliteTokenTable::~SqliteTokenTable() = default;
 
 absl::Status SqliteTokenTable::Insert(const TokenRow& row) {
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "INSERT INTO join_tokens (hash, created_ms, expires_ms, uses_left, labels, node_glob)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  PLUMB_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare(
+          "INSERT INTO join_tokens (hash, created_ms, expires_ms, uses_left, labels, node_glob)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, row.hash));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(2, row.created_ms));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, row.expires_ms));
@@ -44,9 +46,10 @@ absl::Status SqliteTokenTable::Insert(const TokenRow& row) {
 
 absl::StatusOr<std::optional<TokenRow>> SqliteTokenTable::Find(const std::string& hash) {
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "SELECT created_ms, expires_ms, uses_left, labels, node_glob FROM join_tokens"
-      " WHERE hash = ?1"));
+  PLUMB_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare("SELECT created_ms, expires_ms, uses_left, labels, node_glob FROM join_tokens"
+                   " WHERE hash = ?1"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, hash));
   PLUMB_ASSIGN_OR_RETURN(bool found, stmt->Step());
   if (!found) return std::optional<TokenRow>();
@@ -62,8 +65,10 @@ absl::StatusOr<std::optional<TokenRow>> SqliteTokenTable::Find(const std::string
 
 absl::StatusOr<bool> SqliteTokenTable::ConsumeUse(const std::string& hash) {
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto update, db_->Prepare(
-      "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE hash = ?1 AND uses_left > 0"));
+  PLUMB_ASSIGN_OR_RETURN(
+      auto update,
+      db_->Prepare(
+          "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE hash = ?1 AND uses_left > 0"));
   PLUMB_RETURN_IF_ERROR(update->BindText(1, hash));
   PLUMB_RETURN_IF_ERROR(update->Run());
   return db_->Changes() == 1;

@@ -1,6 +1,6 @@
-// Fleet-wide resource queries over a real store (SQLite and PostgreSQL): PutReport records one event per
-// non-unchanged result (once, even when a report is re-sent), and ListResourceEvents filters by
-// resource id (exact or glob), outcome, drift, time and node, newest first.
+// Fleet-wide resource queries over a real store (SQLite and PostgreSQL): PutReport records one
+// event per non-unchanged result (once, even when a report is re-sent), and ListResourceEvents
+// filters by resource id (exact or glob), outcome, drift, time and node, newest first.
 
 #include <set>
 

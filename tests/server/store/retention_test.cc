@@ -1,6 +1,6 @@
-// Retention over a real store (SQLite and PostgreSQL) with a fake clock: reports and their resource events are
-// pruned by age and by per-node count; each node's newest report survives; re-running is a
-// no-op; time moving on prunes more.
+// Retention over a real store (SQLite and PostgreSQL) with a fake clock: reports and their
+// resource events are pruned by age and by per-node count; each node's newest report survives;
+// re-running is a no-op; time moving on prunes more.
 
 #include "server/store/retention.h"
 

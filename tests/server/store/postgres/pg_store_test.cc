@@ -97,8 +97,8 @@ TEST(PgStoreTest, ReconnectsAfterTheConnectionIsLost) {
 }
 
 TEST(PgStoreTest, ConnectErrorsAreUnavailableAndNameTheCause) {
-  auto store = PgStore::Open("postgresql://plumb@/nosuchdb?host=" +
-                             PgCluster::Shared().socket_dir());
+  auto store =
+      PgStore::Open("postgresql://plumb@/nosuchdb?host=" + PgCluster::Shared().socket_dir());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(store.status().message().find("nosuchdb"), absl::string_view::npos) << store.status();
 }
@@ -125,9 +125,9 @@ TEST(PgConnTest, ErrorsNameTheSqlAndUniqueViolationsAreAlreadyExists) {
   ASSERT_TRUE(count.ok()) << count.status();
   EXPECT_EQ(count->Int(0, 0), 1);
   // Binary results: negative and wide integers, bytes with NULs.
-  auto values = conn->Query("SELECT $1::bigint, $2::integer, $3::bytea, true",
-                            {PgParam::Int(-5000000000), PgParam::Int(-7),
-                             PgParam::Bytes(std::string("a\0b", 3))});
+  auto values = conn->Query(
+      "SELECT $1::bigint, $2::integer, $3::bytea, true",
+      {PgParam::Int(-5000000000), PgParam::Int(-7), PgParam::Bytes(std::string("a\0b", 3))});
   ASSERT_TRUE(values.ok()) << values.status();
   EXPECT_EQ(values->Int(0, 0), -5000000000);
   EXPECT_EQ(values->Int(0, 1), -7);
@@ -139,8 +139,9 @@ TEST(PgConnTest, ErrorsNameTheSqlAndUniqueViolationsAreAlreadyExists) {
 TEST(PgConnTest, ArraysRoundTripAwkwardTextAndEveryByte) {
   auto conn = Admin(PgCluster::Shared().NewDatabaseUrl());
   ASSERT_NE(conn, nullptr);
-  std::vector<std::string> texts = {"", "NULL", "a,b", "{x}", "say \"hi\"", "back\\slash",
-                                    " spaced ", "ünïcødé ✓", "line\nbreak"};
+  std::vector<std::string> texts = {"",         "NULL",       "a,b",
+                                    "{x}",      "say \"hi\"", "back\\slash",
+                                    " spaced ", "ünïcødé ✓",  "line\nbreak"};
   std::string bytes;
   for (int c = 0; c < 256; ++c) bytes.push_back(static_cast<char>(c));
   PgArray text_array, int_array, byte_array;
@@ -153,14 +154,16 @@ TEST(PgConnTest, ArraysRoundTripAwkwardTextAndEveryByte) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->rows(), static_cast<int>(texts.size()));
   for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(got->Bytes(i, 0), texts[i]);
-  auto ints = conn->Query("SELECT v FROM unnest($1::bigint[]) WITH ORDINALITY AS a(v, i) ORDER BY i",
-                          {int_array.Param()});
+  auto ints =
+      conn->Query("SELECT v FROM unnest($1::bigint[]) WITH ORDINALITY AS a(v, i) ORDER BY i",
+                  {int_array.Param()});
   ASSERT_TRUE(ints.ok()) << ints.status();
   ASSERT_EQ(ints->rows(), 4);
   EXPECT_EQ(ints->Int(0, 0), INT64_MIN);
   EXPECT_EQ(ints->Int(3, 0), INT64_MAX);
-  auto blobs = conn->Query("SELECT b FROM unnest($1::bytea[]) WITH ORDINALITY AS a(b, i) ORDER BY i",
-                           {byte_array.Param()});
+  auto blobs =
+      conn->Query("SELECT b FROM unnest($1::bytea[]) WITH ORDINALITY AS a(b, i) ORDER BY i",
+                  {byte_array.Param()});
   ASSERT_TRUE(blobs.ok()) << blobs.status();
   ASSERT_EQ(blobs->rows(), 2);
   EXPECT_EQ(blobs->Bytes(0, 0), bytes);
