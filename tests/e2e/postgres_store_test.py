@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from plumb_e2e import SOURCE, PlumbTestCase, wait_until  # noqa: E402
@@ -85,6 +87,40 @@ class PostgresStoreTest(PostgresCase):
         rev2 = self.repo.commit("second")
         self.wait_node("web-1", revision=rev2)
         self.assertEqual(self.read(motd), "two\n")
+        self.assertEqual(self.sql("SELECT sha FROM serving"), rev2)
+
+    def readyz(self):
+        url = "http://127.0.0.1:%d/readyz" % self.http_port
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def test_database_outage_shows_in_readyz_and_the_server_recovers(self):
+        self.write_repo("one")
+        rev1 = self.repo.commit("first")
+        self.start_server(extra=["--store.url", self.url])
+        self.start_agent("web-1")
+        self.wait_node("web-1", revision=rev1)
+        wait_until(lambda: self.readyz()[0] == 200, what="/readyz 200")
+
+        subprocess.run([CLUSTER, "pause", self.pg_dir], check=True)
+        status, body = wait_until(lambda: (lambda r: r if r[0] == 503 else None)(self.readyz()),
+                                  what="/readyz 503 while the database is down")
+        self.assertIn("database", body)
+        # A commit pushed during the outage cannot be recorded yet...
+        self.write_repo("two")
+        rev2 = self.repo.commit("second")
+        log = self.processes[0]
+        wait_until(lambda: "repository sync failed" in log.output(),
+                   what="the server to try the new commit and fail to record it")
+
+        subprocess.run([CLUSTER, "resume", self.pg_dir], check=True)
+        wait_until(lambda: self.readyz()[0] == 200, what="/readyz 200 after the outage")
+        # ...and is once the database is back: recorded, served and reported.
+        self.wait_node("web-1", revision=rev2)
+        self.assertEqual(self.read(os.path.join(self.root_of("web-1"), "etc/demo/motd")), "two\n")
         self.assertEqual(self.sql("SELECT sha FROM serving"), rev2)
 
 

@@ -7,6 +7,8 @@
 #                                       authentication. A watchdog stops it and removes DIR when
 #                                       OWNER_PID exits (a crashed or killed test leaks nothing).
 #   pg_cluster.sh stop DIR              stops the cluster (immediate) and removes DIR.
+#   pg_cluster.sh pause DIR             stops the server, keeping its data (an outage);
+#   pg_cluster.sh resume DIR            starts it again.
 #
 # Run as root (CI), the cluster runs as `nobody` (PostgreSQL refuses to run as root). initdb runs
 # once per machine and user: its output is kept as a template under $TMPDIR and copied (~50 ms),
@@ -59,6 +61,16 @@ template() {
   echo "$tmpl/data"
 }
 
+run_server() {
+  dir=$1
+  # Durability is pointless for a throwaway test cluster; these make it fast.
+  fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${PLUMB_PG_DURABLE:-0}" = 1 ] && fast=""
+  (cd / && as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
+    -o "-k $dir -c listen_addresses= $fast -c max_connections=60" \
+    start >/dev/null) || { cat "$dir/log" >&2; exit 1; }
+}
+
 start() {
   owner=$1
   data=$(template)
@@ -67,20 +79,21 @@ start() {
   [ "$(id -u)" -eq 0 ] && chown nobody "$dir"
   chmod 0755 "$dir"
   cp -a "$data" "$dir/data"
-  # Durability is pointless for a throwaway test cluster; these make it fast.
-  fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  [ "${PLUMB_PG_DURABLE:-0}" = 1 ] && fast=""
-  (cd / && as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 \
-    -o "-k $dir -c listen_addresses= $fast -c max_connections=60" \
-    start >/dev/null) || { cat "$dir/log" >&2; exit 1; }
+  run_server "$dir"
   script=$0
   setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop "$3"' \
     watchdog "$owner" "$script" "$dir" </dev/null >/dev/null 2>&1 &
   echo "$dir"
 }
 
+pause() {
+  (cd / && as_owner "$PGBIN/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null)
+}
+
 case "${1:-}" in
   start) start "$2" ;;
   stop) stop "$2" ;;
-  *) echo "usage: pg_cluster.sh start OWNER_PID | stop DIR" >&2; exit 2 ;;
+  pause) pause "$2" ;;
+  resume) run_server "$2" ;;
+  *) echo "usage: pg_cluster.sh start OWNER_PID | stop DIR | pause DIR | resume DIR" >&2; exit 2 ;;
 esac
