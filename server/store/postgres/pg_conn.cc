@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -96,9 +97,26 @@ int64_t PgResult::affected() const {
 
 absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url,
                                                         const std::string& password) {
-  // expand_dbname: `dbname` holds the whole URL; keywords after it override the URL's.
-  std::vector<const char*> keys = {"dbname", "fallback_application_name"};
-  std::vector<const char*> values = {url.c_str(), "plumb-server"};
+  // Keywords before `dbname` are defaults the URL (expanded from `dbname`) overrides; those
+  // after it override the URL. The defaults bound how long a dead database host can hold the
+  // store: connecting gives up after 10 s, and TCP keepalives notice a silent peer in about a
+  // minute instead of the kernel's two hours.
+  std::vector<const char*> keys;
+  std::vector<const char*> values;
+  if (getenv("PGCONNECT_TIMEOUT") == nullptr) {
+    keys.push_back("connect_timeout");
+    values.push_back("10");
+  }
+  for (const auto& [key, value] : {std::pair<const char*, const char*>{"keepalives_idle", "30"},
+                                   {"keepalives_interval", "10"},
+                                   {"keepalives_count", "3"}}) {
+    keys.push_back(key);
+    values.push_back(value);
+  }
+  keys.push_back("dbname");
+  values.push_back(url.c_str());
+  keys.push_back("fallback_application_name");
+  values.push_back("plumb-server");
   if (!password.empty()) {
     keys.push_back("password");
     values.push_back(password.c_str());
