@@ -6,10 +6,11 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  libgit2-dev libsqlite3-dev libyaml-dev libssl-dev grpc-proto
+  libgit2-dev libsqlite3-dev libpq-dev libyaml-dev libssl-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus)
+TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus
+  postgresql-15)
 
 want=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then want+=("${TEST_PACKAGES[@]}"); fi
@@ -28,4 +29,9 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 # promtool comes with the prometheus package, whose service we do not want running on a test host.
 if printf '%s\n' "${missing[@]}" | grep -qx prometheus && [ -d /run/systemd/system ]; then
   $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+fi
+# Likewise the cluster Debian creates with postgresql-15: tests start their own throwaway cluster
+# (tests/testing/pg_cluster.sh).
+if printf '%s\n' "${missing[@]}" | grep -qx postgresql-15 && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now postgresql.service >/dev/null 2>&1 || true
 fi

@@ -10,7 +10,7 @@
 #include "common/wire_limits.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "server/store/sqlite/sqlite_store.h"
+#include "server/store/open_store.h"
 
 namespace plumb {
 namespace {
@@ -30,7 +30,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->metrics_ = std::make_unique<ServerMetrics>(metrics);
   s->events_ = std::make_unique<EventBus>(&s->clock_);
   PLUMB_RETURN_IF_ERROR(MakeDirectories(config.state_dir, 0750));
-  PLUMB_ASSIGN_OR_RETURN(s->store_, SqliteStore::Open(config.state_dir + "/plumb.db"));
+  PLUMB_ASSIGN_OR_RETURN(s->store_, OpenStore({config.store_url, config.store_password_file,
+                                               config.state_dir + "/plumb.db"}));
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
                                                   config.state_dir + "/mirror.git",
                                                   config.repo_timeout));

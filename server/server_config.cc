@@ -13,7 +13,8 @@ const std::set<std::string>& ServerConfigKeys() {
       "insecure_bind_any", "tls.san", "tls.agent_cert_lifetime", "operator_tokens",
       "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "repo.timeout", "state_dir",
       "tls.ca", "tls.cert", "tls.key", "insecure", "log_level", "webhook_secret",
-      "retention.reports_per_node", "retention.max_age", "nodes.stale_after"};
+      "retention.reports_per_node", "retention.max_age", "nodes.stale_after", "store.url",
+      "store.password_file"};
   return *keys;
 }
 
@@ -47,6 +48,12 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   PLUMB_ASSIGN_OR_RETURN(c.repo_poll, values.GetDuration("repo.poll", c.repo_poll));
   PLUMB_ASSIGN_OR_RETURN(c.repo_timeout, values.GetDuration("repo.timeout", c.repo_timeout));
   c.state_dir = values.Get("state_dir", c.state_dir);
+  c.store_url = values.Get("store.url");
+  c.store_password_file = values.Get("store.password_file");
+  if (!c.store_password_file.empty() && c.store_url.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(values.Named("store.password_file"), " needs store.url (PostgreSQL)"));
+  }
   c.tls = {values.Get("tls.ca"), values.Get("tls.cert"), values.Get("tls.key")};
   PLUMB_ASSIGN_OR_RETURN(c.insecure, values.GetBool("insecure", false));
   PLUMB_RETURN_IF_ERROR(ApplySecurityConfig(values, flags, &c));

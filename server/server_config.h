@@ -26,6 +26,11 @@ struct ServerConfig {
   // Bounds connecting to the remote and each wait for it to send or take data.
   absl::Duration repo_timeout = absl::Seconds(60);
   std::string state_dir = "/var/lib/plumb-server";
+  // store: {url, password_file}: empty url keeps fleet state in SQLite under state_dir; a
+  // postgresql:// URL (or libpq key=value string) puts it in PostgreSQL (docs/postgresql.md).
+  std::string store_url;
+  // A file whose first line is the database password (else the URL's, PGPASSWORD, ~/.pgpass).
+  std::string store_password_file;
   TlsFiles tls;
   bool insecure = false;
   // insecure_bind_any, tls.san, tls.agent_cert_lifetime, operator_tokens (security_config.h).

@@ -2,8 +2,28 @@
 
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "server/store/open_store.h"
+#include "server/store/postgres/pg_token_table.h"
 
 namespace plumb {
+namespace {
+
+// Join tokens live with the fleet state: in PostgreSQL with store.url (shared by every server
+// on the database), else in plumb.db. Enrolled identities stay in plumb.db (docs/postgresql.md).
+absl::StatusOr<std::unique_ptr<TokenStore>> OpenTokenStore(const ServerConfig& config,
+                                                           const std::string& db_path,
+                                                           Clock* clock) {
+  if (config.store_url.empty()) return TokenStore::Open(db_path, clock);
+  std::string password;
+  if (!config.store_password_file.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(password, ReadPasswordFile(config.store_password_file));
+  }
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgTokenTable> table,
+                         PgTokenTable::Open(config.store_url, password));
+  return std::make_unique<TokenStore>(std::move(table), clock);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(
     const ServerConfig& config, const std::string& db_path, Clock* clock,
@@ -18,7 +38,7 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(
     LogInfo("no built-in CA: enrollment is off (tls: comes from another PKI)",
             {{"ca_dir", config.security.ca_dir}});
   }
-  PLUMB_ASSIGN_OR_RETURN(s->tokens_, TokenStore::Open(db_path, clock));
+  PLUMB_ASSIGN_OR_RETURN(s->tokens_, OpenTokenStore(config, db_path, clock));
   PLUMB_ASSIGN_OR_RETURN(s->identities_, IdentityStore::Open(db_path));
   s->enrollment_ = std::make_unique<Enrollment>(s->ca_.get(), s->tokens_.get(),
                                                 s->identities_.get(), clock,

@@ -9,21 +9,10 @@
 #include "common/status_macros.h"
 #include "plumb/v1/agent.pb.h"
 #include "server/security/label_policy.h"
-#include "server/store/sqlite/sqlite_db.h"
+#include "server/store/sqlite/sqlite_token_table.h"
 
 namespace plumb {
 namespace {
-
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS join_tokens (
-  hash TEXT PRIMARY KEY,
-  created_ms INTEGER NOT NULL,
-  expires_ms INTEGER NOT NULL,
-  uses_left INTEGER NOT NULL,
-  labels BLOB NOT NULL,
-  node_glob TEXT NOT NULL
-);
-)sql";
 
 // Tokens read "plumb-join-" + 64 hex digits: recognisable in a leaked log or a paste.
 constexpr char kTokenPrefix[] = "plumb-join-";
@@ -42,13 +31,12 @@ std::string TokenStore::Hash(const std::string& token) { return Sha256Hex(token)
 
 absl::StatusOr<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
                                                              Clock* clock) {
-  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
-  PLUMB_RETURN_IF_ERROR(db->Exec(kSchema));
-  return std::unique_ptr<TokenStore>(new TokenStore(std::move(db), clock));
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteTokenTable> table, SqliteTokenTable::Open(path));
+  return std::make_unique<TokenStore>(std::move(table), clock);
 }
 
-TokenStore::TokenStore(std::unique_ptr<SqliteDb> db, Clock* clock)
-    : clock_(clock), db_(std::move(db)) {}
+TokenStore::TokenStore(std::unique_ptr<TokenTable> table, Clock* clock)
+    : clock_(clock), table_(std::move(table)) {}
 TokenStore::~TokenStore() = default;
 
 absl::StatusOr<NewToken> TokenStore::Create(const TokenSpec& spec) {
@@ -62,17 +50,14 @@ absl::StatusOr<NewToken> TokenStore::Create(const TokenSpec& spec) {
   v1::LabelSet labels;
   labels.mutable_labels()->insert(spec.labels.begin(), spec.labels.end());
   for (const std::string& key : spec.allowed_label_keys) labels.add_allowed_keys(key);
-  absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "INSERT INTO join_tokens (hash, created_ms, expires_ms, uses_left, labels, node_glob)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, Hash(out.token)));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(2, absl::ToUnixMillis(clock_->Now())));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, absl::ToUnixMillis(out.expires)));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, spec.uses));
-  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(5, labels.SerializeAsString()));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(6, spec.node_glob));
-  PLUMB_RETURN_IF_ERROR(stmt->Run());
+  TokenRow row;
+  row.hash = Hash(out.token);
+  row.created_ms = absl::ToUnixMillis(clock_->Now());
+  row.expires_ms = absl::ToUnixMillis(out.expires);
+  row.uses_left = spec.uses;
+  row.labels = labels.SerializeAsString();
+  row.node_glob = spec.node_glob;
+  PLUMB_RETURN_IF_ERROR(table_->Insert(row));
   return out;
 }
 
@@ -82,35 +67,25 @@ absl::StatusOr<TokenGrant> TokenStore::Redeem(const std::string& token, const st
     return absl::PermissionDeniedError("join token is missing or malformed");
   }
   const std::string hash = Hash(token);
-  absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "SELECT expires_ms, uses_left, labels, node_glob FROM join_tokens WHERE hash = ?1"));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, hash));
-  PLUMB_ASSIGN_OR_RETURN(bool found, stmt->Step());
-  if (!found) return absl::PermissionDeniedError("unknown join token");
-  absl::Time expires = absl::FromUnixMillis(stmt->ColumnInt64(0));
-  int64_t uses_left = stmt->ColumnInt64(1);
+  PLUMB_ASSIGN_OR_RETURN(std::optional<TokenRow> row, table_->Find(hash));
+  if (!row.has_value()) return absl::PermissionDeniedError("unknown join token");
+  absl::Time expires = absl::FromUnixMillis(row->expires_ms);
   v1::LabelSet labels;
-  labels.ParseFromString(stmt->ColumnBlob(2));
-  std::string glob = stmt->ColumnText(3);
-  stmt.reset();
+  labels.ParseFromString(row->labels);
   if (clock_->Now() >= expires) {
     return absl::PermissionDeniedError(
         absl::StrCat("join token expired at ", UtcText(expires), "; create a new one"));
   }
-  if (uses_left <= 0) {
+  if (row->uses_left <= 0) {
     return absl::PermissionDeniedError("join token has no uses left; create a new one");
   }
-  if (!NameMatchesGlob(node, glob)) {
+  if (!NameMatchesGlob(node, row->node_glob)) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "node name \"", node, "\" is outside the token's node glob \"", glob, "\""));
+        "node name \"", node, "\" is outside the token's node glob \"", row->node_glob, "\""));
   }
   if (consume) {
-    PLUMB_ASSIGN_OR_RETURN(auto update, db_->Prepare(
-        "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE hash = ?1 AND uses_left > 0"));
-    PLUMB_RETURN_IF_ERROR(update->BindText(1, hash));
-    PLUMB_RETURN_IF_ERROR(update->Run());
-    if (db_->Changes() != 1) {
+    PLUMB_ASSIGN_OR_RETURN(bool consumed, table_->ConsumeUse(hash));
+    if (!consumed) {
       return absl::PermissionDeniedError("join token has no uses left; create a new one");
     }
   }

@@ -1,6 +1,7 @@
 #pragma once
 
-// Join tokens for `plumb-agent enroll`, kept in the server's SQLite database. A token is shown
+// Join tokens for `plumb-agent enroll`, kept in a TokenTable (the server's SQLite database, or
+// PostgreSQL with store.url). A token is shown
 // once when created; only its SHA-256 is stored, with its expiry, remaining uses, the labels
 // it binds to nodes, the label keys those nodes' Hello may add, and the glob node names must
 // match.
@@ -14,10 +15,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "server/store/token_table.h"
 
 namespace plumb {
-
-class SqliteDb;
 
 // What a new token allows.
 struct TokenSpec {
@@ -41,12 +41,14 @@ struct NewToken {
   absl::Time expires;
 };
 
-// Thread-safe: every method takes the store's mutex (its own SQLite connection).
+// Thread-safe (the table is).
 class TokenStore {
  public:
-  // Opens the database at `path` (normally the server's plumb.db) and creates the table.
-  // `clock` is not owned and must outlive the store.
+  // Opens the SQLite database at `path` (normally the server's plumb.db) and creates the
+  // table. `clock` is not owned and must outlive the store.
   static absl::StatusOr<std::unique_ptr<TokenStore>> Open(const std::string& path, Clock* clock);
+  // Over any table (PgTokenTable with store.url). `clock` as above.
+  TokenStore(std::unique_ptr<TokenTable> table, Clock* clock);
   ~TokenStore();
 
   // InvalidArgument for a non-positive ttl or uses, a bad glob or bad allowed label keys.
@@ -62,11 +64,8 @@ class TokenStore {
   static std::string Hash(const std::string& token);
 
  private:
-  TokenStore(std::unique_ptr<SqliteDb> db, Clock* clock);
-
   Clock* const clock_;
-  absl::Mutex mu_;
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<TokenTable> table_;
 };
 
 // True if `name` matches the shell glob `glob` (fnmatch, no special meaning for '/').

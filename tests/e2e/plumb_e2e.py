@@ -190,7 +190,7 @@ class PlumbTestCase(TlsHelpers, unittest.TestCase):
                 print("\n===== log of %s =====\n%s" % (p.name, p.output()[-6000:]))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start_server(self, poll="1s", extra=()):
+    def start_server(self, poll="1s", extra=(), state_dir=None):
         if self.port is None:
             self.port = free_port()
         if self.http_port is None:
@@ -201,7 +201,7 @@ class PlumbTestCase(TlsHelpers, unittest.TestCase):
                 "--listen", "127.0.0.1:%d" % self.port,
                 "--http_listen", "127.0.0.1:%d" % self.http_port,
                 "--repo.url", self.repo.bare, "--repo.poll", poll,
-                "--state_dir", os.path.join(self.tmp, "server")] + list(extra)
+                "--state_dir", state_dir or os.path.join(self.tmp, "server")] + list(extra)
         n = sum(1 for p in self.processes if p.name == "plumb-server") + 1
         p = Process("plumb-server", argv, os.path.join(self.tmp, "server-%d.log" % n))
         self.processes.append(p)

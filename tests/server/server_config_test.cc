@@ -73,3 +73,31 @@ TEST(ServerConfigTest, BadRetentionValuesAreNamed) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(ServerConfigTest, StoreUrlAndPasswordFile) {
+  testing::TempDir dir;
+  testing::WriteFileOrDie(dir.Sub("server.yaml"), R"(repo: {url: /srv/repo.git}
+store:
+  url: "postgresql://plumb@db.example:5432/plumb?sslmode=verify-full"
+  password_file: /etc/plumb/db-password
+)");
+  auto c = Load({"--config", dir.Sub("server.yaml")});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->store_url, "postgresql://plumb@db.example:5432/plumb?sslmode=verify-full");
+  EXPECT_EQ(c->store_password_file, "/etc/plumb/db-password");
+
+  auto sqlite = Load({"--repo.url", "/srv/repo.git"});
+  ASSERT_TRUE(sqlite.ok()) << sqlite.status();
+  EXPECT_EQ(sqlite->store_url, "");  // the default: SQLite under state_dir
+
+  auto orphan = Load({"--repo.url", "/srv/repo.git", "--store.password_file", "/x"});
+  EXPECT_EQ(orphan.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(orphan.status().message().find("needs store.url"), absl::string_view::npos)
+      << orphan.status();
+}
+
+}  // namespace
+}  // namespace plumb

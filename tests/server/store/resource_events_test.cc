@@ -1,6 +1,6 @@
-// Fleet-wide resource queries over a real SQLite store: PutReport records one event per
-// non-unchanged result (once, even when a report is re-sent), and ListResourceEvents filters by
-// resource id (exact or glob), outcome, drift, time and node, newest first.
+// Fleet-wide resource queries over a real store (SQLite and PostgreSQL): PutReport records one
+// event per non-unchanged result (once, even when a report is re-sent), and ListResourceEvents
+// filters by resource id (exact or glob), outcome, drift, time and node, newest first.
 
 #include <set>
 
@@ -8,6 +8,7 @@
 #include "server/store/sqlite/sqlite_db.h"
 #include "server/store/sqlite/sqlite_store.h"
 #include "server/store/store.h"
+#include "tests/testing/store_backends.h"
 #include "tests/testing/test_util.h"
 
 namespace plumb {
@@ -15,10 +16,10 @@ namespace {
 
 using testing::TempDir;
 
-class ResourceEventsTest : public ::testing::Test {
+class ResourceEventsTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
-    auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
+    auto store = db_.Open();
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
     // web-1 repaired sshd_config by drift; web-2 got it from a new catalog and failed nginx;
@@ -60,18 +61,18 @@ class ResourceEventsTest : public ::testing::Test {
     return out;
   }
 
-  TempDir dir_;
+  testing::StoreTestDb db_{GetParam()};
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(ResourceEventsTest, UnchangedIsNotStoredAndNewestComeFirst) {
+TEST_P(ResourceEventsTest, UnchangedIsNotStoredAndNewestComeFirst) {
   EXPECT_EQ(Query({}), (std::vector<std::string>{
                            "db-1 file:/etc/ssh/sshd_config", "web-2 exec:reload",
                            "web-2 service:nginx", "web-2 file:/etc/ssh/sshd_config",
                            "web-1 file:/etc/ssh/sshd_config"}));
 }
 
-TEST_F(ResourceEventsTest, EventCarriesReportFields) {
+TEST_P(ResourceEventsTest, EventCarriesReportFields) {
   v1::ListResourceEventsRequest req;
   req.set_outcome(v1::FAILED);
   auto events = store_->ListResourceEvents(req);
@@ -88,7 +89,7 @@ TEST_F(ResourceEventsTest, EventCarriesReportFields) {
   EXPECT_FALSE(e.noop());
 }
 
-TEST_F(ResourceEventsTest, FiltersByIdOutcomeTimeAndNode) {
+TEST_P(ResourceEventsTest, FiltersByIdOutcomeTimeAndNode) {
   v1::ListResourceEventsRequest req;
   req.set_resource_id("file:/etc/ssh/sshd_config");
   EXPECT_EQ(Query(req).size(), 3u);
@@ -104,7 +105,7 @@ TEST_F(ResourceEventsTest, FiltersByIdOutcomeTimeAndNode) {
   EXPECT_TRUE(Query(req).empty());
 }
 
-TEST_F(ResourceEventsTest, DriftOnlyExcludesCatalogChanges) {
+TEST_P(ResourceEventsTest, DriftOnlyExcludesCatalogChanges) {
   v1::ListResourceEventsRequest req;
   req.set_resource_id("file:/etc/ssh/sshd_config");
   req.set_drift_only(true);
@@ -112,7 +113,7 @@ TEST_F(ResourceEventsTest, DriftOnlyExcludesCatalogChanges) {
                                                   "web-1 file:/etc/ssh/sshd_config"}));
 }
 
-TEST_F(ResourceEventsTest, GlobAndLimit) {
+TEST_P(ResourceEventsTest, GlobAndLimit) {
   v1::ListResourceEventsRequest req;
   req.set_resource_id("*nginx");
   EXPECT_EQ(Query(req), (std::vector<std::string>{"web-2 service:nginx"}));
@@ -122,20 +123,22 @@ TEST_F(ResourceEventsTest, GlobAndLimit) {
                                                   "web-2 file:/etc/ssh/sshd_config"}));
 }
 
-TEST_F(ResourceEventsTest, ResentReportAddsNoEvents) {
+TEST_P(ResourceEventsTest, ResentReportAddsNoEvents) {
   Put("r2", "web-2", 2000, v1::CATALOG, false, {{"service:nginx", v1::FAILED}});
   v1::ListResourceEventsRequest req;
   req.set_outcome(v1::FAILED);
   EXPECT_EQ(Query(req).size(), 1u);
 }
 
-TEST_F(ResourceEventsTest, SurvivesReopen) {
+TEST_P(ResourceEventsTest, SurvivesReopen) {
   store_.reset();
-  auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
+  auto store = db_.Open();
   ASSERT_TRUE(store.ok()) << store.status();
   store_ = std::move(*store);
   EXPECT_EQ(Query({}).size(), 5u);
 }
+
+PLUMB_INSTANTIATE_STORE_BACKENDS(ResourceEventsTest);
 
 }  // namespace
 }  // namespace plumb

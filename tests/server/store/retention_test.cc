@@ -1,6 +1,6 @@
-// Retention over a real SQLite store with a fake clock: reports and their resource events are
-// pruned by age and by per-node count; each node's newest report survives; re-running is a
-// no-op; time moving on prunes more.
+// Retention over a real store (SQLite and PostgreSQL) with a fake clock: reports and their
+// resource events are pruned by age and by per-node count; each node's newest report survives;
+// re-running is a no-op; time moving on prunes more.
 
 #include "server/store/retention.h"
 
@@ -9,20 +9,19 @@
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
-#include "server/store/sqlite/sqlite_store.h"
+#include "tests/testing/store_backends.h"
 
 namespace plumb {
 namespace {
 
 using testing::ManualClock;
-using testing::TempDir;
 
 constexpr absl::Duration kDay = absl::Hours(24);
 
-class RetentionTest : public ::testing::Test {
+class RetentionTest : public ::testing::TestWithParam<testing::StoreBackend> {
  protected:
   void SetUp() override {
-    auto store = SqliteStore::Open(dir_.Sub("plumb.db"));
+    auto store = db_.Open();
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
@@ -61,12 +60,12 @@ class RetentionTest : public ::testing::Test {
     return ids;
   }
 
-  TempDir dir_;
+  testing::StoreTestDb db_{GetParam()};
   ManualClock clock_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(RetentionTest, PrunesByAgeWithTheirResourceEvents) {
+TEST_P(RetentionTest, PrunesByAgeWithTheirResourceEvents) {
   AddReport("a-old", "a", 40 * kDay);
   AddReport("a-mid", "a", 20 * kDay);
   AddReport("a-new", "a", absl::Hours(1));
@@ -86,7 +85,7 @@ TEST_F(RetentionTest, PrunesByAgeWithTheirResourceEvents) {
   EXPECT_EQ(EventReportIds(), ReportIds());
 }
 
-TEST_F(RetentionTest, KeepsNewestPerNode) {
+TEST_P(RetentionTest, KeepsNewestPerNode) {
   for (int i = 0; i < 6; ++i) AddReport("a" + std::to_string(i), "a", absl::Minutes(60 - i));
   AddReport("b0", "b", absl::Minutes(90));
   AddReport("b1", "b", absl::Minutes(80));
@@ -98,7 +97,7 @@ TEST_F(RetentionTest, KeepsNewestPerNode) {
   EXPECT_EQ(EventReportIds(), ReportIds());
 }
 
-TEST_F(RetentionTest, NewestReportOfANodeSurvivesAge) {
+TEST_P(RetentionTest, NewestReportOfANodeSurvivesAge) {
   AddReport("gone-1", "gone", 90 * kDay);
   AddReport("gone-2", "gone", 60 * kDay);
   RetentionPruner pruner(store_.get(), &clock_, {500, 30 * kDay});
@@ -106,7 +105,7 @@ TEST_F(RetentionTest, NewestReportOfANodeSurvivesAge) {
   EXPECT_EQ(ReportIds(), (std::set<std::string>{"gone-2"}));
 }
 
-TEST_F(RetentionTest, BatchesDeleteEverythingDue) {
+TEST_P(RetentionTest, BatchesDeleteEverythingDue) {
   for (int i = 0; i < 25; ++i) AddReport("r" + std::to_string(i), "n", absl::Minutes(100 - i));
   auto result = store_->PruneReports(absl::InfinitePast(), 5, /*batch=*/4);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -115,7 +114,7 @@ TEST_F(RetentionTest, BatchesDeleteEverythingDue) {
   EXPECT_EQ(EventReportIds(), ReportIds());
 }
 
-TEST_F(RetentionTest, ZeroLimitsKeepEverything) {
+TEST_P(RetentionTest, ZeroLimitsKeepEverything) {
   AddReport("x0", "x", 400 * kDay);
   AddReport("x1", "x", 300 * kDay);
   RetentionPruner pruner(store_.get(), &clock_, {0, absl::ZeroDuration()});
@@ -123,7 +122,7 @@ TEST_F(RetentionTest, ZeroLimitsKeepEverything) {
   EXPECT_EQ(ReportIds().size(), 2u);
 }
 
-TEST_F(RetentionTest, LoopPrunesAtStartup) {
+TEST_P(RetentionTest, LoopPrunesAtStartup) {
   AddReport("old-1", "n", 90 * kDay);
   AddReport("old-2", "n", 80 * kDay);
   RetentionPruner pruner(store_.get(), &clock_, {500, 30 * kDay}, absl::Hours(1));
@@ -133,6 +132,8 @@ TEST_F(RetentionTest, LoopPrunesAtStartup) {
   pruner.Stop();
   EXPECT_EQ(ReportIds(), (std::set<std::string>{"old-2"}));
 }
+
+PLUMB_INSTANTIATE_STORE_BACKENDS(RetentionTest);
 
 }  // namespace
 }  // namespace plumb

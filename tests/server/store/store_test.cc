@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "server/store/sqlite/sqlite_db.h"
+#include "tests/testing/store_backends.h"
 #include "tests/testing/test_util.h"
 
 namespace plumb {
@@ -73,7 +74,10 @@ const std::string kShaA = "aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111";
 const std::string kShaA2 = "aaaa2222aaaa2222aaaa2222aaaa2222aaaa2222";
 const std::string kShaB = "bbbb1111bbbb1111bbbb1111bbbb1111bbbb1111";
 
-TEST(StoreTest, ANewDatabaseIsNotWorldReadable) {
+// The backend-independent contract, run on SQLite and on PostgreSQL.
+class StoreTest : public ::testing::TestWithParam<testing::StoreBackend> {};
+
+TEST(SqliteStoreTest, ANewDatabaseIsNotWorldReadable) {
   TempDir dir;
   mode_t old = umask(0);  // the most permissive umask: the mode must not depend on it
   auto store = SqliteStore::Open(dir.Sub("plumb.db"));
@@ -86,9 +90,10 @@ TEST(StoreTest, ANewDatabaseIsNotWorldReadable) {
   }
 }
 
-TEST(StoreTest, RevisionRoundTripWithErrors) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Sub("plumb.db"));
+TEST_P(StoreTest, RevisionRoundTripWithErrors) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
   v1::Revision bad = MakeRevision(kShaA, 100, v1::REVISION_FAILED);
   v1::CompileError* error = bad.add_errors();
   error->set_location("modules/x/module.yaml:3:5");
@@ -113,9 +118,10 @@ TEST(StoreTest, RevisionRoundTripWithErrors) {
   EXPECT_EQ(got->errors_size(), 0);
 }
 
-TEST(StoreTest, RevisionPrefixLookup) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Sub("plumb.db"));
+TEST_P(StoreTest, RevisionPrefixLookup) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->PutRevision(MakeRevision(kShaA, 1)).ok());
   ASSERT_TRUE(store->PutRevision(MakeRevision(kShaA2, 2)).ok());
   ASSERT_TRUE(store->PutRevision(MakeRevision(kShaB, 3)).ok());
@@ -133,9 +139,10 @@ TEST(StoreTest, RevisionPrefixLookup) {
   EXPECT_EQ(store->GetRevision("bbbb*").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(StoreTest, ListRevisionsNewestFirstWithServing) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Sub("plumb.db"));
+TEST_P(StoreTest, ListRevisionsNewestFirstWithServing) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
   EXPECT_EQ(*store->ServingRevision(), "");
   ASSERT_TRUE(store->PutRevision(MakeRevision(kShaB, 300)).ok());
   ASSERT_TRUE(store->PutRevision(MakeRevision(kShaA, 100)).ok());
@@ -162,9 +169,10 @@ TEST(StoreTest, ListRevisionsNewestFirstWithServing) {
   EXPECT_EQ(*store->ServingRevision(), kShaB);
 }
 
-TEST(StoreTest, NodesPutGetList) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Sub("plumb.db"));
+TEST_P(StoreTest, NodesPutGetList) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->PutNode(MakeNode("web-02", v1::NODE_CONVERGED, {{"role", "web"}})).ok());
   ASSERT_TRUE(store->PutNode(MakeNode("db-01", v1::NODE_FAILED, {{"role", "db"}})).ok());
   ASSERT_TRUE(store
@@ -199,7 +207,7 @@ TEST(StoreTest, NodesPutGetList) {
   EXPECT_EQ(store->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED)->size(), 3u);
 }
 
-TEST(StoreTest, SummarizeCountsOutcomes) {
+TEST(StoreSummaryTest, SummarizeCountsOutcomes) {
   v1::ReportSummary summary = Store::Summarize(MakeReport("r1", "web-01", 5));
   EXPECT_EQ(summary.id(), "r1");
   EXPECT_EQ(summary.node(), "web-01");
@@ -214,9 +222,10 @@ TEST(StoreTest, SummarizeCountsOutcomes) {
   EXPECT_EQ(summary.would_change(), 1);
 }
 
-TEST(StoreTest, PutReportIsIdempotent) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Sub("plumb.db"));
+TEST_P(StoreTest, PutReportIsIdempotent) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
   v1::Report report = MakeReport("r1", "web-01", 1000);
   auto first = store->PutReport(report);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -238,9 +247,10 @@ TEST(StoreTest, PutReportIsIdempotent) {
   EXPECT_EQ(store->GetReport("r2").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST(StoreTest, ListReportsNewestFirstWithCounts) {
-  TempDir dir;
-  auto store = OpenOrDie(dir.Sub("plumb.db"));
+TEST_P(StoreTest, ListReportsNewestFirstWithCounts) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->PutReport(MakeReport("w1-old", "web-01", 1000)).ok());
   ASSERT_TRUE(store->PutReport(MakeReport("w2", "web-02", 1500)).ok());
   ASSERT_TRUE(store->PutReport(MakeReport("w1-new", "web-01", 3000)).ok());
@@ -270,19 +280,18 @@ TEST(StoreTest, ListReportsNewestFirstWithCounts) {
   EXPECT_EQ(store->ListReports("bulk", 0)->size(), 20u);  // limit <= 0 means 20
 }
 
-TEST(StoreTest, SurvivesReopen) {
-  TempDir dir;
-  std::string path = dir.Sub("state/plumb.db");
-  ASSERT_EQ(plumb::testing::RunShell("mkdir -p " + plumb::testing::ShellQuote(dir.Sub("state"))),
-            0);
+TEST_P(StoreTest, SurvivesReopen) {
+  testing::StoreTestDb db(GetParam());
   {
-    auto store = OpenOrDie(path);
+    auto store = db.OpenOrDie();
+    ASSERT_NE(store, nullptr);
     ASSERT_TRUE(store->PutRevision(MakeRevision(kShaA, 1)).ok());
     ASSERT_TRUE(store->SetServingRevision(kShaA).ok());
     ASSERT_TRUE(store->PutNode(MakeNode("web-01", v1::NODE_CONVERGED, {{"role", "web"}})).ok());
     ASSERT_TRUE(store->PutReport(MakeReport("r1", "web-01", 1)).ok());
   }
-  auto store = OpenOrDie(path);
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
   EXPECT_EQ(*store->ServingRevision(), kShaA);
   EXPECT_EQ(store->GetRevision("aaaa1")->sha(), kShaA);
   EXPECT_EQ(store->GetNode("web-01")->labels().at("role"), "web");
@@ -290,7 +299,7 @@ TEST(StoreTest, SurvivesReopen) {
   EXPECT_FALSE(*store->PutReport(MakeReport("r1", "web-01", 1)));
 }
 
-TEST(StoreTest, UsesWalAndRecordsSchemaVersion) {
+TEST(SqliteStoreTest, UsesWalAndRecordsSchemaVersion) {
   TempDir dir;
   std::string path = dir.Sub("plumb.db");
   auto store = OpenOrDie(path);
@@ -303,7 +312,7 @@ TEST(StoreTest, UsesWalAndRecordsSchemaVersion) {
   EXPECT_EQ(*(*db)->QueryText("SELECT count(*) FROM nodes"), "1");
 }
 
-TEST(StoreTest, RefusesNewerSchema) {
+TEST(SqliteStoreTest, RefusesNewerSchema) {
   TempDir dir;
   std::string path = dir.Sub("plumb.db");
   OpenOrDie(path).reset();
@@ -316,62 +325,66 @@ TEST(StoreTest, RefusesNewerSchema) {
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST(SqliteDbTest, ErrorsNameTheSqlAndMessage) {
-  TempDir dir;
-  auto db = SqliteDb::Open(dir.Sub("x.db"));
-  ASSERT_TRUE(db.ok());
-  absl::Status status = (*db)->Exec("SELECT * FROM no_such_table");
-  EXPECT_FALSE(status.ok());
-  EXPECT_NE(status.message().find("no such table"), absl::string_view::npos) << status;
-  EXPECT_NE(status.message().find("SELECT * FROM no_such_table"), absl::string_view::npos);
-
-  auto bad_open = SqliteDb::Open(dir.Sub("missing/dir/x.db"));
-  EXPECT_FALSE(bad_open.ok());
+TEST_P(StoreTest, DeleteNodeAndCountByStatus) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->PutNodes({MakeNode("a", v1::NODE_CONVERGED, {}),
+                              MakeNode("b", v1::NODE_CONVERGED, {}),
+                              MakeNode("c", v1::NODE_FAILED, {})})
+                  .ok());
+  auto counts = store->CountNodesByStatus();
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::map<v1::NodeStatus, int64_t>{{v1::NODE_CONVERGED, 2},
+                                                         {v1::NODE_FAILED, 1}}));
+  ASSERT_TRUE(store->DeleteNode("b").ok());
+  EXPECT_EQ(store->DeleteNode("b").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->GetNode("b").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*store->CountNodesByStatus())[v1::NODE_CONVERGED], 1);
+  EXPECT_TRUE(store->Ping().ok());
 }
 
-TEST(SqliteDbTest, ReusedStatementsStartFreshAndSurviveSchemaChanges) {
-  TempDir dir;
-  auto db = SqliteDb::Open(dir.Sub("t.db"));
-  ASSERT_TRUE(db.ok()) << db.status();
-  ASSERT_TRUE((*db)->Exec("CREATE TABLE t (a INTEGER)").ok());
-  const char* kInsert = "INSERT INTO t (a) VALUES (?1)";
-  for (int i = 0; i < 3; ++i) {
-    auto stmt = (*db)->Prepare(kInsert);
-    ASSERT_TRUE(stmt.ok());
-    if (i != 1) ASSERT_TRUE((*stmt)->BindInt64(1, 10 + i).ok());  // i == 1: binds nothing
-    ASSERT_TRUE((*stmt)->Run().ok());
-  }
-  {
-    // Two at once: the second is its own statement, not the cached one in use.
-    auto a = (*db)->Prepare("SELECT a FROM t ORDER BY rowid");
-    auto b = (*db)->Prepare("SELECT a FROM t ORDER BY rowid");
-    ASSERT_TRUE(a.ok() && b.ok());
-    ASSERT_TRUE(*(*a)->Step());
-    ASSERT_TRUE(*(*b)->Step());
-    ASSERT_TRUE(*(*b)->Step());
-    EXPECT_EQ((*a)->ColumnInt64(0), 10);
-    EXPECT_TRUE((*b)->ColumnIsNull(0));  // the reused INSERT did not keep the old binding
-  }
-  // A statement left mid-result is rewound when reused.
-  auto again = (*db)->Prepare("SELECT a FROM t ORDER BY rowid");
-  ASSERT_TRUE(again.ok());
-  ASSERT_TRUE(*(*again)->Step());
-  EXPECT_EQ((*again)->ColumnInt64(0), 10);
-  again->reset();
-  ASSERT_TRUE((*db)->Exec("ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'").ok());
-  auto after = (*db)->Prepare("SELECT a FROM t ORDER BY rowid");
-  ASSERT_TRUE(after.ok());
-  int rows = 0;
-  while (*(*after)->Step()) ++rows;
-  EXPECT_EQ(rows, 3);
+// A batch with an invalid member stores nothing (all or none).
+TEST_P(StoreTest, BatchesAreAllOrNone) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  EXPECT_FALSE(store->PutNodes({MakeNode("a", v1::NODE_CONVERGED, {}), MakeNode("", {}, {})}).ok());
+  EXPECT_EQ(store->GetNode("a").status().code(), absl::StatusCode::kNotFound);
+  v1::Report good = MakeReport("r1", "n", 1);
+  v1::Report bad = MakeReport("", "n", 2);
+  EXPECT_FALSE(store->PutReports({&good, &bad}).ok());
+  EXPECT_EQ(store->GetReport("r1").status().code(), absl::StatusCode::kNotFound);
+  auto stored = store->PutReports({&good, &good});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(*stored, (std::vector<bool>{true, false}));  // the second is a re-send
 }
 
-TEST(SqliteDbTest, OpenRefusesGarbageFile) {
-  TempDir dir;
-  plumb::testing::WriteFileOrDie(dir.Sub("junk.db"), std::string(8192, 'x'));
-  auto store = SqliteStore::Open(dir.Sub("junk.db"));
-  EXPECT_FALSE(store.ok());
+// Messages and ids with quotes, backslashes, braces and commas are stored as sent (PostgreSQL
+// inserts a batch's events as array literals).
+TEST_P(StoreTest, AwkwardTextInABatchRoundTrips) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  v1::Report a = MakeReport("r,\"1\"", "node {x}", 1);
+  a.mutable_results(0)->set_message("said \"hi\", back\\slash {NULL}\n");
+  v1::Report b = MakeReport("r2", "n", 2);
+  auto stored = store->PutReports({&a, &b});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(*stored, (std::vector<bool>{true, true}));
+  v1::ListResourceEventsRequest filter;
+  filter.set_node("node {x}");
+  filter.set_resource_id("file:/a");
+  auto events = store->ListResourceEvents(filter);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].message(), "said \"hi\", back\\slash {NULL}\n");
+  EXPECT_EQ((*events)[0].report_id(), "r,\"1\"");
+  EXPECT_EQ(store->GetReport("r,\"1\"")->SerializeAsString(), a.SerializeAsString());
 }
+
+PLUMB_INSTANTIATE_STORE_BACKENDS(StoreTest);
 
 }  // namespace
 }  // namespace plumb

@@ -1,0 +1,39 @@
+#include "server/store/open_store.h"
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/store/postgres/pg_store.h"
+#include "server/store/sqlite/sqlite_store.h"
+
+namespace plumb {
+
+absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    return absl::InvalidArgumentError(absl::StrCat("store.password_file: cannot read ", path));
+  std::string password;
+  std::getline(in, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("store.password_file: ", path, " is empty"));
+  }
+  return password;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings) {
+  if (settings.url.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
+                           SqliteStore::Open(settings.sqlite_path));
+    return std::unique_ptr<Store>(std::move(store));
+  }
+  std::string password;
+  if (!settings.password_file.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(password, ReadPasswordFile(settings.password_file));
+  }
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgStore> store, PgStore::Open(settings.url, password));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace plumb

@@ -1,0 +1,28 @@
+#pragma once
+
+// Picks the fleet store from the configuration: PostgreSQL when store.url is set, else the
+// embedded SQLite file (the default).
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/store/store.h"
+
+namespace plumb {
+
+// Where the fleet state lives (server.yaml `store:`).
+struct StoreSettings {
+  std::string url;            // empty: SQLite at sqlite_path
+  std::string password_file;  // first line is the PostgreSQL password; optional
+  std::string sqlite_path;
+};
+
+// Opens (and migrates) the store. InvalidArgument when the password file cannot be read or is
+// empty; Unavailable when PostgreSQL cannot be reached.
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings);
+
+// Reads the password from `path`: its first line, without the line end.
+absl::StatusOr<std::string> ReadPasswordFile(const std::string& path);
+
+}  // namespace plumb

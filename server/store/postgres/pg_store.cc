@@ -1,0 +1,247 @@
+#include "server/store/postgres/pg_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/store/postgres/pg_conn.h"
+#include "server/store/postgres/pg_schema.h"
+
+namespace plumb {
+namespace {
+
+constexpr int kMinPrefix = 4;
+constexpr int64_t kNoLimit = INT64_MAX;
+
+template <typename Message>
+absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) {
+  Message message;
+  if (!message.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat("store: cannot parse stored ", what));
+  }
+  return message;
+}
+
+bool IsHex(absl::string_view text) {
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool Matches(const v1::Node& node, const std::map<std::string, std::string>& selector) {
+  for (const auto& [key, value] : selector) {
+    auto it = node.labels().find(key);
+    if (it == node.labels().end() || it->second != value) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<v1::Revision>> RevisionRows(const PgResult& result) {
+  std::vector<v1::Revision> revisions;
+  for (int row = 0; row < result.rows(); ++row) {
+    PLUMB_ASSIGN_OR_RETURN(v1::Revision revision,
+                           Parse<v1::Revision>(result.Bytes(row, 0), "revision"));
+    revision.set_serving(result.Int(row, 1) != 0);
+    revisions.push_back(std::move(revision));
+  }
+  return revisions;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PgStore>> PgStore::Open(const std::string& url,
+                                                       const std::string& password) {
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(url, password));
+  PLUMB_RETURN_IF_ERROR(MigratePgSchema(*conn));
+  return std::unique_ptr<PgStore>(new PgStore(std::move(conn)));
+}
+
+PgStore::PgStore(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
+PgStore::~PgStore() = default;
+
+absl::Status PgStore::WithConn(const std::function<absl::Status(PgConn&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  PLUMB_RETURN_IF_ERROR(conn_->EnsureConnected());
+  return fn(*conn_);
+}
+
+// ---- Revisions ----
+
+absl::Status PgStore::PutRevision(const v1::Revision& revision) {
+  if (revision.sha().empty()) return absl::InvalidArgumentError("revision without a sha");
+  v1::Revision stored = revision;
+  stored.set_serving(false);  // derived from the serving pointer on read
+  return WithConn([&](PgConn& conn) {
+    return conn
+        .Query(
+            "INSERT INTO revisions (sha, status, fetched_ms, summary, proto)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha) DO UPDATE SET"
+            " status = excluded.status, fetched_ms = excluded.fetched_ms,"
+            " summary = excluded.summary, proto = excluded.proto",
+            {PgParam::Text(stored.sha()), PgParam::Int(stored.status()),
+             PgParam::Int(stored.fetched_unix_ms()), PgParam::Text(stored.summary()),
+             PgParam::Bytes(stored.SerializeAsString())})
+        .status();
+  });
+}
+
+absl::StatusOr<v1::Revision> PgStore::GetRevision(const std::string& sha_or_prefix) {
+  std::string prefix = absl::AsciiStrToLower(sha_or_prefix);
+  if (prefix.size() < kMinPrefix || !IsHex(prefix)) {
+    return absl::InvalidArgumentError(absl::StrCat("revision \"", sha_or_prefix,
+                                                   "\": want a sha or a hex prefix of at least ",
+                                                   kMinPrefix, " characters"));
+  }
+  std::vector<v1::Revision> found;
+  // The prefix is checked hex, so it holds no LIKE metacharacters; sha is COLLATE "C", so the
+  // primary key serves the prefix search.
+  PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(PgResult result,
+                           conn.Query("SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
+                                      " LEFT JOIN serving s ON s.sha = r.sha"
+                                      " WHERE r.sha LIKE $1 || '%' ORDER BY r.sha LIMIT 2",
+                                      {PgParam::Text(prefix)}));
+    PLUMB_ASSIGN_OR_RETURN(found, RevisionRows(result));
+    return absl::OkStatus();
+  }));
+  if (found.empty()) return absl::NotFoundError(absl::StrCat("no revision ", sha_or_prefix));
+  if (found.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("revision prefix ", sha_or_prefix,
+                                                   " is ambiguous (", found[0].sha(), ", ",
+                                                   found[1].sha(), ", ...)"));
+  }
+  return std::move(found[0]);
+}
+
+absl::StatusOr<std::vector<v1::Revision>> PgStore::ListRevisions(int limit) {
+  std::vector<v1::Revision> revisions;
+  PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(PgResult result,
+                           conn.Query("SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
+                                      " LEFT JOIN serving s ON s.sha = r.sha"
+                                      " ORDER BY r.fetched_ms DESC, r.seq DESC LIMIT $1",
+                                      {PgParam::Int(limit > 0 ? limit : kNoLimit)}));
+    PLUMB_ASSIGN_OR_RETURN(revisions, RevisionRows(result));
+    return absl::OkStatus();
+  }));
+  return revisions;
+}
+
+absl::Status PgStore::SetServingRevision(const std::string& sha) {
+  return WithConn([&](PgConn& conn) {
+    return conn.InTransaction([&]() -> absl::Status {
+      // FOR SHARE: the revision cannot be replaced by a failed one between check and update.
+      PLUMB_ASSIGN_OR_RETURN(PgResult check,
+                             conn.Query("SELECT status FROM revisions WHERE sha = $1 FOR SHARE",
+                                        {PgParam::Text(sha)}));
+      if (check.rows() == 0) {
+        return absl::NotFoundError(absl::StrCat("cannot serve unknown revision ", sha));
+      }
+      // A revision that failed to compile is never served (the contract's "bad commit" rule).
+      if (check.Int(0, 0) == v1::REVISION_FAILED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("revision ", sha, " failed to compile and cannot be served"));
+      }
+      return conn
+          .Query(
+              "INSERT INTO serving (id, sha) VALUES (1, $1)"
+              " ON CONFLICT (id) DO UPDATE SET sha = excluded.sha",
+              {PgParam::Text(sha)})
+          .status();
+    });
+  });
+}
+
+absl::StatusOr<std::string> PgStore::ServingRevision() {
+  std::string sha;
+  PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(PgResult result, conn.Query("SELECT sha FROM serving WHERE id = 1"));
+    if (result.rows() > 0) sha = result.Bytes(0, 0);
+    return absl::OkStatus();
+  }));
+  return sha;
+}
+
+// ---- Nodes ----
+
+absl::Status PgStore::PutNodes(const std::vector<v1::Node>& nodes) {
+  for (const v1::Node& node : nodes) {
+    if (node.name().empty()) return absl::InvalidArgumentError("node without a name");
+  }
+  if (nodes.empty()) return absl::OkStatus();
+  return WithConn([&](PgConn& conn) {
+    return conn.InTransaction([&]() -> absl::Status {
+      for (const v1::Node& node : nodes) {
+        PLUMB_RETURN_IF_ERROR(
+            conn.Query("INSERT INTO nodes (name, status, proto) VALUES ($1, $2, $3)"
+                       " ON CONFLICT (name) DO UPDATE SET status = excluded.status,"
+                       " proto = excluded.proto",
+                       {PgParam::Text(node.name()), PgParam::Int(node.status()),
+                        PgParam::Bytes(node.SerializeAsString())})
+                .status());
+      }
+      return absl::OkStatus();
+    });
+  });
+}
+
+absl::StatusOr<v1::Node> PgStore::GetNode(const std::string& name) {
+  std::string proto;
+  bool found = false;
+  PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(PgResult result, conn.Query("SELECT proto FROM nodes WHERE name = $1",
+                                                       {PgParam::Text(name)}));
+    found = result.rows() > 0;
+    if (found) proto = result.Bytes(0, 0);
+    return absl::OkStatus();
+  }));
+  if (!found) return absl::NotFoundError(absl::StrCat("node ", name, " has never connected"));
+  return Parse<v1::Node>(proto, "node");
+}
+
+absl::StatusOr<std::vector<v1::Node>> PgStore::ListNodes(
+    const std::map<std::string, std::string>& selector, v1::NodeStatus status) {
+  std::vector<v1::Node> nodes;
+  PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
+    // Status filters in SQL; labels live in the proto, so the selector filters here.
+    PLUMB_ASSIGN_OR_RETURN(
+        PgResult result,
+        conn.Query("SELECT proto FROM nodes WHERE $1::integer = 0 OR status = $1 ORDER BY name",
+                   {PgParam::Int(status)}));
+    for (int row = 0; row < result.rows(); ++row) {
+      PLUMB_ASSIGN_OR_RETURN(v1::Node node, Parse<v1::Node>(result.Bytes(row, 0), "node"));
+      if (Matches(node, selector)) nodes.push_back(std::move(node));
+    }
+    return absl::OkStatus();
+  }));
+  return nodes;
+}
+
+absl::Status PgStore::DeleteNode(const std::string& name) {
+  return WithConn([&](PgConn& conn) -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(PgResult result,
+                           conn.Query("DELETE FROM nodes WHERE name = $1", {PgParam::Text(name)}));
+    if (result.affected() == 0) return absl::NotFoundError(absl::StrCat("no node named ", name));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::map<v1::NodeStatus, int64_t>> PgStore::CountNodesByStatus() {
+  std::map<v1::NodeStatus, int64_t> counts;
+  PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(PgResult result,
+                           conn.Query("SELECT status, count(*) FROM nodes GROUP BY status"));
+    for (int row = 0; row < result.rows(); ++row) {
+      counts[static_cast<v1::NodeStatus>(result.Int(row, 0))] = result.Int(row, 1);
+    }
+    return absl::OkStatus();
+  }));
+  return counts;
+}
+
+absl::Status PgStore::Ping() {
+  return WithConn([](PgConn& conn) { return conn.Query("SELECT 1").status(); });
+}
+
+}  // namespace plumb
