@@ -1,0 +1,66 @@
+#pragma once
+
+// The console's sign-in sessions: a bounded, expiring table held in memory (a server restart
+// signs everyone out). A session is created when an operator signs in with a bearer token or
+// an operator certificate; the browser holds only its random id, in an HttpOnly, Secure,
+// SameSite=Strict cookie. Each session has its own CSRF token, which every action (POST) must
+// echo in a form field or header.
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
+namespace plumb {
+
+// One signed-in operator.
+struct ConsoleSession {
+  std::string id;       // 32 random bytes, hex: the cookie's value
+  std::string csrf;     // 32 random bytes, hex
+  std::string who;      // "token" or the operator certificate's CN, for logs
+  absl::Time expires;
+};
+
+// Thread-safe.
+class ConsoleSessions {
+ public:
+  static constexpr size_t kDefaultMaxSessions = 1000;
+
+  // `clock` is not owned and must outlive this.
+  ConsoleSessions(Clock* clock, absl::Duration lifetime,
+                  size_t max_sessions = kDefaultMaxSessions)
+      : clock_(clock), lifetime_(lifetime), max_sessions_(max_sessions) {}
+
+  // A new session for `who`, expiring after the lifetime. When the table is full, expired
+  // sessions are dropped and then, if still full, the one expiring soonest. Fails only when
+  // the system has no randomness.
+  absl::StatusOr<ConsoleSession> Create(absl::string_view who);
+  // The live session with this id; nullopt when unknown or expired (an expired one is removed).
+  std::optional<ConsoleSession> Find(absl::string_view id);
+  // Signs out. Unknown ids are ignored.
+  void Remove(absl::string_view id);
+  // True when `token` is the CSRF token of the live session `id` (compared in constant time).
+  bool CheckCsrf(absl::string_view id, absl::string_view token);
+
+  size_t size() const;
+  absl::Duration lifetime() const { return lifetime_; }
+
+ private:
+  void DropExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Clock* const clock_;
+  const absl::Duration lifetime_;
+  const size_t max_sessions_;
+  mutable absl::Mutex mu_;
+  // Keyed by sha256 of the id, so a lookup's timing says nothing about stored ids.
+  std::map<std::string, ConsoleSession> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace plumb
