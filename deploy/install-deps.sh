@@ -9,7 +9,8 @@ BUILD_PACKAGES=(
   libgit2-dev libsqlite3-dev libyaml-dev libssl-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus)
+TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus
+  chromium chromium-driver python3-selenium)  # the last three: the console's browser suite
 
 want=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then want+=("${TEST_PACKAGES[@]}"); fi

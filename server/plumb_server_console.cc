@@ -56,6 +56,7 @@ absl::Status PlumbServer::StartConsole(const ServerConfig& config) {
   };
   ConsoleOptions options;
   options.session_lifetime = config.console_session_lifetime;
+  options.sessions_file = config.state_dir + "/console-sessions";
   PLUMB_ASSIGN_OR_RETURN(console_, ConsoleServer::Start(config.console_listen, config.tls,
                                                         std::move(routes), events_.get(), &clock_,
                                                         options));

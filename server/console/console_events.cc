@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "server/console/console_text.h"
 #include "server/http/http_request.h"
 
@@ -44,6 +45,7 @@ void ConsoleEvents::Add(std::unique_ptr<TlsStream> stream, const std::string& se
     if (!stopping_ && open_ < options_.max_clients) {
       ++open_;
     } else {
+      LogWarning("console event stream refused: too many", {{"peer", stream->peer()}});
       stream->WriteAll(SerializeResponse(TextResponse(503, "too many event streams"), false,
                                          false),
                        options_.write_timeout);
@@ -77,8 +79,12 @@ std::string ConsoleEvents::Frame(const v1::Event& event) {
 void ConsoleEvents::Broadcast(std::vector<Client>* clients, const std::string& data) {
   size_t before = clients->size();
   for (auto it = clients->begin(); it != clients->end();) {
-    bool live = sessions_->Find(it->session_id).has_value() &&
-                it->stream->WriteAll(data, options_.write_timeout);
+    bool signed_in = sessions_->Find(it->session_id).has_value();
+    bool live = signed_in && it->stream->WriteAll(data, options_.write_timeout);
+    if (!live) {
+      LogInfo("console event stream closed", {{"peer", it->stream->peer()},
+                                               {"why", signed_in ? "write failed" : "signed out"}});
+    }
     it = live ? std::next(it) : clients->erase(it);  // erasing closes the stream
   }
   absl::MutexLock lock(&mu_);
@@ -86,6 +92,7 @@ void ConsoleEvents::Broadcast(std::vector<Client>* clients, const std::string& d
 }
 
 void ConsoleEvents::Run() {
+  BlockSigpipeOnThisThread();
   std::vector<Client> clients;  // only this thread touches it
   absl::Time next_ping = absl::Now() + options_.ping_interval;
   for (;;) {

@@ -162,6 +162,7 @@ void ConsoleListener::AcceptLoop() {
 }
 
 void ConsoleListener::WorkLoop() {
+  BlockSigpipeOnThisThread();
   for (;;) {
     std::pair<int, std::string> next;
     {

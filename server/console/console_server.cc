@@ -11,8 +11,9 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(
   std::unique_ptr<ConsoleServer> s(new ConsoleServer());
   s->options_ = options;
   PLUMB_ASSIGN_OR_RETURN(s->tls_, TlsServerContext::Create(tls));
-  s->sessions_ =
-      std::make_unique<ConsoleSessions>(clock, options.session_lifetime, options.max_sessions);
+  s->sessions_ = std::make_unique<ConsoleSessions>(clock, options.session_lifetime,
+                                                   options.max_sessions, options.sessions_file);
+  PLUMB_RETURN_IF_ERROR(s->sessions_->Load());
   s->router_ = std::make_unique<ConsoleRouter>(std::move(routes), s->sessions_.get(), clock);
   s->events_ = std::make_unique<ConsoleEvents>(bus, s->sessions_.get(), options.events);
   ConsoleServer* self = s.get();

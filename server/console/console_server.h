@@ -25,6 +25,7 @@ namespace plumb {
 struct ConsoleOptions {
   absl::Duration session_lifetime = absl::Hours(12);
   size_t max_sessions = ConsoleSessions::kDefaultMaxSessions;
+  std::string sessions_file;  // where sign-ins persist across restarts; "" keeps them in memory
   ConsoleListenerOptions listener;
   ConsoleEventsOptions events;
 };

@@ -2,7 +2,13 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/digest.h"
+#include "common/logging.h"
+#include "common/secure_files.h"
+#include "server/console/console_text.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 
@@ -24,7 +30,10 @@ absl::StatusOr<ConsoleSession> ConsoleSessions::Create(absl::string_view who) {
     }
     sessions_.erase(soonest);
   }
-  sessions_[Sha256Hex(session.id)] = session;
+  ConsoleSession stored = session;
+  stored.id.clear();
+  sessions_[Sha256Hex(session.id)] = stored;
+  SaveLocked();
   return session;
 }
 
@@ -38,13 +47,15 @@ std::optional<ConsoleSession> ConsoleSessions::Find(absl::string_view id) {
     sessions_.erase(it);
     return std::nullopt;
   }
-  return it->second;
+  ConsoleSession found = it->second;
+  found.id = std::string(id);
+  return found;
 }
 
 void ConsoleSessions::Remove(absl::string_view id) {
   std::string key = Sha256Hex(id);
   absl::MutexLock lock(&mu_);
-  sessions_.erase(key);
+  if (sessions_.erase(key) > 0) SaveLocked();
 }
 
 bool ConsoleSessions::CheckCsrf(absl::string_view id, absl::string_view token) {
@@ -61,6 +72,34 @@ void ConsoleSessions::DropExpiredLocked(absl::Time now) {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     it = now >= it->second.expires ? sessions_.erase(it) : std::next(it);
   }
+}
+
+absl::Status ConsoleSessions::Load() {
+  if (file_.empty() || !FileExists(file_)) return absl::OkStatus();
+  absl::StatusOr<std::string> text = ReadSmallFile(file_);
+  if (!text.ok()) return text.status();
+  absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    int64_t expires = 0;
+    if (f.size() != 4 || f[0].size() != 64 || !absl::SimpleAtoi(f[2], &expires)) continue;
+    ConsoleSession session{"", f[1], UrlDecode(f[3]), absl::FromUnixSeconds(expires)};
+    if (session.expires <= now || sessions_.size() >= max_sessions_) continue;
+    sessions_[f[0]] = session;
+  }
+  return absl::OkStatus();
+}
+
+void ConsoleSessions::SaveLocked() {
+  if (file_.empty()) return;
+  std::string text;
+  for (const auto& [key, s] : sessions_) {
+    absl::StrAppend(&text, key, " ", s.csrf, " ", absl::ToUnixSeconds(s.expires), " ",
+                    UrlEncode(s.who), "\n");
+  }
+  absl::Status saved = WriteFileAtomically(file_, text, 0600);
+  if (!saved.ok()) LogWarning("cannot save console sessions", {{"error", saved.message()}});
 }
 
 }  // namespace plumb

@@ -1,7 +1,8 @@
 #pragma once
 
-// The console's sign-in sessions: a bounded, expiring table held in memory (a server restart
-// signs everyone out). A session is created when an operator signs in with a bearer token or
+// The console's sign-in sessions: a bounded, expiring table held in memory and, when given a
+// file, saved there on every sign-in and sign-out (so a server restart signs nobody out and open
+// pages reconnect). The file holds sha256 of each session id, never the id (the cookie) itself. A session is created when an operator signs in with a bearer token or
 // an operator certificate; the browser holds only its random id, in an HttpOnly, Secure,
 // SameSite=Strict cookie. Each session has its own CSRF token, which every action (POST) must
 // echo in a form field or header.
@@ -10,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -33,10 +35,14 @@ class ConsoleSessions {
  public:
   static constexpr size_t kDefaultMaxSessions = 1000;
 
-  // `clock` is not owned and must outlive this.
+  // `clock` is not owned and must outlive this. `file` (optional): where sessions persist.
   ConsoleSessions(Clock* clock, absl::Duration lifetime,
-                  size_t max_sessions = kDefaultMaxSessions)
-      : clock_(clock), lifetime_(lifetime), max_sessions_(max_sessions) {}
+                  size_t max_sessions = kDefaultMaxSessions, std::string file = "")
+      : clock_(clock), lifetime_(lifetime), max_sessions_(max_sessions), file_(std::move(file)) {}
+
+  // Reads the sessions saved in the file (a missing file is an empty table); expired ones and
+  // malformed lines are skipped. Fails when the file exists but cannot be read.
+  absl::Status Load();
 
   // A new session for `who`, expiring after the lifetime. When the table is full, expired
   // sessions are dropped and then, if still full, the one expiring soonest. Fails only when
@@ -54,12 +60,16 @@ class ConsoleSessions {
 
  private:
   void DropExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the table to the file (if any); a failure is logged, the session still works.
+  void SaveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Clock* const clock_;
   const absl::Duration lifetime_;
   const size_t max_sessions_;
+  const std::string file_;
   mutable absl::Mutex mu_;
-  // Keyed by sha256 of the id, so a lookup's timing says nothing about stored ids.
+  // Keyed by sha256 of the id, so a lookup's timing says nothing about stored ids. A stored
+  // session's `id` is empty (Find fills it from the caller's).
   std::map<std::string, ConsoleSession> sessions_ ABSL_GUARDED_BY(mu_);
 };
 

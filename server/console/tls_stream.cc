@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -24,6 +26,10 @@ absl::StatusOr<std::unique_ptr<TlsServerContext>> TlsServerContext::Create(const
   std::unique_ptr<TlsServerContext> out(new TlsServerContext(ctx));
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  // With client certificates asked for, OpenSSL refuses to resume a session (browsers open
+  // several connections and resume) unless the context has a session id context.
+  static const unsigned char kSessionContext[] = "plumb-console";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
   if (SSL_CTX_use_certificate_chain_file(ctx, files.cert.c_str()) != 1) {
     return absl::InvalidArgumentError(absl::StrCat("tls.cert ", files.cert, ": not a PEM chain"));
   }
@@ -124,6 +130,13 @@ std::optional<CertInfo> TlsStream::PeerCertificate() const {
   X509_free(cert);
   ERR_clear_error();
   return info;
+}
+
+void BlockSigpipeOnThisThread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 }  // namespace plumb

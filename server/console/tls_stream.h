@@ -65,4 +65,9 @@ class TlsStream {
   bool handshaken_ = false;
 };
 
+// Blocks SIGPIPE on the calling thread, so that writing to a connection the client closed fails
+// with EPIPE instead of killing the server (OpenSSL writes with write(2), not send's
+// MSG_NOSIGNAL). Every thread that writes to a TlsStream calls it first.
+void BlockSigpipeOnThisThread();
+
 }  // namespace plumb

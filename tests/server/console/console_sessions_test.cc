@@ -2,6 +2,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/test_util.h"
 
 namespace plumb {
 namespace {
@@ -62,6 +63,42 @@ TEST(ConsoleSessionsTest, CsrfTokenMustMatchTheLiveSession) {
   EXPECT_FALSE(sessions.CheckCsrf("unknown", a->csrf));
   clock.Advance(absl::Hours(2));
   EXPECT_FALSE(sessions.CheckCsrf(a->id, a->csrf));
+}
+
+}  // namespace
+}  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(ConsoleSessionsTest, SessionsSurviveARestartThroughTheirFile) {
+  testing::ManualClock clock;
+  testing::TempDir dir;
+  std::string file = dir.Sub("sessions");
+  std::string id, csrf, gone;
+  {
+    ConsoleSessions sessions(&clock, absl::Hours(1), 10, file);
+    ASSERT_TRUE(sessions.Load().ok());  // no file yet
+    auto s = sessions.Create("alice smith");
+    auto t = sessions.Create("token");
+    ASSERT_TRUE(s.ok() && t.ok());
+    id = s->id;
+    csrf = s->csrf;
+    gone = t->id;
+    sessions.Remove(gone);
+  }
+  EXPECT_EQ(testing::ReadFileOrEmpty(file).find(id), std::string::npos);  // hashes only
+  ConsoleSessions restarted(&clock, absl::Hours(1), 10, file);
+  ASSERT_TRUE(restarted.Load().ok());
+  auto found = restarted.Find(id);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->who, "alice smith");
+  EXPECT_TRUE(restarted.CheckCsrf(id, csrf));
+  EXPECT_FALSE(restarted.Find(gone).has_value());
+  clock.Advance(absl::Hours(2));
+  ConsoleSessions later(&clock, absl::Hours(1), 10, file);
+  ASSERT_TRUE(later.Load().ok());
+  EXPECT_EQ(later.size(), 0u);  // expired ones are not loaded
 }
 
 }  // namespace
