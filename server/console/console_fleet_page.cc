@@ -97,7 +97,7 @@ std::string NodeRow(const v1::Node& n) {
   std::string run = n.has_last_run()
                         ? absl::StrCat(n.last_run().changed(), " changed, ", n.last_run().failed(),
                                        " failed")
-                        : "no run yet";
+                        : "&mdash;";
   return absl::StrCat(
       "<tr data-node=\"", HtmlEscape(n.name()), "\"><td><a href=\"/nodes/", UrlEncode(n.name()),
       "\">", HtmlEscape(n.name()), "</a></td><td><span class=\"badge s-", status, "\">", status,

@@ -2,6 +2,9 @@
 
 // The console's HTTPS listener (console_listen). A small fixed pool of worker threads serves
 // one request per connection (Connection: close); an accept thread hands sockets to them.
+// Unlike the epoll listener, a worker is held while a client sends its request: 8 clients
+// trickling bytes can delay other console requests by up to request_deadline (never /healthz
+// or the gRPC API, which are other listeners). docs/deviations.md says why.
 // Bounded like the plaintext listener (server/http/http_listener.h):
 //  - the TLS handshake and the whole request (head and body) must arrive within
 //    request_deadline (10 s) of accept, however steadily a client trickles;
@@ -33,7 +36,7 @@ struct ConsoleListenerOptions {
   absl::Duration request_deadline = absl::Seconds(10);
   absl::Duration write_timeout = absl::Seconds(10);
   size_t max_connections = 64;
-  size_t worker_threads = 4;
+  size_t worker_threads = 8;
   size_t max_head_bytes = 16 * 1024;
   size_t max_body_bytes = 16 * 1024;
 };

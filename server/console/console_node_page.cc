@@ -143,10 +143,9 @@ absl::StatusOr<ConsolePage> NodePage(const ConsoleData& data, const std::string&
       "<form method=\"post\" action=\"/nodes/", UrlEncode(node.name()), "/run\" class=\"run-now\">"
       "<input type=\"hidden\" name=\"csrf\" value=\"", HtmlEscape(csrf), "\">"
       "<button type=\"submit\">Run now</button></form>",
-      Summary(node), "<div class=\"cols\"><section><h2>Labels</h2>",
-      MapTable(node.labels(), "labels"), "</section><section><h2>Facts</h2>",
-      MapTable(node.facts(), "facts"), "</section></div><h2>Drift timeline</h2>", timeline,
-      "<h2>Last runs</h2>", runs);
+      Summary(node), "<h2>Drift timeline</h2>", timeline, "<h2>Last runs</h2>", runs,
+      "<div class=\"cols\"><section><h2>Labels</h2>", MapTable(node.labels(), "labels"),
+      "</section><section><h2>Facts</h2>", MapTable(node.facts(), "facts"), "</section></div>");
   return page;
 }
 

@@ -76,6 +76,8 @@ class ConsoleBrowserTest(PlumbTestCase):
         self.browser = None
         self.profile = tempfile.mkdtemp(prefix="plumb_chromium_")
         os.makedirs(SCREENSHOTS, exist_ok=True)
+        if os.path.exists(os.path.join(SCREENSHOTS, "failed.png")):
+            os.remove(os.path.join(SCREENSHOTS, "failed.png"))
 
     def tearDown(self):
         if self.browser is not None:
@@ -96,9 +98,12 @@ class ConsoleBrowserTest(PlumbTestCase):
     def url(self, path):
         return "https://127.0.0.1:%d%s" % (self.console_port, path)
 
-    def raw(self, method, path, body=None, cookie=None):
-        """One request without following redirects: (status, Location, body)."""
+    def raw(self, method, path, body=None, cookie=None, cert=None):
+        """One request without following redirects: (status, Location, body). `cert`: a
+        (certificate, key) pair to present."""
         ctx = ssl.create_default_context(cafile=self.ca_pem())
+        if cert:
+            ctx.load_cert_chain(*cert)
         conn = http.client.HTTPSConnection("127.0.0.1", self.console_port, context=ctx,
                                            timeout=10)
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -181,6 +186,10 @@ class ConsoleBrowserTest(PlumbTestCase):
             self.assertEqual(self.raw("POST", action, body="csrf=x")[0], 401, action)
         self.assertEqual(self.raw("GET", "/", cookie="plumb_session=forged")[0], 303)
         self.assertEqual(self.raw("POST", "/login", body="token=wrong")[0], 401)
+        # An operator certificate signs in by itself (the page, not a redirect).
+        status, _, body = self.raw("GET", "/", cert=self.operator_files())
+        self.assertEqual(status, 200)
+        self.assertIn('id="nodes"', body)
 
     def sign_in(self):
         b = self.browser
