@@ -53,7 +53,8 @@ pre.diff { background: #263238; color: #eceff1; padding: .6em; overflow: auto; m
 constexpr const char kJs[] = R"js(
 // Live updates: one EventSource on /api/events; an event that concerns this page re-fetches the
 // page and swaps its <main> (the server renders and escapes everything). EventSource reconnects
-// by itself after the server restarts; on reconnecting the page is refreshed once, to catch up.
+// by itself after the server restarts; each time the stream opens the page is refreshed once, to
+// catch up with what happened while it was not connected.
 (function () {
   'use strict';
   var body = document.body;
@@ -89,13 +90,13 @@ constexpr const char kJs[] = R"js(
     if (live === 'revisions') return ev.kind.indexOf('revision_') === 0 || ev.kind === 'run_finished';
     return false;
   }
-  var opened = false;
   var source = new EventSource('/api/events');
   source.onopen = function () {
     if (indicator) { indicator.textContent = 'live'; indicator.className = 'live on'; }
     body.dataset.liveState = 'open';
-    if (opened) schedule();
-    opened = true;
+    // Whatever happened between rendering and (re)opening the stream was not streamed to this
+    // page: fetch it once.
+    schedule();
   };
   source.onerror = function () {
     if (indicator) { indicator.textContent = 'live: reconnecting'; indicator.className = 'live'; }

@@ -26,6 +26,7 @@ from plumb_e2e import BIN, PlumbTestCase, free_port, wait_until  # noqa: E402
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # deploy/install-deps.sh --with-tests installs it
@@ -131,7 +132,11 @@ class ConsoleBrowserTest(PlumbTestCase):
 
     def wait(self, predicate, what, timeout=30):
         try:
-            return WebDriverWait(self.browser, min(timeout, self.left()), poll_frequency=0.1) \
+            # A live update swaps the page's <main> at any time: elements found a moment ago
+            # may be gone, which only means "look again".
+            return WebDriverWait(self.browser, min(timeout, self.left()), poll_frequency=0.1,
+                                 ignored_exceptions=(StaleElementReferenceException,
+                                                     NoSuchElementException)) \
                 .until(lambda d: predicate(d), message=what)
         except Exception:
             self.browser.save_screenshot(os.path.join(SCREENSHOTS, "failed.png"))
@@ -248,6 +253,14 @@ class ConsoleBrowserTest(PlumbTestCase):
         self.assertIn("tampered by hand", b.page_source)  # the repair's diff, escaped
         self.assert_no_secret()
         self.shot("node")
+        # "Run now" is a POST with the session's CSRF token (from the page's form).
+        runs_before = len(b.find_elements(By.CSS_SELECTOR, "#runs section.run"))
+        b.find_element(By.CSS_SELECTOR, "form.run-now button").click()
+        self.wait(lambda d: any("request" in h.text for h in
+                                d.find_elements(By.CSS_SELECTOR, "#runs section.run h3")),
+                  "the requested run on the node page", timeout=30)
+        self.assertGreater(len(b.find_elements(By.CSS_SELECTOR, "#runs section.run")),
+                           runs_before - 1)
 
     def see_failed_revision_error(self):
         b = self.browser
@@ -286,6 +299,7 @@ class ConsoleBrowserTest(PlumbTestCase):
         server = next(p for p in self.processes if p.name == "plumb-server")
         self.wait(lambda d: self.live_state() == "open", "the stream before the restart")
         self.mark_page()
+        self.browser.execute_script("delete document.body.dataset.refreshed;")
         server.terminate()
         self.wait(lambda d: self.live_state() == "reconnecting", "the stream to notice the stop")
         self.start_console_server()
