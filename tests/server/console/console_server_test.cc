@@ -100,6 +100,67 @@ TEST_F(ConsoleServerTest, SurvivesClientsThatHangUp) {
   (*s)->Stop();
 }
 
+// A TLS client of the console: one request, then reads until the server closes.
+struct TlsClient {
+  explicit TlsClient(int port) : ctx(SSL_CTX_new(TLS_client_method())), fd(Connect(port)) {
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    EXPECT_EQ(SSL_connect(ssl), 1);
+  }
+  ~TlsClient() {
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+  }
+  void Send(const std::string& request) {
+    ASSERT_EQ(SSL_write(ssl, request.data(), static_cast<int>(request.size())),
+              static_cast<int>(request.size()));
+  }
+  // Reads until `want` has arrived or the stream ends; returns what arrived.
+  std::string ReadUntil(const std::string& want) {
+    std::string got;
+    char buf[4096];
+    while (got.find(want) == std::string::npos) {
+      int n = SSL_read(ssl, buf, sizeof(buf));
+      if (n <= 0) {
+        ended_cleanly = SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN;
+        break;
+      }
+      got.append(buf, n);
+    }
+    return got;
+  }
+  SSL_CTX* ctx;
+  int fd;
+  SSL* ssl = nullptr;
+  bool ended_cleanly = false;
+};
+
+// Event streams are bounded (one more is answered 503), carry bus events, and end with a TLS
+// close_notify when the console stops, so the browser sees a clean end and reconnects.
+TEST_F(ConsoleServerTest, EventStreamsAreBoundedAndEndCleanly) {
+  ConsoleOptions options;
+  options.events.max_clients = 1;
+  auto s = ConsoleServer::Start("127.0.0.1:0", MakeTlsFiles(dir_), Routes(), &bus_, &clock_,
+                                options);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto session = (*s)->sessions()->Create("test");
+  ASSERT_TRUE(session.ok());
+  std::string request = "GET /api/events HTTP/1.1\r\nHost: x\r\nCookie: plumb_session=" +
+                        session->id + "\r\n\r\n";
+  TlsClient first((*s)->port());
+  first.Send(request);
+  EXPECT_NE(first.ReadUntil(": connected\n\n").find("text/event-stream"), std::string::npos);
+  TlsClient second((*s)->port());
+  second.Send(request);
+  EXPECT_NE(second.ReadUntil("\r\n").find("503"), std::string::npos);
+  bus_.Publish(MakeEvent(v1::EVENT_NODE_CONNECTED, "web-1"));
+  EXPECT_NE(first.ReadUntil("\n\n").find("\"node\":\"web-1\""), std::string::npos);
+  (*s)->Stop();
+  first.ReadUntil("never arrives");
+  EXPECT_TRUE(first.ended_cleanly);
+}
+
 // A client that connects and says nothing holds a worker at most request_deadline.
 TEST_F(ConsoleServerTest, SilentClientIsDroppedAtTheDeadline) {
   ConsoleOptions options;
