@@ -5,9 +5,11 @@ chromium-driver and python3-selenium.
 Checks: every page and API refuses unauthenticated requests (303 to /login, 401); a wrong
 token is refused, the right one signs in; two nodes converge on the fleet page without a
 reload; a tampered managed file is repaired and the repair appears on the node page's drift
-timeline without a reload; a failed revision shows its file:line error; no page ever contains
-a sensitive file's content; the page reconnects its live updates after a server restart.
-Screenshots of each page go to <build>/console-screenshots/. Takes about 30 s (bounded: every
+timeline without a reload; "Run now" (a CSRF-checked POST) runs the node; a failed revision
+shows its file:line error; no page ever contains a sensitive file's content; a hostile fact
+(markup and script) is shown as text; an operator certificate signs in; the page reconnects its
+live updates after a server restart, still signed in.
+Screenshots of each page go to <build>/console-screenshots/. Takes about 15 s (bounded: every
 wait has a deadline, the whole test fails past 120 s)."""
 
 import http.client
@@ -35,6 +37,8 @@ except ImportError:  # deploy/install-deps.sh --with-tests installs it
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SUITE_DEADLINE = 120.0
+HOSTILE = ('<img src=x onerror="window.__plumbPwned=1"><script>window.__plumbPwned=2;alert(1)'
+           '</script>')
 SCREENSHOTS = os.path.join(BIN, "..", "console-screenshots")
 
 PLUMB_YAML = """version: 1
@@ -220,7 +224,9 @@ class ConsoleBrowserTest(PlumbTestCase):
         self.mark_page()
         for node in ["web-1", "web-2"]:
             self.assertEqual(self.enroll(node).returncode, 0)
-            self.start_agent(node, labels=["role=web"])
+            # Every host is hostile: web-2 sends markup and script in a fact.
+            extra = ["--fact", "motto=" + HOSTILE] if node == "web-2" else []
+            self.start_agent(node, labels=["role=web"], extra=extra)
 
         def converged(d):
             rows = d.find_elements(By.CSS_SELECTOR, "#nodes tbody tr")
@@ -294,6 +300,11 @@ class ConsoleBrowserTest(PlumbTestCase):
         b.get(self.url("/nodes/web-2"))
         self.wait(lambda d: d.find_elements(By.ID, "summary"), "web-2's page")
         self.assert_no_secret()
+        # The hostile fact is shown as text: no element, no script ran (an alert would fail
+        # the next command).
+        self.assertIn(HOSTILE, self.text("#facts"))
+        self.assertEqual(b.find_elements(By.CSS_SELECTOR, "#facts img, #facts script"), [])
+        self.assertIsNone(b.execute_script("return window.__plumbPwned;"))
 
     def reconnect_after_restart(self):
         server = next(p for p in self.processes if p.name == "plumb-server")
