@@ -2,8 +2,11 @@
 // API (CallAuthorizer, as for FleetService) and FleetService.Run for "run now".
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/compiler/compiler.h"
 #include "common/status_macros.h"
+#include "server/console/console_text.h"
 #include "server/plumb_server.h"
 
 namespace plumb {
@@ -39,6 +42,23 @@ absl::Status PlumbServer::StartConsole(const ServerConfig& config) {
   std::shared_ptr<CallAuthorizer> authorizer = security_->authorizer();
   routes.is_operator = [authorizer](const CertInfo* cert, absl::string_view bearer) {
     return authorizer->Authorize(kConsoleCallPath, cert, bearer).ok();
+  };
+  PLUMB_ASSIGN_OR_RETURN(std::vector<std::string> token_hashes,
+                         HashOperatorTokens(config.security.operator_tokens));
+  routes.credential_valid = [authorizer, token_hashes](const std::string& credential) {
+    absl::string_view c = credential;
+    if (absl::ConsumePrefix(&c, "token:")) {
+      bool found = false;
+      for (const std::string& h : token_hashes) found |= ConstantTimeEquals(h, c);
+      return found;
+    }
+    std::vector<std::string> parts = absl::StrSplit(credential, ':');
+    if (parts.size() != 3 || parts[0] != "cert") return false;
+    CertInfo cert;
+    cert.fingerprint = parts[1];
+    cert.common_name = UrlDecode(parts[2]);
+    cert.role = kRoleOperator;
+    return authorizer->Authorize(kConsoleCallPath, &cert, "").ok();
   };
   FleetServiceImpl* fleet = fleet_service_.get();
   routes.run_now = [fleet](const std::string& node) -> absl::Status {

@@ -10,8 +10,10 @@
 namespace plumb {
 
 ConsoleEvents::ConsoleEvents(EventBus* bus, ConsoleSessions* sessions,
-                             ConsoleEventsOptions options)
-    : bus_(bus), sessions_(sessions), options_(options) {
+                             ConsoleEventsOptions options,
+                             std::function<bool(const std::string&)> credential_valid)
+    : bus_(bus), sessions_(sessions), options_(options),
+      credential_valid_(std::move(credential_valid)) {
   subscription_ = bus_->Subscribe([this] {
     absl::MutexLock lock(&mu_);
     ready_ = true;
@@ -79,7 +81,10 @@ std::string ConsoleEvents::Frame(const v1::Event& event) {
 void ConsoleEvents::Broadcast(std::vector<Client>* clients, const std::string& data) {
   size_t before = clients->size();
   for (auto it = clients->begin(); it != clients->end();) {
-    bool signed_in = sessions_->Find(it->session_id).has_value();
+    std::optional<ConsoleSession> session = sessions_->Find(it->session_id);
+    bool signed_in = session.has_value() &&
+                     (session->credential.empty() || !credential_valid_ ||
+                      credential_valid_(session->credential));
     bool live = signed_in && it->stream->WriteAll(data, options_.write_timeout);
     if (!live) {
       LogInfo("console event stream closed", {{"peer", it->stream->peer()},

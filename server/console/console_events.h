@@ -9,6 +9,7 @@
 // browser then reconnects by itself (after `retry`), also across a server restart.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,8 +35,11 @@ struct ConsoleEventsOptions {
 // Thread-safe.
 class ConsoleEvents {
  public:
-  // `bus` and `sessions` are not owned and must outlive this.
-  ConsoleEvents(EventBus* bus, ConsoleSessions* sessions, ConsoleEventsOptions options = {});
+  // `bus` and `sessions` are not owned and must outlive this. `credential_valid` (optional,
+  // as ConsoleRoutes::credential_valid): a stream whose session's credential stopped being
+  // valid ends at the next event or ping.
+  ConsoleEvents(EventBus* bus, ConsoleSessions* sessions, ConsoleEventsOptions options = {},
+                std::function<bool(const std::string&)> credential_valid = nullptr);
   ~ConsoleEvents();
 
   // Answers `stream` with the event-stream head and keeps it open for session `session_id`.
@@ -60,6 +64,7 @@ class ConsoleEvents {
   EventBus* const bus_;
   ConsoleSessions* const sessions_;
   const ConsoleEventsOptions options_;
+  const std::function<bool(const std::string&)> credential_valid_;
   std::shared_ptr<EventSubscription> subscription_;
   mutable absl::Mutex mu_;
   std::vector<Client> joining_ ABSL_GUARDED_BY(mu_);  // taken over by the thread

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/str_replace.h"
+#include "common/digest.h"
 #include "common/logging.h"
 #include "server/console/console_assets.h"
 #include "server/console/console_text.h"
@@ -65,6 +66,19 @@ std::string ConsoleRouter::SetCookie(const ConsoleSession& session) const {
                       absl::ToInt64Seconds(sessions_->lifetime()));
 }
 
+std::optional<ConsoleSession> ConsoleRouter::SessionOf(const HttpRequest& request) {
+  std::optional<ConsoleSession> session =
+      sessions_->Find(CookieValue(request.Header("cookie"), kSessionCookie));
+  if (session.has_value() && !session->credential.empty() && routes_.credential_valid &&
+      !routes_.credential_valid(session->credential)) {
+    LogWarning("console session ended: its credential is no longer valid",
+               {{"who", session->who}, {"peer", request.peer}});
+    sessions_->Remove(session->id);
+    return std::nullopt;
+  }
+  return session;
+}
+
 ConsoleRouter::Outcome ConsoleRouter::Handle(const HttpRequest& request,
                                              const std::optional<CertInfo>& cert) {
   Outcome out;
@@ -75,11 +89,12 @@ ConsoleRouter::Outcome ConsoleRouter::Handle(const HttpRequest& request,
     }
   }
   bool cert_ok = cert.has_value() && routes_.is_operator(&*cert, "");
-  std::optional<ConsoleSession> session =
-      sessions_->Find(CookieValue(request.Header("cookie"), kSessionCookie));
+  std::optional<ConsoleSession> session = SessionOf(request);
   std::string new_cookie;
   if (!session.has_value() && cert_ok) {
-    absl::StatusOr<ConsoleSession> created = sessions_->Create(cert->common_name);
+    absl::StatusOr<ConsoleSession> created = sessions_->Create(
+        cert->common_name,
+        absl::StrCat("cert:", cert->fingerprint, ":", UrlEncode(cert->common_name)));
     if (created.ok()) {
       session = *created;
       new_cookie = SetCookie(*session);
@@ -110,7 +125,8 @@ HttpResponse ConsoleRouter::SignIn(const HttpRequest& request) {
     return HtmlResponse(SignInPage("That token is not one of the server's operator tokens."),
                         401);
   }
-  absl::StatusOr<ConsoleSession> session = sessions_->Create("token");
+  absl::StatusOr<ConsoleSession> session =
+      sessions_->Create("token", absl::StrCat("token:", Sha256Hex(token)));
   if (!session.ok()) return HtmlResponse(SignInPage("The server cannot create sessions."), 500);
   LogInfo("console sign-in", {{"peer", request.peer}});
   HttpResponse r = Redirect("/");

@@ -34,6 +34,10 @@ struct ConsoleRoutes {
   // True for an operator credential, decided like FleetService (CallAuthorizer): `cert` a
   // verified client certificate (or null), `bearer` a token (or empty).
   std::function<bool(const CertInfo* cert, absl::string_view bearer)> is_operator;
+  // False when the credential a session was opened with (ConsoleSession::credential) no longer
+  // admits its holder: a token removed from operator_tokens, a revoked operator certificate.
+  // Asked on every request; such a session ends. Optional.
+  std::function<bool(const std::string& credential)> credential_valid;
   // Asks `node` to run now (FleetService.Run without waiting). Optional.
   std::function<absl::Status(const std::string& node)> run_now;
 };
@@ -61,6 +65,8 @@ class ConsoleRouter {
   HttpResponse Action(const HttpRequest& request, const ConsoleSession& session);
   HttpResponse Page(const HttpRequest& request, const ConsoleSession& session);
   std::string SetCookie(const ConsoleSession& session) const;
+  // The session named by the request's cookie, if it is live and its credential still valid.
+  std::optional<ConsoleSession> SessionOf(const HttpRequest& request);
 
   const ConsoleRoutes routes_;
   ConsoleSessions* const sessions_;

@@ -14,8 +14,10 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(
   s->sessions_ = std::make_unique<ConsoleSessions>(clock, options.session_lifetime,
                                                    options.max_sessions, options.sessions_file);
   PLUMB_RETURN_IF_ERROR(s->sessions_->Load());
+  auto credential_valid = routes.credential_valid;
   s->router_ = std::make_unique<ConsoleRouter>(std::move(routes), s->sessions_.get(), clock);
-  s->events_ = std::make_unique<ConsoleEvents>(bus, s->sessions_.get(), options.events);
+  s->events_ = std::make_unique<ConsoleEvents>(bus, s->sessions_.get(), options.events,
+                                               std::move(credential_valid));
   ConsoleServer* self = s.get();
   PLUMB_ASSIGN_OR_RETURN(
       s->listener_,

@@ -14,11 +14,13 @@
 
 namespace plumb {
 
-absl::StatusOr<ConsoleSession> ConsoleSessions::Create(absl::string_view who) {
+absl::StatusOr<ConsoleSession> ConsoleSessions::Create(absl::string_view who,
+                                                      absl::string_view credential) {
   ConsoleSession session;
   PLUMB_ASSIGN_OR_RETURN(session.id, RandomHex(32));
   PLUMB_ASSIGN_OR_RETURN(session.csrf, RandomHex(32));
   session.who = std::string(who);
+  session.credential = std::string(credential);
   absl::Time now = clock_->Now();
   session.expires = now + lifetime_;
   absl::MutexLock lock(&mu_);
@@ -83,8 +85,9 @@ absl::Status ConsoleSessions::Load() {
   for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
     std::vector<std::string> f = absl::StrSplit(line, ' ');
     int64_t expires = 0;
-    if (f.size() != 4 || f[0].size() != 64 || !absl::SimpleAtoi(f[2], &expires)) continue;
-    ConsoleSession session{"", f[1], UrlDecode(f[3]), absl::FromUnixSeconds(expires)};
+    if (f.size() != 5 || f[0].size() != 64 || !absl::SimpleAtoi(f[2], &expires)) continue;
+    ConsoleSession session{"", f[1], UrlDecode(f[3]), UrlDecode(f[4]),
+                           absl::FromUnixSeconds(expires)};
     if (session.expires <= now || sessions_.size() >= max_sessions_) continue;
     sessions_[f[0]] = session;
   }
@@ -96,7 +99,7 @@ void ConsoleSessions::SaveLocked() {
   std::string text;
   for (const auto& [key, s] : sessions_) {
     absl::StrAppend(&text, key, " ", s.csrf, " ", absl::ToUnixSeconds(s.expires), " ",
-                    UrlEncode(s.who), "\n");
+                    UrlEncode(s.who), " ", UrlEncode(s.credential), "\n");
   }
   absl::Status saved = WriteFileAtomically(file_, text, 0600);
   if (!saved.ok()) LogWarning("cannot save console sessions", {{"error", saved.message()}});

@@ -27,6 +27,9 @@ struct ConsoleSession {
   std::string id;       // 32 random bytes, hex: the cookie's value
   std::string csrf;     // 32 random bytes, hex
   std::string who;      // "token" or the operator certificate's CN, for logs
+  // What signed in, re-checked on every request (console_router.h): "token:<sha256 hex>" or
+  // "cert:<fingerprint>:<CN, url-encoded>". Empty: nothing to re-check (tests).
+  std::string credential;
   absl::Time expires;
 };
 
@@ -47,7 +50,8 @@ class ConsoleSessions {
   // A new session for `who`, expiring after the lifetime. When the table is full, expired
   // sessions are dropped and then, if still full, the one expiring soonest. Fails only when
   // the system has no randomness.
-  absl::StatusOr<ConsoleSession> Create(absl::string_view who);
+  absl::StatusOr<ConsoleSession> Create(absl::string_view who,
+                                        absl::string_view credential = "");
   // The live session with this id; nullopt when unknown or expired (an expired one is removed).
   std::optional<ConsoleSession> Find(absl::string_view id);
   // Signs out. Unknown ids are ignored.

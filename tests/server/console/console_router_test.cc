@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/strings/match.h"
+#include "common/digest.h"
 #include "gtest/gtest.h"
 #include "server/store/sqlite/sqlite_store.h"
 #include "tests/testing/fake_clock.h"
@@ -60,6 +61,9 @@ class ConsoleRouterTest : public ::testing::Test {
       if (cert != nullptr) return cert->role == "operator";
       return bearer == kToken;
     };
+    routes.credential_valid = [this](const std::string& credential) {
+      return invalid_.count(credential) == 0;
+    };
     routes.run_now = [this](const std::string& node) {
       ran_.push_back(node);
       return absl::OkStatus();
@@ -105,6 +109,7 @@ class ConsoleRouterTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::unique_ptr<ConsoleRouter> router_;
   std::vector<std::string> ran_;
+  std::set<std::string> invalid_;
 };
 
 TEST_F(ConsoleRouterTest, UnauthenticatedPagesRedirectAndApisAnswer401) {
@@ -139,6 +144,27 @@ TEST_F(ConsoleRouterTest, SessionExpires) {
   EXPECT_EQ(Send("GET", "/", id).status, 200);
   clock_.Advance(absl::Hours(2));
   EXPECT_EQ(Send("GET", "/", id).status, 303);
+}
+
+// A token removed from operator_tokens (or a revoked certificate) ends the sessions it opened,
+// also sessions restored from before a restart.
+TEST_F(ConsoleRouterTest, SessionEndsWhenItsCredentialIsNoLongerValid) {
+  std::string id = SignIn();
+  EXPECT_EQ(Send("GET", "/", id).status, 200);
+  invalid_.insert("token:" + Sha256Hex(kToken));
+  EXPECT_EQ(Send("GET", "/", id).status, 303);
+  EXPECT_EQ(sessions_.size(), 0u);
+  CertInfo op;
+  op.common_name = "bob";
+  op.role = "operator";
+  op.fingerprint = "ab12";
+  HttpResponse r = Send("GET", "/", "", "", op);
+  ASSERT_EQ(r.status, 200);
+  std::string cookie = Header(r, "Set-Cookie");
+  std::string bob = cookie.substr(std::string(kSessionCookie).size() + 1, 64);
+  EXPECT_EQ(Send("GET", "/", bob).status, 200);
+  invalid_.insert("cert:ab12:bob");
+  EXPECT_EQ(Send("GET", "/", bob).status, 303);
 }
 
 TEST_F(ConsoleRouterTest, OperatorCertificateOpensASessionAgentCertificateDoesNot) {
