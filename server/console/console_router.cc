@@ -152,7 +152,7 @@ ConsoleRouter::Outcome ConsoleRouter::Authenticated(const HttpRequest& request,
     out.response = JsonResponse(405, "{\"error\":\"method not allowed\"}");
     return out;
   }
-  if (request.path == "/api/events") {
+  if (request.path == "/api/events" && request.method == "GET") {
     out.event_stream = true;
     out.session_id = session.id;
     return out;
