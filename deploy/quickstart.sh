@@ -14,6 +14,7 @@ SRC="$(pwd)"
 WS="${PLUMB_QUICKSTART_DIR:-$SRC/.quickstart}"
 PORT="${PLUMB_QUICKSTART_PORT:-7443}"
 HTTP_PORT="${PLUMB_QUICKSTART_HTTP_PORT:-7480}"
+CONSOLE_PORT="${PLUMB_QUICKSTART_CONSOLE_PORT:-7444}"
 BIN="$SRC/build/bin"
 CTL=("$BIN/plumbctl" --config "$WS/plumbctl.yaml")
 
@@ -60,7 +61,15 @@ cert: $WS/server/operators/quickstart.pem
 key: $WS/server/operators/quickstart.key
 YAML
 
-nohup "$BIN/plumb-server" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+# The web console's sign-in token (an operator token; kept across re-runs, readable by you only).
+# It goes in a config file, not on the command line (which every local user can read).
+if [ ! -s "$WS/console-token" ]; then
+  (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WS/console-token")
+fi
+(umask 077 && printf 'console_listen: 127.0.0.1:%s\noperator_tokens: ["%s"]\n' \
+  "$CONSOLE_PORT" "$(cat "$WS/console-token")" >"$WS/server.yaml")
+nohup "$BIN/plumb-server" --config "$WS/server.yaml" \
+  --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
   --repo.url "$WS/repo.git" --repo.branch main --repo.poll 2s --state_dir "$WS/server" \
   >"$WS/server.log" 2>&1 &
 echo $! >"$WS/server.pid"
@@ -108,6 +117,8 @@ cat <<MSG
 Plumb is running:
   server  127.0.0.1:$PORT   (log $WS/server.log, database $WS/server/plumb.db)
   agent   demo-web-1        (log $WS/agent.log, managing files under $WS/root)
+  console https://127.0.0.1:$CONSOLE_PORT/   sign in with the token in $WS/console-token
+          (the certificate is the server's, from the CA in $WS/server/ca/ca.pem)
   TLS     CA in $WS/server/ca; agent identity in $WS/agent/tls;
           plumbctl's operator credentials in $WS/plumbctl.yaml
 

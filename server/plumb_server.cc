@@ -101,6 +101,7 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
                                      {"branch", config.repo_branch}});
   s->RegisterCallbackMetrics();
   PLUMB_RETURN_IF_ERROR(s->StartHttp(config));
+  PLUMB_RETURN_IF_ERROR(s->StartConsole(config));
   s->retention_ = std::make_unique<RetentionPruner>(
       s->store_.get(), &s->clock_,
       RetentionPolicy{config.retention_reports_per_node, config.retention_max_age});
@@ -184,6 +185,7 @@ void PlumbServer::Wait() {
 }
 
 void PlumbServer::Shutdown() {
+  if (console_ != nullptr) console_->Stop();
   if (http_ != nullptr) http_->Stop();
   if (retention_ != nullptr) retention_->Stop();
   if (poller_ != nullptr) poller_->Stop();

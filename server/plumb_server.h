@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "server/console/console_server.h"
 #include "server/sync/agent_service.h"
 #include "server/sync/catalog_builder.h"
 #include "server/fleet/event_bus.h"
@@ -47,6 +48,8 @@ class PlumbServer {
   int grpc_port() const { return grpc_port_; }
   // 0 when HTTP is disabled.
   int http_port() const { return http_ != nullptr ? http_->port() : 0; }
+  // 0 when the console is disabled.
+  int console_port() const { return console_ != nullptr ? console_->port() : 0; }
   StreamHub* hub() { return hub_.get(); }
   EventBus* events() { return events_.get(); }
 
@@ -54,6 +57,8 @@ class PlumbServer {
   PlumbServer() = default;
   void RegisterCallbackMetrics();
   absl::Status StartHttp(const ServerConfig& config);
+  // plumb_server_console.cc: the web console, when console_listen is set.
+  absl::Status StartConsole(const ServerConfig& config);
   // OK when the database answers and the last fetch succeeded; otherwise why not.
   absl::Status Ready();
 
@@ -75,7 +80,8 @@ class PlumbServer {
   std::unique_ptr<FleetServiceImpl> fleet_service_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
-  std::unique_ptr<HttpServer> http_;  // last: stopped and destroyed first
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<ConsoleServer> console_;  // last: stopped and destroyed first
 };
 
 }  // namespace plumb

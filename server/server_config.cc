@@ -14,7 +14,7 @@ const std::set<std::string>& ServerConfigKeys() {
       "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "repo.timeout", "state_dir",
       "tls.ca", "tls.cert", "tls.key", "insecure", "log_level", "webhook_secret",
       "retention.reports_per_node", "retention.max_age", "nodes.stale_after", "store.url",
-      "store.password_file"};
+      "store.password_file", "console_listen", "console.session_lifetime"};
   return *keys;
 }
 
@@ -59,6 +59,19 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   PLUMB_RETURN_IF_ERROR(ApplySecurityConfig(values, flags, &c));
   c.log_level = values.Get("log_level", c.log_level);
   c.webhook_secret = values.Get("webhook_secret");
+  c.console_listen = values.Get("console_listen");
+  PLUMB_ASSIGN_OR_RETURN(c.console_session_lifetime,
+                         values.GetDuration("console.session_lifetime",
+                                            c.console_session_lifetime));
+  if (c.console_session_lifetime < absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(values.Named("console.session_lifetime"), " must be at least 1m"));
+  }
+  if (!c.console_listen.empty() && c.insecure) {
+    return absl::InvalidArgumentError(
+        "console_listen needs TLS (the console is served over HTTPS with tls.cert): "
+        "it cannot be used with --insecure");
+  }
   std::string keep = values.Get("retention.reports_per_node", "500");
   if (!absl::SimpleAtoi(keep, &c.retention_reports_per_node) || c.retention_reports_per_node < 0) {
     return absl::InvalidArgumentError(absl::StrCat(

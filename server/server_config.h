@@ -36,6 +36,10 @@ struct ServerConfig {
   // insecure_bind_any, tls.san, tls.agent_cert_lifetime, operator_tokens (security_config.h).
   SecuritySettings security;
   std::string log_level = "info";
+  // The web console (HTTPS, the server's certificate): "host:port"; empty disables it.
+  std::string console_listen;
+  // How long a console sign-in lasts.
+  absl::Duration console_session_lifetime = absl::Hours(12);
   // Shared secret of POST /hooks/git (X-Hub-Signature-256); empty disables the webhook.
   std::string webhook_secret;
   // retention: {reports_per_node, max_age}; 0 disables that limit.

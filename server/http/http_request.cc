@@ -71,6 +71,8 @@ bool ParseRequestLine(absl::string_view line, HttpRequest* request, HttpParseErr
   }
   request->method = std::string(parts[0]);
   request->path = std::string(parts[1].substr(0, parts[1].find('?')));
+  size_t question = parts[1].find('?');
+  if (question != absl::string_view::npos) request->query = std::string(parts[1].substr(question + 1));
   return true;
 }
 

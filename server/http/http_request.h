@@ -17,6 +17,7 @@ namespace plumb {
 struct HttpRequest {
   std::string method;   // "GET", "POST", ...
   std::string path;     // the target without its query string
+  std::string query;    // what follows the first "?" of the target ("" if none)
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, in order
   std::string body;
   std::string peer;     // the client's "address:port", for logs

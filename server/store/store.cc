@@ -1,5 +1,7 @@
 #include "server/store/store.h"
 
+#include <algorithm>
+
 namespace plumb {
 
 absl::StatusOr<bool> Store::PutReport(const v1::Report& report) {
@@ -28,6 +30,29 @@ v1::ReportSummary Store::Summarize(const v1::Report& report) {
     }
   }
   return summary;
+}
+
+absl::StatusOr<Store::NodePage> Store::ListNodesPage(const NodePageQuery& query) {
+  absl::StatusOr<std::vector<v1::Node>> all = ListNodes(query.selector, query.status);
+  if (!all.ok()) return all.status();
+  std::vector<v1::Node> nodes;
+  for (v1::Node& node : *all) {
+    if (node.name().find(query.name_contains) != std::string::npos) nodes.push_back(std::move(node));
+  }
+  bool by_status = query.sort == "status";
+  std::stable_sort(nodes.begin(), nodes.end(), [&](const v1::Node& a, const v1::Node& b) {
+    if (by_status && a.status() != b.status()) {
+      return query.descending ? a.status() > b.status() : a.status() < b.status();
+    }
+    return query.descending ? a.name() > b.name() : a.name() < b.name();
+  });
+  NodePage page;
+  page.total = static_cast<int64_t>(nodes.size());
+  int64_t limit = std::clamp<int64_t>(query.limit, 1, 500);
+  for (int64_t i = std::max<int64_t>(query.offset, 0); i < page.total && limit > 0; ++i, --limit) {
+    page.nodes.push_back(std::move(nodes[static_cast<size_t>(i)]));
+  }
+  return page;
 }
 
 }  // namespace plumb

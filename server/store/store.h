@@ -41,6 +41,25 @@ class Store {
   // status equals `status`; sorted by name.
   virtual absl::StatusOr<std::vector<v1::Node>> ListNodes(
       const std::map<std::string, std::string>& selector, v1::NodeStatus status) = 0;
+  // One page of the node table (the console's fleet page): nodes whose name contains
+  // `name_contains`, whose labels include every `selector` pair and (unless unspecified) whose
+  // status is `status`, sorted by `sort` ("name" or "status", then name), `descending` or not,
+  // skipping `offset`, at most `limit` (1..500). `total` counts every matching node.
+  struct NodePageQuery {
+    std::string name_contains;
+    std::map<std::string, std::string> selector;
+    v1::NodeStatus status = v1::NODE_STATUS_UNSPECIFIED;
+    std::string sort = "name";
+    bool descending = false;
+    int64_t offset = 0;
+    int64_t limit = 50;
+  };
+  struct NodePage {
+    std::vector<v1::Node> nodes;
+    int64_t total = 0;
+  };
+  // The default filters ListNodes in memory; SqliteStore pages in SQL (without a selector).
+  virtual absl::StatusOr<NodePage> ListNodesPage(const NodePageQuery& query);
   // Removes the node's row (its reports stay until retention prunes them). NotFound if there
   // is no such node.
   virtual absl::Status DeleteNode(const std::string& name) = 0;

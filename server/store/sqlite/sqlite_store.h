@@ -44,6 +44,7 @@ class SqliteStore : public Store {
                                                   v1::NodeStatus status) override;
   absl::Status DeleteNode(const std::string& name) override;
   absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus() override;
+  absl::StatusOr<NodePage> ListNodesPage(const NodePageQuery& query) override;
 
   absl::StatusOr<std::vector<bool>> PutReports(
       const std::vector<const v1::Report*>& reports) override;
