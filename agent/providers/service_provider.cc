@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/providers/resource_attributes.h"
 #include "common/status_macros.h"
 
@@ -17,6 +18,15 @@ constexpr absl::Duration kSystemctlTimeout = absl::Minutes(5);
 Command SystemctlCommand(const std::string& verb, const std::string& unit) {
   Command command;
   command.argv = {"systemctl", verb, "--", unit};
+  command.timeout = kSystemctlTimeout;
+  return command;
+}
+
+// Asks systemd whether `unit`'s files changed on disk since it loaded them (a unit file or
+// drop-in Plumb just wrote), or whether it has no such unit yet (a unit file just created).
+Command ShowLoadStateCommand(const std::string& unit) {
+  Command command;
+  command.argv = {"systemctl", "show", "--property=LoadState,NeedDaemonReload", "--", unit};
   command.timeout = kSystemctlTimeout;
   return command;
 }
@@ -66,6 +76,28 @@ absl::Status ServiceProvider::Systemctl(const std::string& verb, const std::stri
   return absl::OkStatus();
 }
 
+absl::Status ServiceProvider::ReloadIfUnitChanged(const std::string& unit) {
+  absl::StatusOr<CommandResult> shown = runner_->Run(ShowLoadStateCommand(unit));
+  // An old or fake systemctl that cannot say: start as before (systemd warns in its log).
+  if (!shown.ok() || !shown->success()) return absl::OkStatus();
+  bool reload = false;
+  for (absl::string_view line : absl::StrSplit(shown->stdout_text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (line == "NeedDaemonReload=yes" || line == "LoadState=not-found") reload = true;
+  }
+  if (!reload) return absl::OkStatus();
+  Command daemon_reload;
+  daemon_reload.argv = {"systemctl", "daemon-reload"};
+  daemon_reload.timeout = kSystemctlTimeout;
+  absl::StatusOr<std::string> output = RunForOutput(runner_, daemon_reload);
+  if (!output.ok()) {
+    return absl::Status(output.status().code(),
+                        absl::StrCat("systemctl daemon-reload (unit files of ", unit,
+                                     " changed): ", output.status().message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CheckResult> ServiceProvider::Check(const v1::Resource& resource) {
   PLUMB_ASSIGN_OR_RETURN(Spec spec, SpecOf(resource));
   PLUMB_ASSIGN_OR_RETURN(State state, Query(resource, spec));
@@ -93,6 +125,7 @@ absl::StatusOr<ChangeResult> ServiceProvider::Apply(const v1::Resource& resource
     done.push_back(*spec.enabled ? "enabled" : "disabled");
   }
   if (spec.running.has_value() && *spec.running != state.active) {
+    if (*spec.running) PLUMB_RETURN_IF_ERROR(ReloadIfUnitChanged(resource.name()));
     PLUMB_RETURN_IF_ERROR(Systemctl(*spec.running ? "start" : "stop", resource.name()));
     done.push_back(*spec.running ? "started" : "stopped");
   }
@@ -108,6 +141,7 @@ absl::StatusOr<ChangeResult> ServiceProvider::Refresh(const v1::Resource& resour
     PLUMB_ASSIGN_OR_RETURN(State state, Query(resource, Spec{}));
     if (!state.active) return ChangeResult{false, ""};
   }
+  PLUMB_RETURN_IF_ERROR(ReloadIfUnitChanged(resource.name()));
   PLUMB_RETURN_IF_ERROR(Systemctl("restart", resource.name()));
   return ChangeResult{true, "restarted"};
 }

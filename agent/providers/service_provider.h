@@ -19,7 +19,9 @@ absl::StatusOr<ServiceSpec> ParseServiceSpec(AttributeReader& attrs);
 
 // ensure: running | stopped (unset: not managed); enabled: true | false (unset: not managed).
 // A notification restarts the service unless it is meant to be stopped, or was just started
-// in this run. Thread-compatible.
+// in this run. Before a start or restart, a unit whose files changed on disk (a unit file or
+// drop-in managed by Plumb) or that systemd does not know yet gets `systemctl daemon-reload`,
+// so the new unit definition is the one started. Thread-compatible.
 class ServiceProvider : public Provider {
  public:
   // `runner` is not owned and must outlive the provider.
@@ -41,6 +43,8 @@ class ServiceProvider : public Provider {
   absl::StatusOr<Spec> SpecOf(const v1::Resource& resource);
   absl::StatusOr<State> Query(const v1::Resource& resource, const Spec& spec);
   absl::Status Systemctl(const std::string& verb, const std::string& unit);
+  // Runs `systemctl daemon-reload` when systemd says `unit` needs it or has not loaded it.
+  absl::Status ReloadIfUnitChanged(const std::string& unit);
 
   CommandRunner* runner_;
 };
