@@ -9,7 +9,9 @@ BUILD_PACKAGES=(
   libgit2-dev libsqlite3-dev libyaml-dev libssl-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus)
+# debootstrap, systemd-container (systemd-nspawn) and dpkg-dev: the host suite (tests/hosts/).
+TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus
+  debootstrap systemd-container dpkg-dev iproute2)
 
 want=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then want+=("${TEST_PACKAGES[@]}"); fi

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -22,14 +23,17 @@ Command SystemctlCommand(const std::string& verb, const std::string& unit) {
   return command;
 }
 
-// Asks systemd whether `unit`'s files changed on disk since it loaded them (a unit file or
-// drop-in Plumb just wrote), or whether it has no such unit yet (a unit file just created).
-Command ShowLoadStateCommand(const std::string& unit) {
+// Asks systemd whether `unit`'s files changed on disk since it loaded them.
+Command ShowNeedDaemonReloadCommand(const std::string& unit) {
   Command command;
-  command.argv = {"systemctl", "show", "--property=LoadState,NeedDaemonReload", "--", unit};
+  command.argv = {"systemctl", "show", "--property=NeedDaemonReload", "--", unit};
   command.timeout = kSystemctlTimeout;
   return command;
 }
+
+// Where systemd reads system unit files and their drop-in directories.
+constexpr const char* kUnitDirectories[] = {"/etc/systemd/system/", "/run/systemd/system/",
+                                            "/lib/systemd/system/", "/usr/lib/systemd/system/"};
 
 }  // namespace
 
@@ -76,14 +80,25 @@ absl::Status ServiceProvider::Systemctl(const std::string& verb, const std::stri
   return absl::OkStatus();
 }
 
+void ServiceProvider::ObserveChange(const v1::Resource& changed) {
+  if (changed.type() != "file" && changed.type() != "symlink" && changed.type() != "directory") {
+    return;
+  }
+  for (const char* directory : kUnitDirectories) {
+    if (absl::StartsWith(changed.name(), directory)) unit_files_changed_ = true;
+  }
+}
+
 absl::Status ServiceProvider::ReloadIfUnitChanged(const std::string& unit) {
-  absl::StatusOr<CommandResult> shown = runner_->Run(ShowLoadStateCommand(unit));
-  // An old or fake systemctl that cannot say: start as before (systemd warns in its log).
-  if (!shown.ok() || !shown->success()) return absl::OkStatus();
-  bool reload = false;
-  for (absl::string_view line : absl::StrSplit(shown->stdout_text, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    if (line == "NeedDaemonReload=yes" || line == "LoadState=not-found") reload = true;
+  bool reload = unit_files_changed_;
+  if (!reload) {
+    absl::StatusOr<CommandResult> shown = runner_->Run(ShowNeedDaemonReloadCommand(unit));
+    // An old or fake systemctl that cannot say: start as before (systemd warns in its log).
+    if (shown.ok() && shown->success()) {
+      for (absl::string_view line : absl::StrSplit(shown->stdout_text, '\n')) {
+        if (absl::StripAsciiWhitespace(line) == "NeedDaemonReload=yes") reload = true;
+      }
+    }
   }
   if (!reload) return absl::OkStatus();
   Command daemon_reload;
@@ -95,6 +110,7 @@ absl::Status ServiceProvider::ReloadIfUnitChanged(const std::string& unit) {
                         absl::StrCat("systemctl daemon-reload (unit files of ", unit,
                                      " changed): ", output.status().message()));
   }
+  unit_files_changed_ = false;
   return absl::OkStatus();
 }
 

@@ -119,6 +119,24 @@ TEST_F(ServiceProviderTest, ChangedUnitFileIsReloadedBeforeRestartOrStart) {
   EXPECT_EQ(ReadFileOrEmpty(dir_.Sub("state/stale")), "<missing>");
 }
 
+// What systemd does not flag (a new drop-in directory): the engine tells the provider that a
+// file under a unit directory changed, and the next restart reloads first, once.
+TEST_F(ServiceProviderTest, ObservedUnitFileChangeReloadsBeforeTheNextRestartOnly) {
+  WriteFileOrDie(dir_.Sub("state/web.active"), "");
+  v1::Resource web = MakeResource("service", "web", {{"ensure", "running"}});
+  provider_.ObserveChange(MakeResource("file", "/etc/nginx/nginx.conf"));
+  provider_.ObserveChange(MakeResource("package", "/etc/systemd/system/odd-name"));
+  ASSERT_TRUE(provider_.Refresh(web).ok());
+  EXPECT_THAT(Calls(), ::testing::Not(HasSubstr("daemon-reload")));
+
+  provider_.ObserveChange(MakeResource("file", "/etc/systemd/system/web.service.d/env.conf"));
+  ASSERT_TRUE(provider_.Refresh(web).ok());
+  ASSERT_TRUE(provider_.Refresh(web).ok());
+  EXPECT_THAT(Calls(), HasSubstr("daemon-reload\nrestart -- web\n"));
+  std::string calls = Calls();
+  EXPECT_EQ(calls.find("daemon-reload"), calls.rfind("daemon-reload")) << calls;
+}
+
 TEST_F(ServiceProviderTest, FailedStartReportsSystemctlError) {
   absl::StatusOr<CheckResult> result =
       Converge(MakeResource("service", "broken", {{"ensure", "running"}}));
