@@ -65,6 +65,7 @@ fi
 # (no root, namespaces or nspawn here), printed with the reason.
 if [ "$(id -u)" -eq 0 ] && [ "${PLUMB_SKIP_HOSTS_TEST:-}" != 1 ]; then
   hosts_rc=0
+  cmake --build "$BUILD_DIR" --target package >/dev/null
   timeout 900 bash tests/hosts/hosts_test.sh "$BUILD_DIR" || hosts_rc=$?
   if [ "$hosts_rc" -ne 0 ] && [ "$hosts_rc" -ne 77 ]; then status=1; fi
 fi

@@ -52,6 +52,9 @@ for bin in plumb-server plumbctl; do
   [ -x "$BUILD/bin/$bin" ] || { echo "FAIL: no $BUILD/bin/$bin"; exit 1; }
 done
 
+# One run at a time on a host: the network namespaces and addresses are fixed.
+exec 8>/run/plumb-hosts-test.lock
+flock -w 900 8 || { echo "FAIL: another host suite holds /run/plumb-hosts-test.lock"; exit 1; }
 WORK="$(mktemp -d /tmp/plumb-hosts.XXXXXX)"
 source "$SRC/tests/hosts/machines.sh"
 cleanup() {
