@@ -109,7 +109,8 @@ ca: $WORK/server/ca/ca.pem
 cert: $WORK/server/operators/hosts.pem
 key: $WORK/server/operators/hosts.key
 EOF
-in_ns "$HUB" "$BUILD/bin/plumb-server" --config "$WORK/server.yaml" >"$WORK/server.log" 2>&1 &
+# `ip netns exec` execs the server: $! is the server's PID. fd 8 (the run lock) stays here.
+ip netns exec "$HUB" "$BUILD/bin/plumb-server" --config "$WORK/server.yaml" >"$WORK/server.log" 2>&1 8>&- &
 server_pid=$!
 fingerprint="$("$BUILD/bin/plumb-server" ca fingerprint --config "$WORK/server.yaml" 2>/dev/null)"
 serving() { ctl revisions | grep -qE "^$1 +serving"; }

@@ -50,7 +50,7 @@ machine_boot() {
   # machine's own systemd does not need one.
   systemd-nspawn --quiet -b -D "$dir/root" --machine="$name" --register=no --keep-unit \
     --network-namespace-path="/run/netns/plumbh-$name" \
-    --bind-ro="$WORK/debs:/root/plumb" </dev/null >>"$dir/console.log" 2>&1 &
+    --bind-ro="$WORK/debs:/root/plumb" </dev/null >>"$dir/console.log" 2>&1 8>&- &
   echo $! >"$dir/nspawn.pid"
   wait_until machine_booted "$name"
 }
