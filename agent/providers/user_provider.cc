@@ -148,18 +148,17 @@ absl::StatusOr<UserProvider::Plan> UserProvider::PlanFor(const v1::Resource& res
   }
   plan.managehome = spec.managehome;
   if (plan.exists && spec.managehome) {
-    PLUMB_ASSIGN_OR_RETURN(
-        HomeState state,
-        CheckHome(home.empty() ? (*entry)[5] : home, uid.empty() ? (*entry)[2] : uid,
-                  gid.empty() ? (*entry)[3] : gid));
+    PLUMB_ASSIGN_OR_RETURN(HomeState state, CheckHome(home.empty() ? (*entry)[5] : home,
+                                                      uid.empty() ? (*entry)[2] : uid,
+                                                      gid.empty() ? (*entry)[3] : gid));
     if (!state.change.empty()) plan.changes.push_back(state.change);
   }
   return plan;
 }
 
 absl::StatusOr<UserProvider::HomeState> UserProvider::CheckHome(const std::string& home,
-                                                                 const std::string& uid,
-                                                                 const std::string& gid) {
+                                                                const std::string& uid,
+                                                                const std::string& gid) {
   if (home.empty() || home[0] != '/') {
     return absl::FailedPreconditionError(
         absl::StrCat("managehome: the account's home \"", home, "\" is not an absolute path"));
@@ -175,8 +174,7 @@ absl::StatusOr<UserProvider::HomeState> UserProvider::CheckHome(const std::strin
   std::string current(absl::StripAsciiWhitespace(owner.stdout_text));
   std::string wanted = absl::StrCat(uid, ":", gid);
   // A group named but not created yet: compare by uid alone until it exists.
-  bool owned = current == wanted ||
-               (!IsNumber(gid) && current.substr(0, current.find(':')) == uid);
+  bool owned = current == wanted || (!IsNumber(gid) && current.substr(0, current.find(':')) == uid);
   if (!owned) state.change = absl::StrCat("home ", home, " owned by ", current, ", not ", wanted);
   return state;
 }

@@ -60,8 +60,8 @@ TEST(PinnedCredentialsTest, HandshakeNeedsNoSystemRoots) {
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel("127.0.0.1:" + std::to_string(port), *pinned);
   // The TLS handshake completes (READY) with the pin alone.
-  EXPECT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
-                                        std::chrono::seconds(20)));
+  EXPECT_TRUE(
+      channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)));
   server->Shutdown();
 }
 

@@ -45,7 +45,8 @@ step() { echo "hosts_test.sh: [$((SECONDS - started))s] $*"; }
 for tool in systemd-nspawn debootstrap ip nsenter dpkg-scanpackages; do
   command -v "$tool" >/dev/null || skip "needs $tool (deploy/install-deps.sh --with-tests)"
 done
-ip netns add plumbh-probe 2>/dev/null && ip netns del plumbh-probe || skip "cannot create network namespaces"
+if ! ip netns add plumbh-probe 2>/dev/null; then skip "cannot create network namespaces"; fi
+ip netns del plumbh-probe
 agent_deb="$(ls "$BUILD"/plumb-agent_*.deb 2>/dev/null | head -1)"
 [ -f "$agent_deb" ] || { echo "FAIL: no plumb-agent .deb in $BUILD (build the package target)"; exit 1; }
 for bin in plumb-server plumbctl; do

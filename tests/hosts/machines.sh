@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Machines for the host suite (sourced by hosts_test.sh): a private test network and Debian 12
 # machines booted by systemd-nspawn with systemd as PID 1.
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2016,SC2154  # dpkg-query formats; rev1 and helpers come from hosts_test.sh
 # The host suite's scenarios (sourced by hosts_test.sh after the machines are up and enrolled;
 # uses its check, wait_until, step, ctl, commit, on and machine_* helpers). Waits are on
 # conditions, each bounded by $TIMEOUT.
