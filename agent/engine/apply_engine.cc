@@ -194,6 +194,11 @@ v1::Report ApplyEngine::Run(const v1::Catalog& catalog, const RunOptions& option
     v1::ResourceResult result = impl_->ApplyOne(index, catalog, options.noop);
     result.set_duration_us(absl::ToInt64Microseconds(impl_->clock->Now() - t0));
     impl_->outcomes[index] = result.outcome();
+    if (result.outcome() == v1::CHANGED) {
+      for (auto& [type, provider] : impl_->providers) {
+        provider->ObserveChange(catalog.resources(index));
+      }
+    }
     if (result.outcome() != v1::UNCHANGED) {
       // Messages never carry file content; diffs (which may) stay out of the log.
       Log(result.outcome() == v1::FAILED ? LogLevel::kWarning : LogLevel::kInfo, "resource",

@@ -59,10 +59,25 @@ class ScriptedCommandRunner : public CommandRunner {
     result.stderr_text = err;
     rules_.push_back({prefix, result});
   }
+  // Like On, but the rule answers one call only (before any On rule), then is dropped: the
+  // host changing under the provider (an account that useradd has just created).
+  void Once(const std::string& prefix, int exit_code, const std::string& out = "") {
+    absl::MutexLock lock(&mu_);
+    CommandResult result;
+    result.exit_code = exit_code;
+    result.stdout_text = out;
+    once_.push_back({prefix, result});
+  }
   absl::StatusOr<CommandResult> Run(const Command& command) override {
     absl::MutexLock lock(&mu_);
     std::string line = absl::StrJoin(command.argv, " ");
     calls_.push_back(line);
+    for (auto it = once_.begin(); it != once_.end(); ++it) {
+      if (line.rfind(it->first, 0) != 0) continue;
+      CommandResult result = it->second;
+      once_.erase(it);
+      return result;
+    }
     for (const auto& [prefix, result] : rules_) {
       if (line.rfind(prefix, 0) == 0) return result;
     }
@@ -86,6 +101,7 @@ class ScriptedCommandRunner : public CommandRunner {
  private:
   absl::Mutex mu_;
   std::vector<std::pair<std::string, CommandResult>> rules_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, CommandResult>> once_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
 };
 
