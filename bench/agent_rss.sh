@@ -78,7 +78,7 @@ AGENT_PID=$!
 # wait_for_files COUNT: until the root holds COUNT managed files (a run puts them in place together).
 wait_for_files() {
   for _ in $(seq 1 1200); do
-    have=$(find "$WS/root/srv/bench" -maxdepth 1 -name 'f*.txt' 2>/dev/null | wc -l)
+    have=$( (ls "$WS/root/srv/bench" 2>/dev/null || true) | grep -c '^f.*\.txt$' || true)
     [ "$have" -ge "$1" ] && return 0
     sleep 0.1
   done
