@@ -10,6 +10,8 @@
 # Environment:
 #   PLUMB_BUILD_DIR   build directory with bin/{plumb-server,plumb-agent,plumbctl} (default build/)
 #   SETTLE            seconds to wait after a run before reading /proc (default 3)
+#   AGENT_WRAP        command to run the agent under, e.g. "heaptrack -o /tmp/agent" (the
+#                     figures are then the wrapper's process, not the agent's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC="$(pwd)"
@@ -71,7 +73,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-"$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
+# shellcheck disable=SC2086
+${AGENT_WRAP:-} "$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
   --root "$WS/root" --interval 1h --splay 0s --log_level info >"$WS/agent.log" 2>&1 &
 AGENT_PID=$!
 
