@@ -61,7 +61,8 @@ class Filesystem {
   virtual absl::StatusOr<std::string> ReadLink(const std::string& path) = 0;
 
   // Atomically creates or replaces `path` with a regular file: temp file in the same
-  // directory, content, metadata, fsync, rename, fsync of the directory. Unset metadata is
+  // directory, content, metadata, fsync, rename, fsync of the directory (inside a batch the
+  // sync and rename wait for CommitBatch, see BeginBatch). Unset metadata is
   // taken from the regular file being replaced, else mode 0644 and the agent's owner. Missing
   // parent directories are created (0755). Fails on a directory.
   virtual absl::Status WriteFile(const std::string& path, absl::string_view content,
