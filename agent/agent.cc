@@ -213,6 +213,9 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
           if (once) return got_message;
           break;
         }
+        // The update's resources are in held_ now: do not keep a second copy through the run
+        // (and after it, until the next message arrives).
+        msg.Clear();
         if (changed || once) {
           v1::Report report = RunCatalog(v1::CATALOG, config_.noop);
           if (once) {

@@ -78,11 +78,13 @@ ${AGENT_WRAP:-} "$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node 
   --root "$WS/root" --interval 1h --splay 0s --log_level info >"$WS/agent.log" 2>&1 &
 AGENT_PID=$!
 
-# wait_for_files COUNT: until the root holds COUNT managed files (a run puts them in place together).
+# wait_for_files COUNT RUNS: until the root holds COUNT managed files and the agent has logged
+# RUNS finished runs (files appear at the commit, before the run's report is made).
+runs_finished() { grep -c 'msg="run finished"' "$WS/agent.log" || true; }
 wait_for_files() {
   for _ in $(seq 1 1200); do
     have=$( (ls "$WS/root/srv/bench" 2>/dev/null || true) | grep -c '^f.*\.txt$' || true)
-    [ "$have" -ge "$1" ] && return 0
+    [ "$have" -ge "$1" ] && [ "$(runs_finished)" -ge "$2" ] && return 0
     sleep 0.1
   done
   echo "the agent did not converge to $1 files; its log:" >&2
@@ -96,14 +98,15 @@ rss() {
     "/proc/$AGENT_PID/status"
 }
 
-wait_for_files 1
+wait_for_files 1 1
 sleep "$SETTLE"
 rss "idle, 1-resource catalog"
 
 write_module "$WORK/modules/files/module.yaml" "$N"
 git_c add -A && git_c commit -q -m "$N files" && git_c push -q origin HEAD:main
+runs_before="$(runs_finished)"
 ctl sync >/dev/null
-wait_for_files "$N"
+wait_for_files "$N" $((runs_before + 1))
 sleep "$SETTLE"
 rss "holding the $N-file catalog"
 echo "peak: $(awk '/^VmHWM/ { printf "%.1f MB", $2 / 1024 }' "/proc/$AGENT_PID/status")"
