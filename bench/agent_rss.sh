@@ -27,9 +27,17 @@ fi
 WS="$(mktemp -d /tmp/plumb-agent-rss.XXXXXX)"
 SERVER_PID=""
 AGENT_PID=""
+# The agent runs in a process group of its own (setsid), so that a wrapper and the agent it
+# started stop together.
 cleanup() {
-  [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  if [ -n "$AGENT_PID" ]; then
+    kill -- "-$AGENT_PID" 2>/dev/null || true
+    wait "$AGENT_PID" 2>/dev/null || true
+  fi
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
   rm -rf "$WS"
 }
 trap cleanup EXIT
@@ -74,7 +82,7 @@ for _ in $(seq 1 100); do
 done
 
 # shellcheck disable=SC2086
-${AGENT_WRAP:-} "$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
+setsid ${AGENT_WRAP:-} "$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
   --root "$WS/root" --interval 1h --splay 0s --log_level info >"$WS/agent.log" 2>&1 &
 AGENT_PID=$!
 
