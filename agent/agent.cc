@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
+
 #include <set>
 #include <thread>
 
@@ -170,6 +172,9 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
     *msg.mutable_report() = report;
     current_->Send(msg);
   }
+  // A run of thousands of resources frees megabytes (file contents, check results) that
+  // glibc would otherwise keep resident until the next run.
+  malloc_trim(0);
   return report;
 }
 
@@ -208,6 +213,9 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
           if (once) return got_message;
           break;
         }
+        // The update's resources are in held_ now: do not keep a second copy through the run
+        // (and after it, until the next message arrives).
+        msg.Clear();
         if (changed || once) {
           v1::Report report = RunCatalog(v1::CATALOG, config_.noop);
           if (once) {

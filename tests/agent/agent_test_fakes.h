@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/engine/apply_engine.h"
 #include "agent/host/command_runner.h"
+#include "agent/host/filesystem.h"
 #include "agent/providers/provider.h"
 #include "tests/testing/fake_clock.h"
 #include "common/catalog.h"
@@ -103,6 +104,28 @@ class ScriptedCommandRunner : public CommandRunner {
   std::vector<std::pair<std::string, CommandResult>> rules_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<std::string, CommandResult>> once_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+// Counts syncs, runs a hook before each (to look at the disk at that moment), and fails
+// whole-filesystem syncs with `fail_filesystem_sync` (an errno value) when set. Thread-compatible.
+class RecordingSyncCalls : public SyncCalls {
+ public:
+  int SyncFilesystem(int fd) override {
+    ++filesystem_syncs;
+    if (before_filesystem_sync) before_filesystem_sync();
+    if (fail_filesystem_sync != 0) return fail_filesystem_sync;
+    return SyncCalls::SyncFilesystem(fd);
+  }
+  int SyncFile(int fd) override {
+    ++file_syncs;
+    if (before_file_sync) before_file_sync();
+    return SyncCalls::SyncFile(fd);
+  }
+  int filesystem_syncs = 0;
+  int file_syncs = 0;
+  int fail_filesystem_sync = 0;
+  std::function<void()> before_filesystem_sync;
+  std::function<void()> before_file_sync;
 };
 
 // A resource with string attributes.
