@@ -179,7 +179,14 @@ int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
            << " trigger " << TriggerName(r.trigger()) << (r.noop() ? " (noop)" : "") << "\n"
            << "started " << FormatUnixMs(r.started_unix_ms()) << ", took "
            << r.duration_us() / 1000 << " ms\n"
-           << (r.truncated().empty() ? "" : r.truncated() + "\n") << "\n";
+           << (r.truncated().empty() ? "" : r.truncated() + "\n");
+  if (r.has_health()) {
+    *inv.out << "health check: "
+             << (r.health().timed_out() ? std::string("timed out")
+                                        : absl::StrCat("exit ", r.health().exit_status()))
+             << (r.health().output().empty() ? "" : ": " + OneLine(r.health().output())) << "\n";
+  }
+  *inv.out << "\n";
   Table t({"RESOURCE", "OUTCOME", "MESSAGE"});
   for (const v1::ResourceResult& res : r.results()) {
     t.AddRow({res.id(), OutcomeName(res.outcome()), res.message()});

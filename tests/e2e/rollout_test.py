@@ -140,6 +140,9 @@ class RolloutTest(PlumbTestCase):
         self.wait_phase("ROLLOUT_HALTED")
         status = self.status()
         self.assertIn("health check exited 3: unhealthy", status["halt_reason"])
+        health_run = self.ctl_json("reports", CANARY)["reports"][0]
+        self.assertEqual(health_run["revision"], rev4)
+        self.assertIn("health check: exit 3: unhealthy", self.ctl("report", health_run["id"]).stdout)
         self.assertEqual(self.conf(CANARY), "v4\n")
         for name in SECOND + REST:
             self.assertEqual(self.conf(name), "v2\n", name)

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/store/sqlite/sqlite_db.h"
 #include "server/store/sqlite/sqlite_store.h"
 #include "tests/testing/test_util.h"
 
@@ -71,6 +72,24 @@ TEST(RolloutRowsTest, PinsReplaceByNodeListSortedAndDelete) {
   ASSERT_TRUE(pins.ok());
   ASSERT_EQ(pins->size(), 1u);
   EXPECT_EQ((*pins)[0].node(), "web-2");
+}
+
+TEST(RolloutRowsTest, ASchemaTwoDatabaseMigrates) {
+  TempDir dir;
+  std::string path = dir.path() + "/plumb.db";
+  { ASSERT_NE(OpenOrDie(path), nullptr); }
+  {
+    auto db = SqliteDb::Open(path);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(
+        (*db)->Exec("DROP TABLE rollout_state; DROP TABLE pins; PRAGMA user_version = 2;").ok());
+  }
+  auto store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  v1::Pin pin;
+  pin.set_node("n");
+  EXPECT_TRUE(store->PutPin(pin).ok());
+  EXPECT_TRUE(absl::IsNotFound(store->GetRolloutState().status()));
 }
 
 }  // namespace
