@@ -3,8 +3,9 @@ three-wave policy with short bakes: waves go in order and respect the bake; an o
 not block its wave and gets the revision when it comes back after completion. A commit with a
 failing resource halts after the canary, the other nine never see it, and with
 `on_failure: rollback` the canary's file is back (its run reports trigger ROLLBACK). A failing
-health check halts the same way. A server killed mid-rollout resumes where it was. Bounded: about
-a minute on a loaded 2-core machine, every wait on a condition."""
+health check halts the same way. A server killed mid-rollout resumes where it was. Pins. A newer
+commit supersedes a rollout; pause, resume, promote, abort; an invalid policy is a failed
+revision. Bounded: well under a minute on a loaded 2-core machine, every wait on a condition."""
 
 import os
 import sys
@@ -171,6 +172,49 @@ class RolloutTest(PlumbTestCase):
         self.assertIn("(pinned)", self.ctl("nodes").stdout)
         self.ctl("unpin", "web-09")
         wait_until(lambda: self.conf("web-09") == "v5\n", timeout=30, what="web-09 unpinned")
+
+    def test_supersede_operator_actions_and_invalid_policy(self):
+        few = [CANARY, "web-01", "web-02", "web-04"]
+        rev1 = self.commit("v1", policy=False)
+        self.start_server()
+        for name in few:
+            self.start_agent(name)
+        self.wait_all(few, rev1)
+
+        # A newer commit supersedes: the canary goes on to it, nobody else ever gets the first.
+        rev2 = self.commit("v2", canary_bake="60s")
+        self.wait_node(CANARY, revision=rev2)
+        rev3 = self.commit("v3", canary_bake="60s")
+        self.wait_node(CANARY, revision=rev3)
+        status = self.status()
+        self.assertEqual((status["revision"], status["previous"], status["wave"]), (rev3, rev1, 0))
+
+        # pause / resume / promote / abort.
+        self.assertIn("paused", self.ctl("rollout", "pause").stdout)
+        self.assertEqual(self.status()["phase"], "ROLLOUT_PAUSED")
+        self.assertNotEqual(self.ctl("rollout", "pause", check=False).returncode, 0)
+        self.ctl("rollout", "resume")
+        self.assertEqual(self.status()["phase"], "ROLLOUT_PROGRESSING")
+        self.ctl("rollout", "promote")  # the second wave now, without the 60s bake
+        self.wait_node("web-01", revision=rev3)
+        self.wait_node("web-02", revision=rev3)
+        self.ctl("rollout", "abort")
+        self.assertEqual(self.status()["phase"], "ROLLOUT_ABORTED")
+        self.ctl("rollout", "status")
+        self.assertEqual(self.conf("web-04"), "v1\n")
+        self.assertEqual(self.desired()["web-04"], rev1)
+        for name in few[1:]:  # only the canary ever had the superseded revision
+            for r in self.ctl_json("reports", name).get("reports", []):
+                self.assertNotEqual(r["revision"], rev2, name)
+
+        # An invalid policy is a failed revision with file:line, never served.
+        self.repo.write("plumb.yaml", BASE + "rollout:\n  waves: []\n")
+        bad = self.repo.commit("bad policy")
+        self.assertNotEqual(self.ctl("sync", check=False).returncode, 0)
+        rev = self.ctl_json("revision", bad)
+        self.assertEqual(rev["status"], "REVISION_FAILED")
+        self.assertTrue(rev["errors"][0]["location"].startswith("plumb.yaml:"), rev["errors"])
+        self.assertEqual(self.status()["revision"], rev3)
 
 
 if __name__ == "__main__":
