@@ -46,6 +46,8 @@ int CmdResources(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
 int CmdPlan(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 // Rollouts (rollout_commands.cc): `rollout status | pause | resume | abort | promote`.
 int CmdRollout(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+// `rollback [--to SHA] [--now]`.
+int CmdRollback(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 // `pin NODE... | --selector k=v --to SHA` and `unpin NODE... | --selector k=v`.
 int CmdPin(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdUnpin(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);

@@ -40,6 +40,9 @@ fleet commands (talk to plumb-server):
   rollout pause|resume|abort                  stop starting waves / go on / serve the target
                                               to no further node
   rollout promote [--wave N]                  start the next wave (or wave N) now
+  rollback [--to SHA] [--now]                 serve an earlier good revision (default: the
+                                              one before the rollout's) through the rollout
+                                              policy, or with --now to every node at once
   pin NODE... | --selector k=v,... --to SHA   keep nodes on a revision, whatever is served
   unpin NODE... | --selector k=v,...          release pinned nodes
   token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']...
@@ -74,7 +77,7 @@ const std::set<std::string>& KnownFlags() {
     "key",    "selector", "status", "limit", "node",       "label",      "fact",
     "nodes-from", "noop", "wait",   "timeout", "id",       "since",      "kind",
     "count",  "token",  "config",   "ttl",   "uses",       "node-glob",  "allow-label",
-    "to",     "from",   "wave"};
+    "to",     "from",   "wave",     "now"};
   return *flags;
 }
 
@@ -105,7 +108,7 @@ int RunFleetCommand(const FleetCommand& run, const CommandLine& flags, const Ctl
 }  // namespace
 
 int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  auto flags = CommandLine::Parse(argc, argv, {"insecure", "help", "version", "noop"},
+  auto flags = CommandLine::Parse(argc, argv, {"insecure", "help", "version", "noop", "now"},
                                   {{"-o", "output"}, {"-h", "help"}});
   if (!flags.ok()) {
     err << "plumbctl: " << flags.status().message() << "\n";
@@ -150,6 +153,7 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       {"sync", CmdSync},           {"run", CmdRun},           {"resources", CmdResources},
       {"watch", CmdWatch},         {"token", CmdTokenCreate}, {"operator", CmdOperator},
       {"plan", CmdPlan},           {"rollout", CmdRollout},   {"pin", CmdPin},
+      {"rollback", CmdRollback},
       {"unpin", CmdUnpin}};
   auto it = kFleet.find(command);
   if (it == kFleet.end()) {

@@ -104,6 +104,26 @@ int CmdRollout(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) 
   return 0;
 }
 
+int CmdRollback(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
+  if (!inv.args.empty() || (inv.flags->Has("to") && inv.flags->Get("to").empty())) {
+    return Usage(inv, "rollback [--to SHA] [--now]");
+  }
+  v1::RollbackRequest req;
+  req.set_to(inv.flags->Get("to"));
+  req.set_now(inv.flags->GetBool("now"));
+  v1::RollbackResponse resp;
+  auto ctx = NewRpcContext();
+  grpc::Status st = stub->Rollback(ctx.get(), req, &resp);
+  if (!st.ok()) return RpcFailed(inv, "rollback", st);
+  if (inv.format == OutputFormat::kJson) {
+    *inv.out << ToJson(resp) << "\n";
+    return 0;
+  }
+  *inv.out << "rolling back to " << ShortSha(resp.revision())
+           << (req.now() ? ": every node at once\n" : " through the rollout policy\n");
+  return 0;
+}
+
 int CmdPin(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   v1::PinRequest req;
   for (const std::string& n : inv.args) req.add_nodes(n);

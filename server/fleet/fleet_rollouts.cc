@@ -43,4 +43,26 @@ grpc::Status FleetServiceImpl::ControlRollout(grpc::ServerContext* context,
   return GetRolloutStatus(context, nullptr, resp);
 }
 
+grpc::Status FleetServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+                                        v1::RollbackResponse* resp) {
+  if (rollout_ == nullptr || live_ == nullptr) return NoRollouts();
+  std::string to = req->to().empty() ? rollout_->previous_revision() : req->to();
+  if (to.empty()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "no earlier revision is known: give --to SHA");
+  }
+  absl::StatusOr<v1::Revision> rev = store_->GetRevision(to);
+  if (!rev.ok()) return ToGrpcStatus(rev.status());
+  if (rev->status() != v1::REVISION_OK) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "revision " + rev->sha() + " failed to compile");
+  }
+  // Buildable before any node is told to take it.
+  if (absl::Status live = live_->Ensure(rev->sha()); !live.ok()) return ToGrpcStatus(live);
+  rollout_->RollBackTo(rev->sha(), rev->has_rollout() ? &rev->rollout() : nullptr, req->now());
+  hub_->OnNewRevision();
+  resp->set_revision(rev->sha());
+  return grpc::Status::OK;
+}
+
 }  // namespace plumb

@@ -64,6 +64,8 @@ class FleetServiceImpl
                                 v1::RolloutStatus* resp) override;
   grpc::Status ControlRollout(grpc::ServerContext*, const v1::ControlRolloutRequest* req,
                               v1::RolloutStatus* resp) override;
+  grpc::Status Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+                        v1::RollbackResponse* resp) override;
   grpc::Status Pin(grpc::ServerContext*, const v1::PinRequest* req,
                    v1::PinResponse* resp) override;
   grpc::Status Unpin(grpc::ServerContext*, const v1::UnpinRequest* req,

@@ -28,8 +28,8 @@ absl::Status RevisionPoller::Restore() {
   builder_->SetDesiredState(std::move(state));
   if (rollout_ != nullptr) {
     PLUMB_RETURN_IF_ERROR(rollout_->Restore());
-    std::set<std::string> needed = rollout_->pinned_revisions();
-    if (!rollout_->stable_revision().empty()) needed.insert(rollout_->stable_revision());
+    std::set<std::string> needed = rollout_->live_revisions();
+    needed.erase(sha);  // the newest: builder_ serves it
     for (const std::string& stable : needed) {
       absl::Status live = live_->Ensure(stable);
       if (!live.ok()) {
@@ -176,8 +176,7 @@ absl::Status RevisionPoller::Validate(const DesiredState& state,
 void RevisionPoller::StartRollout(const v1::Revision& rev,
                                   const std::shared_ptr<const DesiredState>& before) {
   std::string before_sha = before != nullptr ? before->revision() : "";
-  std::string stable = rollout_->stable_revision();
-  if (stable.empty()) stable = before_sha;
+  std::string stable = rollout_->BaseRevision(before_sha);
   const v1::RolloutPolicy* policy = rev.has_rollout() ? &rev.rollout() : nullptr;
   if (policy != nullptr && !stable.empty()) {
     absl::Status live = live_->Ensure(stable, stable == before_sha ? before : nullptr);
@@ -188,8 +187,8 @@ void RevisionPoller::StartRollout(const v1::Revision& rev,
     }
   }
   stable = rollout_->OnNewRevision(rev.sha(), before_sha, policy);
-  std::set<std::string> keep = rollout_->pinned_revisions();
-  if (!stable.empty()) keep.insert(stable);
+  std::set<std::string> keep = rollout_->live_revisions();
+  keep.erase(rev.sha());  // the newest: builder_ serves it
   live_->Retain(keep);
 }
 

@@ -114,7 +114,8 @@ std::string RolloutController::OnNewRevision(const std::string& sha,
   absl::MutexLock lock(&mu_);
   // A rollout still running keeps its previous good revision: nodes it has not reached yet
   // are on that one, and the superseded target is never served to them.
-  std::string stable = Active() ? state_.previous() : serving_before;
+  std::string stable = Active() ? state_.previous()
+                                : (!state_.target().empty() ? state_.target() : serving_before);
   bool superseded = Active() && state_.target() != sha;
   v1::RolloutState next;
   next.set_target(sha);
@@ -352,6 +353,51 @@ std::set<std::string> RolloutController::pinned_revisions() const {
   absl::MutexLock lock(&mu_);
   std::set<std::string> out;
   for (const auto& [node, sha] : pins_) out.insert(sha);
+  return out;
+}
+
+void RolloutController::RollBackTo(const std::string& to, const v1::RolloutPolicy* policy,
+                                   bool now) {
+  absl::MutexLock lock(&mu_);
+  std::string from = state_.target();
+  v1::RolloutState next;
+  next.set_target(to);
+  next.set_previous(from);
+  next.set_started_unix_ms(UnixMs(clock_->Now()));
+  if (policy == nullptr && state_.policy().waves_size() > 0) policy = &state_.policy();
+  if (policy != nullptr) *next.mutable_policy() = *policy;
+  bool at_once = now || policy == nullptr || from.empty() || from == to;
+  next.set_phase(at_once ? v1::ROLLOUT_COMPLETED : v1::ROLLOUT_PROGRESSING);
+  state_ = std::move(next);
+  SetPolicy();
+  LogInfo("rollback requested", {{"to", Short(to)}, {"from", Short(from)}, {"now", at_once}});
+  Publish(v1::EVENT_ROLLOUT_ROLLBACK,
+          absl::StrCat("rollback to ", Short(to),
+                       at_once ? ": every node at once" : " through the rollout policy"));
+  if (at_once) {
+    Changed();
+    return;
+  }
+  StartWave(0);
+}
+
+std::string RolloutController::BaseRevision(const std::string& serving) const {
+  absl::MutexLock lock(&mu_);
+  if (Active()) return state_.previous();
+  return !state_.target().empty() ? state_.target() : serving;
+}
+
+std::string RolloutController::previous_revision() const {
+  absl::MutexLock lock(&mu_);
+  return state_.previous();
+}
+
+std::set<std::string> RolloutController::live_revisions() const {
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> out;
+  for (const auto& [node, sha] : pins_) out.insert(sha);
+  if (!state_.target().empty()) out.insert(state_.target());
+  if (Active()) out.insert(state_.previous());
   return out;
 }
 

@@ -51,6 +51,19 @@ class RolloutController {
   std::string OnNewRevision(const std::string& sha, const std::string& serving_before,
                             const v1::RolloutPolicy* policy);
 
+  // The operator's rollback (FleetService.Rollback) to `to`, a good revision the caller made
+  // live: with `now` (or no policy) every node gets it at once; otherwise it rolls out through
+  // `policy` (null: the current rollout's) from the first wave, nodes not reached yet staying on
+  // the current target.
+  void RollBackTo(const std::string& to, const v1::RolloutPolicy* policy, bool now);
+  // The revision nodes a new rollout has not reached stay on: the running rollout's previous
+  // one, else the last rollout's target, else `serving`.
+  std::string BaseRevision(const std::string& serving) const;
+  // The previous good revision of the running (or last) rollout ("" when none is known).
+  std::string previous_revision() const;
+  // Every revision a decision may name now (target, previous while active, pins).
+  std::set<std::string> live_revisions() const;
+
   RolloutDecision Decide(const RolloutNode& node) const;
   // The node was sent (or already holds) `revision`.
   void OnServed(const RolloutNode& node, const std::string& revision);

@@ -4,8 +4,8 @@ not block its wave and gets the revision when it comes back after completion. A 
 failing resource halts after the canary, the other nine never see it, and with
 `on_failure: rollback` the canary's file is back (its run reports trigger ROLLBACK). A failing
 health check halts the same way. A server killed mid-rollout resumes where it was. Pins. A newer
-commit supersedes a rollout; pause, resume, promote, abort; an invalid policy is a failed
-revision. Bounded: well under a minute on a loaded 2-core machine, every wait on a condition."""
+commit supersedes a rollout; pause, resume, promote, abort; rollback --now and --to; an invalid
+policy is a failed revision. Bounded: well under a minute on a loaded 2-core machine, every wait on a condition."""
 
 import os
 import sys
@@ -207,6 +207,18 @@ class RolloutTest(PlumbTestCase):
             for r in self.ctl_json("reports", name).get("reports", []):
                 self.assertNotEqual(r["revision"], rev2, name)
 
+        # rollback --now: every node back on the previous good revision at once; rollback --to
+        # through the policy: the canary first.
+        self.assertIn("every node at once", self.ctl("rollback", "--now").stdout)
+        for name in few:
+            wait_until(lambda: self.conf(name) == "v1\n", timeout=30, what="%s rolled back" % name)
+        self.assertEqual(self.status()["revision"], rev1)
+        self.ctl("rollback", "--to", rev3[:10])
+        wait_until(lambda: self.conf(CANARY) == "v3\n", timeout=30, what="canary on rev3 again")
+        status = self.status()
+        self.assertEqual((status["revision"], status["wave"]), (rev3, 0))
+        self.assertEqual(self.conf("web-01"), "v1\n")
+
         # An invalid policy is a failed revision with file:line, never served.
         self.repo.write("plumb.yaml", BASE + "rollout:\n  waves: []\n")
         bad = self.repo.commit("bad policy")
@@ -215,6 +227,7 @@ class RolloutTest(PlumbTestCase):
         self.assertEqual(rev["status"], "REVISION_FAILED")
         self.assertTrue(rev["errors"][0]["location"].startswith("plumb.yaml:"), rev["errors"])
         self.assertEqual(self.status()["revision"], rev3)
+        self.assertEqual(self.conf("web-04"), "v1\n")
 
 
 if __name__ == "__main__":

@@ -289,6 +289,37 @@ TEST_F(RolloutControllerTest, APinnedNodeGetsItsRevisionAndDoesNotBlockItsWave) 
   EXPECT_EQ(RevOf("n0"), "B");
 }
 
+TEST_F(RolloutControllerTest, RollbackNowServesEveryNodeTheEarlierRevision) {
+  auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT);
+  rollout_->OnNewRevision("B", "A", &policy);
+  ASSERT_TRUE(rollout_->Promote(4).ok());  // completed: everyone on B
+  EXPECT_EQ(RevOf("n5"), "B");
+  EXPECT_EQ(rollout_->previous_revision(), "A");
+  rollout_->RollBackTo("A", nullptr, /*now=*/true);
+  EXPECT_EQ(RevOf("n0"), "A");
+  EXPECT_EQ(RevOf("n5"), "A");
+  EXPECT_EQ(rollout_->live_revisions(), std::set<std::string>{"A"});
+  // A newer commit rolls out from A, not from the bad B.
+  EXPECT_EQ(rollout_->BaseRevision("B"), "A");
+  EXPECT_EQ(rollout_->OnNewRevision("C", "B", &policy), "A");
+  EXPECT_EQ(RevOf("n5"), "A");
+  EXPECT_EQ(RevOf("n0"), "C");
+}
+
+TEST_F(RolloutControllerTest, RollbackThroughThePolicyStartsAtTheFirstWave) {
+  auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT);
+  rollout_->OnNewRevision("B", "A", &policy);
+  ASSERT_TRUE(rollout_->Promote(4).ok());
+  rollout_->RollBackTo("A", nullptr, /*now=*/false);  // the current rollout's policy
+  EXPECT_EQ(RevOf("n0"), "A");
+  EXPECT_EQ(RevOf("n1"), "B");
+  v1::RolloutStatus status = rollout_->Status({});
+  EXPECT_EQ(status.revision(), "A");
+  EXPECT_EQ(status.previous(), "B");
+  EXPECT_EQ(status.phase(), v1::ROLLOUT_PROGRESSING);
+  EXPECT_EQ(rollout_->live_revisions(), (std::set<std::string>{"A", "B"}));
+}
+
 TEST_F(RolloutControllerTest, StatusCountsPerWave) {
   auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT, 1);
   rollout_->OnNewRevision("B", "A", &policy);
