@@ -21,6 +21,8 @@
 #include "server/fleet/event_bus.h"
 #include "server/git/git_source.h"
 #include "server/http/server_metrics.h"
+#include "server/rollout/live_revisions.h"
+#include "server/rollout/rollout_controller.h"
 #include "server/store/store.h"
 
 namespace plumb {
@@ -42,7 +44,15 @@ class RevisionPoller {
                  EventBus* events = nullptr, ServerMetrics* metrics = nullptr);
   ~RevisionPoller();
 
-  // Loads the last served revision from the store (so a restarted server serves at once).
+  // New revisions go through `rollout` (docs/rollouts.md); `live` keeps the previous good
+  // revision buildable while a rollout needs it. Not owned; set before Restore().
+  void EnableRollouts(RolloutController* rollout, LiveRevisions* live) {
+    rollout_ = rollout;
+    live_ = live;
+  }
+
+  // Loads the last served revision from the store (so a restarted server serves at once), and
+  // the rollout state with the revision it still serves besides.
   absl::Status Restore();
   // Starts the poll loop (first fetch immediately).
   void Start();
@@ -81,6 +91,9 @@ class RevisionPoller {
   absl::Status Validate(const DesiredState& state,
                         absl::flat_hash_map<std::string, NodeCompileResult>* compiled,
                         std::vector<CompileError>* errors, v1::Revision* rev);
+  // Hands the new good revision `rev` to the rollout controller, making the revision it keeps
+  // serving to nodes not reached yet live first. `before`: the newest served until now.
+  void StartRollout(const v1::Revision& rev, const std::shared_ptr<const DesiredState>& before);
   // Whether validation compiles `node`: not revoked, and connected or seen within stale_after_.
   bool Live(const v1::Node& node) const;
 
@@ -94,6 +107,8 @@ class RevisionPoller {
   std::function<void(bool)> on_fetch_result_;
   EventBus* const events_;
   ServerMetrics* const metrics_;
+  RolloutController* rollout_ = nullptr;
+  LiveRevisions* live_ = nullptr;
 
   absl::Mutex sync_mu_;  // one fetch+compile at a time
   std::string last_evaluated_ ABSL_GUARDED_BY(sync_mu_);
