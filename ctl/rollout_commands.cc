@@ -4,24 +4,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/compiler/rollout_policy.h"
 #include "ctl/commands.h"
 
 namespace plumb {
 namespace {
 
 constexpr char kRolloutUsage[] = "rollout status | pause | resume | abort | promote [--wave N]";
-
-std::string PhaseName(v1::RolloutPhase phase) {
-  switch (phase) {
-    case v1::ROLLOUT_PROGRESSING: return "progressing";
-    case v1::ROLLOUT_PAUSED: return "paused";
-    case v1::ROLLOUT_HALTED: return "halted";
-    case v1::ROLLOUT_ROLLED_BACK: return "rolled back";
-    case v1::ROLLOUT_COMPLETED: return "completed";
-    case v1::ROLLOUT_ABORTED: return "aborted";
-    default: return "none";
-  }
-}
 
 void PrintStatus(const CtlInvocation& inv, const v1::RolloutStatus& s) {
   std::ostream& out = *inv.out;
@@ -37,7 +26,7 @@ void PrintStatus(const CtlInvocation& inv, const v1::RolloutStatus& s) {
                          ? s.waves(static_cast<int>(s.wave())).name()
                          : "-";
   out << "rollout of " << ShortSha(s.revision()) << " (previous " << ShortSha(s.previous())
-      << "): " << PhaseName(s.phase()) << ", wave " << s.wave() + 1 << "/" << s.waves_size()
+      << "): " << RolloutPhaseName(s.phase()) << ", wave " << s.wave() + 1 << "/" << s.waves_size()
       << " (" << wave << ")\n";
   if (s.bake_left_ms() >= 0) out << "bake: " << (s.bake_left_ms() + 999) / 1000 << "s left\n";
   out << "\n";

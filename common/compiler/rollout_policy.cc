@@ -315,4 +315,16 @@ bool ParseRolloutPolicy(const YamlNode& node, ValueReader* reader, RolloutPolicy
 }
 
 }  // namespace compile
+std::string RolloutPhaseName(v1::RolloutPhase phase) {
+  switch (phase) {
+    case v1::ROLLOUT_PROGRESSING: return "progressing";
+    case v1::ROLLOUT_PAUSED: return "paused";
+    case v1::ROLLOUT_HALTED: return "halted";
+    case v1::ROLLOUT_ROLLED_BACK: return "rolled back";
+    case v1::ROLLOUT_COMPLETED: return "completed";
+    case v1::ROLLOUT_ABORTED: return "aborted";
+    default: return "none";
+  }
+}
+
 }  // namespace plumb

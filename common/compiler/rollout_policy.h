@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "plumb/v1/fleet.pb.h"
 #include "plumb/v1/types.pb.h"
 
 namespace plumb {
@@ -63,5 +64,8 @@ struct RolloutPolicy {
 
 // The policy as kept on v1::Revision.
 v1::RolloutPolicy RolloutPolicyToProto(const RolloutPolicy& policy);
+
+// "progressing", "halted", ... for people (plumbctl, events, logs).
+std::string RolloutPhaseName(v1::RolloutPhase phase);
 
 }  // namespace plumb

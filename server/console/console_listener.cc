@@ -14,48 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "server/http/listen_socket.h"
 
 namespace plumb {
 namespace {
-
-absl::StatusOr<int> BindListener(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
-  if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("console_listen host ", host, ": ", gai_strerror(rc)));
-  }
-  std::string error = "no address";
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-      error = std::strerror(errno);
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("console_listen: cannot listen on ", host, ":", port, ": ", error));
-  }
-  return fd;
-}
-
-int BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return -1;
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-}
 
 std::string PeerName(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -99,7 +61,7 @@ absl::StatusOr<std::unique_ptr<ConsoleListener>> ConsoleListener::Start(
   int port = 0;
   PLUMB_RETURN_IF_ERROR(SplitListenAddress(listen, &host, &port));
   int fd = -1;
-  PLUMB_ASSIGN_OR_RETURN(fd, BindListener(host, port));
+  PLUMB_ASSIGN_OR_RETURN(fd, BindListenSocket("console_listen", host, port, /*nonblocking=*/false));
   std::unique_ptr<ConsoleListener> l(
       new ConsoleListener(fd, BoundPort(fd), tls, std::move(handler), std::move(options)));
   if (pipe2(l->wake_pipe_, O_CLOEXEC) != 0) {

@@ -22,53 +22,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "server/http/listen_socket.h"
 #include "server/http/http_connection.h"
 
 namespace plumb {
-namespace {
-
-// Returns a listening, non-blocking socket bound to host:port with SO_REUSEADDR (never
-// SO_REUSEPORT, which would let a second server share the port and its scrapes).
-absl::StatusOr<int> BindListenSocket(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
-  if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("http_listen host ", host, ": ", gai_strerror(rc)));
-  }
-  std::string error = "no address";
-  int fd = -1;
-  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) continue;
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
-      error = std::strerror(errno);
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", error));
-  }
-  return fd;
-}
-
-int BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return -1;
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-}
-
-}  // namespace
-
 HttpListener::HttpListener(std::unique_ptr<Loop> loop, int port)
     : loop_(std::move(loop)), port_(port) {}
 
@@ -76,7 +33,7 @@ absl::StatusOr<std::unique_ptr<HttpListener>> HttpListener::Start(const std::str
                                                                   int port,
                                                                   std::vector<HttpRoute> routes,
                                                                   HttpListenerOptions options) {
-  absl::StatusOr<int> listen_fd = BindListenSocket(host, port);
+  absl::StatusOr<int> listen_fd = BindListenSocket("http_listen", host, port, /*nonblocking=*/true);
   if (!listen_fd.ok()) return listen_fd.status();
   int bound = BoundPort(*listen_fd);
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);

@@ -48,18 +48,6 @@ RolloutPolicy RolloutPolicyFromProto(const v1::RolloutPolicy& proto) {
   return policy;
 }
 
-std::string RolloutPhaseName(v1::RolloutPhase phase) {
-  switch (phase) {
-    case v1::ROLLOUT_PROGRESSING: return "progressing";
-    case v1::ROLLOUT_PAUSED: return "paused";
-    case v1::ROLLOUT_HALTED: return "halted";
-    case v1::ROLLOUT_ROLLED_BACK: return "rolled back";
-    case v1::ROLLOUT_COMPLETED: return "completed";
-    case v1::ROLLOUT_ABORTED: return "aborted";
-    default: return "none";
-  }
-}
-
 RolloutController::RolloutController(Store* store, Clock* clock, EventBus* events)
     : store_(store), clock_(clock), events_(events) {}
 

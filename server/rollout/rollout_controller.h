@@ -122,7 +122,4 @@ class RolloutController {
 // The policy as the compiler's wave functions take it (the inverse of RolloutPolicyToProto).
 RolloutPolicy RolloutPolicyFromProto(const v1::RolloutPolicy& proto);
 
-// "progressing", "halted", ... for people (plumbctl, events).
-std::string RolloutPhaseName(v1::RolloutPhase phase);
-
 }  // namespace plumb
