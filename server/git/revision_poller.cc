@@ -105,8 +105,32 @@ absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
     if (was_ok) Publish(v1::EVENT_FETCH_FAILED, "", std::string(head.status().message()));
     return head.status();
   }
+  if (leadership_ != nullptr && !leadership_->IsLeader()) return Follow();
   if (head->sha == last_evaluated_) return store_->GetRevision(head->sha);
   return Evaluate(*head);
+}
+
+absl::StatusOr<v1::Revision> RevisionPoller::Follow() {
+  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision());
+  if (sha.empty()) return absl::NotFoundError("no revision is served yet (the leader records it)");
+  PLUMB_ASSIGN_OR_RETURN(v1::Revision rev, store_->GetRevision(sha));
+  if (sha == last_evaluated_) return rev;
+  // The mirror was just fetched; a sha the branch no longer reaches fails here and again at
+  // the next poll, and this replica keeps serving what it serves.
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(sha));
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, sha);
+  if (!state->ok()) {
+    return absl::DataLossError(absl::StrCat("serving revision ", sha, " does not compile here"));
+  }
+  builder_->SetDesiredState(std::move(state));  // compiled per node on demand, deterministic
+  last_evaluated_ = sha;
+  {
+    absl::MutexLock lock(&mu_);
+    serving_fetched_ = absl::FromUnixMillis(rev.fetched_unix_ms());
+  }
+  LogInfo("serving the leader's revision", {{"rev", sha.substr(0, 12)}});
+  on_served_();
+  return rev;
 }
 
 bool IsLiveNode(const v1::Node& node, absl::Time now, absl::Duration stale_after) {
