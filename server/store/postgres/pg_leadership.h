@@ -23,8 +23,9 @@ class PgConn;
 // The NOTIFY channel of a new serving revision (payload: its sha); PgStore::SetServingRevision
 // sends it in the same transaction.
 inline constexpr char kServingChannel[] = "plumb_serving";
-// The advisory lock key of the revision poller's leadership ("plumb" + 1).
-inline constexpr int64_t kLeaderLockKey = 0x706c756d6201;
+// The advisory lock key of the revision poller's leadership ("plumb" + 2; "plumb" + 1 is the
+// migrations' transaction lock, server/store/postgres/pg_schema.cc).
+inline constexpr int64_t kLeaderLockKey = 0x706c756d6202;
 
 // Thread-safe. One thread tries the lock every `retry` while a follower, and waits on the
 // connection's socket for notifications; a lost connection makes it a follower at once and it

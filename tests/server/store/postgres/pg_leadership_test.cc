@@ -75,6 +75,16 @@ TEST(PgLeadershipTest, KilledLeaderSessionHandsOverAndNeverTwoLeaders) {
   EXPECT_FALSE(a->IsLeader() && b->IsLeader());
 }
 
+TEST(PgLeadershipTest, AReplicaStartsWhileAnotherLeads) {
+  std::string url = PgCluster::Shared().NewDatabaseUrl();
+  auto leader = Open(url);
+  leader->Start([] {});
+  ASSERT_TRUE(leader->IsLeader());
+  // Start-up migrations take their own advisory lock: not the leader's (that would hang here).
+  auto store = PgStore::Open(url);
+  EXPECT_TRUE(store.ok()) << store.status();
+}
+
 TEST(PgLeadershipTest, FollowerHearsOfNewServingRevision) {
   std::string url = PgCluster::Shared().NewDatabaseUrl();
   auto store = PgStore::Open(url);
