@@ -1,8 +1,9 @@
 """End to end: two plumb-server replicas on one PostgreSQL (issue 16). One is the leader (it
 fetches, validates and records revisions); the other follows the serving revision the database
 records, compiles it from its own mirror and serves its own agents. Equal nodes get identical
-catalogs on both; when the leader is killed the follower takes over and serves the next commit.
-About 25 s (a throwaway cluster, two servers, two agents)."""
+catalogs on both; when the leader is killed the follower takes over and serves the next commit,
+and an agent listing both servers fails over to it. About 10 s (a throwaway cluster, two
+servers, two agents)."""
 
 import os
 import signal
@@ -26,9 +27,9 @@ class PostgresReplicasTest(PostgresCase):
                               state_dir=os.path.join(self.tmp, name))
         return p, self.port
 
-    def start_agent_on(self, port, node):
+    def start_agent_on(self, port, node, extra=()):
         self.port = port
-        return self.start_agent(node)
+        return self.start_agent(node, extra=extra)
 
     def digest(self, node, revision):
         """The catalog digest of `node`'s latest report at `revision`."""
@@ -45,7 +46,9 @@ class PostgresReplicasTest(PostgresCase):
         b, port_b = self.start_replica("replica-b")
         self.assertIn(LEADER, a.output())
         self.assertNotIn(LEADER, b.output())
-        self.start_agent_on(port_a, "web-1")
+        # web-1 lists both replicas (A first): when A dies it fails over to B.
+        self.start_agent_on(port_a, "web-1",
+                            extra=["--server", "127.0.0.1:%d,127.0.0.1:%d" % (port_a, port_b)])
         self.start_agent_on(port_b, "web-2")
         self.wait_node("web-1", revision=rev1)
         self.wait_node("web-2", revision=rev1)
@@ -73,8 +76,11 @@ class PostgresReplicasTest(PostgresCase):
         rev3 = self.repo.commit("third")
         self.port = port_b
         self.wait_node("web-2", revision=rev3)
-        self.assertEqual(self.read(os.path.join(self.root_of("web-2"), "etc/demo/motd")),
-                         "three\n")
+        # web-1's stream to A ended; it reconnected to the next server in its list.
+        self.wait_node("web-1", revision=rev3, timeout=60)
+        for node in ("web-1", "web-2"):
+            self.assertEqual(self.read(os.path.join(self.root_of(node), "etc/demo/motd")),
+                             "three\n")
         self.assertEqual(self.sql("SELECT sha FROM serving"), rev3)
         self.assertIn("serving new revision", b.output())
 
