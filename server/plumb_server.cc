@@ -176,7 +176,12 @@ absl::Status PlumbServer::StartHttp(const ServerConfig& config) {
   ServerMetrics* metrics = metrics_.get();
   h.metrics = [registry] { return registry->RenderText(); };
   h.ready = [this] { return Ready(); };
-  h.on_webhook = [poller] { poller->RequestSync(); };
+  Leadership* leadership = leadership_.get();
+  h.on_webhook = [poller, leadership] {
+    poller->RequestSync();
+    // A follower fetches its own mirror; the leader, which records, must fetch too.
+    if (!leadership->IsLeader()) leadership->RequestLeaderSync();
+  };
   h.count_webhook = [metrics](const std::string& result) { metrics->WebhookRequest(result); };
   h.webhook_secret = config.webhook_secret;
   PLUMB_ASSIGN_OR_RETURN(http_, HttpServer::Start(config.http_listen, std::move(h)));

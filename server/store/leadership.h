@@ -20,6 +20,9 @@ class Leadership {
   virtual void Stop() = 0;
   // Whether this replica is the one that fetches and records revisions now.
   virtual bool IsLeader() = 0;
+  // Asks the leader, wherever it runs, to fetch now (a webhook that reached a follower).
+  // Returns at once; a no-op where there is only one server.
+  virtual void RequestLeaderSync() {}
 };
 
 // The single server of an SQLite store: always the leader, nothing to watch.

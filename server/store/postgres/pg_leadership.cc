@@ -59,12 +59,18 @@ bool PgLeadership::Refresh() {
     if (!conn_->EnsureConnected().ok()) return was_leader;
   }
   if (!listening_) {
-    absl::Status listen = conn_->Query(absl::StrCat("LISTEN ", kServingChannel)).status();
+    absl::Status listen =
+        conn_->ExecScript(absl::StrCat("LISTEN ", kServingChannel, "; LISTEN ", kSyncChannel));
     if (!listen.ok()) {
       LogWarning("cannot listen for new revisions", {{"error", listen.message()}});
       return was_leader != leader_.load();
     }
     listening_ = true;
+  }
+  if (nudge_.exchange(false)) {
+    absl::Status sent =
+        conn_->Query("SELECT pg_notify($1, '')", {PgParam::Text(kSyncChannel)}).status();
+    if (!sent.ok()) LogWarning("cannot ask the leader to fetch", {{"error", sent.message()}});
   }
   if (!leader_.load()) {
     absl::StatusOr<PgResult> got =

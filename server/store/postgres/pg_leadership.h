@@ -23,6 +23,8 @@ class PgConn;
 // The NOTIFY channel of a new serving revision (payload: its sha); PgStore::SetServingRevision
 // sends it in the same transaction.
 inline constexpr char kServingChannel[] = "plumb_serving";
+// The NOTIFY channel of a follower asking the leader to fetch now (a webhook it received).
+inline constexpr char kSyncChannel[] = "plumb_sync";
 // The advisory lock key of the revision poller's leadership ("plumb" + 2; "plumb" + 1 is the
 // migrations' transaction lock, server/store/postgres/pg_schema.cc).
 inline constexpr int64_t kLeaderLockKey = 0x706c756d6202;
@@ -40,6 +42,8 @@ class PgLeadership : public Leadership {
   void Start(std::function<void()> on_change) override;
   void Stop() override;
   bool IsLeader() override { return leader_.load(); }
+  // Sent by the watcher's thread within `retry` (it owns the connection).
+  void RequestLeaderSync() override { nudge_ = true; }
 
  private:
   PgLeadership(std::unique_ptr<PgConn> conn, absl::Duration retry);
@@ -54,6 +58,7 @@ class PgLeadership : public Leadership {
   std::unique_ptr<PgConn> conn_;  // only the loop's thread uses it once started
   bool listening_ = false;        // LISTEN issued on the current session (loop's thread)
   std::atomic<bool> leader_{false};
+  std::atomic<bool> nudge_{false};  // NOTIFY kSyncChannel at the next turn of the loop
   std::function<void()> on_change_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -103,5 +103,18 @@ TEST(PgLeadershipTest, FollowerHearsOfNewServingRevision) {
   EXPECT_TRUE(WaitFor([&] { return changes.load() >= 1; }));
 }
 
+TEST(PgLeadershipTest, AFollowerAsksTheLeaderToFetch) {
+  std::string url = PgCluster::Shared().NewDatabaseUrl();
+  auto leader = Open(url);
+  auto follower = Open(url);
+  std::atomic<int> leader_changes{0};
+  leader->Start([&] { ++leader_changes; });
+  follower->Start([] {});
+  ASSERT_TRUE(leader->IsLeader());
+  int before = leader_changes.load();
+  follower->RequestLeaderSync();  // a webhook reached the follower
+  EXPECT_TRUE(WaitFor([&] { return leader_changes.load() > before; }));
+}
+
 }  // namespace
 }  // namespace plumb
