@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
+
 #include <set>
 #include <thread>
 
@@ -8,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "agent/backoff.h"
 #include "agent/facts.h"
+#include "agent/health_check.h"
 #include "agent/report_fit.h"
 #include "agent/state_files.h"
 #include "common/catalog.h"
@@ -44,6 +47,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
   agent->engine_ = std::make_unique<ApplyEngine>(agent->fs_.get(), config.root,
                                                  agent->blobs_.get(), runner, clock);
   PLUMB_ASSIGN_OR_RETURN(agent->reports_, ReportQueue::Open(config.state_dir + "/reports"));
+  agent->runner_ = runner;
   absl::MutexLock lock(&agent->run_mu_);
   auto cached = ReadStateFile(config.state_dir + "/catalog.pb");
   if (cached.ok() && !agent->held_.ParseFromString(*cached)) {
@@ -111,6 +115,7 @@ absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& up
     // The previous catalog's blobs stay: a run may still be applying it.
     for (const v1::Resource& r : held_.resources()) keep.insert(r.content_digest());
     held_ = std::move(next);
+    health_ = update.health();
   }
   absl::StatusOr<int> dropped = blobs_->Retain(keep);
   if (!dropped.ok()) {
@@ -144,6 +149,13 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
     report.set_id(NewReportId(clock_->Now()));
     report.set_node(config_.node);
     report.set_request_id(request_id);
+    if (!noop && !health_.exec().empty() && CountOutcome(report, v1::FAILED) == 0) {
+      *report.mutable_health() = RunHealthCheck(runner_, health_);
+      if (report.health().exit_status() != 0) {
+        LogWarning("health check failed", {{"exit", report.health().exit_status()},
+                                           {"output", report.health().output()}});
+      }
+    }
     if (!noop && CountOutcome(report, v1::FAILED) == 0 && !held_.revision().empty()) {
       applied_revision_ = held_.revision();
       absl::Status s = WriteStateFile(config_.state_dir + "/applied_revision", applied_revision_);
@@ -170,6 +182,9 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
     *msg.mutable_report() = report;
     current_->Send(msg);
   }
+  // A run of thousands of resources frees megabytes (file contents, check results) that
+  // glibc would otherwise keep resident until the next run.
+  malloc_trim(0);
   return report;
 }
 
@@ -208,8 +223,12 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
           if (once) return got_message;
           break;
         }
+        // The update's resources are in held_ now: do not keep a second copy through the run
+        // (and after it, until the next message arrives).
+        msg.Clear();
         if (changed || once) {
-          v1::Report report = RunCatalog(v1::CATALOG, config_.noop);
+          v1::Report report =
+              RunCatalog(msg.update().rollback() ? v1::ROLLBACK : v1::CATALOG, config_.noop);
           if (once) {
             once_report_id = report.id();
             *exit_code = CountOutcome(report, v1::FAILED) > 0 ? 1 : 0;

@@ -85,6 +85,9 @@ class Agent {
   v1::Catalog held_ ABSL_GUARDED_BY(run_mu_);
   std::unique_ptr<Inventory> inventory_ ABSL_GUARDED_BY(run_mu_);
   std::string applied_revision_ ABSL_GUARDED_BY(run_mu_);
+  // The rollout health check that came with the held catalog (empty exec: none).
+  v1::HealthCheck health_ ABSL_GUARDED_BY(run_mu_);
+  CommandRunner* runner_ = nullptr;  // not owned; runs the health check
 
   absl::Mutex mu_;
   SyncClient* current_ ABSL_GUARDED_BY(mu_) = nullptr;  // the open stream, if any

@@ -28,6 +28,8 @@ class CompiledBlobs : public BlobSource {
     if (it == result_->blobs.end()) return absl::NotFoundError(absl::StrCat("no blob ", digest));
     return *it->second;
   }
+  // The compiler named each blob by the sha256 it computed of it.
+  bool ContentVerified() const override { return true; }
 
  private:
   const NodeCompileResult* result_;

@@ -8,6 +8,7 @@
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "common/wire_limits.h"
+#include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
 namespace plumb {
@@ -68,6 +69,21 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakePinnedChannelCrede
   opts.set_check_call_host(false);
   opts.set_certificate_verifier(
       grpc::experimental::ExternalCertificateVerifier::Create<CaPinVerifier>(pin));
+  // Without a root of its own, gRPC loads the system's roots to build its TLS handshaker, and a
+  // host without ca-certificates (a minimal Debian) fails every handshake ("Could not get
+  // default pem root certs"). An ephemeral self-signed certificate fills that slot; it never
+  // verifies anything (server verification is off, the pin verifier decides).
+  PLUMB_ASSIGN_OR_RETURN(std::string placeholder_key, GenerateKeyPem());
+  CertSpec placeholder;
+  placeholder.common_name = "plumb enrollment placeholder root";
+  placeholder.role = kRoleCa;
+  placeholder.not_before = absl::Now() - absl::Minutes(5);
+  placeholder.lifetime = absl::Hours(1);
+  PLUMB_ASSIGN_OR_RETURN(std::string placeholder_root,
+                         MakeCaCertificate(placeholder_key, placeholder));
+  opts.set_certificate_provider(
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(placeholder_root));
+  opts.watch_root_certs();
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::experimental::TlsCredentials(opts);
   if (creds == nullptr) return absl::InternalError("cannot create pinned TLS credentials");
   return creds;

@@ -78,7 +78,8 @@ std::vector<ResourceTypeDef> OtherTypes() {
         {"gid", K::kAccount},
         {"groups", K::kList},
         {"home", K::kPath},
-        {"shell", K::kString}}},
+        {"shell", K::kString},
+        {"managehome", K::kBool}}},
       {"group", false, {"present", "absent"}, "present", {{"ensure", K::kEnsure}, {"gid", K::kUint}}},
   };
 }

@@ -107,6 +107,8 @@ absl::Status CheckReport(const v1::Report& report) {
       CheckLength("report.catalog_digest", report.catalog_digest(), kMaxShortFieldBytes));
   PLUMB_RETURN_IF_ERROR(CheckLength("report.request_id", report.request_id(), kMaxShortFieldBytes));
   PLUMB_RETURN_IF_ERROR(CheckLength("report.truncated", report.truncated(), kMaxReportNoteBytes));
+  PLUMB_RETURN_IF_ERROR(
+      CheckLength("report.health.output", report.health().output(), kMaxHealthOutputBytes));
   PLUMB_RETURN_IF_ERROR(CheckCount("report.results", report.results_size(), kMaxResults));
   for (int i = 0; i < report.results_size(); ++i) {
     const v1::ResourceResult& r = report.results(i);

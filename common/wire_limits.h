@@ -51,6 +51,7 @@ inline constexpr size_t kMaxResults = kMaxResourceVersions;
 inline constexpr size_t kMaxResultMessageBytes = 64 * kKiB;
 inline constexpr size_t kMaxResultDiffBytes = 1 * kMiB;
 inline constexpr size_t kMaxReportNoteBytes = 1 * kKiB;
+inline constexpr size_t kMaxHealthOutputBytes = 4 * kKiB;  // report.health.output (its tail)
 
 // Number of parts of a dotted key: "os.id" is 2. Counts without splitting.
 size_t KeyDepth(const std::string& key);

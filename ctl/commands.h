@@ -44,6 +44,13 @@ int CmdRun(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 int CmdResources(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 // What a ref would change (FleetService.Plan); exit 0 no change, 2 changes, 1 errors.
 int CmdPlan(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+// Rollouts (rollout_commands.cc): `rollout status | pause | resume | abort | promote`.
+int CmdRollout(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+// `rollback [--to SHA] [--now]`.
+int CmdRollback(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+// `pin NODE... | --selector k=v --to SHA` and `unpin NODE... | --selector k=v`.
+int CmdPin(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
+int CmdUnpin(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 // Streams events, one line (or JSON object) each, until interrupted or --count N.
 int CmdWatch(v1::FleetService::StubInterface* stub, const CtlInvocation& inv);
 

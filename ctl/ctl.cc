@@ -34,6 +34,17 @@ fleet commands (talk to plumb-server):
                                               what a branch, tag or commit would change on
                                               each node (vs. its serving catalog or --from);
                                               exit 0 no change, 2 changes, 1 errors
+  rollout status                              the running (or last) rollout: revision, wave,
+                                              per-wave done/failed/pending/offline counts,
+                                              bake time left, why it halted
+  rollout pause|resume|abort                  stop starting waves / go on / serve the target
+                                              to no further node
+  rollout promote [--wave N]                  start the next wave (or wave N) now
+  rollback [--to SHA] [--now]                 serve an earlier good revision (default: the
+                                              one before the rollout's) through the rollout
+                                              policy, or with --now to every node at once
+  pin NODE... | --selector k=v,... --to SHA   keep nodes on a revision, whatever is served
+  unpin NODE... | --selector k=v,...          release pinned nodes
   token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']...
                [--node-glob GLOB]             a join token for plumb-agent enroll (printed once)
   node revoke NAME                            revoke a node's certificates, close its stream
@@ -66,7 +77,7 @@ const std::set<std::string>& KnownFlags() {
     "key",    "selector", "status", "limit", "node",       "label",      "fact",
     "nodes-from", "noop", "wait",   "timeout", "id",       "since",      "kind",
     "count",  "token",  "config",   "ttl",   "uses",       "node-glob",  "allow-label",
-    "to",     "from"};
+    "to",     "from",   "wave",     "now"};
   return *flags;
 }
 
@@ -97,7 +108,7 @@ int RunFleetCommand(const FleetCommand& run, const CommandLine& flags, const Ctl
 }  // namespace
 
 int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  auto flags = CommandLine::Parse(argc, argv, {"insecure", "help", "version", "noop"},
+  auto flags = CommandLine::Parse(argc, argv, {"insecure", "help", "version", "noop", "now"},
                                   {{"-o", "output"}, {"-h", "help"}});
   if (!flags.ok()) {
     err << "plumbctl: " << flags.status().message() << "\n";
@@ -141,7 +152,9 @@ int RunCtl(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       {"report", CmdReport},       {"revisions", CmdRevisions}, {"revision", CmdRevision},
       {"sync", CmdSync},           {"run", CmdRun},           {"resources", CmdResources},
       {"watch", CmdWatch},         {"token", CmdTokenCreate}, {"operator", CmdOperator},
-      {"plan", CmdPlan}};
+      {"plan", CmdPlan},           {"rollout", CmdRollout},   {"pin", CmdPin},
+      {"rollback", CmdRollback},
+      {"unpin", CmdUnpin}};
   auto it = kFleet.find(command);
   if (it == kFleet.end()) {
     err << "plumbctl: unknown command \"" << command << "\" (see plumbctl --help)\n";

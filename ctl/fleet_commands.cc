@@ -90,8 +90,9 @@ int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   Table t({"NAME", "STATUS", "APPLIED", "DESIRED", "LAST SEEN", "LABELS"});
   int64_t now = NowMs();
   for (const v1::Node& n : resp.nodes()) {
-    t.AddRow({n.name(), NodeStatusName(n.status()), ShortSha(n.applied_revision()),
-              ShortSha(n.desired_revision()), n.connected() ? "connected" : Ago(n.last_seen_unix_ms(), now),
+    std::string desired = ShortSha(n.desired_revision());
+    if (!n.pinned_revision().empty()) desired = ShortSha(n.pinned_revision()) + " (pinned)";
+    t.AddRow({n.name(), NodeStatusName(n.status()), ShortSha(n.applied_revision()), desired, n.connected() ? "connected" : Ago(n.last_seen_unix_ms(), now),
               JoinMap(n.labels())});
   }
   *inv.out << t.ToString();
@@ -117,6 +118,7 @@ int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   t.AddRow({"last seen", FormatUnixMs(n.last_seen_unix_ms())});
   t.AddRow({"desired revision", ShortSha(n.desired_revision())});
   t.AddRow({"applied revision", ShortSha(n.applied_revision())});
+  if (!n.pinned_revision().empty()) t.AddRow({"pinned to", ShortSha(n.pinned_revision())});
   t.AddRow({"last report", n.last_report_id().empty() ? "-" : n.last_report_id()});
   t.AddRow({"agent version", n.agent_version()});
   t.AddRow({"labels", JoinMap(n.labels())});
@@ -177,7 +179,14 @@ int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
            << " trigger " << TriggerName(r.trigger()) << (r.noop() ? " (noop)" : "") << "\n"
            << "started " << FormatUnixMs(r.started_unix_ms()) << ", took "
            << r.duration_us() / 1000 << " ms\n"
-           << (r.truncated().empty() ? "" : r.truncated() + "\n") << "\n";
+           << (r.truncated().empty() ? "" : r.truncated() + "\n");
+  if (r.has_health()) {
+    *inv.out << "health check: "
+             << (r.health().timed_out() ? std::string("timed out")
+                                        : absl::StrCat("exit ", r.health().exit_status()))
+             << (r.health().output().empty() ? "" : ": " + OneLine(r.health().output())) << "\n";
+  }
+  *inv.out << "\n";
   Table t({"RESOURCE", "OUTCOME", "MESSAGE"});
   for (const v1::ResourceResult& res : r.results()) {
     t.AddRow({res.id(), OutcomeName(res.outcome()), res.message()});

@@ -158,7 +158,7 @@ void PrintCatalogYaml(std::ostream& out, const NodeCompileResult& result) {
 void PrintRolloutPlan(std::ostream& out, const RolloutPolicy& policy,
                       const std::vector<NodeInputs>& nodes) {
   const MaxFailed& mf = policy.max_failed;
-  out << "rollout (not enforced yet, see docs/rollouts.md): " << policy.waves.size()
+  out << "rollout (docs/rollouts.md): " << policy.waves.size()
       << " wave(s), max_failed " << mf.value << (mf.is_percent ? "%" : "") << ", on_failure "
       << (policy.on_failure == RolloutPolicy::OnFailure::kRollback ? "rollback" : "halt");
   if (!policy.health_exec.empty()) {

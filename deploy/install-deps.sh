@@ -9,9 +9,13 @@ BUILD_PACKAGES=(
   libgit2-dev libsqlite3-dev libpq-dev libyaml-dev libssl-dev grpc-proto
   libgtest-dev libgmock-dev libbenchmark-dev
 )
+# postgresql-15: the PostgreSQL store tests; chromium, chromium-driver, python3-selenium: the
+# console's browser suite; debootstrap, systemd-container (systemd-nspawn), dpkg-dev, iproute2:
+# the host suite (tests/hosts/).
 TEST_PACKAGES=(python3 python3-grpcio python3-grpc-tools sqlite3 clang libclang-rt-14-dev prometheus
   postgresql-15
-  chromium chromium-driver python3-selenium)  # the last three: the console's browser suite
+  chromium chromium-driver python3-selenium
+  debootstrap systemd-container dpkg-dev iproute2)
 
 want=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" = "--with-tests" ]; then want+=("${TEST_PACKAGES[@]}"); fi

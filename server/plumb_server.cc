@@ -45,8 +45,18 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
       [hub] { hub->OnNewRevision(); }, s->events_.get(), s->metrics_.get());
   s->poller_->set_stale_after(config.nodes_stale_after);
   s->poller_->set_leadership(s->leadership_.get());
+  GitSource* git = s->git_.get();
+  s->live_ = std::make_unique<LiveRevisions>(
+      &s->builder_,
+      [git](const std::string& sha) -> absl::StatusOr<std::shared_ptr<const DesiredState>> {
+        PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git->TreeAt(sha));
+        return std::shared_ptr<const DesiredState>(DesiredState::Parse(*tree, sha));
+      });
+  s->rollout_ = std::make_unique<RolloutController>(s->store_.get(), &s->clock_, s->events_.get());
+  s->poller_->EnableRollouts(s->rollout_.get(), s->live_.get());
   absl::Status restored = s->poller_->Restore();
   if (!restored.ok()) LogWarning("cannot restore serving revision", {{"error", restored.message()}});
+  hub->EnableRollouts(s->rollout_.get(), s->live_.get());
 
   if (!config.insecure) {
     PLUMB_ASSIGN_OR_RETURN(s->security_,
@@ -58,9 +68,11 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->agent_service_ =
       std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_, s->security_.get(),
                                          &s->clock_);
+  s->agent_service_->set_live_revisions(s->live_.get());
   s->fleet_service_ = std::make_unique<FleetServiceImpl>(
       s->store_.get(), s->poller_.get(), s->hub_.get(), &s->runs_, s->events_.get());
   s->fleet_service_->set_security(s->security_.get());
+  s->fleet_service_->set_rollout(s->rollout_.get(), s->live_.get());
   s->planner_ = std::make_unique<Planner>(s->git_.get(), s->store_.get(), &s->clock_,
                                           config.nodes_stale_after);
   s->fleet_service_->set_planner(s->planner_.get());
@@ -140,6 +152,20 @@ void PlumbServer::RegisterCallbackMetrics() {
     }
     return out;
   });
+  RolloutController* rollout = rollout_.get();
+  r->AddGaugeCallback("plumb_rollout_wave",
+                      "1-based wave of the rollout in progress or paused (0 when none runs).",
+                      [rollout] {
+                        v1::RolloutStatus s = rollout->Status({});
+                        bool running = s.phase() == v1::ROLLOUT_PROGRESSING ||
+                                       s.phase() == v1::ROLLOUT_PAUSED;
+                        return running ? static_cast<double>(s.wave() + 1) : 0.0;
+                      });
+  r->AddGaugeCallback("plumb_rollouts_halted",
+                      "1 while the last rollout is halted or rolled back, else 0.", [rollout] {
+                        v1::RolloutPhase p = rollout->Status({}).phase();
+                        return p == v1::ROLLOUT_HALTED || p == v1::ROLLOUT_ROLLED_BACK ? 1.0 : 0.0;
+                      });
   r->AddGaugeCallback("plumb_revision_age_seconds",
                       "Seconds since the serving revision was fetched (0 before any is served).",
                       [poller, clock] {

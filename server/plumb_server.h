@@ -70,6 +70,8 @@ class PlumbServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<GitSource> git_;
   CatalogBuilder builder_;
+  std::unique_ptr<LiveRevisions> live_;        // revisions served besides builder_'s
+  std::unique_ptr<RolloutController> rollout_;
   RunTracker runs_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<Leadership> leadership_;  // before poller_: the poller reads it

@@ -42,6 +42,13 @@ struct ApplyEngine::Impl {
   }
 
   v1::ResourceResult ApplyOne(int index, const v1::Catalog& catalog, bool noop);
+  // Whether the staged writes must be in place before resource `index` runs: it is not a
+  // file, directory or symlink (an exec or a service may read any file), or it depends on or
+  // is notified by a resource whose write is staged.
+  bool NeedsCommit(int index, const v1::Catalog& catalog) const;
+  // Commits the staged writes; a file that could not be put in place becomes FAILED (so its
+  // dependents are skipped) and keeps its old content. Starts a new batch if `more`.
+  void CommitStaged(const v1::Catalog& catalog, v1::Report* report, bool more);
   v1::ResourceResult ApplyChecked(const v1::Resource& resource, Provider* provider,
                                   const std::vector<std::string>& notified_by, bool noop);
 
@@ -56,6 +63,10 @@ struct ApplyEngine::Impl {
   const ResourceGraph* graph = nullptr;
   std::vector<v1::ResourceOutcome> outcomes;
   std::vector<std::string> failed_cause;  // for a failed or skipped resource: the failed id
+  // Files written in the open batch, not in place yet: path -> resource index.
+  std::map<std::string, int> staged;
+  std::vector<bool> is_staged;   // by resource index
+  std::vector<int> result_of;    // by resource index: position of its result in the report
 };
 
 namespace {
@@ -170,6 +181,40 @@ v1::ResourceResult ApplyEngine::Impl::ApplyChecked(const v1::Resource& resource,
   return result;
 }
 
+bool ApplyEngine::Impl::NeedsCommit(int index, const v1::Catalog& catalog) const {
+  if (staged.empty()) return false;
+  const std::string& type = catalog.resources(index).type();
+  if (type != "file" && type != "directory" && type != "symlink") return true;
+  for (int dep : graph->dependencies(index)) {
+    if (is_staged[dep]) return true;
+  }
+  for (int source : graph->notifiers(index)) {
+    if (is_staged[source]) return true;
+  }
+  return false;
+}
+
+void ApplyEngine::Impl::CommitStaged(const v1::Catalog& catalog, v1::Report* report, bool more) {
+  for (const BatchFailure& failure : fs->CommitBatch()) {
+    auto it = staged.find(failure.path);
+    if (it == staged.end()) continue;  // written by no file resource of this run
+    const int index = it->second;
+    v1::ResourceResult* result = report->mutable_results(result_of[index]);
+    result->set_outcome(v1::FAILED);
+    result->set_message(absl::StrCat("new content written but not put in place: ",
+                                     failure.status.message()));
+    result->set_created(false);
+    result->clear_diff();
+    outcomes[index] = v1::FAILED;
+    failed_cause[index] = catalog.resources(index).id();
+    Log(LogLevel::kWarning, "resource",
+        {{"id", result->id()}, {"outcome", "FAILED"}, {"message", result->message()}});
+  }
+  for (const auto& [path, index] : staged) is_staged[index] = false;
+  staged.clear();
+  if (more) fs->BeginBatch();
+}
+
 ApplyEngine::ApplyEngine(Filesystem* fs, std::string root, BlobSource* blobs,
                          CommandRunner* runner, Clock* clock)
     : impl_(std::make_unique<Impl>(fs, std::move(root), blobs, runner, clock)) {}
@@ -189,11 +234,21 @@ v1::Report ApplyEngine::Run(const v1::Catalog& catalog, const RunOptions& option
   impl_->graph = &graph;
   impl_->outcomes.assign(catalog.resources_size(), v1::RESOURCE_OUTCOME_UNSPECIFIED);
   impl_->failed_cause.assign(catalog.resources_size(), "");
+  impl_->is_staged.assign(catalog.resources_size(), false);
+  impl_->result_of.assign(catalog.resources_size(), -1);
+  // Files are written in batches, made durable together (see Filesystem::BeginBatch).
+  if (!options.noop) impl_->fs->BeginBatch();
   for (int index : graph.order()) {
+    if (impl_->NeedsCommit(index, catalog)) impl_->CommitStaged(catalog, &report, true);
     const absl::Time t0 = impl_->clock->Now();
     v1::ResourceResult result = impl_->ApplyOne(index, catalog, options.noop);
     result.set_duration_us(absl::ToInt64Microseconds(impl_->clock->Now() - t0));
     impl_->outcomes[index] = result.outcome();
+    if (result.outcome() == v1::CHANGED) {
+      for (auto& [type, provider] : impl_->providers) {
+        provider->ObserveChange(catalog.resources(index));
+      }
+    }
     if (result.outcome() != v1::UNCHANGED) {
       // Messages never carry file content; diffs (which may) stay out of the log.
       Log(result.outcome() == v1::FAILED ? LogLevel::kWarning : LogLevel::kInfo, "resource",
@@ -201,8 +256,16 @@ v1::Report ApplyEngine::Run(const v1::Catalog& catalog, const RunOptions& option
            {"outcome", v1::ResourceOutcome_Name(result.outcome())},
            {"message", result.message()}});
     }
+    const v1::Resource& resource = catalog.resources(index);
+    if (!options.noop && result.outcome() == v1::CHANGED && resource.type() == "file") {
+      impl_->staged[resource.name()] = index;
+      impl_->is_staged[index] = true;
+    }
+    impl_->result_of[index] = report.results_size();
     *report.add_results() = std::move(result);
   }
+  // Nothing is reported before every write is durable and in place.
+  if (!options.noop) impl_->CommitStaged(catalog, &report, false);
   impl_->graph = nullptr;
   report.set_duration_us(absl::ToInt64Microseconds(impl_->clock->Now() - started));
   return report;

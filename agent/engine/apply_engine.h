@@ -19,6 +19,9 @@ class BlobSource {
   virtual ~BlobSource() = default;
   // NotFound if the blob is not available.
   virtual absl::StatusOr<std::string> Get(const std::string& digest) = 0;
+  // True if Get only returns content this process computed the digest of itself (a compile
+  // result), so that readers need not hash it again; false for anything read from disk.
+  virtual bool ContentVerified() const { return false; }
 };
 
 struct RunOptions {

@@ -14,8 +14,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "agent/host/parent_cache.h"
 #include "agent/host/rooted_path.h"
 #include "agent/host/system_error.h"
+#include "agent/host/write_batch.h"
 
 namespace plumb {
 namespace {
@@ -59,11 +61,10 @@ absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status SyncDirectory(int dir_fd, const std::string& path) {
+absl::Status SyncDirectory(SyncCalls* sync, int dir_fd, const std::string& path) {
   UniqueFd fd(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid() || fsync(fd.get()) != 0) {
-    return ErrnoError(errno, absl::StrCat("fsync directory of ", path));
-  }
+  int err = fd.valid() ? sync->SyncFile(fd.get()) : errno;
+  if (err != 0) return ErrnoError(err, absl::StrCat("fsync directory of ", path));
   return absl::OkStatus();
 }
 
@@ -154,13 +155,28 @@ absl::Status RemoveTreeAt(int dir_fd, const std::string& name, const std::string
   return absl::OkStatus();
 }
 
-// The real, root-confined filesystem. Thread-compatible (stateless apart from the root).
+// The real, root-confined filesystem. Thread-compatible (stateless apart from the root and an
+// open write batch).
 class RootedFilesystem : public Filesystem {
  public:
-  explicit RootedFilesystem(std::string root) : root_(std::move(root)) {}
+  RootedFilesystem(std::string root, SyncCalls* sync)
+      : root_(std::move(root)), sync_(sync != nullptr ? sync : &real_sync_) {}
+
+  void BeginBatch() override {
+    if (batch_ == nullptr) batch_ = std::make_unique<WriteBatch>(sync_);
+  }
+
+  std::vector<BatchFailure> CommitBatch() override {
+    if (batch_ == nullptr) return {};
+    batch_->Commit();
+    std::vector<BatchFailure> failures = batch_->TakeFailures();
+    batch_.reset();
+    parents_.Clear();
+    return failures;
+  }
 
   absl::StatusOr<FileStat> Stat(const std::string& path) override {
-    absl::StatusOr<ResolvedPath> r = ResolveUnderRoot(root_, path, false);
+    absl::StatusOr<ResolvedPath> r = Resolve(path, false);
     if (absl::IsNotFound(r.status())) return FileStat{};
     if (!r.ok()) return r.status();
     struct stat st;
@@ -172,7 +188,7 @@ class RootedFilesystem : public Filesystem {
   }
 
   absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) override {
-    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, false));
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, false));
     UniqueFd fd(
         openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) {
@@ -202,7 +218,7 @@ class RootedFilesystem : public Filesystem {
   }
 
   absl::StatusOr<std::string> ReadLink(const std::string& path) override {
-    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, false));
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, false));
     std::vector<char> buf(4096);
     ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), buf.data(), buf.size());
     if (n < 0) {
@@ -214,11 +230,12 @@ class RootedFilesystem : public Filesystem {
 
   absl::Status WriteFile(const std::string& path, absl::string_view content,
                          const FileMetadata& metadata) override {
-    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, true));
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, true));
     FileMetadata meta = metadata;
     struct stat st;
     if (fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(path + " is a directory");
+      if (S_ISLNK(st.st_mode)) parents_.Clear();  // a link on someone's way becomes a file
       if (S_ISREG(st.st_mode)) {
         if (!meta.mode) meta.mode = st.st_mode & 07777;
         if (!meta.uid) meta.uid = st.st_uid;
@@ -232,7 +249,16 @@ class RootedFilesystem : public Filesystem {
     if (!fd.valid()) return ErrnoError(errno, absl::StrCat("create temp file for ", path));
     absl::Status status = WriteAll(fd.get(), content, path);
     if (status.ok()) status = ApplyMetadataFd(fd.get(), meta, path);
-    if (status.ok() && fsync(fd.get()) != 0) status = ErrnoError(errno, "fsync " + path);
+    if (status.ok() && batch_ != nullptr) {
+      // Synced and renamed by CommitBatch, together with the others.
+      fd.Reset();
+      status = batch_->Stage(r.parent.get(), temp, r.name, path);
+      if (!status.ok()) unlinkat(r.parent.get(), temp.c_str(), 0);
+      return status;
+    }
+    if (status.ok()) {
+      if (int err = sync_->SyncFile(fd.get()); err != 0) status = ErrnoError(err, "fsync " + path);
+    }
     fd.Reset();
     if (status.ok() &&
         renameat(r.parent.get(), temp.c_str(), r.parent.get(), r.name.c_str()) != 0) {
@@ -242,11 +268,11 @@ class RootedFilesystem : public Filesystem {
       unlinkat(r.parent.get(), temp.c_str(), 0);
       return status;
     }
-    return SyncDirectory(r.parent.get(), path);
+    return SyncDirectory(sync_, r.parent.get(), path);
   }
 
   absl::Status MakeDirectory(const std::string& path, const FileMetadata& metadata) override {
-    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, true));
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, true));
     if (mkdirat(r.parent.get(), r.name.c_str(), 0700) != 0) {
       return ErrnoError(errno, absl::StrCat("mkdir ", path));
     }
@@ -256,11 +282,12 @@ class RootedFilesystem : public Filesystem {
         openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return ErrnoError(errno, absl::StrCat("open ", path));
     PLUMB_RETURN_IF_ERROR(ApplyMetadataFd(fd.get(), meta, path));
-    return SyncDirectory(r.parent.get(), path);
+    return SyncDirectory(sync_, r.parent.get(), path);
   }
 
   absl::Status MakeSymlink(const std::string& path, const std::string& target) override {
-    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, true));
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, true));
+    parents_.Clear();  // the link may be on the way to a cached parent
     struct stat st;
     if (fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISDIR(st.st_mode)) {
@@ -275,11 +302,11 @@ class RootedFilesystem : public Filesystem {
       unlinkat(r.parent.get(), temp.c_str(), 0);
       return status;
     }
-    return SyncDirectory(r.parent.get(), path);
+    return SyncDirectory(sync_, r.parent.get(), path);
   }
 
   absl::Status SetMetadata(const std::string& path, const FileMetadata& metadata) override {
-    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, ResolveUnderRoot(root_, path, false));
+    PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, false));
     PLUMB_ASSIGN_OR_RETURN(struct stat st, StatAt(r.parent.get(), r.name, path));
     if (S_ISLNK(st.st_mode)) {
       if (!metadata.uid && !metadata.gid) return absl::OkStatus();
@@ -300,7 +327,8 @@ class RootedFilesystem : public Filesystem {
   }
 
   absl::Status Remove(const std::string& path) override {
-    absl::StatusOr<ResolvedPath> r = ResolveUnderRoot(root_, path, false);
+    absl::StatusOr<ResolvedPath> r = Resolve(path, false);
+    parents_.Clear();
     if (absl::IsNotFound(r.status())) return absl::OkStatus();
     if (!r.ok()) return r.status();
     struct stat st;
@@ -311,11 +339,12 @@ class RootedFilesystem : public Filesystem {
     if (unlinkat(r->parent.get(), r->name.c_str(), flags) != 0) {
       return ErrnoError(errno, absl::StrCat("remove ", path));
     }
-    return SyncDirectory(r->parent.get(), path);
+    return SyncDirectory(sync_, r->parent.get(), path);
   }
 
   absl::Status RemoveTree(const std::string& path) override {
-    absl::StatusOr<ResolvedPath> r = ResolveUnderRoot(root_, path, false);
+    absl::StatusOr<ResolvedPath> r = Resolve(path, false);
+    parents_.Clear();
     if (absl::IsNotFound(r.status())) return absl::OkStatus();
     if (!r.ok()) return r.status();
     struct stat parent;
@@ -358,13 +387,26 @@ class RootedFilesystem : public Filesystem {
   }
 
  private:
+  // Reuses resolved parent directories while a batch is open (see ParentCache).
+  absl::StatusOr<ResolvedPath> Resolve(const std::string& path, bool create_parents) {
+    if (batch_ == nullptr) return ResolveUnderRoot(root_, path, create_parents);
+    return parents_.Resolve(root_, path, create_parents);
+  }
+
   const std::string root_;
+  ParentCache parents_;  // only used, and cleared at its end, while batch_ is open
+  SyncCalls real_sync_;
+  SyncCalls* const sync_;  // real_sync_ unless a test gave one
+  std::unique_ptr<WriteBatch> batch_;  // between BeginBatch and CommitBatch
 };
 
 }  // namespace
 
-std::unique_ptr<Filesystem> NewRootedFilesystem(std::string root) {
-  return std::make_unique<RootedFilesystem>(std::move(root));
+int SyncCalls::SyncFilesystem(int fd) { return syncfs(fd) == 0 ? 0 : errno; }
+int SyncCalls::SyncFile(int fd) { return fsync(fd) == 0 ? 0 : errno; }
+
+std::unique_ptr<Filesystem> NewRootedFilesystem(std::string root, SyncCalls* sync) {
+  return std::make_unique<RootedFilesystem>(std::move(root), sync);
 }
 
 }  // namespace plumb

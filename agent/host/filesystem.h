@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -35,6 +36,12 @@ struct FileMetadata {
   std::optional<uint32_t> gid;
 };
 
+// A staged write that CommitBatch could not put in place, and why.
+struct BatchFailure {
+  std::string path;
+  absl::Status status;
+};
+
 // Filesystem operations on managed paths. A managed path is absolute ("/etc/motd"), has no
 // ".." component, and is resolved under the root: symlinks in the parent directories are
 // followed only while they stay inside the root (PermissionDenied otherwise); the final
@@ -54,11 +61,26 @@ class Filesystem {
   virtual absl::StatusOr<std::string> ReadLink(const std::string& path) = 0;
 
   // Atomically creates or replaces `path` with a regular file: temp file in the same
-  // directory, content, metadata, fsync, rename, fsync of the directory. Unset metadata is
+  // directory, content, metadata, fsync, rename, fsync of the directory (inside a batch the
+  // sync and rename wait for CommitBatch, see BeginBatch). Unset metadata is
   // taken from the regular file being replaced, else mode 0644 and the agent's owner. Missing
   // parent directories are created (0755). Fails on a directory.
   virtual absl::Status WriteFile(const std::string& path, absl::string_view content,
                                  const FileMetadata& metadata) = 0;
+
+  // Durable writes in bulk (a run writing thousands of files pays one sync, not two per file).
+  // After BeginBatch, WriteFile writes content and metadata to a temp file next to the path
+  // and returns without syncing or renaming it: the path keeps its old content, and a
+  // caller must not read it back before CommitBatch. CommitBatch syncs every staged temp file
+  // (one syncfs per filesystem), renames each into place, syncs each parent directory once,
+  // and ends the batch; a power cut at any point leaves each path with its old or its new
+  // content, never a torn one. Returns the staged paths it could not put in place (a failed
+  // sync fails every path of that filesystem and removes their temp files). The other
+  // operations stay immediate. A batch may commit early on its own (many directories); its
+  // failures are still returned by CommitBatch.
+  virtual void BeginBatch() {}
+  virtual std::vector<BatchFailure> CommitBatch() { return {}; }
+
   // Creates a directory (and missing parents, 0755) with `metadata` (mode default 0755).
   virtual absl::Status MakeDirectory(const std::string& path, const FileMetadata& metadata) = 0;
   // Atomically creates or replaces (anything but a directory) `path` with a symlink.
@@ -83,8 +105,19 @@ class Filesystem {
   virtual absl::StatusOr<std::string> HostPath(const std::string& path) = 0;
 };
 
+// How the real filesystem makes data durable: syncfs(2) and fsync(2). Tests substitute one to
+// see what is on disk at the moment of a sync, or to make a sync fail. Thread-compatible.
+class SyncCalls {
+ public:
+  virtual ~SyncCalls() = default;
+  // Each returns 0, or the errno value of the failure.
+  virtual int SyncFilesystem(int fd);  // syncfs(fd)
+  virtual int SyncFile(int fd);        // fsync(fd), also of directories
+};
+
 // The real filesystem under `root` ("/" in production). The root is opened on every
-// operation, so it may be created after construction.
-std::unique_ptr<Filesystem> NewRootedFilesystem(std::string root);
+// operation, so it may be created after construction. `sync` (not owned, outlives the
+// filesystem) defaults to the real system calls.
+std::unique_ptr<Filesystem> NewRootedFilesystem(std::string root, SyncCalls* sync = nullptr);
 
 }  // namespace plumb

@@ -13,6 +13,11 @@ namespace {
 
 constexpr absl::Duration kQueryTimeout = absl::Minutes(1);
 constexpr absl::Duration kAptTimeout = absl::Minutes(30);
+// How long apt-get waits for the dpkg lock another apt or dpkg run holds (unattended-upgrades
+// at boot, an operator's apt-get) before giving up; apt polls the lock itself
+// (DPkg::Lock::Timeout, apt >= 1.9.11, Debian 11+). Without it apt-get fails at once with
+// "Could not get lock /var/lib/dpkg/lock-frontend".
+constexpr int kDpkgLockWaitSeconds = 300;
 
 absl::StatusOr<std::string> EnsureOf(const v1::Resource& resource) {
   AttributeReader attrs(resource);
@@ -105,7 +110,8 @@ absl::StatusOr<ChangeResult> PackageProvider::Apply(const v1::Resource& resource
   Command apt;
   apt.env["DEBIAN_FRONTEND"] = "noninteractive";
   apt.timeout = kAptTimeout;
-  apt.argv = {"apt-get", "-y", "-q"};
+  apt.argv = {"apt-get", "-y", "-q", "-o",
+              absl::StrCat("DPkg::Lock::Timeout=", kDpkgLockWaitSeconds)};
   std::string done;
   if (ensure == "absent" || ensure == "purged") {
     apt.argv.push_back(ensure == "absent" ? "remove" : "purge");

@@ -16,7 +16,8 @@ struct PackageSpec {
 absl::StatusOr<PackageSpec> ParsePackageSpec(AttributeReader& attrs);
 
 // ensure: present (or installed), absent, purged, or a version to pin ("1.2-3"). Installs
-// with apt-get under DEBIAN_FRONTEND=noninteractive, keeping existing config files.
+// with apt-get under DEBIAN_FRONTEND=noninteractive, keeping existing config files; apt-get
+// waits up to 5 minutes for a dpkg lock held by another apt run before failing.
 // Thread-compatible.
 class PackageProvider : public Provider {
  public:

@@ -53,6 +53,11 @@ class Provider {
   virtual absl::StatusOr<ChangeResult> Refresh(const v1::Resource& resource) {
     return ChangeResult{false, ""};
   }
+
+  // Told by the engine of every resource a (non-noop) run changed, of any type, right after
+  // it changed and before the resources ordered after it are checked: a provider whose host
+  // state depends on other resources (systemd reading unit files) notes it. Default: ignored.
+  virtual void ObserveChange(const v1::Resource& changed) {}
 };
 
 class Filesystem;  // agent/host/filesystem.h

@@ -26,8 +26,8 @@ absl::Status Named(absl::string_view name, const absl::Status& status) {
 
 }  // namespace
 
-AttributeReader::AttributeReader(const v1::Resource& resource)
-    : resource_(resource), type_(FindResourceType(resource.type())) {}
+AttributeReader::AttributeReader(const v1::Resource& resource, bool record_reads)
+    : resource_(resource), type_(FindResourceType(resource.type())), record_reads_(record_reads) {}
 
 absl::StatusOr<const AttributeDef*> AttributeReader::Declared(
     absl::string_view name, std::initializer_list<AttributeKind> kinds) {

@@ -22,13 +22,14 @@ namespace plumb {
 // Reads one resource's attributes as common/resource_types.h types them. Every read names an
 // attribute the registry declares for the resource's type, with a kind it declares; anything
 // else is an Internal error (a provider reading what no repository can write is a bug, caught
-// by its tests). Each read is recorded with the typed value seen, so
-// tests/agent/attribute_walk_test.cc can tell that a provider reads every declared attribute.
+// by its tests). With `record_reads`, each read is recorded with the typed value seen, so
+// tests/agent/attribute_walk_test.cc can tell that a provider reads every declared attribute;
+// providers leave it off (recording was a quarter of a converged file's check).
 // Unset attributes read as their fallback. Thread-compatible.
 class AttributeReader {
  public:
   // `resource` is not owned and must outlive the reader.
-  explicit AttributeReader(const v1::Resource& resource);
+  explicit AttributeReader(const v1::Resource& resource, bool record_reads = false);
 
   const v1::Resource& resource() const { return resource_; }
 
@@ -52,7 +53,8 @@ class AttributeReader {
   // compiled to; "" when the content is not managed.
   absl::StatusOr<std::string> ContentDigest();
 
-  // Attribute name -> the typed value read, rendered ("0750", "true", "90s", "a,b").
+  // Attribute name -> the typed value read, rendered ("0750", "true", "90s", "a,b"); empty
+  // unless constructed with `record_reads`.
   const std::map<std::string, std::string>& read() const { return read_; }
 
  private:
@@ -61,10 +63,13 @@ class AttributeReader {
                                                std::initializer_list<AttributeKind> kinds);
   // The wire value of a kAttributes attribute, nullptr when unset.
   const v1::Value* Find(absl::string_view name) const;
-  void Record(absl::string_view name, std::string typed) { read_[std::string(name)] = typed; }
+  void Record(absl::string_view name, std::string typed) {
+    if (record_reads_) read_[std::string(name)] = std::move(typed);
+  }
 
   const v1::Resource& resource_;
   const ResourceTypeDef* type_;  // nullptr for an unknown type: every read fails
+  const bool record_reads_;
   std::map<std::string, std::string> read_;
 };
 

@@ -4,8 +4,10 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/providers/resource_attributes.h"
 #include "common/status_macros.h"
 
@@ -20,6 +22,18 @@ Command SystemctlCommand(const std::string& verb, const std::string& unit) {
   command.timeout = kSystemctlTimeout;
   return command;
 }
+
+// Asks systemd whether `unit`'s files changed on disk since it loaded them.
+Command ShowNeedDaemonReloadCommand(const std::string& unit) {
+  Command command;
+  command.argv = {"systemctl", "show", "--property=NeedDaemonReload", "--", unit};
+  command.timeout = kSystemctlTimeout;
+  return command;
+}
+
+// Where systemd reads system unit files and their drop-in directories.
+constexpr const char* kUnitDirectories[] = {"/etc/systemd/system/", "/run/systemd/system/",
+                                            "/lib/systemd/system/", "/usr/lib/systemd/system/"};
 
 }  // namespace
 
@@ -66,6 +80,40 @@ absl::Status ServiceProvider::Systemctl(const std::string& verb, const std::stri
   return absl::OkStatus();
 }
 
+void ServiceProvider::ObserveChange(const v1::Resource& changed) {
+  if (changed.type() != "file" && changed.type() != "symlink" && changed.type() != "directory") {
+    return;
+  }
+  for (const char* directory : kUnitDirectories) {
+    if (absl::StartsWith(changed.name(), directory)) unit_files_changed_ = true;
+  }
+}
+
+absl::Status ServiceProvider::ReloadIfUnitChanged(const std::string& unit) {
+  bool reload = unit_files_changed_;
+  if (!reload) {
+    absl::StatusOr<CommandResult> shown = runner_->Run(ShowNeedDaemonReloadCommand(unit));
+    // An old or fake systemctl that cannot say: start as before (systemd warns in its log).
+    if (shown.ok() && shown->success()) {
+      for (absl::string_view line : absl::StrSplit(shown->stdout_text, '\n')) {
+        if (absl::StripAsciiWhitespace(line) == "NeedDaemonReload=yes") reload = true;
+      }
+    }
+  }
+  if (!reload) return absl::OkStatus();
+  Command daemon_reload;
+  daemon_reload.argv = {"systemctl", "daemon-reload"};
+  daemon_reload.timeout = kSystemctlTimeout;
+  absl::StatusOr<std::string> output = RunForOutput(runner_, daemon_reload);
+  if (!output.ok()) {
+    return absl::Status(output.status().code(),
+                        absl::StrCat("systemctl daemon-reload (unit files of ", unit,
+                                     " changed): ", output.status().message()));
+  }
+  unit_files_changed_ = false;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<CheckResult> ServiceProvider::Check(const v1::Resource& resource) {
   PLUMB_ASSIGN_OR_RETURN(Spec spec, SpecOf(resource));
   PLUMB_ASSIGN_OR_RETURN(State state, Query(resource, spec));
@@ -93,6 +141,7 @@ absl::StatusOr<ChangeResult> ServiceProvider::Apply(const v1::Resource& resource
     done.push_back(*spec.enabled ? "enabled" : "disabled");
   }
   if (spec.running.has_value() && *spec.running != state.active) {
+    if (*spec.running) PLUMB_RETURN_IF_ERROR(ReloadIfUnitChanged(resource.name()));
     PLUMB_RETURN_IF_ERROR(Systemctl(*spec.running ? "start" : "stop", resource.name()));
     done.push_back(*spec.running ? "started" : "stopped");
   }
@@ -108,6 +157,7 @@ absl::StatusOr<ChangeResult> ServiceProvider::Refresh(const v1::Resource& resour
     PLUMB_ASSIGN_OR_RETURN(State state, Query(resource, Spec{}));
     if (!state.active) return ChangeResult{false, ""};
   }
+  PLUMB_RETURN_IF_ERROR(ReloadIfUnitChanged(resource.name()));
   PLUMB_RETURN_IF_ERROR(Systemctl("restart", resource.name()));
   return ChangeResult{true, "restarted"};
 }

@@ -73,6 +73,7 @@ absl::StatusOr<UserSpec> ParseUserSpec(AttributeReader& attrs) {
   PLUMB_ASSIGN_OR_RETURN(spec.groups, attrs.List("groups"));
   PLUMB_ASSIGN_OR_RETURN(spec.home, attrs.String("home"));
   PLUMB_ASSIGN_OR_RETURN(spec.shell, attrs.String("shell"));
+  PLUMB_ASSIGN_OR_RETURN(spec.managehome, attrs.Bool("managehome", false));
   return spec;
 }
 
@@ -88,6 +89,7 @@ absl::StatusOr<GroupSpec> ParseGroupSpec(AttributeReader& attrs) {
 struct UserProvider::Plan {
   bool want_present = true;
   bool exists = false;
+  bool managehome = false;
   std::vector<std::string> changes;  // for the report
   std::vector<std::string> options;  // for useradd / usermod
 };
@@ -144,7 +146,53 @@ absl::StatusOr<UserProvider::Plan> UserProvider::PlanFor(const v1::Resource& res
     plan.options.push_back("-G");
     plan.options.push_back(absl::StrJoin(missing, ","));
   }
+  plan.managehome = spec.managehome;
+  if (plan.exists && spec.managehome) {
+    PLUMB_ASSIGN_OR_RETURN(HomeState state, CheckHome(home.empty() ? (*entry)[5] : home,
+                                                      uid.empty() ? (*entry)[2] : uid,
+                                                      gid.empty() ? (*entry)[3] : gid));
+    if (!state.change.empty()) plan.changes.push_back(state.change);
+  }
   return plan;
+}
+
+absl::StatusOr<UserProvider::HomeState> UserProvider::CheckHome(const std::string& home,
+                                                                const std::string& uid,
+                                                                const std::string& gid) {
+  if (home.empty() || home[0] != '/') {
+    return absl::FailedPreconditionError(
+        absl::StrCat("managehome: the account's home \"", home, "\" is not an absolute path"));
+  }
+  HomeState state;
+  PLUMB_ASSIGN_OR_RETURN(CommandResult owner,
+                         runner_->Run(Cmd({"stat", "-L", "-c", "%u:%g", "--", home})));
+  if (!owner.success()) {
+    state.missing = true;
+    state.change = absl::StrCat("home ", home, " missing, to be created");
+    return state;
+  }
+  std::string current(absl::StripAsciiWhitespace(owner.stdout_text));
+  std::string wanted = absl::StrCat(uid, ":", gid);
+  // A group named but not created yet: compare by uid alone until it exists.
+  bool owned = current == wanted || (!IsNumber(gid) && current.substr(0, current.find(':')) == uid);
+  if (!owned) state.change = absl::StrCat("home ", home, " owned by ", current, ", not ", wanted);
+  return state;
+}
+
+absl::StatusOr<std::string> UserProvider::ManageHome(const std::string& name) {
+  PLUMB_ASSIGN_OR_RETURN(auto entry, Getent(runner_, "passwd", name));
+  if (!entry.has_value() || entry->size() < 7) {
+    return absl::FailedPreconditionError(absl::StrCat("user ", name, " missing after useradd"));
+  }
+  const std::string &uid = (*entry)[2], &gid = (*entry)[3], &home = (*entry)[5];
+  PLUMB_ASSIGN_OR_RETURN(HomeState state, CheckHome(home, uid, gid));
+  if (state.change.empty()) return std::string();
+  if (state.missing) {
+    PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, {"mkdir", "-p", "-m", "0755", "--", home}));
+  }
+  PLUMB_RETURN_IF_ERROR(
+      RunAccountCommand(runner_, {"chown", absl::StrCat(uid, ":", gid), "--", home}));
+  return absl::StrCat("home ", home, state.missing ? " created" : " chowned");
 }
 
 absl::StatusOr<CheckResult> UserProvider::Check(const v1::Resource& resource) {
@@ -170,11 +218,17 @@ absl::StatusOr<ChangeResult> UserProvider::Apply(const v1::Resource& resource,
     PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, {"userdel", name}));
     return ChangeResult{true, "removed"};
   }
-  if (plan.exists && plan.options.empty()) return ChangeResult{false, ""};
-  std::vector<std::string> argv = {plan.exists ? "usermod" : "useradd"};
-  argv.insert(argv.end(), plan.options.begin(), plan.options.end());
-  argv.push_back(name);
-  PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, argv));
+  if (plan.exists && plan.changes.empty() && plan.options.empty()) return ChangeResult{false, ""};
+  if (!plan.exists || !plan.options.empty()) {
+    std::vector<std::string> argv = {plan.exists ? "usermod" : "useradd"};
+    argv.insert(argv.end(), plan.options.begin(), plan.options.end());
+    argv.push_back(name);
+    PLUMB_RETURN_IF_ERROR(RunAccountCommand(runner_, argv));
+  }
+  if (plan.managehome) {
+    PLUMB_ASSIGN_OR_RETURN(std::string home_done, ManageHome(name));
+    if (!plan.exists && !home_done.empty()) return ChangeResult{true, "created, " + home_done};
+  }
   return ChangeResult{true, plan.exists ? absl::StrJoin(plan.changes, "; ") : "created"};
 }
 

@@ -18,6 +18,7 @@ struct UserSpec {
   std::vector<std::string> groups;
   std::string home;
   std::string shell;
+  bool managehome = false;  // create the home directory and keep it owned by the user
 };
 // Reads every attribute common/resource_types.cc declares for a user.
 absl::StatusOr<UserSpec> ParseUserSpec(AttributeReader& attrs);
@@ -31,8 +32,10 @@ struct GroupSpec {
 absl::StatusOr<GroupSpec> ParseGroupSpec(AttributeReader& attrs);
 
 // user: ensure present|absent, uid, gid (number or group name), groups (supplementary; the
-// user must be in at least these, others are left alone), home, shell. Home directories are
-// not created. Thread-compatible.
+// user must be in at least these, others are left alone), home, shell, managehome (when true,
+// the home directory — `home`, or the account's — is created mode 0755 if missing and chowned
+// to the user and its primary group if owned by anyone else; /etc/skel is not copied).
+// Thread-compatible.
 class UserProvider : public Provider {
  public:
   // `runner` is not owned and must outlive the provider.
@@ -46,6 +49,15 @@ class UserProvider : public Provider {
   // What differs between the resource and the account; `missing` when there is none.
   struct Plan;
   absl::StatusOr<Plan> PlanFor(const v1::Resource& resource);
+  // What a managed home directory needs.
+  struct HomeState {
+    bool missing = false;
+    std::string change;  // for the report; "" when it is there and owned by uid:gid
+  };
+  absl::StatusOr<HomeState> CheckHome(const std::string& home, const std::string& uid,
+                                      const std::string& gid);
+  // Creates and chowns the home directory of the account `name` as it is now.
+  absl::StatusOr<std::string> ManageHome(const std::string& name);
 
   CommandRunner* runner_;
 };

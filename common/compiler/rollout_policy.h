@@ -3,7 +3,7 @@
 // The `rollout:` policy of plumb.yaml, parsed and validated by the compiler (the parser is
 // compile::ParseRolloutPolicy in desired_state_model.h; the format is in
 // docs/repository-format.md, the meaning in docs/rollouts.md). Which wave a node is in:
-// common/compiler/rollout_waves.h. The server does not stage revisions by it yet.
+// common/compiler/rollout_waves.h. The server enforces it: server/rollout/rollout_controller.h.
 
 #include <cstdint>
 #include <map>

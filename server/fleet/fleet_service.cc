@@ -15,6 +15,9 @@ grpc::Status FleetServiceImpl::ListNodes(grpc::ServerContext*, const v1::ListNod
   auto nodes = store_->ListNodes({req->selector().begin(), req->selector().end()}, req->status());
   if (!nodes.ok()) return ToGrpcStatus(nodes.status());
   for (v1::Node& n : *nodes) *resp->add_nodes() = std::move(n);
+  std::vector<v1::Node*> filled;
+  for (v1::Node& n : *resp->mutable_nodes()) filled.push_back(&n);
+  FillPins(store_, filled);
   return grpc::Status::OK;
 }
 
@@ -23,6 +26,7 @@ grpc::Status FleetServiceImpl::GetNode(grpc::ServerContext*, const v1::GetNodeRe
   auto node = store_->GetNode(req->name());
   if (!node.ok()) return ToGrpcStatus(node.status());
   *resp = std::move(*node);
+  FillPins(store_, {resp});
   if (resp->last_report_id().empty()) return grpc::Status::OK;
   // The last run, for "which hosts are failing, on what": absent if retention pruned it.
   auto report = store_->GetReport(resp->last_report_id());

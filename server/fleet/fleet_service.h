@@ -59,6 +59,22 @@ class FleetServiceImpl
   // What a ref would change (plan.h); UNIMPLEMENTED without set_planner().
   grpc::Status Plan(grpc::ServerContext*, const v1::PlanRequest* req,
                     v1::PlanResponse* resp) override;
+  // Rollouts (fleet_rollouts.cc); UNIMPLEMENTED without set_rollout().
+  grpc::Status GetRolloutStatus(grpc::ServerContext*, const v1::GetRolloutStatusRequest* req,
+                                v1::RolloutStatus* resp) override;
+  grpc::Status ControlRollout(grpc::ServerContext*, const v1::ControlRolloutRequest* req,
+                              v1::RolloutStatus* resp) override;
+  grpc::Status Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+                        v1::RollbackResponse* resp) override;
+  grpc::Status Pin(grpc::ServerContext*, const v1::PinRequest* req,
+                   v1::PinResponse* resp) override;
+  grpc::Status Unpin(grpc::ServerContext*, const v1::UnpinRequest* req,
+                     v1::PinResponse* resp) override;
+  // Neither is owned; both must outlive the gRPC server.
+  void set_rollout(RolloutController* rollout, LiveRevisions* live) {
+    rollout_ = rollout;
+    live_ = live;
+  }
   // `planner` is not owned and must outlive the gRPC server.
   void set_planner(Planner* planner) { planner_ = planner; }
   // `security` is not owned and must outlive the gRPC server; null with --insecure.
@@ -72,6 +88,17 @@ class FleetServiceImpl
   EventBus* const events_;
   ServerSecurity* security_ = nullptr;
   Planner* planner_ = nullptr;
+  RolloutController* rollout_ = nullptr;
+  LiveRevisions* live_ = nullptr;
+  // The nodes a Pin/Unpin names: `nodes` and those matching a non-empty `selector`.
+  absl::StatusOr<std::vector<std::string>> PinTargets(
+      const google::protobuf::RepeatedPtrField<std::string>& nodes,
+      const google::protobuf::Map<std::string, std::string>& selector);
+  // Hands the stored pins to the controller and re-offers catalogs.
+  absl::Status ReloadPins();
 };
+
+// Sets Node.pinned_revision from the stored pins (ListNodes, GetNode).
+void FillPins(Store* store, std::vector<v1::Node*> nodes);
 
 }  // namespace plumb

@@ -1,6 +1,7 @@
 #include "server/git/revision_poller.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -26,6 +27,7 @@ absl::Status RevisionPoller::Restore() {
     return absl::DataLossError(absl::StrCat("serving revision ", sha, " no longer compiles"));
   }
   builder_->SetDesiredState(std::move(state));
+  PLUMB_RETURN_IF_ERROR(RestoreRollout(sha));
   absl::StatusOr<v1::Revision> rev = store_->GetRevision(sha);
   if (rev.ok()) {
     absl::MutexLock lock(&mu_);
@@ -34,6 +36,21 @@ absl::Status RevisionPoller::Restore() {
   absl::MutexLock lock(&sync_mu_);
   last_evaluated_ = sha;
   LogInfo("serving restored revision", {{"rev", sha.substr(0, 12)}});
+  return absl::OkStatus();
+}
+
+absl::Status RevisionPoller::RestoreRollout(const std::string& sha) {
+  if (rollout_ == nullptr) return absl::OkStatus();
+  PLUMB_RETURN_IF_ERROR(rollout_->Restore());
+  std::set<std::string> needed = rollout_->live_revisions();
+  needed.erase(sha);  // the newest: builder_ serves it
+  for (const std::string& stable : needed) {
+    absl::Status live = live_->Ensure(stable);
+    if (!live.ok()) {
+      LogError("a revision served besides the newest cannot be loaded; its nodes get none",
+               {{"rev", stable.substr(0, 12)}, {"error", live.message()}});
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -123,6 +140,9 @@ absl::StatusOr<v1::Revision> RevisionPoller::Follow() {
     return absl::DataLossError(absl::StrCat("serving revision ", sha, " does not compile here"));
   }
   builder_->SetDesiredState(std::move(state));  // compiled per node on demand, deterministic
+  // The leader's rollout state as stored with the revision (each replica then advances its copy
+  // with its own agents' reports: not coordinated across replicas yet, docs/postgresql.md).
+  PLUMB_RETURN_IF_ERROR(RestoreRollout(sha));
   last_evaluated_ = sha;
   {
     absl::MutexLock lock(&mu_);
@@ -204,6 +224,25 @@ absl::Status RevisionPoller::Validate(const DesiredState& state,
   return absl::OkStatus();
 }
 
+void RevisionPoller::StartRollout(const v1::Revision& rev,
+                                  const std::shared_ptr<const DesiredState>& before) {
+  std::string before_sha = before != nullptr ? before->revision() : "";
+  std::string stable = rollout_->BaseRevision(before_sha);
+  const v1::RolloutPolicy* policy = rev.has_rollout() ? &rev.rollout() : nullptr;
+  if (policy != nullptr && !stable.empty()) {
+    absl::Status live = live_->Ensure(stable, stable == before_sha ? before : nullptr);
+    if (!live.ok()) {
+      LogError("rollout: the previous revision cannot be served; serving the new one to all",
+               {{"rev", stable.substr(0, 12)}, {"error", live.message()}});
+      policy = nullptr;
+    }
+  }
+  stable = rollout_->OnNewRevision(rev.sha(), before_sha, policy);
+  std::set<std::string> keep = rollout_->live_revisions();
+  keep.erase(rev.sha());  // the newest: builder_ serves it
+  live_->Retain(keep);
+}
+
 absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) {
   absl::Time start = clock_->Now();
   v1::Revision rev;
@@ -214,7 +253,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(commit.sha));
   std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, commit.sha);
   std::vector<CompileError> errors = state->errors();
-  // Recorded for the rollout machinery to come; nothing stages revisions by it yet.
+  // Staged by the rollout controller (StartRollout), when the server enables rollouts.
   if (state->rollout() != nullptr) {
     *rev.mutable_rollout() = RolloutPolicyToProto(*state->rollout());
   }
@@ -240,6 +279,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
     return rev;
   }
   PLUMB_RETURN_IF_ERROR(store_->SetServingRevision(commit.sha));
+  if (rollout_ != nullptr) StartRollout(rev, builder_->desired_state());
   builder_->SetDesiredState(std::move(state), std::move(compiled));
   rev.set_serving(true);
   {

@@ -22,6 +22,8 @@
 #include "server/git/git_source.h"
 #include "server/http/server_metrics.h"
 #include "server/store/leadership.h"
+#include "server/rollout/live_revisions.h"
+#include "server/rollout/rollout_controller.h"
 #include "server/store/store.h"
 
 namespace plumb {
@@ -43,7 +45,15 @@ class RevisionPoller {
                  EventBus* events = nullptr, ServerMetrics* metrics = nullptr);
   ~RevisionPoller();
 
-  // Loads the last served revision from the store (so a restarted server serves at once).
+  // New revisions go through `rollout` (docs/rollouts.md); `live` keeps the previous good
+  // revision buildable while a rollout needs it. Not owned; set before Restore().
+  void EnableRollouts(RolloutController* rollout, LiveRevisions* live) {
+    rollout_ = rollout;
+    live_ = live;
+  }
+
+  // Loads the last served revision from the store (so a restarted server serves at once), and
+  // the rollout state with the revision it still serves besides.
   absl::Status Restore();
   // Starts the poll loop (first fetch immediately).
   void Start();
@@ -82,6 +92,8 @@ class RevisionPoller {
   // Compiles `sha` and records it; serves it unless it has repository errors.
   absl::StatusOr<v1::Revision> Evaluate(const CommitInfo& commit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Loads the stored rollout state and the revisions it serves besides `sha` (rollouts on).
+  absl::Status RestoreRollout(const std::string& sha);
   // A follower's sync: serves the store's serving revision if it is not served here yet.
   absl::StatusOr<v1::Revision> Follow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   // Compiles `state` once per group of the live known nodes into `compiled`. Errors of the
@@ -89,6 +101,9 @@ class RevisionPoller {
   absl::Status Validate(const DesiredState& state,
                         absl::flat_hash_map<std::string, NodeCompileResult>* compiled,
                         std::vector<CompileError>* errors, v1::Revision* rev);
+  // Hands the new good revision `rev` to the rollout controller, making the revision it keeps
+  // serving to nodes not reached yet live first. `before`: the newest served until now.
+  void StartRollout(const v1::Revision& rev, const std::shared_ptr<const DesiredState>& before);
   // Whether validation compiles `node`: not revoked, and connected or seen within stale_after_.
   bool Live(const v1::Node& node) const;
 
@@ -103,6 +118,8 @@ class RevisionPoller {
   EventBus* const events_;
   ServerMetrics* const metrics_;
   Leadership* leadership_ = nullptr;
+  RolloutController* rollout_ = nullptr;
+  LiveRevisions* live_ = nullptr;
 
   absl::Mutex sync_mu_;  // one fetch+compile at a time
   std::string last_evaluated_ ABSL_GUARDED_BY(sync_mu_);

@@ -99,6 +99,16 @@ class Store {
   virtual absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
                                                    int batch = 1000) = 0;
 
+  // Rollouts (server/rollout/). The controller's whole state is one row: PutRolloutState
+  // replaces it; GetRolloutState returns NotFound when none was ever stored.
+  virtual absl::Status PutRolloutState(const v1::RolloutState& state) = 0;
+  virtual absl::StatusOr<v1::RolloutState> GetRolloutState() = 0;
+  // Pins (plumbctl pin): one per node, replaced by node. DeletePin of an unpinned node is OK.
+  virtual absl::Status PutPin(const v1::Pin& pin) = 0;
+  virtual absl::Status DeletePin(const std::string& node) = 0;
+  // Every pin, sorted by node.
+  virtual absl::StatusOr<std::vector<v1::Pin>> ListPins() = 0;
+
   // Answers a trivial query (readiness): the database is reachable and readable.
   virtual absl::Status Ping() = 0;
 };

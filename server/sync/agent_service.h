@@ -11,6 +11,7 @@
 
 #include "plumb/v1/agent.grpc.pb.h"
 #include "common/clock.h"
+#include "server/rollout/live_revisions.h"
 #include "server/sync/catalog_builder.h"
 #include "server/security/renew_limiter.h"
 #include "server/security/server_security.h"
@@ -41,10 +42,15 @@ class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
 
   static constexpr size_t kBlobChunkBytes = 256 * 1024;
 
+  // Blobs of the revisions a rollout serves besides the newest one are fetchable too. Not
+  // owned; set before the server starts.
+  void set_live_revisions(const LiveRevisions* live) { live_ = live; }
+
  private:
   StreamHub* const hub_;
   CatalogBuilder* const builder_;
   ServerSecurity* const security_;
+  const LiveRevisions* live_ = nullptr;
   SystemClock system_clock_;
   RenewLimiter renew_limiter_;  // at most one Renew per node and minute
 };

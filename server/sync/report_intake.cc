@@ -17,6 +17,7 @@ std::string TriggerLabel(v1::RunTrigger trigger) {
     case v1::INTERVAL: return "interval";
     case v1::DRIFT: return "drift";
     case v1::REQUEST: return "request";
+    case v1::ROLLBACK: return "rollback";
     default: return "unknown";
   }
 }

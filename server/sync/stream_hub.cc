@@ -182,9 +182,18 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
 void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   SyncState& sync = s->sync();
   if (sync.update_in_flight()) return;  // the Ack will bring us back here: latest wins
-  uint64_t generation = builder_->generation();
+  uint64_t generation = ServingGeneration();
   sync.Offering(generation);
-  auto catalog = builder_->Build(sync.inputs());
+  RolloutNode node{sync.node(), sync.inputs().labels};
+  RolloutDecision decision;
+  std::shared_ptr<CatalogBuilder> builder(std::shared_ptr<CatalogBuilder>(), builder_);
+  if (rollout_ != nullptr) {
+    decision = rollout_->Decide(node);
+    builder = live_->BuilderFor(decision.revision);
+    // Not live yet (a revision being swapped in): its on_served re-offers.
+    if (builder == nullptr) return;
+  }
+  auto catalog = builder->Build(sync.inputs());
   if (!catalog.ok()) {
     NoCatalog(s, catalog.status());
     return;
@@ -197,10 +206,12 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
     if (!r.content_digest().empty()) digests.insert(r.content_digest());
   }
   s->AllowBlobs(std::move(digests));
-  sync.PinBlobs(builder_->PinBlobs(c));
+  sync.PinBlobs(builder->PinBlobs(c));
   v1::ServerMessage msg;
   v1::CatalogUpdate* update = msg.mutable_update();
   *update = DeltaFor(sync, c, generation);
+  update->set_rollback(decision.rollback);
+  if (!decision.health.exec().empty()) *update->mutable_health() = decision.health;
   if (size_t bytes = update->ByteSizeLong(); bytes > wire::kMaxCatalogUpdateBytes) {
     // The agent could not receive it: fail the node with a reason instead.
     std::string error = absl::StrCat("catalog update of ", bytes, " bytes exceeds the limit of ",
@@ -222,6 +233,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
                                   {"upserted", update->upserted_size()},
                                   {"removed", update->removed_size()}, {"full", update->full()}});
   s->Send(std::move(msg));
+  if (rollout_ != nullptr) rollout_->OnServed(node, c.revision());
   nodes_.Update(sync.node(), [&](v1::Node* n) {
     n->set_desired_revision(c.revision());
     if (n->applied_revision() != c.revision() && n->status() != v1::NODE_FAILED) {
@@ -282,7 +294,7 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
       n->set_status(v1::NODE_FAILED);
       n->set_last_error(absl::StrCat("catalog rejected: ", ack.error()));
     });
-  } else if (!s->sync().NeedsOffer(builder_->generation())) {
+  } else if (!s->sync().NeedsOffer(ServingGeneration())) {
     return;  // nothing newer is served than what was just acknowledged: no need to build it
   }
   OfferCatalog(s);
@@ -290,6 +302,9 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
 
 void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report,
                              int attempt) {
+  if (rollout_ != nullptr && attempt == 0) {
+    rollout_->OnReport({s->sync().node(), s->sync().inputs().labels}, report);
+  }
   if (!intake_.Take(s, std::move(report), attempt)) return;
   // The first report of a batch: store it with every report queued behind it, in one
   // transaction, once the worker gets there.
@@ -297,6 +312,7 @@ void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report 
     for (ReportIntake::Refused& r : intake_.Flush()) {
       RetryReport(r.session, std::move(r.report), r.attempt, r.error);
     }
+    TickRollout();  // a failure halts before anything else is offered
   });
 }
 

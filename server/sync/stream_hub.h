@@ -22,6 +22,8 @@
 #include "server/fleet/event_bus.h"
 #include "server/fleet/run_tracker.h"
 #include "server/http/server_metrics.h"
+#include "server/rollout/live_revisions.h"
+#include "server/rollout/rollout_controller.h"
 #include "server/store/store.h"
 #include "server/sync/work_queue.h"
 
@@ -35,6 +37,12 @@ class StreamHub {
   StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock,
             EventBus* events = nullptr, ServerMetrics* metrics = nullptr);
   ~StreamHub();
+
+  // Enforces rollouts (docs/rollouts.md): each node is offered the revision `rollout` decides,
+  // built by `live`'s builders, and the rollout is ticked every kRolloutTick and after reports.
+  // Neither owned; both must outlive the hub. Call once, before agents connect.
+  void EnableRollouts(RolloutController* rollout, LiveRevisions* live);
+  static constexpr absl::Duration kRolloutTick = absl::Milliseconds(250);
 
   // Reactor entry points.
   void OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg);
@@ -115,6 +123,14 @@ class StreamHub {
   // The same, after `delay`.
   void PostAfter(absl::Duration delay, std::function<void()> work);
   void Publish(v1::Event event);
+  // The connected nodes as the rollout sees them.
+  std::vector<RolloutNode> OnlineNodes() const;
+  // Ticks the rollout; re-offers every connected node its catalog when a decision changed.
+  void TickRollout();
+  // TickRollout every kRolloutTick, for as long as the hub runs.
+  void ScheduleRolloutTick();
+  // Changes whenever the catalog any node should get may have changed (NeedsOffer).
+  uint64_t ServingGeneration();
 
   Store* const store_;
   CatalogBuilder* const builder_;
@@ -133,6 +149,12 @@ class StreamHub {
   // Worker-thread only: node rows (written at the end of each work item) and reports.
   NodeBook nodes_;
   ReportIntake intake_;
+  // Set once by EnableRollouts before agents connect; null: no rollouts.
+  RolloutController* rollout_ = nullptr;
+  LiveRevisions* live_ = nullptr;
+  // Worker-thread only: what ServingGeneration last saw, and its answer.
+  uint64_t seen_builder_generation_ = 0, seen_rollout_epoch_ = 0, serving_generation_ = 0;
+
   // Worker-thread only: DeltaFor's deltas of the builder generation delta_generation_.
   static constexpr size_t kMaxCachedDeltas = 256;
   std::map<std::string, v1::CatalogUpdate> delta_cache_;

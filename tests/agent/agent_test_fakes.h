@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "agent/engine/apply_engine.h"
 #include "agent/host/command_runner.h"
+#include "agent/host/filesystem.h"
 #include "agent/providers/provider.h"
 #include "tests/testing/fake_clock.h"
 #include "common/catalog.h"
@@ -59,10 +60,25 @@ class ScriptedCommandRunner : public CommandRunner {
     result.stderr_text = err;
     rules_.push_back({prefix, result});
   }
+  // Like On, but the rule answers one call only (before any On rule), then is dropped: the
+  // host changing under the provider (an account that useradd has just created).
+  void Once(const std::string& prefix, int exit_code, const std::string& out = "") {
+    absl::MutexLock lock(&mu_);
+    CommandResult result;
+    result.exit_code = exit_code;
+    result.stdout_text = out;
+    once_.push_back({prefix, result});
+  }
   absl::StatusOr<CommandResult> Run(const Command& command) override {
     absl::MutexLock lock(&mu_);
     std::string line = absl::StrJoin(command.argv, " ");
     calls_.push_back(line);
+    for (auto it = once_.begin(); it != once_.end(); ++it) {
+      if (line.rfind(it->first, 0) != 0) continue;
+      CommandResult result = it->second;
+      once_.erase(it);
+      return result;
+    }
     for (const auto& [prefix, result] : rules_) {
       if (line.rfind(prefix, 0) == 0) return result;
     }
@@ -86,7 +102,30 @@ class ScriptedCommandRunner : public CommandRunner {
  private:
   absl::Mutex mu_;
   std::vector<std::pair<std::string, CommandResult>> rules_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, CommandResult>> once_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+// Counts syncs, runs a hook before each (to look at the disk at that moment), and fails
+// whole-filesystem syncs with `fail_filesystem_sync` (an errno value) when set. Thread-compatible.
+class RecordingSyncCalls : public SyncCalls {
+ public:
+  int SyncFilesystem(int fd) override {
+    ++filesystem_syncs;
+    if (before_filesystem_sync) before_filesystem_sync();
+    if (fail_filesystem_sync != 0) return fail_filesystem_sync;
+    return SyncCalls::SyncFilesystem(fd);
+  }
+  int SyncFile(int fd) override {
+    ++file_syncs;
+    if (before_file_sync) before_file_sync();
+    return SyncCalls::SyncFile(fd);
+  }
+  int filesystem_syncs = 0;
+  int file_syncs = 0;
+  int fail_filesystem_sync = 0;
+  std::function<void()> before_filesystem_sync;
+  std::function<void()> before_file_sync;
 };
 
 // A resource with string attributes.

@@ -168,7 +168,7 @@ void Walk(const ResourceTypeDef& type, absl::string_view attr, const Sample& sam
   std::string errors = repo.Compile(&catalog);
   ASSERT_EQ(errors, "") << "the compiler rejects an attribute the registry declares";
   v1::Resource resource = OverTheWire(catalog, type.type);
-  AttributeReader attrs(resource);
+  AttributeReader attrs(resource, /*record_reads=*/true);
   auto spec = ProviderSpecs().find(std::string(type.type));
   ASSERT_NE(spec, ProviderSpecs().end()) << "no provider spec parse for " << type.type;
   absl::Status parsed = spec->second(attrs);
@@ -212,7 +212,7 @@ TEST(AttributeWalkTest, AnAttributeTheRegistryDoesNotKnowIsRejectedByTheCompiler
 
 TEST(AttributeWalkTest, AProviderReadingAnUndeclaredAttributeFails) {
   v1::Resource resource = testing::MakeResource("directory", "/d", {{"walk_unknown", "true"}});
-  AttributeReader attrs(resource);
+  AttributeReader attrs(resource, /*record_reads=*/true);
   absl::StatusOr<bool> value = attrs.Bool("walk_unknown", false);
   EXPECT_TRUE(absl::IsInternal(value.status())) << value.status();
   // Declared, but read as another kind than declared.

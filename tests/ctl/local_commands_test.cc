@@ -69,7 +69,7 @@ TEST_F(LocalCommandsTest, ValidatePrintsTheRolloutPlanWithTheGivenNodesWaves) {
                  "- {name: db-1, labels: {role: db}}\n");
   CtlRun r = Ctl({"validate", dir_.Sub("repo"), "--nodes-from", dir_.Sub("nodes.yaml")});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("rollout (not enforced yet, see docs/rollouts.md): 2 wave(s), "
+  EXPECT_NE(r.out.find("rollout (docs/rollouts.md): 2 wave(s), "
                        "max_failed 10%, on_failure halt\n"
                        "  1. canary: nodes web-canary-1, bake 2m -> 1 node(s): web-canary-1\n"
                        "  2. wave 2: labels role=db -> 1 node(s): db-1\n"

@@ -74,6 +74,17 @@ CREATE TABLE join_tokens (
   node_glob text NOT NULL
 );
 )sql",
+    // 3: rollouts (issue 14): the controller's state, one row, and node pins.
+    R"sql(
+CREATE TABLE rollout_state (
+  id integer PRIMARY KEY CHECK (id = 1),
+  proto bytea NOT NULL                -- v1.RolloutState
+);
+CREATE TABLE pins (
+  node text COLLATE "C" PRIMARY KEY,
+  proto bytea NOT NULL                -- v1.Pin
+);
+)sql",
 };
 constexpr int kVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

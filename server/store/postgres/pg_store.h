@@ -57,6 +57,12 @@ class PgStore : public Store {
   absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
                                            int batch = 1000) override;
 
+  absl::Status PutRolloutState(const v1::RolloutState& state) override;
+  absl::StatusOr<v1::RolloutState> GetRolloutState() override;
+  absl::Status PutPin(const v1::Pin& pin) override;
+  absl::Status DeletePin(const std::string& node) override;
+  absl::StatusOr<std::vector<v1::Pin>> ListPins() override;
+
   absl::Status Ping() override;
 
  private:

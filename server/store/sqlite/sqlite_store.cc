@@ -12,7 +12,7 @@ namespace plumb {
 namespace {
 
 // Bump with a new entry in kMigrations; never edit a shipped one.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr int kMinPrefix = 4;
 constexpr int kDefaultReportLimit = 20;
 
@@ -65,6 +65,17 @@ CREATE INDEX resource_events_by_resource ON resource_events (resource_id, unix_m
 CREATE INDEX resource_events_by_node ON resource_events (node, unix_ms);
 CREATE INDEX resource_events_by_time ON resource_events (unix_ms);
 CREATE INDEX resource_events_by_report ON resource_events (report_id);
+)sql",
+    // 3: rollouts (server/rollout/): the controller's state and node pins.
+    R"sql(
+CREATE TABLE rollout_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  proto BLOB NOT NULL            -- v1.RolloutState
+);
+CREATE TABLE pins (
+  node TEXT PRIMARY KEY,
+  proto BLOB NOT NULL            -- v1.Pin
+);
 )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,

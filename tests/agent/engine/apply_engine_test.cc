@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "agent/host/filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -134,6 +136,32 @@ TEST_F(ApplyEngineTest, NotifyRestartsServiceOnlyWhenSourceChanged) {
   v1::Report second = Run();
   EXPECT_EQ(Find(second, "service:nginx").outcome(), v1::UNCHANGED);
   EXPECT_THAT(runner_.CallsStartingWith("systemctl restart"), SizeIs(1));
+}
+
+// A drop-in for the unit (a new drop-in directory: systemd 252 does not flag it with
+// NeedDaemonReload) changed in the run: systemd reloads its units before the restart it
+// notifies, once; a run where only other files change reloads nothing.
+TEST_F(ApplyEngineTest, ChangedUnitFileIsReloadedBeforeTheNotifiedRestart) {
+  AddFile("/etc/systemd/system/nginx.service.d/plumb.conf", "[Service]\n")
+      ->add_notify("service:nginx");
+  AddFile("/etc/nginx.conf", "v1")->add_notify("service:nginx");
+  Add("service", "nginx", {{"ensure", "running"}});
+  Run();
+  std::vector<std::string> calls = runner_.CallsStartingWith("systemctl");
+  auto reload = std::find(calls.begin(), calls.end(), "systemctl daemon-reload");
+  auto restart = std::find(calls.begin(), calls.end(), "systemctl restart -- nginx");
+  ASSERT_NE(reload, calls.end()) << ::testing::PrintToString(calls);
+  EXPECT_LT(reload, restart);
+  EXPECT_THAT(runner_.CallsStartingWith("systemctl daemon-reload"), SizeIs(1));
+
+  catalog_.clear_resources();
+  AddFile("/etc/systemd/system/nginx.service.d/plumb.conf", "[Service]\n")
+      ->add_notify("service:nginx");
+  AddFile("/etc/nginx.conf", "v2")->add_notify("service:nginx");
+  Add("service", "nginx", {{"ensure", "running"}});
+  Run();
+  EXPECT_THAT(runner_.CallsStartingWith("systemctl restart"), SizeIs(2));
+  EXPECT_THAT(runner_.CallsStartingWith("systemctl daemon-reload"), SizeIs(1));
 }
 
 TEST_F(ApplyEngineTest, NotifiedServiceThatWasJustStartedIsNotRestarted) {

@@ -38,6 +38,16 @@ db=")" + db + R"("
 echo "apt-get $* [DEBIAN_FRONTEND=$DEBIAN_FRONTEND]" >> ")" +
                                                 calls + R"("
 for last; do :; done
+# lock: another apt run holds the dpkg lock; apt waits for it only when told how long.
+if [ -e "$db/../lock" ]; then
+  wait=$(printf '%s\n' "$@" | sed -n 's/^DPkg::Lock::Timeout=//p')
+  if [ "${wait:-0}" -lt 60 ]; then
+    echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242" >&2
+    exit 100
+  fi
+  echo "Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend" >&2
+  rm -f "$db/../lock"  # the other run finished within the wait
+fi
 case " $* " in
   *" install "*) name=${last%%=*}; ver=${last#*=}; [ "$ver" = "$last" ] && ver=1.0-1
     [ "$name" = ghost ] && { echo "E: Unable to locate package ghost" >&2; exit 100; }
@@ -107,6 +117,19 @@ TEST_F(PackageProviderTest, AptFailureIsReported) {
   absl::StatusOr<CheckResult> result = Converge(MakeResource("package", "ghost"));
   ASSERT_FALSE(result.ok());
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("Unable to locate package"));
+}
+
+// Another apt run (unattended-upgrades at boot) holds the dpkg lock: apt-get is told to wait
+// for it, bounded, instead of failing at once.
+TEST_F(PackageProviderTest, WaitsForDpkgLockHeldByAnotherAptRun) {
+  WriteFileOrDie(dir_.Sub("lock"), "");
+  absl::StatusOr<CheckResult> check = Converge(MakeResource("package", "nginx"));
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_EQ(Installed("nginx"), "1.0-1\n");
+  EXPECT_THAT(Calls(), HasSubstr("apt-get -y -q -o DPkg::Lock::Timeout=300 "));
+  WriteFileOrDie(dir_.Sub("lock"), "");
+  ASSERT_TRUE(Converge(MakeResource("package", "nginx", {{"ensure", "absent"}})).ok());
+  EXPECT_EQ(Installed("nginx"), "<missing>");
 }
 
 TEST_F(PackageProviderTest, OptionLikeNamesAreRejected) {

@@ -27,10 +27,15 @@ class ServiceProviderTest : public ::testing::Test {
 state=")" + dir_.Sub("state") + R"("
 echo "$*" >> ")" + dir_.Sub("calls") + R"("
 verb=$1; [ "$2" = "--" ] && shift; unit=$2
+for last; do :; done
 case $verb in
+  show) if [ -e "$state/$last.changed" ]; then echo LoadState=loaded; echo NeedDaemonReload=yes
+        else echo LoadState=loaded; echo NeedDaemonReload=no; fi ;;
+  daemon-reload) rm -f "$state"/*.changed ;;
   is-active) if [ -e "$state/$unit.active" ]; then echo active; exit 0; else echo inactive; exit 3; fi ;;
   is-enabled) if [ -e "$state/$unit.enabled" ]; then echo enabled; exit 0; else echo disabled; exit 1; fi ;;
   start|restart) [ "$unit" = broken ] && { echo "Job for broken.service failed." >&2; exit 1; }
+         [ -e "$state/$unit.changed" ] && echo "$unit started from a stale unit definition" >> "$state/stale"
          touch "$state/$unit.active" ;;
   stop) rm -f "$state/$unit.active" ;;
   enable) touch "$state/$unit.enabled" ;;
@@ -92,6 +97,44 @@ TEST_F(ServiceProviderTest, RefreshRestartsUnlessStopped) {
   ASSERT_TRUE(skipped.ok());
   EXPECT_FALSE(skipped->changed);
   EXPECT_THAT(Calls(), ::testing::Not(HasSubstr("restart -- other")));
+}
+
+// A unit file Plumb changed (it notifies the service): systemd is told to reload its unit
+// definitions before the restart, so the new ExecStart= is the one run. Unchanged units are
+// restarted without a daemon-reload.
+TEST_F(ServiceProviderTest, ChangedUnitFileIsReloadedBeforeRestartOrStart) {
+  WriteFileOrDie(dir_.Sub("state/web.active"), "");
+  ASSERT_TRUE(provider_.Refresh(MakeResource("service", "web", {{"ensure", "running"}})).ok());
+  EXPECT_THAT(Calls(), ::testing::Not(HasSubstr("daemon-reload")));
+
+  WriteFileOrDie(dir_.Sub("state/web.changed"), "");
+  absl::StatusOr<ChangeResult> restarted =
+      provider_.Refresh(MakeResource("service", "web", {{"ensure", "running"}}));
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  EXPECT_THAT(Calls(), HasSubstr("daemon-reload\nrestart -- web\n"));
+
+  WriteFileOrDie(dir_.Sub("state/new.changed"), "");
+  ASSERT_TRUE(Converge(MakeResource("service", "new", {{"ensure", "running"}})).ok());
+  EXPECT_THAT(Calls(), HasSubstr("daemon-reload\nstart -- new\n"));
+  EXPECT_EQ(ReadFileOrEmpty(dir_.Sub("state/stale")), "<missing>");
+}
+
+// What systemd does not flag (a new drop-in directory): the engine tells the provider that a
+// file under a unit directory changed, and the next restart reloads first, once.
+TEST_F(ServiceProviderTest, ObservedUnitFileChangeReloadsBeforeTheNextRestartOnly) {
+  WriteFileOrDie(dir_.Sub("state/web.active"), "");
+  v1::Resource web = MakeResource("service", "web", {{"ensure", "running"}});
+  provider_.ObserveChange(MakeResource("file", "/etc/nginx/nginx.conf"));
+  provider_.ObserveChange(MakeResource("package", "/etc/systemd/system/odd-name"));
+  ASSERT_TRUE(provider_.Refresh(web).ok());
+  EXPECT_THAT(Calls(), ::testing::Not(HasSubstr("daemon-reload")));
+
+  provider_.ObserveChange(MakeResource("file", "/etc/systemd/system/web.service.d/env.conf"));
+  ASSERT_TRUE(provider_.Refresh(web).ok());
+  ASSERT_TRUE(provider_.Refresh(web).ok());
+  EXPECT_THAT(Calls(), HasSubstr("daemon-reload\nrestart -- web\n"));
+  std::string calls = Calls();
+  EXPECT_EQ(calls.find("daemon-reload"), calls.rfind("daemon-reload")) << calls;
 }
 
 TEST_F(ServiceProviderTest, FailedStartReportsSystemctlError) {

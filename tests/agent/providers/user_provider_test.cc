@@ -27,7 +27,9 @@ class UserProviderTest : public ::testing::Test {
   std::vector<std::string> Mutations() {
     std::vector<std::string> out;
     for (const std::string& c : runner_.calls()) {
-      if (c.rfind("getent", 0) != 0 && c.rfind("id ", 0) != 0) out.push_back(c);
+      if (c.rfind("getent", 0) != 0 && c.rfind("id ", 0) != 0 && c.rfind("stat ", 0) != 0) {
+        out.push_back(c);
+      }
     }
     return out;
   }
@@ -67,6 +69,59 @@ TEST_F(UserProviderTest, InSyncUserIsNotTouched) {
   ASSERT_TRUE(check.ok());
   EXPECT_TRUE(check->in_sync) << check->message;
   EXPECT_THAT(Mutations(), IsEmpty());
+}
+
+// managehome: a user's missing home is created (mkdir) and owned by the user and its primary
+// group; one owned by someone else is chowned; one there and owned is left alone.
+TEST_F(UserProviderTest, ManagehomeCreatesAMissingHomeOfAnExistingUser) {
+  runner_.On("getent passwd svc", 0, "svc:x:990:990::/srv/svc:/usr/sbin/nologin\n");
+  runner_.On("stat -L -c %u:%g -- /srv/svc", 1, "", "stat: cannot statx '/srv/svc'");
+  v1::Resource r = MakeResource("user", "svc", {{"managehome", "true"}});
+  absl::StatusOr<CheckResult> check = Converge(&users_, r);
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_EQ(check->message, "home /srv/svc missing, to be created");
+  EXPECT_THAT(Mutations(),
+              ElementsAre("mkdir -p -m 0755 -- /srv/svc", "chown 990:990 -- /srv/svc"));
+}
+
+TEST_F(UserProviderTest, ManagehomeOnANewUserCreatesTheHomeAfterUseradd) {
+  runner_.Once("getent passwd svc", 2);  // before useradd
+  runner_.Once("getent passwd svc", 2);  // Apply plans again
+  runner_.On("getent passwd svc", 0, "svc:x:990:991::/srv/svc:/usr/sbin/nologin\n");
+  runner_.On("stat -L -c %u:%g -- /srv/svc", 1, "", "stat: cannot statx '/srv/svc'");
+  v1::Resource r = MakeResource("user", "svc", {{"home", "/srv/svc"}, {"managehome", "true"}});
+  absl::StatusOr<CheckResult> check = users_.Check(r);
+  ASSERT_TRUE(check.ok());
+  EXPECT_EQ(check->message, "user missing, to be created");
+  absl::StatusOr<ChangeResult> applied = users_.Apply(r, *check);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(applied->message, "created, home /srv/svc created");
+  EXPECT_THAT(Mutations(), ElementsAre("useradd -d /srv/svc svc", "mkdir -p -m 0755 -- /srv/svc",
+                                       "chown 990:991 -- /srv/svc"));
+}
+
+TEST_F(UserProviderTest, ManagehomeChownsAHomeOwnedBySomeoneElseAndLeavesAnOwnedOneAlone) {
+  runner_.On("getent passwd app", 0, "app:x:999:999::/srv/app:/usr/sbin/nologin\n");
+  runner_.On("stat -L -c %u:%g -- /srv/app", 0, "0:0\n");
+  v1::Resource r = MakeResource("user", "app", {{"managehome", "true"}});
+  absl::StatusOr<CheckResult> check = Converge(&users_, r);
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_EQ(check->message, "home /srv/app owned by 0:0, not 999:999");
+  EXPECT_THAT(Mutations(), ElementsAre("chown 999:999 -- /srv/app"));
+
+  ScriptedCommandRunner owned;
+  owned.On("getent passwd app", 0, "app:x:999:999::/srv/app:/usr/sbin/nologin\n");
+  owned.On("stat -L -c %u:%g -- /srv/app", 0, "999:999\n");
+  UserProvider users(&owned);
+  check = users.Check(r);
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->in_sync) << check->message;
+  // Without managehome the home directory is never looked at.
+  ScriptedCommandRunner plain;
+  plain.On("getent passwd app", 0, "app:x:999:999::/srv/app:/usr/sbin/nologin\n");
+  UserProvider unmanaged(&plain);
+  ASSERT_TRUE(unmanaged.Check(MakeResource("user", "app")).ok());
+  EXPECT_THAT(plain.CallsStartingWith("stat"), IsEmpty());
 }
 
 TEST_F(UserProviderTest, RemovesUser) {

@@ -45,6 +45,13 @@ class CountingStore : public Store {
   }
   absl::StatusOr<std::string> ServingRevision() override { return inner_->ServingRevision(); }
   absl::Status PutNodes(const std::vector<v1::Node>& n) override { return inner_->PutNodes(n); }
+  absl::Status PutRolloutState(const v1::RolloutState& s) override {
+    return inner_->PutRolloutState(s);
+  }
+  absl::StatusOr<v1::RolloutState> GetRolloutState() override { return inner_->GetRolloutState(); }
+  absl::Status PutPin(const v1::Pin& p) override { return inner_->PutPin(p); }
+  absl::Status DeletePin(const std::string& n) override { return inner_->DeletePin(n); }
+  absl::StatusOr<std::vector<v1::Pin>> ListPins() override { return inner_->ListPins(); }
   absl::StatusOr<v1::Node> GetNode(const std::string& n) override { return inner_->GetNode(n); }
   absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& sel,
                                                   v1::NodeStatus st) override {

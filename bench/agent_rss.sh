@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Resident memory of the plumb-agent daemon: a real plumb-server on 127.0.0.1 (plaintext)
+# serving a generated repository of N files (~200 bytes each, like bench/apply.sh), and one
+# daemon applying it under a temp root. Prints the daemon's VmRSS / RssAnon / RssFile / threads
+# (from /proc) when it holds the 1-file catalog (idle), then after it applied and holds the
+# N-file catalog, each read SETTLE seconds after the run finished.
+#
+#   bench/agent_rss.sh [N]    N files (default 5000)
+#
+# Environment:
+#   PLUMB_BUILD_DIR   build directory with bin/{plumb-server,plumb-agent,plumbctl} (default build/)
+#   SETTLE            seconds to wait after a run before reading /proc (default 3)
+#   AGENT_WRAP        command to run the agent under, e.g. "heaptrack -o /tmp/agent" (the
+#                     figures are then the wrapper's process, not the agent's)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC="$(pwd)"
+N="${1:-5000}"
+BUILD="${PLUMB_BUILD_DIR:-$SRC/build}"
+BIN="$BUILD/bin"
+SETTLE="${SETTLE:-3}"
+if [ ! -x "$BIN/plumb-server" ] || [ ! -x "$BIN/plumb-agent" ] || [ ! -x "$BIN/plumbctl" ]; then
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD" --target plumb-server plumb-agent plumbctl
+fi
+
+WS="$(mktemp -d /tmp/plumb-agent-rss.XXXXXX)"
+SERVER_PID=""
+AGENT_PID=""
+# The agent runs in a process group of its own (setsid), so that a wrapper and the agent it
+# started stop together.
+cleanup() {
+  if [ -n "$AGENT_PID" ]; then
+    kill -- "-$AGENT_PID" 2>/dev/null || true
+    wait "$AGENT_PID" 2>/dev/null || true
+  fi
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WS"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# module.yaml with `count` files under /srv/bench
+write_module() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+def content(i):
+    a, b = chr(ord('a') + i % 26) * 76, chr(ord('A') + i % 26) * 76
+    return "file %05d managed by the apply benchmark\n%s\n%s\n" % (i, a, b)
+with open(path, "w") as f:
+    f.write('resources:\n  - directory: /srv/bench\n    mode: "0755"\n')
+    for i in range(n):
+        f.write('  - file: /srv/bench/f%05d.txt\n    content: %s\n    mode: "0644"\n'
+                % (i, json.dumps(content(i))))
+PY
+}
+
+WORK="$WS/work"
+git init -q --bare -b main "$WS/repo.git"
+git clone -q "$WS/repo.git" "$WORK" 2>/dev/null
+mkdir -p "$WORK/modules/files"
+printf 'version: 1\ntargets:\n  - name: everyone\n    nodes: "*"\n    modules: [files]\n' \
+  >"$WORK/plumb.yaml"
+write_module "$WORK/modules/files/module.yaml" 1
+git_c() { git -C "$WORK" -c user.name=bench -c user.email=bench@localhost "$@"; }
+git_c add -A && git_c commit -q -m "one file" && git_c push -q origin HEAD:main
+
+PORT="$(free_port)"
+HTTP_PORT="$(free_port)"
+"$BIN/plumb-server" --insecure --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+  --repo.url "$WS/repo.git" --repo.poll 1h --state_dir "$WS/server" --log_level warn \
+  >"$WS/server.log" 2>&1 &
+SERVER_PID=$!
+ctl() { "$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" "$@"; }
+for _ in $(seq 1 100); do
+  ctl -o json revisions 2>/dev/null | grep -q '"serving": *true' && break
+  sleep 0.1
+done
+
+# shellcheck disable=SC2086
+setsid ${AGENT_WRAP:-} "$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
+  --root "$WS/root" --interval 1h --splay 0s --log_level info >"$WS/agent.log" 2>&1 &
+AGENT_PID=$!
+
+# wait_for_files COUNT RUNS: until the root holds COUNT managed files and the agent has logged
+# RUNS finished runs (files appear at the commit, before the run's report is made).
+runs_finished() { grep -c 'msg="run finished"' "$WS/agent.log" || true; }
+wait_for_files() {
+  for _ in $(seq 1 1200); do
+    have=$( (ls "$WS/root/srv/bench" 2>/dev/null || true) | grep -c '^f.*\.txt$' || true)
+    [ "$have" -ge "$1" ] && [ "$(runs_finished)" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  echo "the agent did not converge to $1 files; its log:" >&2
+  tail -20 "$WS/agent.log" >&2
+  exit 1
+}
+rss() {
+  awk -v label="$1" '/^VmRSS|^RssAnon|^RssFile|^Threads/ { v[$1] = $2 }
+    END { printf "%-34s VmRSS %6.1f MB  RssAnon %5.1f MB  RssFile %5.1f MB  threads %s\n",
+          label, v["VmRSS:"] / 1024, v["RssAnon:"] / 1024, v["RssFile:"] / 1024, v["Threads:"] }' \
+    "/proc/$AGENT_PID/status"
+}
+
+wait_for_files 1 1
+sleep "$SETTLE"
+rss "idle, 1-resource catalog"
+
+write_module "$WORK/modules/files/module.yaml" "$N"
+git_c add -A && git_c commit -q -m "$N files" && git_c push -q origin HEAD:main
+runs_before="$(runs_finished)"
+ctl sync >/dev/null
+wait_for_files "$N" $((runs_before + 1))
+sleep "$SETTLE"
+rss "holding the $N-file catalog"
+echo "peak: $(awk '/^VmHWM/ { printf "%.1f MB", $2 / 1024 }' "/proc/$AGENT_PID/status")"

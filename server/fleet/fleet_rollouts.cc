@@ -1,0 +1,68 @@
+// FleetService: rollouts (docs/rollouts.md). The status of the running (or last) rollout and
+// the operators' actions on it; after an action every connected agent is offered its catalog
+// again, since which revision a node gets may have changed.
+
+#include "common/grpc_status.h"
+#include "server/fleet/fleet_service.h"
+
+namespace plumb {
+namespace {
+
+grpc::Status NoRollouts() {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this server does not run rollouts");
+}
+
+}  // namespace
+
+grpc::Status FleetServiceImpl::GetRolloutStatus(grpc::ServerContext*,
+                                                const v1::GetRolloutStatusRequest*,
+                                                v1::RolloutStatus* resp) {
+  if (rollout_ == nullptr) return NoRollouts();
+  auto nodes = store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED);
+  if (!nodes.ok()) return ToGrpcStatus(nodes.status());
+  *resp = rollout_->Status(*nodes);
+  return grpc::Status::OK;
+}
+
+grpc::Status FleetServiceImpl::ControlRollout(grpc::ServerContext* context,
+                                              const v1::ControlRolloutRequest* req,
+                                              v1::RolloutStatus* resp) {
+  if (rollout_ == nullptr) return NoRollouts();
+  absl::Status done;
+  switch (req->action()) {
+    case v1::ControlRolloutRequest::PAUSE: done = rollout_->Pause(); break;
+    case v1::ControlRolloutRequest::RESUME: done = rollout_->Resume(); break;
+    case v1::ControlRolloutRequest::ABORT: done = rollout_->Abort(); break;
+    case v1::ControlRolloutRequest::PROMOTE: done = rollout_->Promote(req->wave()); break;
+    default:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "action must be pause, resume, abort or promote");
+  }
+  if (!done.ok()) return ToGrpcStatus(done);
+  hub_->OnNewRevision();  // re-offer: decisions may have changed
+  return GetRolloutStatus(context, nullptr, resp);
+}
+
+grpc::Status FleetServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
+                                        v1::RollbackResponse* resp) {
+  if (rollout_ == nullptr || live_ == nullptr) return NoRollouts();
+  std::string to = req->to().empty() ? rollout_->previous_revision() : req->to();
+  if (to.empty()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "no earlier revision is known: give --to SHA");
+  }
+  absl::StatusOr<v1::Revision> rev = store_->GetRevision(to);
+  if (!rev.ok()) return ToGrpcStatus(rev.status());
+  if (rev->status() != v1::REVISION_OK) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "revision " + rev->sha() + " failed to compile");
+  }
+  // Buildable before any node is told to take it.
+  if (absl::Status live = live_->Ensure(rev->sha()); !live.ok()) return ToGrpcStatus(live);
+  rollout_->RollBackTo(rev->sha(), rev->has_rollout() ? &rev->rollout() : nullptr, req->now());
+  hub_->OnNewRevision();
+  resp->set_revision(rev->sha());
+  return grpc::Status::OK;
+}
+
+}  // namespace plumb

@@ -1,0 +1,104 @@
+// The Store's rollout rows: the controller's state (one row) and node pins, on both backends
+// (SQLite, PostgreSQL), surviving a reopen of the database; SQLite's schema 2 -> 3 migration.
+
+#include <memory>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "server/store/sqlite/sqlite_db.h"
+#include "server/store/sqlite/sqlite_store.h"
+#include "tests/testing/store_backends.h"
+#include "tests/testing/test_util.h"
+
+namespace plumb {
+namespace {
+
+using ::plumb::testing::TempDir;
+
+std::unique_ptr<Store> OpenOrDie(const std::string& path) {
+  auto store = SqliteStore::Open(path);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+// Both backends.
+class RolloutRowsBackendTest : public ::testing::TestWithParam<testing::StoreBackend> {
+ protected:
+  testing::StoreTestDb db_{GetParam()};
+};
+PLUMB_INSTANTIATE_STORE_BACKENDS(RolloutRowsBackendTest);
+
+TEST_P(RolloutRowsBackendTest, StateIsNotFoundUntilPutThenReplacedAndKeptAcrossReopen) {
+  {
+    auto store = db_.OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(absl::IsNotFound(store->GetRolloutState().status()));
+    v1::RolloutState state;
+    state.set_target("aaaa");
+    state.set_phase(v1::ROLLOUT_PROGRESSING);
+    (*state.mutable_nodes())["n1"].set_outcome(v1::ROLLOUT_NODE_FAILED);
+    ASSERT_TRUE(store->PutRolloutState(state).ok());
+    state.set_target("bbbb");
+    state.set_wave(2);
+    ASSERT_TRUE(store->PutRolloutState(state).ok());
+  }
+  auto store = db_.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  auto got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->target(), "bbbb");
+  EXPECT_EQ(got->wave(), 2u);
+  EXPECT_EQ(got->nodes().at("n1").outcome(), v1::ROLLOUT_NODE_FAILED);
+}
+
+TEST_P(RolloutRowsBackendTest, PinsReplaceByNodeListSortedAndDelete) {
+  {
+    auto store = db_.OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    for (const char* node : {"web-2", "web-1"}) {
+      v1::Pin pin;
+      pin.set_node(node);
+      pin.set_revision("old");
+      ASSERT_TRUE(store->PutPin(pin).ok());
+    }
+    v1::Pin again;
+    again.set_node("web-2");
+    again.set_revision("new");
+    ASSERT_TRUE(store->PutPin(again).ok());
+    EXPECT_TRUE(absl::IsInvalidArgument(store->PutPin(v1::Pin())));
+  }
+  auto store = db_.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  auto pins = store->ListPins();
+  ASSERT_TRUE(pins.ok()) << pins.status();
+  ASSERT_EQ(pins->size(), 2u);
+  EXPECT_EQ((*pins)[0].node(), "web-1");
+  EXPECT_EQ((*pins)[1].revision(), "new");
+  ASSERT_TRUE(store->DeletePin("web-1").ok());
+  ASSERT_TRUE(store->DeletePin("never-pinned").ok());
+  pins = store->ListPins();
+  ASSERT_TRUE(pins.ok());
+  ASSERT_EQ(pins->size(), 1u);
+  EXPECT_EQ((*pins)[0].node(), "web-2");
+}
+
+TEST(RolloutRowsTest, ASchemaTwoDatabaseMigrates) {
+  TempDir dir;
+  std::string path = dir.path() + "/plumb.db";
+  { ASSERT_NE(OpenOrDie(path), nullptr); }
+  {
+    auto db = SqliteDb::Open(path);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(
+        (*db)->Exec("DROP TABLE rollout_state; DROP TABLE pins; PRAGMA user_version = 2;").ok());
+  }
+  auto store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  v1::Pin pin;
+  pin.set_node("n");
+  EXPECT_TRUE(store->PutPin(pin).ok());
+  EXPECT_TRUE(absl::IsNotFound(store->GetRolloutState().status()));
+}
+
+}  // namespace
+}  // namespace plumb
