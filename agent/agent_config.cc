@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/agent_tls.h"
 #include "common/secure_files.h"
 #include "common/config_file.h"
@@ -41,7 +44,8 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
   PLUMB_RETURN_IF_ERROR(flags.CheckKnown(known));
   ConfigValues values;
   if (flags.Has("config")) {
-    PLUMB_ASSIGN_OR_RETURN(values, ConfigValues::LoadFile(flags.Get("config"), Keys(), MapKeys()));
+    PLUMB_ASSIGN_OR_RETURN(values, ConfigValues::LoadFile(flags.Get("config"), Keys(), MapKeys(),
+                                                          {"server"}));
   }
   PLUMB_RETURN_IF_ERROR(values.ApplyFlags(flags, Keys(), MapKeys()));
   // --label / --fact are the singular spellings of --labels / --facts.
@@ -54,7 +58,11 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
     }
   }
   AgentConfig c;
-  c.server = values.Get("server", c.server);
+  // `server: [a:7443, b:7443]` in the file, or `--server a:7443,b:7443`.
+  std::vector<std::string> listed = values.GetList("server");
+  c.server = flags.Has("server") || listed.empty() ? values.Get("server", c.server)
+                                                   : absl::StrJoin(listed, ",");
+  if (ServerList(c.server).empty()) return absl::InvalidArgumentError("server: no address given");
   c.node = values.Get("node");
   if (c.node.empty()) {
     char host[256] = {0};
@@ -79,6 +87,15 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
   }
   if (c.interval < absl::Seconds(1)) return absl::InvalidArgumentError(absl::StrCat(values.Named("interval"), " must be at least 1s"));
   return c;
+}
+
+std::vector<std::string> ServerList(const std::string& server) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(server, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) out.emplace_back(part);
+  }
+  return out;
 }
 
 }  // namespace plumb

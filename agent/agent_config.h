@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -15,6 +16,7 @@
 namespace plumb {
 
 struct AgentConfig {
+  // One address, or several separated by commas (replicas): the agent tries them in turn.
   std::string server = "127.0.0.1:7443";
   std::string node;  // default: hostname
   std::map<std::string, std::string> labels;
@@ -38,6 +40,9 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const CommandLine& flags,
                                             const std::set<std::string>& extra_flags = {});
 
 const std::set<std::string>& AgentBoolFlags();
+
+// The addresses in `server` (comma-separated, blanks around them ignored), in order.
+std::vector<std::string> ServerList(const std::string& server);
 
 // Every scalar key of the config file (each is also a flag), and the free-form map keys
 // (`labels`, `facts`); docs/configuration.md lists the same.

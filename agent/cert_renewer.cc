@@ -20,7 +20,10 @@ absl::StatusOr<absl::Time> CertRenewer::RenewNow() {
   PLUMB_ASSIGN_OR_RETURN(std::string key, ReadSmallFile(config_.tls.key));
   PLUMB_ASSIGN_OR_RETURN(std::string csr, MakeCsr(key, config_.node));
   PLUMB_ASSIGN_OR_RETURN(auto creds, MakeChannelCredentials(false, config_.tls));
-  auto channel = grpc::CreateCustomChannel(config_.server, creds, DefaultChannelArguments());
+  // The first server of a list: enrollments are not shared between replicas yet
+  // (docs/postgresql.md), so the one the agent enrolled with.
+  auto channel = grpc::CreateCustomChannel(ServerList(config_.server).front(), creds,
+                                           DefaultChannelArguments());
   auto stub = v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));

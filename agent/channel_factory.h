@@ -24,7 +24,8 @@ class ChannelFactory {
   virtual std::string target() const = 0;
 };
 
-// Channels to `config.server` (DefaultChannelArguments). TLS files are read afresh for every
+// Channels to `config.server` (DefaultChannelArguments); with several addresses, each new
+// channel after the first goes to the next one in the list (round robin). TLS files are read afresh for every
 // channel, so a renewed certificate (cert_renewer.h) is presented from the next connection on;
 // if they cannot be read, the credentials of the previous channel are reused with a warning.
 // Fails only when no credentials were ever readable.

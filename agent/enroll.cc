@@ -106,7 +106,9 @@ int RunEnroll(const AgentConfig& config, const CommandLine& flags, std::ostream&
     err << "plumb-agent: enroll: " << csr.status().message() << "\n";
     return 1;
   }
-  auto channel = grpc::CreateCustomChannel(config.server, *creds, DefaultChannelArguments());
+  // With several servers, the first (enrollments are not shared between replicas yet).
+  auto channel = grpc::CreateCustomChannel(ServerList(config.server).front(), *creds,
+                                           DefaultChannelArguments());
   auto stub = v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));

@@ -30,7 +30,7 @@ Applies this node's catalog from plumb-server and keeps the host converged.
 
 flags (each is also a key of the YAML config file):
   --config FILE      YAML config (/etc/plumb/agent.yaml in packages)
-  --server ADDR      plumb-server address (default 127.0.0.1:7443)
+  --server ADDR      plumb-server address, or several: A,B (default 127.0.0.1:7443)
   --node NAME        node name (default: hostname)
   --label k=v        a label (repeatable); config key labels: {k: v}
   --fact k=v         an extra fact (repeatable); config key facts: {k: v}

@@ -30,8 +30,10 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->metrics_ = std::make_unique<ServerMetrics>(metrics);
   s->events_ = std::make_unique<EventBus>(&s->clock_);
   PLUMB_RETURN_IF_ERROR(MakeDirectories(config.state_dir, 0750));
-  PLUMB_ASSIGN_OR_RETURN(s->store_, OpenStore({config.store_url, config.store_password_file,
-                                               config.state_dir + "/plumb.db"}));
+  StoreSettings store_settings{config.store_url, config.store_password_file,
+                               config.state_dir + "/plumb.db"};
+  PLUMB_ASSIGN_OR_RETURN(s->store_, OpenStore(store_settings));
+  PLUMB_ASSIGN_OR_RETURN(s->leadership_, OpenLeadership(store_settings));
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
                                                   config.state_dir + "/mirror.git",
                                                   config.repo_timeout));
@@ -42,6 +44,7 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
       s->git_.get(), s->store_.get(), &s->builder_, &s->clock_, config.repo_poll,
       [hub] { hub->OnNewRevision(); }, s->events_.get(), s->metrics_.get());
   s->poller_->set_stale_after(config.nodes_stale_after);
+  s->poller_->set_leadership(s->leadership_.get());
   GitSource* git = s->git_.get();
   s->live_ = std::make_unique<LiveRevisions>(
       &s->builder_,
@@ -118,6 +121,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
       s->store_.get(), &s->clock_,
       RetentionPolicy{config.retention_reports_per_node, config.retention_max_age});
   s->retention_->Start();
+  RevisionPoller* poller = s->poller_.get();
+  s->leadership_->Start([poller] { poller->RequestSync(); });
   s->poller_->Start();
   return s;
 }
@@ -197,7 +202,12 @@ absl::Status PlumbServer::StartHttp(const ServerConfig& config) {
   ServerMetrics* metrics = metrics_.get();
   h.metrics = [registry] { return registry->RenderText(); };
   h.ready = [this] { return Ready(); };
-  h.on_webhook = [poller] { poller->RequestSync(); };
+  Leadership* leadership = leadership_.get();
+  h.on_webhook = [poller, leadership] {
+    poller->RequestSync();
+    // A follower fetches its own mirror; the leader, which records, must fetch too.
+    if (!leadership->IsLeader()) leadership->RequestLeaderSync();
+  };
   h.count_webhook = [metrics](const std::string& result) { metrics->WebhookRequest(result); };
   h.webhook_secret = config.webhook_secret;
   PLUMB_ASSIGN_OR_RETURN(http_, HttpServer::Start(config.http_listen, std::move(h)));
@@ -215,6 +225,7 @@ void PlumbServer::Shutdown() {
   if (http_ != nullptr) http_->Stop();
   if (retention_ != nullptr) retention_->Stop();
   if (poller_ != nullptr) poller_->Stop();
+  if (leadership_ != nullptr) leadership_->Stop();
   // Watchers end now rather than at the gRPC shutdown deadline.
   if (events_ != nullptr) events_->Shutdown();
   if (grpc_ != nullptr) {

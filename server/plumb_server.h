@@ -74,6 +74,7 @@ class PlumbServer {
   std::unique_ptr<RolloutController> rollout_;
   RunTracker runs_;
   std::unique_ptr<StreamHub> hub_;
+  std::unique_ptr<Leadership> leadership_;  // before poller_: the poller reads it
   std::unique_ptr<RevisionPoller> poller_;
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<RetentionPruner> retention_;

@@ -27,18 +27,7 @@ absl::Status RevisionPoller::Restore() {
     return absl::DataLossError(absl::StrCat("serving revision ", sha, " no longer compiles"));
   }
   builder_->SetDesiredState(std::move(state));
-  if (rollout_ != nullptr) {
-    PLUMB_RETURN_IF_ERROR(rollout_->Restore());
-    std::set<std::string> needed = rollout_->live_revisions();
-    needed.erase(sha);  // the newest: builder_ serves it
-    for (const std::string& stable : needed) {
-      absl::Status live = live_->Ensure(stable);
-      if (!live.ok()) {
-        LogError("a revision served besides the newest cannot be loaded; its nodes get none",
-                 {{"rev", stable.substr(0, 12)}, {"error", live.message()}});
-      }
-    }
-  }
+  PLUMB_RETURN_IF_ERROR(RestoreRollout(sha));
   absl::StatusOr<v1::Revision> rev = store_->GetRevision(sha);
   if (rev.ok()) {
     absl::MutexLock lock(&mu_);
@@ -47,6 +36,21 @@ absl::Status RevisionPoller::Restore() {
   absl::MutexLock lock(&sync_mu_);
   last_evaluated_ = sha;
   LogInfo("serving restored revision", {{"rev", sha.substr(0, 12)}});
+  return absl::OkStatus();
+}
+
+absl::Status RevisionPoller::RestoreRollout(const std::string& sha) {
+  if (rollout_ == nullptr) return absl::OkStatus();
+  PLUMB_RETURN_IF_ERROR(rollout_->Restore());
+  std::set<std::string> needed = rollout_->live_revisions();
+  needed.erase(sha);  // the newest: builder_ serves it
+  for (const std::string& stable : needed) {
+    absl::Status live = live_->Ensure(stable);
+    if (!live.ok()) {
+      LogError("a revision served besides the newest cannot be loaded; its nodes get none",
+               {{"rev", stable.substr(0, 12)}, {"error", live.message()}});
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -118,8 +122,35 @@ absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
     if (was_ok) Publish(v1::EVENT_FETCH_FAILED, "", std::string(head.status().message()));
     return head.status();
   }
+  if (leadership_ != nullptr && !leadership_->IsLeader()) return Follow();
   if (head->sha == last_evaluated_) return store_->GetRevision(head->sha);
   return Evaluate(*head);
+}
+
+absl::StatusOr<v1::Revision> RevisionPoller::Follow() {
+  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision());
+  if (sha.empty()) return absl::NotFoundError("no revision is served yet (the leader records it)");
+  PLUMB_ASSIGN_OR_RETURN(v1::Revision rev, store_->GetRevision(sha));
+  if (sha == last_evaluated_) return rev;
+  // The mirror was just fetched; a sha the branch no longer reaches fails here and again at
+  // the next poll, and this replica keeps serving what it serves.
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(sha));
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, sha);
+  if (!state->ok()) {
+    return absl::DataLossError(absl::StrCat("serving revision ", sha, " does not compile here"));
+  }
+  builder_->SetDesiredState(std::move(state));  // compiled per node on demand, deterministic
+  // The leader's rollout state as stored with the revision (each replica then advances its copy
+  // with its own agents' reports: not coordinated across replicas yet, docs/postgresql.md).
+  PLUMB_RETURN_IF_ERROR(RestoreRollout(sha));
+  last_evaluated_ = sha;
+  {
+    absl::MutexLock lock(&mu_);
+    serving_fetched_ = absl::FromUnixMillis(rev.fetched_unix_ms());
+  }
+  LogInfo("serving the leader's revision", {{"rev", sha.substr(0, 12)}});
+  on_served_();
+  return rev;
 }
 
 bool IsLiveNode(const v1::Node& node, absl::Time now, absl::Duration stale_after) {

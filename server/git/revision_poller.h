@@ -21,6 +21,7 @@
 #include "server/fleet/event_bus.h"
 #include "server/git/git_source.h"
 #include "server/http/server_metrics.h"
+#include "server/store/leadership.h"
 #include "server/rollout/live_revisions.h"
 #include "server/rollout/rollout_controller.h"
 #include "server/store/store.h"
@@ -73,6 +74,11 @@ class RevisionPoller {
   // are). Set before Start().
   void set_stale_after(absl::Duration stale_after) { stale_after_ = stale_after; }
 
+  // Replicas on one PostgreSQL: only the leader records revisions; a follower serves the
+  // revision the store says is serving, from its own mirror (fetched), compiled locally. Null
+  // (the default): always the leader. Not owned. Set before Start().
+  void set_leadership(Leadership* leadership) { leadership_ = leadership; }
+
   // Whether the last fetch succeeded (readiness).
   bool last_fetch_ok() const;
   // Why the last fetch failed ("no fetch yet" before the first one); empty when it succeeded.
@@ -86,6 +92,10 @@ class RevisionPoller {
   // Compiles `sha` and records it; serves it unless it has repository errors.
   absl::StatusOr<v1::Revision> Evaluate(const CommitInfo& commit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
+  // Loads the stored rollout state and the revisions it serves besides `sha` (rollouts on).
+  absl::Status RestoreRollout(const std::string& sha);
+  // A follower's sync: serves the store's serving revision if it is not served here yet.
+  absl::StatusOr<v1::Revision> Follow() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sync_mu_);
   // Compiles `state` once per group of the live known nodes into `compiled`. Errors of the
   // repository go to `errors` (named by node), node-dependent ones to `rev`'s node_failures.
   absl::Status Validate(const DesiredState& state,
@@ -107,6 +117,7 @@ class RevisionPoller {
   std::function<void(bool)> on_fetch_result_;
   EventBus* const events_;
   ServerMetrics* const metrics_;
+  Leadership* leadership_ = nullptr;
   RolloutController* rollout_ = nullptr;
   LiveRevisions* live_ = nullptr;
 

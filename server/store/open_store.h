@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/store/leadership.h"
 #include "server/store/store.h"
 
 namespace plumb {
@@ -21,6 +22,10 @@ struct StoreSettings {
 // Opens (and migrates) the store. InvalidArgument when the password file cannot be read or is
 // empty; Unavailable when PostgreSQL cannot be reached.
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings);
+
+// The revision poller's leadership: AlwaysLeader with SQLite, else an advisory lock on its own
+// PostgreSQL connection (server/store/postgres/pg_leadership.h).
+absl::StatusOr<std::unique_ptr<Leadership>> OpenLeadership(const StoreSettings& settings);
 
 // Reads the password from `path`: its first line, without the line end.
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path);

@@ -62,5 +62,18 @@ TEST(AgentConfigTest, BadInputIsNamed) {
   EXPECT_NE(Load({"--label", "novalue"}).status().message().find("--label"), std::string::npos);
 }
 
+TEST(AgentConfigTest, ServerTakesAListAndRefusesNone) {
+  auto c = Load({"--server", "a:7443,b:7443"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(ServerList(c->server), (std::vector<std::string>{"a:7443", "b:7443"}));
+  EXPECT_FALSE(Load({"--server", ","}).ok());
+  testing::TempDir dir;
+  std::string path = dir.Sub("agent.yaml");
+  testing::WriteFileOrDie(path, "server: [a:7443, b:7443]\n");
+  auto listed = Load({"--config", path.c_str()});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_EQ(listed->server, "a:7443,b:7443");
+}
+
 }  // namespace
 }  // namespace plumb

@@ -151,6 +151,24 @@ absl::Status PgConn::EnsureConnected() {
   return absl::OkStatus();
 }
 
+bool PgConn::connected() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+int PgConn::socket() const { return PQsocket(conn_); }
+
+absl::StatusOr<std::vector<std::string>> PgConn::ConsumeNotifications() {
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("postgresql: connection lost: ",
+                     std::string(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_)))));
+  }
+  std::vector<std::string> payloads;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    payloads.push_back(n->extra != nullptr ? n->extra : "");
+    PQfreemem(n);
+  }
+  return payloads;
+}
+
 absl::Status PgConn::Error(pg_result* result, const std::string& sql) {
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string message(absl::StripTrailingAsciiWhitespace(

@@ -85,6 +85,13 @@ class PgConn {
   absl::Status InTransaction(const std::function<absl::Status()>& fn);
   // Reconnects if the connection was lost; call between transactions.
   absl::Status EnsureConnected();
+  // Whether the connection is up (as far as libpq knows).
+  bool connected() const;
+  // The connection's socket, to wait on for notifications (-1 when there is none).
+  int socket() const;
+  // Reads what the server sent and returns the payloads of the LISTEN notifications received
+  // since the last call. Unavailable when the connection is lost.
+  absl::StatusOr<std::vector<std::string>> ConsumeNotifications();
 
  private:
   explicit PgConn(pg_conn* conn) : conn_(conn) {}

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/store/postgres/pg_conn.h"
+#include "server/store/postgres/pg_leadership.h"
 #include "server/store/postgres/pg_schema.h"
 
 namespace plumb {
@@ -143,11 +144,13 @@ absl::Status PgStore::SetServingRevision(const std::string& sha) {
         return absl::FailedPreconditionError(
             absl::StrCat("revision ", sha, " failed to compile and cannot be served"));
       }
-      return conn
-          .Query(
-              "INSERT INTO serving (id, sha) VALUES (1, $1)"
-              " ON CONFLICT (id) DO UPDATE SET sha = excluded.sha",
-              {PgParam::Text(sha)})
+      PLUMB_RETURN_IF_ERROR(conn.Query("INSERT INTO serving (id, sha) VALUES (1, $1)"
+                                       " ON CONFLICT (id) DO UPDATE SET sha = excluded.sha",
+                                       {PgParam::Text(sha)})
+                                .status());
+      // Delivered at commit to every replica listening (PgLeadership): followers serve it.
+      return conn.Query("SELECT pg_notify($1, $2)",
+                        {PgParam::Text(kServingChannel), PgParam::Text(sha)})
           .status();
     });
   });

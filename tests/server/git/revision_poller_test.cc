@@ -231,3 +231,46 @@ TEST_F(RevisionPollerTest, RevokedAndStaleNodesAreNotCompiled) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+// A replica that is not the leader (replicas on one PostgreSQL).
+class NeverLeader : public Leadership {
+ public:
+  void Start(std::function<void()>) override {}
+  void Stop() override {}
+  bool IsLeader() override { return false; }
+};
+
+TEST_F(RevisionPollerTest, FollowerServesTheStoresRevisionAndRecordsNothing) {
+  NeverLeader follower;
+  poller_->set_leadership(&follower);
+  std::string first = git_->Commit("first");
+  // Nothing served yet: the follower waits for the leader, records nothing.
+  EXPECT_FALSE(poller_->SyncNow().ok());
+  EXPECT_FALSE(store_->GetRevision(first).ok());
+  EXPECT_EQ(served_, 0);
+  // The leader (elsewhere) records and serves `first`; a newer head is not the follower's to
+  // record.
+  v1::Revision rev;
+  rev.set_sha(first);
+  rev.set_status(v1::REVISION_OK);
+  ASSERT_TRUE(store_->PutRevision(rev).ok());
+  ASSERT_TRUE(store_->SetServingRevision(first).ok());
+  git_->Write("modules/base/module.yaml",
+              "resources:\n  - file: /etc/base\n    content: \"changed\"\n");
+  std::string second = git_->Commit("second");
+  auto got = poller_->SyncNow();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->sha(), first);
+  EXPECT_EQ(served_, 1);
+  EXPECT_FALSE(store_->GetRevision(second).ok());
+  ASSERT_NE(builder_.desired_state(), nullptr);
+  EXPECT_EQ(builder_.desired_state()->revision(), first);
+  ASSERT_TRUE(poller_->SyncNow().ok());
+  EXPECT_EQ(served_, 1);  // already served: nothing to do
+}
+
+}  // namespace
+}  // namespace plumb
