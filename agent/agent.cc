@@ -223,12 +223,12 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
           if (once) return got_message;
           break;
         }
+        const v1::RunTrigger trigger = msg.update().rollback() ? v1::ROLLBACK : v1::CATALOG;
         // The update's resources are in held_ now: do not keep a second copy through the run
         // (and after it, until the next message arrives).
         msg.Clear();
         if (changed || once) {
-          v1::Report report =
-              RunCatalog(msg.update().rollback() ? v1::ROLLBACK : v1::CATALOG, config_.noop);
+          v1::Report report = RunCatalog(trigger, config_.noop);
           if (once) {
             once_report_id = report.id();
             *exit_code = CountOutcome(report, v1::FAILED) > 0 ? 1 : 0;
