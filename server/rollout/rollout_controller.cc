@@ -141,7 +141,10 @@ RolloutDecision RolloutController::Decide(const RolloutNode& node) const {
   switch (state_.phase()) {
     case v1::ROLLOUT_PROGRESSING:
     case v1::ROLLOUT_PAUSED:
-      if (!got && WaveOf(node) > state_.wave()) d.revision = state_.previous();
+      // A node not served yet gets the target only while its own wave is the current one: a
+      // later wave waits its turn, and a node whose wave passed without it (offline then, or
+      // skipped by promote) waits until the rollout completes (issue 14).
+      if (!got && WaveOf(node) != state_.wave()) d.revision = state_.previous();
       break;
     case v1::ROLLOUT_HALTED:
     case v1::ROLLOUT_ABORTED:

@@ -135,6 +135,39 @@ TEST_F(RolloutControllerTest, OfflineNodesNeverBlockAWave) {
   EXPECT_EQ(RevOf("n3"), "B");
 }
 
+TEST_F(RolloutControllerTest, ANodeOfflineDuringItsWaveGetsTheTargetOnlyOnceCompleted) {
+  auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT);
+  rollout_->OnNewRevision("B", "A", &policy);
+  std::vector<RolloutNode> online = {{"n0", {}}, {"n2", {}}, {"n3", {}}};  // n1 is offline
+  ServeAndRun(online);
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_TRUE(rollout_->Tick(online));  // the second wave starts without n1
+  EXPECT_EQ(RevOf("n2"), "B");
+  ServeAndRun(online);
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_TRUE(rollout_->Tick(online));  // the last wave
+  // n1 comes back while the last wave runs: its wave passed without it, so it stays on A.
+  EXPECT_EQ(RevOf("n1"), "A");
+  online.push_back({"n1", {}});
+  ServeAndRun(online);
+  EXPECT_TRUE(rollout_->Tick(online));
+  EXPECT_EQ(rollout_->Status({}).phase(), v1::ROLLOUT_COMPLETED);
+  EXPECT_EQ(RevOf("n1"), "B");  // completed: everyone gets it
+}
+
+TEST_F(RolloutControllerTest, ANodeOfflineDuringItsWaveStaysOnThePreviousIfHalted) {
+  auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT);
+  rollout_->OnNewRevision("B", "A", &policy);
+  std::vector<RolloutNode> online = {{"n0", {}}, {"n2", {}}, {"n3", {}}};  // n1 is offline
+  ServeAndRun(online);
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_TRUE(rollout_->Tick(online));
+  ServeAndRun(online, {"n2"});  // the second wave fails
+  rollout_->Tick(online);
+  EXPECT_EQ(rollout_->Status({}).phase(), v1::ROLLOUT_HALTED);
+  EXPECT_EQ(RevOf("n1"), "A");
+}
+
 TEST_F(RolloutControllerTest, MoreThanMaxFailedHaltsAndNoFurtherNodeGetsIt) {
   auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT);
   rollout_->OnNewRevision("B", "A", &policy);
@@ -286,6 +319,15 @@ TEST_F(RolloutControllerTest, APinnedNodeGetsItsRevisionAndDoesNotBlockItsWave) 
   EXPECT_TRUE(rollout_->Tick(fleet));  // the canary is pinned: its wave has no one to wait for
   EXPECT_EQ(RevOf("n1"), "B");
   rollout_->SetPins({});
+  // Unpinned after its wave passed without it: like a node that was offline then, it gets the
+  // target once the rollout completes.
+  EXPECT_EQ(RevOf("n0"), "A");
+  ServeAndRun(fleet);
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_TRUE(rollout_->Tick(fleet));
+  ServeAndRun(fleet);
+  EXPECT_TRUE(rollout_->Tick(fleet));
+  EXPECT_EQ(rollout_->Status({}).phase(), v1::ROLLOUT_COMPLETED);
   EXPECT_EQ(RevOf("n0"), "B");
 }
 
