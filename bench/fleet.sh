@@ -16,6 +16,8 @@
 #   FLEET_PER_NODE=1      the motd template reads node.name: one catalog per node, no sharing
 #   FLEET_TLS=1           mutual TLS: the server's built-in CA (plumb-server ca init), every
 #                         simulated agent its own connection and certificate minted from it
+#   FLEET_CONSOLE=1       (with FLEET_TLS=1) the web console on; with every agent connected,
+#                         time five loads of its fleet page and of a status-filtered page
 #   FLEET_PERF=1          record the server with perf during the run and print the top symbols
 #   FLEET_PERF_ARGS       perf record options (default "-F 499 -g"; "-F 199 --call-graph dwarf"
 #                         gives whole stacks through Debian's libraries, at a cost)
@@ -134,6 +136,15 @@ git_c push -q origin HEAD:main
 cat >"$WS/commit.sh" <<SH
 #!/usr/bin/env bash
 set -e
+if [ -n "\${CONSOLE_URL:-}" ]; then
+  for page in / "/?status=converged"; do
+    for _ in 1 2 3 4 5; do
+      curl -sf -o /dev/null -w "console \$page: %{time_starttransfer} s to first byte, %{time_total} s total, %{size_download} bytes\n" \
+        --cacert "$WS/server/ca/ca.pem" --cert "$WS/server/operators/bench.pem" \
+        --key "$WS/server/operators/bench.key" "\$CONSOLE_URL\$page"
+    done
+  done >"$WS/console.txt" 2>&1 || echo "console: a request failed" >>"$WS/console.txt"
+fi
 sed -i 's/^option_a = .*/option_a = changed-\$(date +%s%N)/' "$WORK/modules/base/files/static-00.conf"
 git -C "$WORK" -c user.name=bench -c user.email=bench@localhost commit -q -am "One-line change"
 git -C "$WORK" push -q origin HEAD:main
@@ -155,7 +166,13 @@ if [ "${FLEET_TLS:-0}" = 1 ]; then
 else
   CTL+=(--insecure)
 fi
-"$BIN/plumb-server" "${SECURITY[@]}" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+CONSOLE=()
+if [ "${FLEET_CONSOLE:-0}" = 1 ] && [ "${FLEET_TLS:-0}" = 1 ]; then
+  CONSOLE_PORT="$(free_port)"
+  CONSOLE=(--console_listen "127.0.0.1:$CONSOLE_PORT")
+  export CONSOLE_URL="https://127.0.0.1:$CONSOLE_PORT"
+fi
+"$BIN/plumb-server" "${SECURITY[@]}" "${CONSOLE[@]}" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
   --repo.url "$WS/repo.git" --repo.poll 1h --state_dir "$WS/server" --log_level warn \
   >"$WS/server.log" 2>&1 &
 SERVER_PID=$!
@@ -192,6 +209,7 @@ if [ -n "$PERF_PID" ]; then
   perf report -i "$WS/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
     | grep -E '^ +[0-9]' | head -25
 fi
+if [ -f "$WS/console.txt" ]; then echo; cat "$WS/console.txt"; fi
 echo
 echo "server log: $(grep -c 'level=warn' "$WS/server.log" || true) warnings," \
   "$(grep -c 'level=error' "$WS/server.log" || true) errors"

@@ -58,24 +58,19 @@ TEST(SqliteNodePageTest, FiltersSortsAndPagesInTheQuery) {
   EXPECT_EQ(page->nodes[0].status(), v1::NODE_CONVERGED);  // converged (3) before failed (4)
 }
 
-// The fleet page over 10,000 nodes (docs/benchmarks.md): under 1 s of server time, also on a
-// loaded CI machine (a few milliseconds on an idle one without a label filter).
-TEST(SqliteNodePageTest, FleetPageOfTenThousandNodesRendersUnderOneSecond) {
+// The fleet page over 10,000 nodes renders the whole fleet's counts and one page of the table,
+// also with a status filter and a label filter with a sort. How fast is measured in bench/
+// (bench/fleet.sh with FLEET_TLS=1 FLEET_CONSOLE=1, docs/benchmarks.md), not here.
+TEST(SqliteNodePageTest, FleetPageOfTenThousandNodesShowsTheCountsAndOnePage) {
   testing::TempDir dir;
   auto store = StoreWithNodes(dir, 10000);
   ConsoleData data;
   data.store = store.get();
   for (const QueryParams& q : {QueryParams{}, QueryParams{{"status", "failed"}, {"page", "3"}},
                                QueryParams{{"label", "role=web"}, {"sort", "status"}}}) {
-    auto start = std::chrono::steady_clock::now();
     auto page = FleetPage(data, q);
-    double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count();
     ASSERT_TRUE(page.ok());
     EXPECT_NE(page->body.find("10000 nodes"), std::string::npos);
-    EXPECT_LT(ms, 1000.0);
-    std::printf("fleet page (%zu query params): %.1f ms\n", q.size(), ms);
   }
 }
 
