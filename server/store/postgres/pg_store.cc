@@ -9,26 +9,13 @@
 #include "server/store/postgres/pg_conn.h"
 #include "server/store/postgres/pg_leadership.h"
 #include "server/store/postgres/pg_schema.h"
+#include "server/store/stored_proto.h"
 
 namespace plumb {
 namespace {
 
 constexpr int kMinPrefix = 4;
 constexpr int64_t kNoLimit = INT64_MAX;
-
-template <typename Message>
-absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) {
-  Message message;
-  if (!message.ParseFromString(bytes)) {
-    return absl::DataLossError(absl::StrCat("store: cannot parse stored ", what));
-  }
-  return message;
-}
-
-bool IsHex(absl::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 bool Matches(const v1::Node& node, const std::map<std::string, std::string>& selector) {
   for (const auto& [key, value] : selector) {
@@ -42,7 +29,7 @@ absl::StatusOr<std::vector<v1::Revision>> RevisionRows(const PgResult& result) {
   std::vector<v1::Revision> revisions;
   for (int row = 0; row < result.rows(); ++row) {
     PLUMB_ASSIGN_OR_RETURN(v1::Revision revision,
-                           Parse<v1::Revision>(result.Bytes(row, 0), "revision"));
+                           ParseStored<v1::Revision>(result.Bytes(row, 0), "revision"));
     revision.set_serving(result.Int(row, 1) != 0);
     revisions.push_back(std::move(revision));
   }
@@ -89,7 +76,7 @@ absl::Status PgStore::PutRevision(const v1::Revision& revision) {
 
 absl::StatusOr<v1::Revision> PgStore::GetRevision(const std::string& sha_or_prefix) {
   std::string prefix = absl::AsciiStrToLower(sha_or_prefix);
-  if (prefix.size() < kMinPrefix || !IsHex(prefix)) {
+  if (prefix.size() < kMinPrefix || !IsLowerHex(prefix)) {
     return absl::InvalidArgumentError(absl::StrCat("revision \"", sha_or_prefix,
                                                    "\": want a sha or a hex prefix of at least ",
                                                    kMinPrefix, " characters"));
@@ -200,7 +187,7 @@ absl::StatusOr<v1::Node> PgStore::GetNode(const std::string& name) {
     return absl::OkStatus();
   }));
   if (!found) return absl::NotFoundError(absl::StrCat("node ", name, " has never connected"));
-  return Parse<v1::Node>(proto, "node");
+  return ParseStored<v1::Node>(proto, "node");
 }
 
 absl::StatusOr<std::vector<v1::Node>> PgStore::ListNodes(
@@ -213,7 +200,7 @@ absl::StatusOr<std::vector<v1::Node>> PgStore::ListNodes(
         conn.Query("SELECT proto FROM nodes WHERE $1::integer = 0 OR status = $1 ORDER BY name",
                    {PgParam::Int(status)}));
     for (int row = 0; row < result.rows(); ++row) {
-      PLUMB_ASSIGN_OR_RETURN(v1::Node node, Parse<v1::Node>(result.Bytes(row, 0), "node"));
+      PLUMB_ASSIGN_OR_RETURN(v1::Node node, ParseStored<v1::Node>(result.Bytes(row, 0), "node"));
       if (Matches(node, selector)) nodes.push_back(std::move(node));
     }
     return absl::OkStatus();

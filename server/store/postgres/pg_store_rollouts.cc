@@ -5,20 +5,9 @@
 #include "common/status_macros.h"
 #include "server/store/postgres/pg_conn.h"
 #include "server/store/postgres/pg_store.h"
+#include "server/store/stored_proto.h"
 
 namespace plumb {
-namespace {
-
-template <typename Proto>
-absl::StatusOr<Proto> ParseStored(const std::string& bytes, const char* what) {
-  Proto proto;
-  if (!proto.ParseFromString(bytes)) {
-    return absl::DataLossError(absl::StrCat("store: cannot parse stored ", what));
-  }
-  return proto;
-}
-
-}  // namespace
 
 absl::Status PgStore::PutRolloutState(const v1::RolloutState& state) {
   return WithConn([&](PgConn& conn) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/store/sqlite/sqlite_db.h"
+#include "server/store/stored_proto.h"
 
 namespace plumb {
 namespace {
@@ -117,21 +118,6 @@ absl::Status Migrate(SqliteDb& db) {
   return absl::OkStatus();
 }
 
-template <typename Message>
-absl::StatusOr<Message> Parse(const std::string& bytes, absl::string_view what) {
-  Message message;
-  if (!message.ParseFromString(bytes)) {
-    return absl::DataLossError(absl::StrCat("store: cannot parse stored ", what));
-  }
-  return message;
-}
-
-bool IsHex(absl::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
-}
-
 bool Matches(const v1::Node& node, const std::map<std::string, std::string>& selector) {
   for (const auto& [key, value] : selector) {
     auto it = node.labels().find(key);
@@ -176,7 +162,7 @@ absl::Status SqliteStore::PutRevision(const v1::Revision& revision) {
 
 absl::StatusOr<v1::Revision> SqliteStore::GetRevision(const std::string& sha_or_prefix) {
   std::string prefix = absl::AsciiStrToLower(sha_or_prefix);
-  if (prefix.size() < kMinPrefix || !IsHex(prefix)) {
+  if (prefix.size() < kMinPrefix || !IsLowerHex(prefix)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "revision \"", sha_or_prefix, "\": want a sha or a hex prefix of at least ", kMinPrefix,
         " characters"));
@@ -192,7 +178,7 @@ absl::StatusOr<v1::Revision> SqliteStore::GetRevision(const std::string& sha_or_
   std::vector<v1::Revision> found;
   PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::Revision revision;
-    PLUMB_ASSIGN_OR_RETURN(revision, Parse<v1::Revision>(stmt->ColumnBlob(0), "revision"));
+    PLUMB_ASSIGN_OR_RETURN(revision, ParseStored<v1::Revision>(stmt->ColumnBlob(0), "revision"));
     revision.set_serving(stmt->ColumnInt64(1) != 0);
     found.push_back(std::move(revision));
     return absl::OkStatus();
@@ -219,7 +205,7 @@ absl::StatusOr<std::vector<v1::Revision>> SqliteStore::ListRevisions(int limit) 
   std::vector<v1::Revision> revisions;
   PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::Revision revision;
-    PLUMB_ASSIGN_OR_RETURN(revision, Parse<v1::Revision>(stmt->ColumnBlob(0), "revision"));
+    PLUMB_ASSIGN_OR_RETURN(revision, ParseStored<v1::Revision>(stmt->ColumnBlob(0), "revision"));
     revision.set_serving(stmt->ColumnInt64(1) != 0);
     revisions.push_back(std::move(revision));
     return absl::OkStatus();
@@ -288,7 +274,7 @@ absl::StatusOr<v1::Node> SqliteStore::GetNode(const std::string& name) {
   bool row = false;
   PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("node ", name, " has never connected"));
-  return Parse<v1::Node>(stmt->ColumnBlob(0), "node");
+  return ParseStored<v1::Node>(stmt->ColumnBlob(0), "node");
 }
 
 absl::StatusOr<std::vector<v1::Node>> SqliteStore::ListNodes(
@@ -302,7 +288,7 @@ absl::StatusOr<std::vector<v1::Node>> SqliteStore::ListNodes(
   std::vector<v1::Node> nodes;
   PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::Node node;
-    PLUMB_ASSIGN_OR_RETURN(node, Parse<v1::Node>(stmt->ColumnBlob(0), "node"));
+    PLUMB_ASSIGN_OR_RETURN(node, ParseStored<v1::Node>(stmt->ColumnBlob(0), "node"));
     if (Matches(node, selector)) nodes.push_back(std::move(node));
     return absl::OkStatus();
   }));
@@ -357,7 +343,7 @@ absl::StatusOr<v1::Report> SqliteStore::GetReport(const std::string& id) {
   bool row = false;
   PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("no report ", id));
-  return Parse<v1::Report>(stmt->ColumnBlob(0), "report");
+  return ParseStored<v1::Report>(stmt->ColumnBlob(0), "report");
 }
 
 absl::StatusOr<std::vector<v1::ReportSummary>> SqliteStore::ListReports(const std::string& node,
@@ -378,7 +364,7 @@ absl::StatusOr<std::vector<v1::ReportSummary>> SqliteStore::ListReports(const st
   std::vector<v1::ReportSummary> summaries;
   PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::ReportSummary summary;
-    PLUMB_ASSIGN_OR_RETURN(summary, Parse<v1::ReportSummary>(stmt->ColumnBlob(0), "report"));
+    PLUMB_ASSIGN_OR_RETURN(summary, ParseStored<v1::ReportSummary>(stmt->ColumnBlob(0), "report"));
     summaries.push_back(std::move(summary));
     return absl::OkStatus();
   }));

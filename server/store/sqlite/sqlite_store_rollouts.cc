@@ -5,20 +5,9 @@
 #include "common/status_macros.h"
 #include "server/store/sqlite/sqlite_db.h"
 #include "server/store/sqlite/sqlite_store.h"
+#include "server/store/stored_proto.h"
 
 namespace plumb {
-namespace {
-
-template <typename Message>
-absl::StatusOr<Message> ParseStored(const std::string& bytes, absl::string_view what) {
-  Message message;
-  if (!message.ParseFromString(bytes)) {
-    return absl::DataLossError(absl::StrCat("store: cannot parse stored ", what));
-  }
-  return message;
-}
-
-}  // namespace
 
 absl::Status SqliteStore::PutRolloutState(const v1::RolloutState& state) {
   absl::MutexLock lock(&mu_);
