@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/micro/bench_reports.h"
 #include "benchmark/benchmark.h"
 #include "server/store/postgres/pg_conn.h"
 #include "server/store/postgres/pg_store.h"
@@ -17,23 +18,6 @@
 namespace plumb {
 namespace bench {
 namespace {
-
-v1::Report MakePgReport(int64_t n, int results) {
-  v1::Report report;
-  report.set_id(absl::StrFormat("bench-%012d", n));
-  report.set_node(absl::StrFormat("node-%04d", n % 1000));
-  report.set_revision(std::string(40, 'a'));
-  report.set_trigger(v1::INTERVAL);
-  report.set_started_unix_ms(1700000000000 + n);
-  report.set_duration_us(1500);
-  for (int i = 0; i < results; ++i) {
-    v1::ResourceResult* r = report.add_results();
-    r->set_id(absl::StrFormat("file:/etc/app/file-%03d.conf", i));
-    r->set_outcome(i == 0 ? v1::CHANGED : v1::UNCHANGED);
-    if (i == 0) r->set_message("content replaced (200 bytes)");
-  }
-  return report;
-}
 
 // Opens PgStore on $PLUMB_BENCH_PG_URL with empty tables, or skips the benchmark.
 std::unique_ptr<PgStore> OpenBenchStore(benchmark::State& state) {
@@ -61,7 +45,7 @@ void BM_PgPutReportsBatched(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     std::vector<v1::Report> reports;
-    for (int i = 0; i < batch; ++i) reports.push_back(MakePgReport(n++, 40));
+    for (int i = 0; i < batch; ++i) reports.push_back(MakeReport(n++, 40));
     std::vector<const v1::Report*> pointers;
     for (const v1::Report& r : reports) pointers.push_back(&r);
     state.ResumeTiming();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/micro/bench_reports.h"
 #include "benchmark/benchmark.h"
 #include "server/store/sqlite/sqlite_store.h"
 #include "server/store/store.h"
@@ -19,24 +20,6 @@
 namespace plumb {
 namespace bench {
 namespace {
-
-// A report shaped like an interval run: `results` resources, one changed.
-v1::Report MakeReport(int64_t n, int results) {
-  v1::Report report;
-  report.set_id(absl::StrFormat("bench-%012d", n));
-  report.set_node(absl::StrFormat("node-%04d", n % 1000));
-  report.set_revision(std::string(40, 'a'));
-  report.set_trigger(v1::INTERVAL);
-  report.set_started_unix_ms(1700000000000 + n);
-  report.set_duration_us(1500);
-  for (int i = 0; i < results; ++i) {
-    v1::ResourceResult* r = report.add_results();
-    r->set_id(absl::StrFormat("file:/etc/app/file-%03d.conf", i));
-    r->set_outcome(i == 0 ? v1::CHANGED : v1::UNCHANGED);
-    if (i == 0) r->set_message("content replaced (200 bytes)");
-  }
-  return report;
-}
 
 // A store in a fresh directory under $TMPDIR (or /tmp), removed afterwards. On failure it
 // marks the benchmark skipped and get() is null.
