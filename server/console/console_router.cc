@@ -120,11 +120,23 @@ ConsoleRouter::Outcome ConsoleRouter::Handle(const HttpRequest& request,
 HttpResponse ConsoleRouter::SignIn(const HttpRequest& request) {
   std::map<std::string, std::string> form = ParseQuery(request.body);
   std::string token = form["token"];
+  if (absl::Duration wait = throttle_.Wait(request.peer); wait > absl::ZeroDuration()) {
+    int64_t seconds = absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1)));
+    LogWarning("console sign-in throttled", {{"peer", request.peer}});
+    HttpResponse r = HtmlResponse(
+        SignInPage(absl::StrCat("Too many refused sign-ins from your address; try again in ",
+                                seconds, " s.")),
+        429);
+    r.headers.emplace_back("Retry-After", absl::StrCat(seconds));
+    return r;
+  }
   if (!routes_.is_operator(nullptr, token)) {
+    throttle_.Failed(request.peer);
     LogWarning("console sign-in refused", {{"peer", request.peer}});
     return HtmlResponse(SignInPage("That token is not one of the server's operator tokens."),
                         401);
   }
+  throttle_.Succeeded(request.peer);
   absl::StatusOr<ConsoleSession> session =
       sessions_->Create("token", absl::StrCat("token:", Sha256Hex(token)));
   if (!session.ok()) return HtmlResponse(SignInPage("The server cannot create sessions."), 500);

@@ -5,7 +5,8 @@
 // Everything else needs a live session (the cookie) or an operator client certificate, which
 // opens a session by itself; without one, pages redirect to /login and /api/* answers 401.
 // Actions (POST) also need the session's CSRF token, in the form field "csrf" or the header
-// X-CSRF-Token; without it they answer 403.
+// X-CSRF-Token; without it they answer 403. Failed sign-ins are throttled per client address
+// (SignInThrottle): 429 with Retry-After.
 //   GET  /                    fleet (status, name, label, sort, dir, page)
 //   GET  /nodes/NAME          one node          POST /nodes/NAME/run   run it now
 //   GET  /revisions, /revisions/SHA             GET  /resources        who changed X since T
@@ -22,6 +23,7 @@
 #include "common/pki/pki.h"
 #include "server/console/console_pages.h"
 #include "server/console/console_sessions.h"
+#include "server/console/sign_in_throttle.h"
 #include "server/http/http_request.h"
 
 namespace plumb {
@@ -71,6 +73,7 @@ class ConsoleRouter {
   const ConsoleRoutes routes_;
   ConsoleSessions* const sessions_;
   Clock* const clock_;
+  SignInThrottle throttle_{clock_};  // after clock_: initialised from it
 };
 
 }  // namespace plumb

@@ -139,6 +139,49 @@ TEST_F(ConsoleRouterTest, WrongTokenIsRefusedRightTokenGetsAStrictCookie) {
   }
 }
 
+// One address trying tokens is refused for a while after a few failures, even with the right
+// token; another address is not; the lockout runs out.
+TEST_F(ConsoleRouterTest, RepeatedWrongTokensFromOneAddressAreThrottled) {
+  auto login = [&](const std::string& peer, const std::string& token) {
+    HttpRequest r;
+    r.method = "POST";
+    r.path = "/login";
+    r.peer = peer;
+    r.body = "token=" + token;
+    return router_->Handle(r, std::nullopt).response;
+  };
+  for (int i = 0; i < SignInThrottle::kMaxFailures; ++i) {
+    EXPECT_EQ(login("192.0.2.7:" + std::to_string(4000 + i), "wrong").status, 401) << i;
+  }
+  HttpResponse locked = login("192.0.2.7:5000", kToken);
+  EXPECT_EQ(locked.status, 429);
+  EXPECT_EQ(Header(locked, "Retry-After"), "60");
+  EXPECT_EQ(Header(locked, "Set-Cookie"), "");
+  EXPECT_EQ(login("192.0.2.8:5000", kToken).status, 303);  // another address
+  clock_.Advance(SignInThrottle::kLockout);
+  EXPECT_EQ(login("192.0.2.7:5001", kToken).status, 303);
+  // The successful sign-in started its count again.
+  EXPECT_EQ(login("192.0.2.7:5002", "wrong").status, 401);
+  EXPECT_EQ(login("192.0.2.7:5003", kToken).status, 303);
+}
+
+TEST(SignInThrottleTest, AddressIgnoresThePort) {
+  EXPECT_EQ(SignInThrottle::Address("127.0.0.1:443"), "127.0.0.1");
+  EXPECT_EQ(SignInThrottle::Address("[::1]:443"), "::1");
+  EXPECT_EQ(SignInThrottle::Address("::1"), "::1");
+  EXPECT_EQ(SignInThrottle::Address("host"), "host");
+}
+
+TEST(SignInThrottleTest, FailuresFarApartDoNotLockOut) {
+  ManualClock clock;
+  SignInThrottle throttle(&clock);
+  for (int i = 0; i < 3 * SignInThrottle::kMaxFailures; ++i) {
+    throttle.Failed("10.0.0.1:1");
+    clock.Advance(SignInThrottle::kWindow + absl::Seconds(1));
+  }
+  EXPECT_EQ(throttle.Wait("10.0.0.1:2"), absl::ZeroDuration());
+}
+
 TEST_F(ConsoleRouterTest, SessionExpires) {
   std::string id = SignIn();
   EXPECT_EQ(Send("GET", "/", id).status, 200);
