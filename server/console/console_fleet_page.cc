@@ -133,6 +133,16 @@ std::string Pager(const QueryParams& q, const Store::NodePageQuery& query, int64
   return out + "</p>";
 }
 
+// Each shown node's newest run, from the reports' stored summaries (one indexed query per row
+// of a page). A node whose reports retention pruned shows none.
+void FillLastRuns(Store* store, std::vector<v1::Node>* nodes) {
+  for (v1::Node& n : *nodes) {
+    if (n.last_report_id().empty()) continue;
+    absl::StatusOr<std::vector<v1::ReportSummary>> runs = store->ListReports(n.name(), 1);
+    if (runs.ok() && !runs->empty()) *n.mutable_last_run() = std::move(runs->front());
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ConsolePage> FleetPage(const ConsoleData& data, const QueryParams& q) {
@@ -143,6 +153,7 @@ absl::StatusOr<ConsolePage> FleetPage(const ConsoleData& data, const QueryParams
   Store::NodePageQuery query = ToNodeQuery(q);
   Store::NodePage page;
   PLUMB_ASSIGN_OR_RETURN(page, data.store->ListNodesPage(query));
+  FillLastRuns(data.store, &page.nodes);
   ConsolePage out;
   out.title = "Fleet";
   out.nav = "fleet";
@@ -162,6 +173,7 @@ absl::StatusOr<std::string> FleetJson(const ConsoleData& data, const QueryParams
   PLUMB_ASSIGN_OR_RETURN(counts, data.store->CountNodesByStatus());
   Store::NodePage page;
   PLUMB_ASSIGN_OR_RETURN(page, data.store->ListNodesPage(ToNodeQuery(q)));
+  FillLastRuns(data.store, &page.nodes);
   std::string out = "{\"counts\":{";
   for (const auto& [status, n] : counts) {
     absl::StrAppend(&out, JsonString(NodeStatusName(status)), ":", n, ",");
@@ -174,7 +186,13 @@ absl::StatusOr<std::string> FleetJson(const ConsoleData& data, const QueryParams
                     ",\"applied\":", JsonString(n.applied_revision()),
                     ",\"desired\":", JsonString(n.desired_revision()),
                     ",\"connected\":", n.connected() ? "true" : "false",
-                    ",\"last_seen_unix_ms\":", n.last_seen_unix_ms(), "},");
+                    ",\"last_seen_unix_ms\":", n.last_seen_unix_ms());
+    if (n.has_last_run()) {
+      absl::StrAppend(&out, ",\"last_run\":{\"id\":", JsonString(n.last_run().id()),
+                      ",\"changed\":", n.last_run().changed(), ",\"failed\":",
+                      n.last_run().failed(), "}");
+    }
+    absl::StrAppend(&out, "},");
   }
   if (out.back() == ',') out.pop_back();
   return out + "]}";

@@ -44,6 +44,8 @@ class ConsoleRouterTest : public ::testing::Test {
     secret->set_outcome(v1::CHANGED);
     secret->set_message("content s3cr3t-leak");  // must not be shown: the resource is sensitive
     ASSERT_TRUE(store_->PutReport(report).ok());
+    node.set_last_report_id("r1");
+    ASSERT_TRUE(store_->PutNode(node).ok());
     v1::Revision bad;
     bad.set_sha("badbadbadbadbadbadbadbadbadbadbadbadbadb");
     bad.set_status(v1::REVISION_FAILED);
@@ -275,6 +277,10 @@ TEST_F(ConsoleRouterTest, FleetFiltersAndJson) {
   HttpResponse json = Send("GET", "/api/fleet", id);
   EXPECT_EQ(json.content_type, "application/json");
   EXPECT_TRUE(absl::StrContains(json.body, "\"drifted\":1")) << json.body;
+  // The node's newest run, in the table and the JSON.
+  EXPECT_TRUE(absl::StrContains(json.body, "\"last_run\":{\"id\":\"r1\",\"changed\":2"))
+      << json.body;
+  EXPECT_TRUE(absl::StrContains(Send("GET", "/", id).body, "<td>2 changed, 0 failed</td>"));
   ConsoleRouter::Outcome events;
   Send("GET", "/api/events", id, "", std::nullopt, &events);
   EXPECT_TRUE(events.event_stream);
