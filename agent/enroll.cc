@@ -48,10 +48,16 @@ std::string Explain(const grpc::Status& status, const AgentConfig& config) {
       absl::ConsumeSuffix(&why, ")");
       return absl::StrCat("cannot verify the server at ", config.server, ": ", why);
     }
-    if (absl::StrContains(m, "andshake") || absl::StrContains(m, "certificate")) {
+    // Only a failed verification says the chain is wrong; a handshake can also fail on the
+    // protocol, a reset or a server that wants something else.
+    if (absl::StrContains(m, "CERTIFICATE_VERIFY_FAILED") ||
+        absl::StrContains(m, "certificate verify failed")) {
       return absl::StrCat("cannot verify the server at ", config.server,
                           ": its certificate does not chain to the CA given by --ca-fingerprint "
                           "or --ca (", m, ")");
+    }
+    if (absl::StrContains(m, "andshake") || absl::StrContains(m, "certificate")) {
+      return absl::StrCat("the TLS handshake with ", config.server, " failed (", m, ")");
     }
     return absl::StrCat("server ", config.server, " unavailable (", m, ")");
   }

@@ -4,9 +4,11 @@ Secrets (`sensitive: true`) are covered by sensitive_test.py."""
 
 import hashlib
 import os
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -183,6 +185,45 @@ class SecurityTest(PlumbTestCase):
         r = self.enroll("web-1", extra=["--ca-fingerprint", "ab" * 32])
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot verify the server", r.stderr)
+        self.assertFalse(os.path.exists(self.agent_tls("web-1")[1]))
+        # A CA file of another CA: the chain is what is wrong, and the error says so.
+        other_key = os.path.join(self.tmp, "other-ca.key")
+        other_ca = os.path.join(self.tmp, "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", other_key,
+                        "-out", other_ca, "-days", "1", "-subj", "/CN=other-ca"],
+                       check=True, capture_output=True)
+        r = self.enroll("web-1", extra=["--ca", other_ca])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("does not chain to the CA", r.stderr)
+        self.assertFalse(os.path.exists(self.agent_tls("web-1")[1]))
+        # Something that is not a TLS server: a failed handshake, not a wrong chain.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        stop = threading.Event()
+
+        def answer_in_plain_text():
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+        threading.Thread(target=answer_in_plain_text, daemon=True).start()
+        try:
+            _, state = self.agent_dirs("web-1")
+            r = subprocess.run(
+                [os.path.join(BIN, "plumb-agent"), "enroll", "--server",
+                 "127.0.0.1:%d" % listener.getsockname()[1], "--node", "web-1",
+                 "--state_dir", state, "--token", self.create_token(), "--ca", self.ca_pem()],
+                capture_output=True, text=True, timeout=60)
+        finally:
+            stop.set()
+            listener.close()
+        self.assertEqual(r.returncode, 1)
+        self.assertNotIn("does not chain", r.stderr)
         self.assertFalse(os.path.exists(self.agent_tls("web-1")[1]))
         # With the CA file instead of the pin it works.
         r = self.enroll("web-1", extra=["--ca", self.ca_pem()])
