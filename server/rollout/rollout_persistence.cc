@@ -55,8 +55,14 @@ absl::Status RolloutController::Restore() {
   if (!stored.ok()) return stored.status();
   {
     absl::MutexLock lock(&mu_);
+    if (stored->id() == state_.id() && stored->target() == state_.target()) {
+      // Restored again (a follower replica taking up a revision): outcomes noted here and not
+      // stored yet are newer than the stored rows.
+      for (const auto& [node, result] : unsaved_) (*stored->mutable_nodes())[node] = result;
+    } else {
+      unsaved_.clear();
+    }
     state_ = std::move(*stored);
-    unsaved_.clear();
     SetPolicy();
     ++epoch_;
     if (!Active()) return absl::OkStatus();

@@ -360,7 +360,13 @@ TEST_F(AgentDaemonTest, TheHealthCheckSurvivesAnAgentRestart) {
   ASSERT_EQ(server_.Send(update), 1);
   ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return t.reports.size() == 1; }));
   EXPECT_EQ(server_.traffic().reports[0].health().exit_status(), 4);
-  Barrier(catalog);
+  // Barrier() with the check (an update without one would clear it): the report is acked.
+  v1::ServerMessage same = Update(catalog, catalog, "barrier-health");
+  same.mutable_update()->mutable_health()->set_exec("healthy");
+  ASSERT_EQ(server_.Send(same), 1);
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) {
+    return !t.acks.empty() && t.acks.back().nonce() == "barrier-health";
+  }));
   StopAgent();
 
   server_.Shutdown();
