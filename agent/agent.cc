@@ -59,6 +59,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
   agent->inventory_ = std::make_unique<Inventory>(std::move(*inventory));
   auto applied = ReadStateFile(config.state_dir + "/applied_revision");
   if (applied.ok()) agent->applied_revision_ = *applied;
+  agent->health_ = LoadHealthCheck(config.state_dir, agent->held_.digest());
   return agent;
 }
 
@@ -107,6 +108,10 @@ absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& up
     if (!r.content_digest().empty()) digests.push_back(r.content_digest());
   }
   PLUMB_RETURN_IF_ERROR(client->FetchBlobs(digests, blobs_.get()));
+  // The health check first: a crash between the two leaves the old catalog with a check that
+  // names the new digest (so none is run, and the server re-sends the update with its check),
+  // never the new catalog without its check.
+  PLUMB_RETURN_IF_ERROR(SaveHealthCheck(config_.state_dir, next.digest(), update.health()));
   PLUMB_RETURN_IF_ERROR(WriteStateFile(config_.state_dir + "/catalog.pb", next.SerializeAsString()));
   std::set<std::string> keep(digests.begin(), digests.end());
   {

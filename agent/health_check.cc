@@ -2,7 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/state_files.h"
+#include "common/logging.h"
 #include "common/wire_limits.h"
+#include "plumb/v1/agent.pb.h"
 
 namespace plumb {
 
@@ -31,6 +34,35 @@ v1::HealthCheckResult RunHealthCheck(CommandRunner* runner, const v1::HealthChec
   }
   result.set_output(OutputTail(output, wire::kMaxHealthOutputBytes - 16));
   return result;
+}
+
+namespace {
+
+std::string HealthCheckPath(const std::string& state_dir) {
+  return state_dir + "/health_check.pb";
+}
+
+}  // namespace
+
+absl::Status SaveHealthCheck(const std::string& state_dir, const std::string& catalog_digest,
+                             const v1::HealthCheck& check) {
+  v1::CatalogUpdate saved;
+  saved.set_catalog_digest(catalog_digest);
+  if (!check.exec().empty()) *saved.mutable_health() = check;
+  return WriteStateFile(HealthCheckPath(state_dir), saved.SerializeAsString());
+}
+
+v1::HealthCheck LoadHealthCheck(const std::string& state_dir, const std::string& catalog_digest) {
+  absl::StatusOr<std::string> bytes = ReadStateFile(HealthCheckPath(state_dir));
+  if (!bytes.ok()) return v1::HealthCheck();
+  v1::CatalogUpdate saved;
+  if (!saved.ParseFromString(*bytes)) {
+    LogWarning("saved health check is unreadable; none runs until the server sends one",
+               {{"dir", state_dir}});
+    return v1::HealthCheck();
+  }
+  if (catalog_digest.empty() || saved.catalog_digest() != catalog_digest) return v1::HealthCheck();
+  return saved.health();
 }
 
 }  // namespace plumb

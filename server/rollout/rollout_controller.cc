@@ -48,30 +48,6 @@ RolloutPolicy RolloutPolicyFromProto(const v1::RolloutPolicy& proto) {
   return policy;
 }
 
-RolloutController::RolloutController(Store* store, Clock* clock, EventBus* events)
-    : store_(store), clock_(clock), events_(events) {}
-
-absl::Status RolloutController::Restore() {
-  absl::StatusOr<std::vector<v1::Pin>> pins = store_->ListPins();
-  if (!pins.ok()) return pins.status();
-  std::map<std::string, std::string> by_node;
-  for (const v1::Pin& p : *pins) by_node[p.node()] = p.revision();
-  SetPins(std::move(by_node));
-  absl::StatusOr<v1::RolloutState> stored = store_->GetRolloutState();
-  if (absl::IsNotFound(stored.status())) return absl::OkStatus();
-  if (!stored.ok()) return stored.status();
-  absl::MutexLock lock(&mu_);
-  state_ = std::move(*stored);
-  SetPolicy();
-  ++epoch_;
-  if (Active()) {
-    LogInfo("rollout restored", {{"rev", Short(state_.target())},
-                                 {"phase", RolloutPhaseName(state_.phase())},
-                                 {"wave", WaveName(state_.wave())}});
-  }
-  return absl::OkStatus();
-}
-
 void RolloutController::SetPolicy() { policy_ = RolloutPolicyFromProto(state_.policy()); }
 
 size_t RolloutController::WaveCount() const {
@@ -109,7 +85,7 @@ std::string RolloutController::OnNewRevision(const std::string& sha,
   next.set_target(sha);
   if (policy == nullptr || stable.empty() || stable == sha) {
     next.set_phase(v1::ROLLOUT_PHASE_UNSPECIFIED);
-    state_ = std::move(next);
+    Replace(std::move(next));
     SetPolicy();
     Changed();
     return "";
@@ -122,7 +98,7 @@ std::string RolloutController::OnNewRevision(const std::string& sha,
   *next.mutable_policy() = *policy;
   next.set_phase(v1::ROLLOUT_PROGRESSING);
   next.set_started_unix_ms(UnixMs(clock_->Now()));
-  state_ = std::move(next);
+  Replace(std::move(next));
   SetPolicy();
   StartWave(0);
   return stable;
@@ -157,6 +133,7 @@ RolloutDecision RolloutController::Decide(const RolloutNode& node) const {
     default:
       break;
   }
+  if (d.revision == state_.target() && state_.rollback()) d.rollback = true;
   if (d.revision == state_.target() && !state_.policy().health_exec().empty()) {
     d.health.set_exec(state_.policy().health_exec());
     d.health.set_timeout_ms(state_.policy().health_timeout_ms());
@@ -173,13 +150,10 @@ void RolloutController::OnServed(const RolloutNode& node, const std::string& rev
   r.set_wave(static_cast<uint32_t>(WaveOf(node)));
   r.set_outcome(v1::ROLLOUT_NODE_SERVED);
   r.set_unix_ms(UnixMs(clock_->Now()));
-  Persist();
+  Record(node.name, r);
 }
 
-namespace {
-
-// Why a run of the target failed, or "" if it did not.
-std::string RunFailure(const v1::Report& report) {
+std::string RolloutRunFailure(const v1::Report& report) {
   for (const v1::ResourceResult& r : report.results()) {
     if (r.outcome() == v1::FAILED) return absl::StrCat(r.id(), ": ", r.message());
   }
@@ -193,8 +167,6 @@ std::string RunFailure(const v1::Report& report) {
   return "";
 }
 
-}  // namespace
-
 void RolloutController::OnReport(const RolloutNode& node, const v1::Report& report) {
   absl::MutexLock lock(&mu_);
   if (!Active() || report.noop() || report.revision() != state_.target()) return;
@@ -204,7 +176,7 @@ void RolloutController::OnReport(const RolloutNode& node, const v1::Report& repo
   if (r.outcome() == v1::ROLLOUT_NODE_FAILED) return;  // a failure sticks for this rollout
   r.set_wave(static_cast<uint32_t>(WaveOf(node)));
   r.set_unix_ms(UnixMs(clock_->Now()));
-  std::string failure = RunFailure(report);
+  std::string failure = RolloutRunFailure(report);
   if (failure.empty()) {
     if (r.outcome() == v1::ROLLOUT_NODE_SUCCEEDED) return;
     r.set_outcome(v1::ROLLOUT_NODE_SUCCEEDED);
@@ -214,7 +186,7 @@ void RolloutController::OnReport(const RolloutNode& node, const v1::Report& repo
     LogWarning("rollout: a node failed the target",
                {{"node", node.name}, {"rev", Short(state_.target())}, {"error", failure}});
   }
-  Persist();
+  Record(node.name, r);
 }
 
 bool RolloutController::Tick(const std::vector<RolloutNode>& online) {
@@ -322,14 +294,6 @@ void RolloutController::Changed() {
   Persist();
 }
 
-void RolloutController::Persist() {
-  absl::Status stored = store_->PutRolloutState(state_);
-  if (!stored.ok()) {
-    // The state in memory still drives serving; a restart would resume from the last stored.
-    LogError("storing the rollout state failed", {{"error", stored.message()}});
-  }
-}
-
 void RolloutController::Publish(v1::EventKind kind, const std::string& message) {
   if (events_ != nullptr) events_->Publish(MakeEvent(kind, "", state_.target(), message));
 }
@@ -359,7 +323,9 @@ void RolloutController::RollBackTo(const std::string& to, const v1::RolloutPolic
   if (policy != nullptr) *next.mutable_policy() = *policy;
   bool at_once = now || policy == nullptr || from.empty() || from == to;
   next.set_phase(at_once ? v1::ROLLOUT_COMPLETED : v1::ROLLOUT_PROGRESSING);
-  state_ = std::move(next);
+  // Runs that move a node to `to` report trigger ROLLBACK, as the automatic rollback's do.
+  next.set_rollback(true);
+  Replace(std::move(next));
   SetPolicy();
   LogInfo("rollback requested", {{"to", Short(to)}, {"from", Short(from)}, {"now", at_once}});
   Publish(v1::EVENT_ROLLOUT_ROLLBACK,

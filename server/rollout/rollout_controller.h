@@ -5,13 +5,17 @@
 // revision; halted with rollback: the previous one again), what each node's runs of the target
 // said, and when the next wave starts (every online node of the current wave reported, no more
 // than max_failed failed, and the bake time passed). Time comes from the injected Clock;
-// Tick() advances waves. The whole state is one v1::RolloutState, stored on every change
-// (Store::PutRolloutState) and read back by Restore() after a restart.
+// Tick() advances waves. The state is one v1::RolloutState in memory; in the Store it is a
+// header row (phase, wave, bake, halt: written when they change) and one row per node outcome,
+// written in batches by the controller's writer thread, so OnServed/OnReport (the hub's thread)
+// only note the outcome. Restore() reads both back after a restart and re-derives outcomes the
+// writer had not stored yet from the node rows and their last reports.
 
 #include <cstdint>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,14 +38,23 @@ struct RolloutDecision {
 // A connected node as the controller sees it.
 using RolloutMember = RolloutNode;
 
-// Thread-safe (one mutex; store writes happen under it, so they are serialized).
+// Thread-safe (one mutex for the state; header writes happen under it, node rows on the
+// writer thread outside it).
 class RolloutController {
  public:
-  // Nothing owned; all must outlive the controller. `events` may be null.
+  // Nothing owned; all must outlive the controller. `events` may be null. Starts the writer
+  // thread; the destructor stores what it has not stored yet and stops it.
   RolloutController(Store* store, Clock* clock, EventBus* events = nullptr);
+  ~RolloutController();
+  RolloutController(const RolloutController&) = delete;
+  RolloutController& operator=(const RolloutController&) = delete;
 
-  // Loads the stored state (none stored: no rollout).
+  // Loads the stored state (none stored: no rollout). A node the stored rows do not show with
+  // an outcome, but whose node row says it was served the target, gets its outcome from its
+  // last report (a run of the target: succeeded or failed) or counts as served.
   absl::Status Restore();
+  // Blocks until every node outcome noted so far is in the store. Returns the store's error.
+  absl::Status Flush();
 
   // A new good revision `sha` is now the newest (`serving_before` was, "" if none). With a
   // policy, it starts a rollout at the first wave, superseding a running one (nodes not yet
@@ -104,7 +117,22 @@ class RolloutController {
   bool MaybeAdvance(const std::vector<RolloutNode>& online) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartWave(size_t wave) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Changed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores the header and, in the same call, every outcome not stored yet.
   void Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Notes a node's outcome for the writer.
+  void Record(const std::string& node, const v1::RolloutNodeResult& result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new rollout replaces the state: `next` gets the next id; unstored outcomes are dropped.
+  void Replace(v1::RolloutState next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds the outcomes of served nodes that Restore found no row for (see Restore()).
+  absl::Status Rederive() ABSL_LOCKS_EXCLUDED(mu_);
+  // The writer thread: stores the noted outcomes in batches until the destructor.
+  void WriteLoop();
+  // Stores one batch of noted outcomes; false if there was none.
+  bool WriteBatch(absl::Status* status) ABSL_LOCKS_EXCLUDED(mu_);
+  bool HasUnsaved() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || (!unsaved_.empty() && !writing_);
+  }
   void Publish(v1::EventKind kind, const std::string& message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetPolicy() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -117,7 +145,18 @@ class RolloutController {
   RolloutPolicy policy_ ABSL_GUARDED_BY(mu_);  // state_.policy, for wave membership
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, std::string> pins_ ABSL_GUARDED_BY(mu_);
+  // Outcomes noted but not stored yet (newest per node), for the writer.
+  std::map<std::string, v1::RolloutNodeResult> unsaved_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // a batch is being stored outside mu_
+  // Persist() stored outcomes while a batch was being written (that batch may be older).
+  bool persisted_while_writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread writer_;
 };
+
+// Why a run of a rollout's target failed (its first failed resource, or its health check), or
+// "" if it did not.
+std::string RolloutRunFailure(const v1::Report& report);
 
 // The policy as the compiler's wave functions take it (the inverse of RolloutPolicyToProto).
 RolloutPolicy RolloutPolicyFromProto(const v1::RolloutPolicy& proto);

@@ -99,9 +99,20 @@ class Store {
   virtual absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
                                                    int batch = 1000) = 0;
 
-  // Rollouts (server/rollout/). The controller's whole state is one row: PutRolloutState
-  // replaces it; GetRolloutState returns NotFound when none was ever stored.
+  // Rollouts (server/rollout/). A rollout's header (target, phase, wave, bake, halt: the
+  // RolloutState the controller passes without `nodes`) is one row; PutRolloutState replaces
+  // it and, in the same transaction, deletes the node rows of every rollout but `state.id()`.
+  // Node outcomes are rows of their own, keyed by (rollout id, node): PutRolloutNodes upserts a
+  // batch in one transaction (all or none), so a report costs one row, not the whole state.
+  // GetRolloutState returns the header with `nodes` holding its rollout's rows (over any the
+  // header itself carries); NotFound when no header was ever stored.
+  struct RolloutNodeRow {
+    std::string node;
+    v1::RolloutNodeResult result;
+  };
   virtual absl::Status PutRolloutState(const v1::RolloutState& state) = 0;
+  virtual absl::Status PutRolloutNodes(uint64_t rollout_id,
+                                       const std::vector<RolloutNodeRow>& rows) = 0;
   virtual absl::StatusOr<v1::RolloutState> GetRolloutState() = 0;
   // Pins (plumbctl pin): one per node, replaced by node. DeletePin of an unpinned node is OK.
   virtual absl::Status PutPin(const v1::Pin& pin) = 0;

@@ -348,5 +348,42 @@ TEST_F(AgentDaemonTest, BlobsNoLongerNamedByTheCurrentOrPreviousCatalogAreDroppe
   EXPECT_EQ(ReadFileOrEmpty(Host("/etc/secret")), "password=newer\n");
 }
 
+// The rollout's health check is kept with the cached catalog: an agent restarted (here with
+// the server away) still runs it after each apply of that catalog.
+TEST_F(AgentDaemonTest, TheHealthCheckSurvivesAnAgentRestart) {
+  runner_.On("/bin/sh -c healthy", 4, "still broken");
+  v1::Catalog catalog = Catalog("rev1", {{"/etc/motd", "hello\n"}});
+  StartAgent();
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return !t.hellos.empty(); }));
+  v1::ServerMessage update = Update(v1::Catalog(), catalog, "with-health");
+  update.mutable_update()->mutable_health()->set_exec("healthy");
+  ASSERT_EQ(server_.Send(update), 1);
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return t.reports.size() == 1; }));
+  EXPECT_EQ(server_.traffic().reports[0].health().exit_status(), 4);
+  // Barrier() with the check (an update without one would clear it): the report is acked.
+  v1::ServerMessage same = Update(catalog, catalog, "barrier-health");
+  same.mutable_update()->mutable_health()->set_exec("healthy");
+  ASSERT_EQ(server_.Send(same), 1);
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) {
+    return !t.acks.empty() && t.acks.back().nonce() == "barrier-health";
+  }));
+  StopAgent();
+
+  server_.Shutdown();
+  ASSERT_EQ(std::remove(Host("/etc/motd").c_str()), 0);
+  StartAgent();
+  ASSERT_TRUE(clock_.AwaitPendingWait(
+      [](absl::Duration d) { return d >= kInterval && d <= kInterval + kSplay; }));
+  clock_.Advance(kInterval + kSplay);
+  ASSERT_TRUE(clock_.AwaitPendingWait(
+      [](absl::Duration d) { return d >= kInterval && d <= kInterval + kSplay; }));
+  std::vector<v1::Report> queued = QueuedReports();
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_EQ(queued[0].trigger(), v1::INTERVAL);
+  ASSERT_TRUE(queued[0].has_health()) << "the restarted agent forgot the health check";
+  EXPECT_EQ(queued[0].health().exit_status(), 4);
+  EXPECT_EQ(queued[0].health().output(), "still broken");
+}
+
 }  // namespace
 }  // namespace plumb

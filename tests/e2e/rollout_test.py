@@ -215,6 +215,12 @@ class RolloutTest(PlumbTestCase):
         self.assertIn("every node at once", self.ctl("rollback", "--now").stdout)
         for name in few:
             wait_until(lambda: self.conf(name) == "v1\n", timeout=30, what="%s rolled back" % name)
+        # The runs that moved them back report trigger ROLLBACK, as an automatic rollback's do
+        # (web-04 never left rev1: it has nothing to run).
+        for name in few[:3]:
+            wait_until(lambda: any(r["trigger"] == "ROLLBACK" and r["revision"] == rev1
+                                   for r in self.ctl_json("reports", name)["reports"][:5]),
+                       timeout=20, what="%s's operator rollback run reported" % name)
         self.assertEqual(self.status()["revision"], rev1)
         self.ctl("rollback", "--to", rev3[:10])
         wait_until(lambda: self.conf(CANARY) == "v3\n", timeout=30, what="canary on rev3 again")

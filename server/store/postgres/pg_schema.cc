@@ -85,6 +85,18 @@ CREATE TABLE pins (
   proto bytea NOT NULL                -- v1.Pin
 );
 )sql",
+    // 4: one row per node outcome of a rollout (a report writes one row, not the whole state).
+    R"sql(
+CREATE TABLE rollout_nodes (
+  rollout_id bigint NOT NULL,         -- v1.RolloutState.id
+  node text COLLATE "C" NOT NULL,
+  wave integer NOT NULL,
+  outcome integer NOT NULL,           -- v1.RolloutOutcome
+  error text NOT NULL,
+  unix_ms bigint NOT NULL,
+  PRIMARY KEY (rollout_id, node)
+);
+)sql",
 };
 constexpr int kVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

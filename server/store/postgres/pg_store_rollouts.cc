@@ -1,5 +1,7 @@
-// PgStore's rollout rows (issue 14): the rollout controller's whole state as one row, and one
-// pin per node; the same contract as SqliteStore's (store.h).
+// PgStore's rollout rows (issue 14): the rollout controller's header row, one row per node
+// outcome, and one pin per node; the same contract as SqliteStore's (store.h).
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -11,10 +13,45 @@ namespace plumb {
 
 absl::Status PgStore::PutRolloutState(const v1::RolloutState& state) {
   return WithConn([&](PgConn& conn) {
+    return conn.InTransaction([&]() -> absl::Status {
+      PLUMB_RETURN_IF_ERROR(conn.Query("INSERT INTO rollout_state (id, proto) VALUES (1, $1)"
+                                       " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto",
+                                       {PgParam::Bytes(state.SerializeAsString())})
+                                .status());
+      return conn
+          .Query("DELETE FROM rollout_nodes WHERE rollout_id <> $1",
+                 {PgParam::Int(static_cast<int64_t>(state.id()))})
+          .status();
+    });
+  });
+}
+
+absl::Status PgStore::PutRolloutNodes(uint64_t rollout_id,
+                                      const std::vector<RolloutNodeRow>& rows) {
+  PgArray nodes, waves, outcomes, errors, times;
+  for (const RolloutNodeRow& row : rows) {
+    if (row.node.empty()) return absl::InvalidArgumentError("rollout node row without a node");
+    nodes.AddText(row.node);
+    waves.AddInt(row.result.wave());
+    outcomes.AddInt(row.result.outcome());
+    // A text parameter cannot hold NUL; the error is for people (a resource's message).
+    std::string error = row.result.error();
+    error.erase(std::remove(error.begin(), error.end(), '\0'), error.end());
+    errors.AddText(error);
+    times.AddInt(row.result.unix_ms());
+  }
+  if (rows.empty()) return absl::OkStatus();
+  // One statement for the batch; a node twice in it would be refused (ON CONFLICT touches a
+  // row once per statement), and the controller sends each node once per batch.
+  return WithConn([&](PgConn& conn) {
     return conn
-        .Query("INSERT INTO rollout_state (id, proto) VALUES (1, $1)"
-               " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto",
-               {PgParam::Bytes(state.SerializeAsString())})
+        .Query("INSERT INTO rollout_nodes (rollout_id, node, wave, outcome, error, unix_ms)"
+               " SELECT $1, n, w, o, e, u FROM unnest($2::text[], $3::integer[], $4::integer[],"
+               " $5::text[], $6::bigint[]) AS t(n, w, o, e, u)"
+               " ON CONFLICT (rollout_id, node) DO UPDATE SET wave = excluded.wave,"
+               " outcome = excluded.outcome, error = excluded.error, unix_ms = excluded.unix_ms",
+               {PgParam::Int(static_cast<int64_t>(rollout_id)), nodes.Param(), waves.Param(),
+                outcomes.Param(), errors.Param(), times.Param()})
         .status();
   });
 }
@@ -22,15 +59,34 @@ absl::Status PgStore::PutRolloutState(const v1::RolloutState& state) {
 absl::StatusOr<v1::RolloutState> PgStore::GetRolloutState() {
   std::string bytes;
   bool found = false;
+  v1::RolloutState state;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(PgResult result,
-                           conn.Query("SELECT proto FROM rollout_state WHERE id = 1", {}));
-    found = result.rows() > 0;
-    if (found) bytes = result.Bytes(0, 0);
-    return absl::OkStatus();
+    // One snapshot for the header and its rows.
+    return conn.InTransaction([&]() -> absl::Status {
+      PLUMB_ASSIGN_OR_RETURN(PgResult result,
+                             conn.Query("SELECT proto FROM rollout_state WHERE id = 1", {}));
+      found = result.rows() > 0;
+      if (!found) return absl::OkStatus();
+      PLUMB_ASSIGN_OR_RETURN(state,
+                             ParseStored<v1::RolloutState>(result.Bytes(0, 0), "rollout state"));
+      PLUMB_ASSIGN_OR_RETURN(
+          PgResult rows,
+          conn.Query("SELECT node, wave::bigint, outcome::bigint, error, unix_ms"
+                     " FROM rollout_nodes WHERE rollout_id = $1",
+                     {PgParam::Int(static_cast<int64_t>(state.id()))}));
+      auto* nodes = state.mutable_nodes();
+      for (int row = 0; row < rows.rows(); ++row) {
+        v1::RolloutNodeResult& r = (*nodes)[rows.Bytes(row, 0)];
+        r.set_wave(static_cast<uint32_t>(rows.Int(row, 1)));
+        r.set_outcome(static_cast<v1::RolloutOutcome>(rows.Int(row, 2)));
+        r.set_error(rows.Bytes(row, 3));
+        r.set_unix_ms(rows.Int(row, 4));
+      }
+      return absl::OkStatus();
+    });
   }));
   if (!found) return absl::NotFoundError("no rollout state stored");
-  return ParseStored<v1::RolloutState>(bytes, "rollout state");
+  return state;
 }
 
 absl::Status PgStore::PutPin(const v1::Pin& pin) {

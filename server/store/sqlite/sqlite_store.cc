@@ -13,7 +13,7 @@ namespace plumb {
 namespace {
 
 // Bump with a new entry in kMigrations; never edit a shipped one.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr int kMinPrefix = 4;
 constexpr int kDefaultReportLimit = 20;
 
@@ -76,6 +76,18 @@ CREATE TABLE rollout_state (
 CREATE TABLE pins (
   node TEXT PRIMARY KEY,
   proto BLOB NOT NULL            -- v1.Pin
+);
+)sql",
+    // 4: one row per node outcome of a rollout (a report writes one row, not the whole state).
+    R"sql(
+CREATE TABLE rollout_nodes (
+  rollout_id INTEGER NOT NULL,   -- v1.RolloutState.id
+  node TEXT NOT NULL,
+  wave INTEGER NOT NULL,
+  outcome INTEGER NOT NULL,      -- v1.RolloutOutcome
+  error TEXT NOT NULL,
+  unix_ms INTEGER NOT NULL,
+  PRIMARY KEY (rollout_id, node)
 );
 )sql",
 };

@@ -57,6 +57,8 @@ class SqliteStore : public Store {
                                            int batch = 1000) override;
 
   absl::Status PutRolloutState(const v1::RolloutState& state) override;
+  absl::Status PutRolloutNodes(uint64_t rollout_id,
+                               const std::vector<RolloutNodeRow>& rows) override;
   absl::StatusOr<v1::RolloutState> GetRolloutState() override;
   absl::Status PutPin(const v1::Pin& pin) override;
   absl::Status DeletePin(const std::string& node) override;

@@ -1,4 +1,5 @@
-// The Store's rollout rows (server/rollout/): the controller's state, one row, and node pins.
+// The Store's rollout rows (server/rollout/): the controller's header row, one row per node
+// outcome, and node pins.
 // Split from sqlite_store.cc to keep each file small; same class, same lock, same connection.
 
 #include "absl/strings/str_cat.h"
@@ -11,12 +12,46 @@ namespace plumb {
 
 absl::Status SqliteStore::PutRolloutState(const v1::RolloutState& state) {
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<SqliteStatement> stmt;
-  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "INSERT INTO rollout_state (id, proto) VALUES (1, ?1)"
-      " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto"));
-  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(1, state.SerializeAsString()));
-  return stmt->Run();
+  return db_->InTransaction([&]() -> absl::Status {
+    std::unique_ptr<SqliteStatement> stmt;
+    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+        "INSERT INTO rollout_state (id, proto) VALUES (1, ?1)"
+        " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto"));
+    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(1, state.SerializeAsString()));
+    PLUMB_RETURN_IF_ERROR(stmt->Run());
+    stmt.reset();
+    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("DELETE FROM rollout_nodes WHERE rollout_id <> ?1"));
+    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(state.id())));
+    return stmt->Run();
+  });
+}
+
+absl::Status SqliteStore::PutRolloutNodes(uint64_t rollout_id,
+                                          const std::vector<RolloutNodeRow>& rows) {
+  for (const RolloutNodeRow& row : rows) {
+    if (row.node.empty()) return absl::InvalidArgumentError("rollout node row without a node");
+  }
+  if (rows.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  return db_->InTransaction([&]() -> absl::Status {
+    std::unique_ptr<SqliteStatement> stmt;
+    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+        "INSERT INTO rollout_nodes (rollout_id, node, wave, outcome, error, unix_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (rollout_id, node) DO UPDATE SET"
+        " wave = excluded.wave, outcome = excluded.outcome, error = excluded.error,"
+        " unix_ms = excluded.unix_ms"));
+    for (const RolloutNodeRow& row : rows) {
+      PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(rollout_id)));
+      PLUMB_RETURN_IF_ERROR(stmt->BindText(2, row.node));
+      PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, row.result.wave()));
+      PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, row.result.outcome()));
+      PLUMB_RETURN_IF_ERROR(stmt->BindText(5, row.result.error()));
+      PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, row.result.unix_ms()));
+      PLUMB_RETURN_IF_ERROR(stmt->Run());
+      PLUMB_RETURN_IF_ERROR(stmt->Reset());
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<v1::RolloutState> SqliteStore::GetRolloutState() {
@@ -26,7 +61,22 @@ absl::StatusOr<v1::RolloutState> SqliteStore::GetRolloutState() {
   bool row = false;
   PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
   if (!row) return absl::NotFoundError("no rollout state stored");
-  return ParseStored<v1::RolloutState>(stmt->ColumnBlob(0), "rollout state");
+  PLUMB_ASSIGN_OR_RETURN(v1::RolloutState state,
+                         ParseStored<v1::RolloutState>(stmt->ColumnBlob(0), "rollout state"));
+  stmt.reset();
+  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+      "SELECT node, wave, outcome, error, unix_ms FROM rollout_nodes WHERE rollout_id = ?1"));
+  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(state.id())));
+  auto* nodes = state.mutable_nodes();
+  PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
+    v1::RolloutNodeResult& r = (*nodes)[stmt->ColumnText(0)];
+    r.set_wave(static_cast<uint32_t>(stmt->ColumnInt64(1)));
+    r.set_outcome(static_cast<v1::RolloutOutcome>(stmt->ColumnInt64(2)));
+    r.set_error(stmt->ColumnText(3));
+    r.set_unix_ms(stmt->ColumnInt64(4));
+    return absl::OkStatus();
+  }));
+  return state;
 }
 
 absl::Status SqliteStore::PutPin(const v1::Pin& pin) {

@@ -362,6 +362,20 @@ TEST_F(RolloutControllerTest, RollbackThroughThePolicyStartsAtTheFirstWave) {
   EXPECT_EQ(rollout_->live_revisions(), (std::set<std::string>{"A", "B"}));
 }
 
+TEST_F(RolloutControllerTest, OperatorRollbackRunsReportTriggerRollback) {
+  auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT);
+  rollout_->OnNewRevision("B", "A", &policy);
+  ASSERT_TRUE(rollout_->Promote(4).ok());
+  EXPECT_FALSE(rollout_->Decide({"n5", {}}).rollback);
+  rollout_->RollBackTo("A", nullptr, /*now=*/false);
+  EXPECT_TRUE(rollout_->Decide({"n0", {}}).rollback);    // moved back to A: trigger ROLLBACK
+  EXPECT_FALSE(rollout_->Decide({"n1", {}}).rollback);   // stays on B for now
+  rollout_->RollBackTo("A", nullptr, /*now=*/true);
+  EXPECT_TRUE(rollout_->Decide({"n5", {}}).rollback);
+  rollout_->OnNewRevision("C", "B", &policy);             // a new commit is no rollback
+  EXPECT_FALSE(rollout_->Decide({"n0", {}}).rollback);
+}
+
 TEST_F(RolloutControllerTest, StatusCountsPerWave) {
   auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT, 1);
   rollout_->OnNewRevision("B", "A", &policy);

@@ -159,7 +159,7 @@ TEST(ResourceEventsMigrationTest, SchemaOneDatabaseMigrates) {
     auto db = SqliteDb::Open(path);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE resource_events; DROP TABLE rollout_state; DROP TABLE pins;"
-                            " PRAGMA user_version = 1;").ok());
+                            " DROP TABLE rollout_nodes; PRAGMA user_version = 1;").ok());
   }
   auto store = SqliteStore::Open(path);
   ASSERT_TRUE(store.ok()) << store.status();

@@ -1,5 +1,6 @@
-// The Store's rollout rows: the controller's state (one row) and node pins, on both backends
-// (SQLite, PostgreSQL), surviving a reopen of the database; SQLite's schema 2 -> 3 migration.
+// The Store's rollout rows: the controller's header (one row), its node outcomes (one row each,
+// by rollout id) and node pins, on both backends (SQLite, PostgreSQL), surviving a reopen of the
+// database; SQLite's schema 2 -> 4 and 3 -> 4 migrations.
 
 #include <memory>
 #include <string>
@@ -51,6 +52,65 @@ TEST_P(RolloutRowsBackendTest, StateIsNotFoundUntilPutThenReplacedAndKeptAcrossR
   EXPECT_EQ(got->nodes().at("n1").outcome(), v1::ROLLOUT_NODE_FAILED);
 }
 
+v1::RolloutNodeResult Outcome(v1::RolloutOutcome outcome, uint32_t wave,
+                              const std::string& error = "") {
+  v1::RolloutNodeResult r;
+  r.set_outcome(outcome);
+  r.set_wave(wave);
+  r.set_error(error);
+  r.set_unix_ms(1700000000000 + wave);
+  return r;
+}
+
+TEST_P(RolloutRowsBackendTest, NodeRowsAreUpsertedByRolloutAndReadWithTheirHeader) {
+  {
+    auto store = db_.OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    v1::RolloutState header;
+    header.set_id(3);
+    header.set_target("cccc");
+    ASSERT_TRUE(store->PutRolloutState(header).ok());
+    ASSERT_TRUE(store->PutRolloutNodes(3, {{"web-1", Outcome(v1::ROLLOUT_NODE_SERVED, 0)},
+                                           {"web-2", Outcome(v1::ROLLOUT_NODE_SERVED, 1)}})
+                    .ok());
+    // A later batch replaces a node's row; rows of another rollout are not this one's.
+    ASSERT_TRUE(store->PutRolloutNodes(
+                         3, {{"web-1", Outcome(v1::ROLLOUT_NODE_FAILED, 0, "exec:x: exit 7")}})
+                    .ok());
+    ASSERT_TRUE(store->PutRolloutNodes(2, {{"old", Outcome(v1::ROLLOUT_NODE_SERVED, 0)}}).ok());
+    ASSERT_TRUE(store->PutRolloutNodes(3, {}).ok());
+    EXPECT_TRUE(absl::IsInvalidArgument(
+        store->PutRolloutNodes(3, {{"", Outcome(v1::ROLLOUT_NODE_SERVED, 0)}})));
+  }
+  auto store = db_.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  auto got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->id(), 3u);
+  ASSERT_EQ(got->nodes_size(), 2);
+  const v1::RolloutNodeResult& web1 = got->nodes().at("web-1");
+  EXPECT_EQ(web1.outcome(), v1::ROLLOUT_NODE_FAILED);
+  EXPECT_EQ(web1.error(), "exec:x: exit 7");
+  EXPECT_EQ(web1.unix_ms(), 1700000000000);
+  EXPECT_EQ(got->nodes().at("web-2").wave(), 1u);
+  // The next rollout's header drops every other rollout's rows.
+  v1::RolloutState next;
+  next.set_id(4);
+  next.set_target("dddd");
+  ASSERT_TRUE(store->PutRolloutState(next).ok());
+  got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->nodes_size(), 0);
+  ASSERT_TRUE(store->PutRolloutState([] {
+    v1::RolloutState s;
+    s.set_id(3);
+    return s;
+  }()).ok());
+  got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->nodes_size(), 0);  // deleted, not hidden
+}
+
 TEST_P(RolloutRowsBackendTest, PinsReplaceByNodeListSortedAndDelete) {
   {
     auto store = db_.OpenOrDie();
@@ -90,7 +150,9 @@ TEST(RolloutRowsTest, ASchemaTwoDatabaseMigrates) {
     auto db = SqliteDb::Open(path);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(
-        (*db)->Exec("DROP TABLE rollout_state; DROP TABLE pins; PRAGMA user_version = 2;").ok());
+        (*db)->Exec("DROP TABLE rollout_state; DROP TABLE pins; DROP TABLE rollout_nodes;"
+                    " PRAGMA user_version = 2;")
+            .ok());
   }
   auto store = OpenOrDie(path);
   ASSERT_NE(store, nullptr);
@@ -98,6 +160,34 @@ TEST(RolloutRowsTest, ASchemaTwoDatabaseMigrates) {
   pin.set_node("n");
   EXPECT_TRUE(store->PutPin(pin).ok());
   EXPECT_TRUE(absl::IsNotFound(store->GetRolloutState().status()));
+}
+
+TEST(RolloutRowsTest, ASchemaThreeDatabaseKeepsItsRolloutAndGetsNodeRows) {
+  TempDir dir;
+  std::string path = dir.path() + "/plumb.db";
+  {
+    auto store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    // Schema 3 stored the whole state, node outcomes included, in the one row.
+    v1::RolloutState state;
+    state.set_target("aaaa");
+    (*state.mutable_nodes())["n1"].set_outcome(v1::ROLLOUT_NODE_SUCCEEDED);
+    ASSERT_TRUE(store->PutRolloutState(state).ok());
+  }
+  {
+    auto db = SqliteDb::Open(path);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec("DROP TABLE rollout_nodes; PRAGMA user_version = 3;").ok());
+  }
+  auto store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  auto got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->nodes().at("n1").outcome(), v1::ROLLOUT_NODE_SUCCEEDED);
+  ASSERT_TRUE(store->PutRolloutNodes(0, {{"n2", v1::RolloutNodeResult()}}).ok());
+  got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->nodes_size(), 2);
 }
 
 }  // namespace

@@ -48,6 +48,9 @@ class CountingStore : public Store {
   absl::Status PutRolloutState(const v1::RolloutState& s) override {
     return inner_->PutRolloutState(s);
   }
+  absl::Status PutRolloutNodes(uint64_t id, const std::vector<RolloutNodeRow>& rows) override {
+    return inner_->PutRolloutNodes(id, rows);
+  }
   absl::StatusOr<v1::RolloutState> GetRolloutState() override { return inner_->GetRolloutState(); }
   absl::Status PutPin(const v1::Pin& p) override { return inner_->PutPin(p); }
   absl::Status DeletePin(const std::string& n) override { return inner_->DeletePin(n); }
