@@ -16,21 +16,40 @@
 
 namespace plumb {
 
+// Store::GetRevision and ListRevisions: every revision line. No branch can be named "*".
+inline constexpr char kAnyEnvironment[] = "*";
+
 // Thread-safe in every implementation.
 class Store {
  public:
   virtual ~Store() = default;
 
-  // Revisions. PutRevision inserts or replaces by sha.
+  // Revisions. Each belongs to one revision line, Revision.environment: the branch of its
+  // server.yaml `environments:` entry, or "" when the server follows one branch. A commit on
+  // two lines' branches is two rows. PutRevision inserts or replaces by (environment, sha).
   virtual absl::Status PutRevision(const v1::Revision& revision) = 0;
-  // Accepts a full sha or a unique prefix (>= 4 chars). NotFound / InvalidArgument (ambiguous).
-  virtual absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix) = 0;
-  // Newest first (by fetched time). `serving` is set on the serving revision.
-  virtual absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) = 0;
-  // NotFound for an unknown revision; FailedPrecondition for one that failed to compile.
-  virtual absl::Status SetServingRevision(const std::string& sha) = 0;
-  // Empty string when no revision has been served yet.
-  virtual absl::StatusOr<std::string> ServingRevision() = 0;
+  // In line `environment` (kAnyEnvironment: any line; a sha in several lines gives its newest
+  // row): a full sha or a unique prefix (>= 4 chars). NotFound / InvalidArgument (ambiguous).
+  virtual absl::StatusOr<v1::Revision> GetRevision(const std::string& environment,
+                                                   const std::string& sha_or_prefix) = 0;
+  absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix) {
+    return GetRevision(kAnyEnvironment, sha_or_prefix);
+  }
+  // Newest first (by fetched time), of line `environment` (kAnyEnvironment: every line).
+  // `serving` is set on each line's serving revision.
+  virtual absl::StatusOr<std::vector<v1::Revision>> ListRevisions(const std::string& environment,
+                                                                  int limit) = 0;
+  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) {
+    return ListRevisions(kAnyEnvironment, limit);
+  }
+  // Line `environment` serves `sha`. NotFound for a revision unknown in that line;
+  // FailedPrecondition for one that failed to compile.
+  virtual absl::Status SetServingRevision(const std::string& environment,
+                                          const std::string& sha) = 0;
+  absl::Status SetServingRevision(const std::string& sha) { return SetServingRevision("", sha); }
+  // Empty string when line `environment` has served no revision yet.
+  virtual absl::StatusOr<std::string> ServingRevision(const std::string& environment) = 0;
+  absl::StatusOr<std::string> ServingRevision() { return ServingRevision(""); }
 
   // Nodes. PutNodes inserts or replaces by name, all in one transaction (all or none).
   absl::Status PutNode(const v1::Node& node) { return PutNodes({node}); }
@@ -103,6 +122,12 @@ class Store {
   // replaces it; GetRolloutState returns NotFound when none was ever stored.
   virtual absl::Status PutRolloutState(const v1::RolloutState& state) = 0;
   virtual absl::StatusOr<v1::RolloutState> GetRolloutState() = 0;
+  // The same for the rollout of a named environment's line (environment_store.h hands them to
+  // that line's controller). InvalidArgument for "" (the single line: the two above).
+  virtual absl::Status PutEnvironmentRolloutState(const std::string& environment,
+                                                  const v1::RolloutState& state) = 0;
+  virtual absl::StatusOr<v1::RolloutState> GetEnvironmentRolloutState(
+      const std::string& environment) = 0;
   // Pins (plumbctl pin): one per node, replaced by node. DeletePin of an unpinned node is OK.
   virtual absl::Status PutPin(const v1::Pin& pin) = 0;
   virtual absl::Status DeletePin(const std::string& node) = 0;

@@ -85,6 +85,26 @@ CREATE TABLE pins (
   proto bytea NOT NULL                -- v1.Pin
 );
 )sql",
+    // 4: reserved for h14 (rollout persistence); the lead replaces it when merging.
+    "SELECT 1;",
+    // 5: revision lines (server.yaml `environments:`): revisions keyed by (environment, sha),
+    // one serving revision and one rollout state per line. The single line is environment ''.
+    R"sql(
+ALTER TABLE revisions ADD COLUMN environment text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE revisions DROP CONSTRAINT revisions_pkey;
+ALTER TABLE revisions ADD PRIMARY KEY (environment, sha);
+CREATE INDEX revisions_by_sha ON revisions (sha);
+CREATE TABLE env_serving (
+  environment text COLLATE "C" PRIMARY KEY,
+  sha text COLLATE "C" NOT NULL
+);
+INSERT INTO env_serving (environment, sha) SELECT '', sha FROM serving;
+DROP TABLE serving;
+CREATE TABLE env_rollout_state (
+  environment text COLLATE "C" PRIMARY KEY,  -- never '': the single line keeps rollout_state
+  proto bytea NOT NULL                       -- v1.RolloutState
+);
+)sql",
 };
 constexpr int kVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

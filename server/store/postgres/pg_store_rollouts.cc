@@ -33,6 +33,35 @@ absl::StatusOr<v1::RolloutState> PgStore::GetRolloutState() {
   return ParseStored<v1::RolloutState>(bytes, "rollout state");
 }
 
+absl::Status PgStore::PutEnvironmentRolloutState(const std::string& environment,
+                                                 const v1::RolloutState& state) {
+  if (environment.empty()) return absl::InvalidArgumentError("the single line: PutRolloutState");
+  return WithConn([&](PgConn& conn) {
+    return conn
+        .Query("INSERT INTO env_rollout_state (environment, proto) VALUES ($1, $2)"
+               " ON CONFLICT (environment) DO UPDATE SET proto = excluded.proto",
+               {PgParam::Text(environment), PgParam::Bytes(state.SerializeAsString())})
+        .status();
+  });
+}
+
+absl::StatusOr<v1::RolloutState> PgStore::GetEnvironmentRolloutState(
+    const std::string& environment) {
+  if (environment.empty()) return absl::InvalidArgumentError("the single line: GetRolloutState");
+  std::string bytes;
+  bool found = false;
+  PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
+    PLUMB_ASSIGN_OR_RETURN(
+        PgResult result, conn.Query("SELECT proto FROM env_rollout_state WHERE environment = $1",
+                                    {PgParam::Text(environment)}));
+    found = result.rows() > 0;
+    if (found) bytes = result.Bytes(0, 0);
+    return absl::OkStatus();
+  }));
+  if (!found) return absl::NotFoundError("no rollout state stored");
+  return ParseStored<v1::RolloutState>(bytes, "rollout state");
+}
+
 absl::Status PgStore::PutPin(const v1::Pin& pin) {
   if (pin.node().empty()) return absl::InvalidArgumentError("pin without a node");
   return WithConn([&](PgConn& conn) {

@@ -29,6 +29,33 @@ absl::StatusOr<v1::RolloutState> SqliteStore::GetRolloutState() {
   return ParseStored<v1::RolloutState>(stmt->ColumnBlob(0), "rollout state");
 }
 
+absl::Status SqliteStore::PutEnvironmentRolloutState(const std::string& environment,
+                                                     const v1::RolloutState& state) {
+  if (environment.empty()) return absl::InvalidArgumentError("the single line: PutRolloutState");
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<SqliteStatement> stmt;
+  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+      "INSERT INTO env_rollout_state (environment, proto) VALUES (?1, ?2)"
+      " ON CONFLICT (environment) DO UPDATE SET proto = excluded.proto"));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, environment));
+  PLUMB_RETURN_IF_ERROR(stmt->BindBlob(2, state.SerializeAsString()));
+  return stmt->Run();
+}
+
+absl::StatusOr<v1::RolloutState> SqliteStore::GetEnvironmentRolloutState(
+    const std::string& environment) {
+  if (environment.empty()) return absl::InvalidArgumentError("the single line: GetRolloutState");
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<SqliteStatement> stmt;
+  PLUMB_ASSIGN_OR_RETURN(
+      stmt, db_->Prepare("SELECT proto FROM env_rollout_state WHERE environment = ?1"));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, environment));
+  bool row = false;
+  PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
+  if (!row) return absl::NotFoundError("no rollout state stored");
+  return ParseStored<v1::RolloutState>(stmt->ColumnBlob(0), "rollout state");
+}
+
 absl::Status SqliteStore::PutPin(const v1::Pin& pin) {
   if (pin.node().empty()) return absl::InvalidArgumentError("pin without a node");
   absl::MutexLock lock(&mu_);

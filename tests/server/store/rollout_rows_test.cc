@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "server/store/sqlite/sqlite_db.h"
 #include "server/store/sqlite/sqlite_store.h"
+#include "tests/testing/sqlite_old_schema.h"
 #include "tests/testing/store_backends.h"
 #include "tests/testing/test_util.h"
 
@@ -89,6 +90,7 @@ TEST(RolloutRowsTest, ASchemaTwoDatabaseMigrates) {
   {
     auto db = SqliteDb::Open(path);
     ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec(testing::kSqliteUndoRevisionLines).ok());
     ASSERT_TRUE(
         (*db)->Exec("DROP TABLE rollout_state; DROP TABLE pins; PRAGMA user_version = 2;").ok());
   }
