@@ -7,12 +7,17 @@ by name still reaches only staging nodes; a failing staging commit leaves main a
 `plumbctl node` show the environment; a node whose labels change moves to the other line.
 Bounded: about 20 s on a loaded 2-core machine, every wait on a condition."""
 
+import hashlib
+import hmac
+import json
 import os
 import sys
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from plumb_e2e import PlumbTestCase  # noqa: E402
+from plumb_e2e import PlumbTestCase, wait_until  # noqa: E402
 
 PLUMB_YAML = """version: 1
 targets:
@@ -157,10 +162,34 @@ class EnvironmentsTest(PlumbTestCase):
             n = self.nodes().get("other-1")
             return n is not None and n.get("environment") == "-" and "no entry" in n.get(
                 "last_error", "")
-        from plumb_e2e import wait_until
         wait_until(unmatched, what="other-1 shown without an environment")
         self.assertFalse(os.path.exists(self.root_of("other-1") + "/etc/app.conf"))
         self.assertEqual(self.nodes()["other-1"].get("desired_revision", ""), "")
+
+    def test_a_push_to_an_environments_branch_fetches_that_line(self):
+        main1 = self.commit_on("main", "main-1")
+        self.repo.git("push", "-q", "origin", "HEAD:staging", cwd=self.repo.work)
+        config = os.path.join(self.tmp, "environments.yaml")
+        with open(config, "w") as f:
+            f.write(ENVIRONMENTS)
+        secret = "env-webhook-secret"
+        # A poll of an hour: only the webhook makes the server fetch again.
+        self.start_server(poll="1h", extra=["--config", config, "--webhook_secret", secret])
+        serving = lambda env: [r["sha"] for r in self.ctl_json("revisions", "--env", env).get(
+            "revisions", []) if r.get("serving")]
+        wait_until(lambda: serving("staging") == [main1] and serving("main") == [main1],
+                   what="first fetch of both branches")
+        port, self.port = self.port, None  # commit without `plumbctl sync`
+        staging2 = self.commit_on("staging", "staging-2")
+        self.port = port
+        body = json.dumps({"ref": "refs/heads/staging", "after": staging2}).encode()
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        req = urllib.request.Request("http://127.0.0.1:%d/hooks/git" % self.http_port, data=body,
+                                     headers={"X-Hub-Signature-256": signature}, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 202)
+        wait_until(lambda: serving("staging") == [staging2], what="webhook fetch of staging")
+        self.assertEqual(serving("main"), [main1])
 
 
 if __name__ == "__main__":
