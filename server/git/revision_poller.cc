@@ -88,7 +88,9 @@ void RevisionPoller::RequestSync() {
 
 void RevisionPoller::Publish(v1::EventKind kind, const std::string& sha,
                              const std::string& message) {
-  if (events_ != nullptr) events_->Publish(MakeEvent(kind, "", sha, message));
+  if (events_ == nullptr) return;
+  // With environments, say whose line: "staging: ...".
+  events_->Publish(MakeEvent(kind, "", sha, env_.empty() ? message : env_ + ": " + message));
 }
 
 void RevisionPoller::Loop() {
@@ -293,7 +295,8 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   }
   Publish(v1::EVENT_REVISION_COMPILED, commit.sha,
           absl::StrCat(commit.summary, " (compiled in ", static_cast<int64_t>(ms), " ms)"));
-  LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"compile_ms", ms},
+  LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"env", env_},
+                                   {"compile_ms", ms},
                                    {"summary", commit.summary},
                                    {"failed_nodes", rev.node_failures_size()}});
   for (int i = 0; i < std::min(rev.node_failures_size(), 10); ++i) {  // the rest: plumbctl
