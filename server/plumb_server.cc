@@ -76,6 +76,9 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
                            : std::make_pair(line->rollout.get(), line->live.get());
   });
   s->fleet_service_->set_sync([lines] { return lines->SyncNow(); });
+  std::vector<RolloutController*> all_rollouts;
+  for (size_t i = 0; i < lines->size(); ++i) all_rollouts.push_back(lines->line(i).rollout.get());
+  s->fleet_service_->set_all_rollouts(std::move(all_rollouts));
   s->planner_ = std::make_unique<Planner>(s->git_.get(), s->store_.get(), &s->clock_,
                                           config.nodes_stale_after);
   s->fleet_service_->set_planner(s->planner_.get());

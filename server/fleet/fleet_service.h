@@ -80,6 +80,8 @@ class FleetServiceImpl
   using RolloutLookup =
       std::function<std::pair<RolloutController*, LiveRevisions*>(const std::string& environment)>;
   void set_rollout_lookup(RolloutLookup lookup) { rollout_lookup_ = std::move(lookup); }
+  // Every line's controller: pins go to all of them (each decides for its own nodes only).
+  void set_all_rollouts(std::vector<RolloutController*> all) { all_rollouts_ = std::move(all); }
   // Sync (plumbctl sync) fetches every line with this when set, else the poller.
   void set_sync(std::function<absl::StatusOr<v1::Revision>()> sync) { sync_ = std::move(sync); }
   // `planner` is not owned and must outlive the gRPC server.
@@ -98,6 +100,10 @@ class FleetServiceImpl
   RolloutController* rollout_ = nullptr;
   LiveRevisions* live_ = nullptr;
   RolloutLookup rollout_lookup_;
+  std::vector<RolloutController*> all_rollouts_;
+  // The live revisions of the line serving `node` (by its row's environment); live_ without
+  // environments or for a node no line takes.
+  LiveRevisions* LiveFor(const std::string& node);
   std::function<absl::StatusOr<v1::Revision>()> sync_;
   // The controller of line `environment` (set_rollout's without a lookup); null when none.
   RolloutController* RolloutOf(const std::string& environment) const;

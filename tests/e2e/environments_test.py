@@ -138,6 +138,13 @@ class EnvironmentsTest(PlumbTestCase):
         self.assertIn("environment", self.ctl("node", "stage-1").stdout)
         self.assertEqual(self.nodes()["prod-2"]["environment"], "main")
 
+        # A staging node can be pinned to an earlier revision of its own line.
+        self.ctl("pin", "stage-1", "--to", staging2)
+        self.wait_node("stage-1", revision=staging2)
+        self.assertEqual(self.conf("stage-1"), "staging-2\n")
+        self.ctl("unpin", "stage-1")
+        self.wait_node("stage-1", revision=claim)
+
         # prod-2's labels change: it follows staging's line now.
         for p in self.processes:
             if p.name == "agent prod-2":
