@@ -18,6 +18,8 @@ struct Flattened {
   std::map<std::string, std::string>* values;
   std::map<std::string, std::vector<std::string>>* lists;
   std::map<std::string, std::string>* where;  // key -> path:line:col of its value
+  std::map<std::string, YamlNode>* raw;
+  const std::set<std::string>* raw_keys;
 };
 
 // Sequences of scalars under a list key go to `lists`.
@@ -31,6 +33,11 @@ absl::Status Flatten(const std::string& path, const YamlNode& node, const std::s
   for (const auto& [key_node, value] : node.entries()) {
     const std::string& key = key_node.scalar();
     std::string full = prefix.empty() ? key : absl::StrCat(prefix, ".", key);
+    if (out.raw_keys->count(full) > 0) {
+      (*out.where)[full] = Where(path, value.mark());
+      (*out.raw)[full] = value;  // the caller reads its structure (GetRaw)
+      continue;
+    }
     bool is_map_key = map_keys.count(full) > 0;
     if (value.IsMap()) {
       bool known_prefix = is_map_key || in_map;
@@ -76,7 +83,8 @@ absl::Status Flatten(const std::string& path, const YamlNode& node, const std::s
 absl::StatusOr<ConfigValues> ConfigValues::LoadFile(const std::string& path,
                                                     const std::set<std::string>& known,
                                                     const std::set<std::string>& map_keys,
-                                                    const std::set<std::string>& list_keys) {
+                                                    const std::set<std::string>& list_keys,
+                                                    const std::set<std::string>& raw_keys) {
   ConfigValues config;
   absl::StatusOr<std::string> text = ReadSmallFile(path);
   if (!text.ok()) {
@@ -86,8 +94,13 @@ absl::StatusOr<ConfigValues> ConfigValues::LoadFile(const std::string& path,
   PLUMB_ASSIGN_OR_RETURN(YamlNode root, ParseYaml(*text, path));
   if (root.IsNull()) return config;
   PLUMB_RETURN_IF_ERROR(Flatten(path, root, "", known, map_keys, list_keys, false,
-                                {&config.values_, &config.lists_, &config.where_}));
+                                {&config.values_, &config.lists_, &config.where_, &config.raw_, &raw_keys}));
   return config;
+}
+
+const YamlNode* ConfigValues::GetRaw(const std::string& key) const {
+  auto it = raw_.find(key);
+  return it == raw_.end() ? nullptr : &it->second;
 }
 
 std::string ConfigValues::Named(const std::string& key) const {

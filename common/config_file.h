@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/command_line.h"
+#include "common/yaml_document.h"
 
 namespace plumb {
 
@@ -22,10 +23,13 @@ class ConfigValues {
   // maps: `labels: {role: web}` gives "labels.role". Returns InvalidArgument with
   // path:line:col for bad YAML or a key not in `known` (nor under a map key).
   // Keys in `list_keys` take a sequence of scalars (`tls: {san: [a, b]}`) or one scalar.
+  // Keys in `raw_keys` take any YAML, kept as parsed for the caller (GetRaw): structured
+  // settings such as the server's `environments:` list, which have no flag.
   static absl::StatusOr<ConfigValues> LoadFile(const std::string& path,
                                                const std::set<std::string>& known,
                                                const std::set<std::string>& map_keys,
-                                               const std::set<std::string>& list_keys = {});
+                                               const std::set<std::string>& list_keys = {},
+                                               const std::set<std::string>& raw_keys = {});
 
   // Overrides with flags: `--key=value` for every key in `known`; `--<map_key> k=v` adds
   // "map_key.k". Unknown flags are left to the caller (CommandLine::CheckKnown).
@@ -43,6 +47,8 @@ class ConfigValues {
   // A list key's values (LoadFile's `list_keys`), or `fallback` if it was not given.
   std::vector<std::string> GetList(const std::string& key,
                                    const std::vector<std::string>& fallback = {}) const;
+  // A `raw_keys` value as parsed (null when the file did not set it).
+  const YamlNode* GetRaw(const std::string& key) const;
   // "FILE:LINE:COL: key" when the key's value came from the config file, else "key": for
   // messages about a bad value.
   std::string Named(const std::string& key) const;
@@ -51,6 +57,7 @@ class ConfigValues {
   std::map<std::string, std::string> values_;
   std::map<std::string, std::string> where_;  // key -> "FILE:LINE:COL" of its value in the file
   std::map<std::string, std::vector<std::string>> lists_;
+  std::map<std::string, YamlNode> raw_;
 };
 
 }  // namespace plumb

@@ -20,7 +20,9 @@ fleet commands (talk to plumb-server):
                                               and its failing resources
   reports NODE [--limit N]                    recent runs of a node
   report ID                                   one run, per resource
-  revisions [--limit N]                       fetched revisions and their compile status
+  revisions [--env BRANCH] [--limit N]        fetched revisions and their compile status
+                                              (with environments: of one branch's line;
+                                              without --env every line, with an ENV column)
   revision SHA                                one revision with its compile errors
   sync                                        fetch the repository now
   run [NODE...] [--selector k=v,...] [--noop] [--wait=false] [--timeout DUR]
@@ -34,12 +36,14 @@ fleet commands (talk to plumb-server):
                                               what a branch, tag or commit would change on
                                               each node (vs. its serving catalog or --from);
                                               exit 0 no change, 2 changes, 1 errors
-  rollout status                              the running (or last) rollout: revision, wave,
+  rollout status [--env BRANCH]               the running (or last) rollout: revision, wave,
                                               per-wave done/failed/pending/offline counts,
                                               bake time left, why it halted
   rollout pause|resume|abort                  stop starting waves / go on / serve the target
                                               to no further node
   rollout promote [--wave N]                  start the next wave (or wave N) now
+                                              (rollout: --env BRANCH acts on that
+                                              environment's line; default: the default one)
   rollback [--to SHA] [--now]                 serve an earlier good revision (default: the
                                               one before the rollout's) through the rollout
                                               policy, or with --now to every node at once
@@ -77,7 +81,7 @@ const std::set<std::string>& KnownFlags() {
     "key",    "selector", "status", "limit", "node",       "label",      "fact",
     "nodes-from", "noop", "wait",   "timeout", "id",       "since",      "kind",
     "count",  "token",  "config",   "ttl",   "uses",       "node-glob",  "allow-label",
-    "to",     "from",   "wave",     "now"};
+    "to",     "from",   "wave",     "now",   "env"};
   return *flags;
 }
 

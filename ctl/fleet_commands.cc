@@ -1,5 +1,7 @@
 // The plumbctl commands that talk to FleetService.
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -87,13 +89,23 @@ int CmdNodes(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
     *inv.out << ToJson(resp) << "\n";
     return 0;
   }
-  Table t({"NAME", "STATUS", "APPLIED", "DESIRED", "LAST SEEN", "LABELS"});
+  // The ENV column only when the server has environments (a node's is then never empty).
+  bool envs = std::any_of(resp.nodes().begin(), resp.nodes().end(),
+                          [](const v1::Node& n) { return !n.environment().empty(); });
+  std::vector<std::string> header = {"NAME", "STATUS", "APPLIED", "DESIRED", "LAST SEEN"};
+  if (envs) header.push_back("ENV");
+  header.push_back("LABELS");
+  Table t(header);
   int64_t now = NowMs();
   for (const v1::Node& n : resp.nodes()) {
     std::string desired = ShortSha(n.desired_revision());
     if (!n.pinned_revision().empty()) desired = ShortSha(n.pinned_revision()) + " (pinned)";
-    t.AddRow({n.name(), NodeStatusName(n.status()), ShortSha(n.applied_revision()), desired, n.connected() ? "connected" : Ago(n.last_seen_unix_ms(), now),
-              JoinMap(n.labels())});
+    std::vector<std::string> row = {n.name(), NodeStatusName(n.status()),
+                                    ShortSha(n.applied_revision()), desired,
+                                    n.connected() ? "connected" : Ago(n.last_seen_unix_ms(), now)};
+    if (envs) row.push_back(n.environment().empty() ? "-" : n.environment());
+    row.push_back(JoinMap(n.labels()));
+    t.AddRow(row);
   }
   *inv.out << t.ToString();
   return 0;
@@ -121,6 +133,7 @@ int CmdNode(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   if (!n.pinned_revision().empty()) t.AddRow({"pinned to", ShortSha(n.pinned_revision())});
   t.AddRow({"last report", n.last_report_id().empty() ? "-" : n.last_report_id()});
   t.AddRow({"agent version", n.agent_version()});
+  if (!n.environment().empty()) t.AddRow({"environment", n.environment()});
   t.AddRow({"labels", JoinMap(n.labels())});
   if (!n.last_error().empty()) t.AddRow({"last error", n.last_error()});
   std::map<std::string, std::string> facts(n.facts().begin(), n.facts().end());
@@ -199,11 +212,12 @@ int CmdReport(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
 }
 
 int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
-  if (!inv.args.empty()) return Usage(inv, "revisions [--limit N]");
+  if (!inv.args.empty()) return Usage(inv, "revisions [--env BRANCH] [--limit N]");
   v1::ListRevisionsRequest req;
   int limit = 0;
   if (int rc = ParseLimit(inv, &limit)) return rc;
   req.set_limit(limit);
+  req.set_environment(inv.flags->Get("env"));
   v1::ListRevisionsResponse resp;
   auto ctx = NewRpcContext();
   grpc::Status st = stub->ListRevisions(ctx.get(), req, &resp);
@@ -212,12 +226,26 @@ int CmdRevisions(v1::FleetService::StubInterface* stub, const CtlInvocation& inv
     *inv.out << ToJson(resp) << "\n";
     return 0;
   }
-  Table t({"REVISION", "STATUS", "FETCHED", "ERRORS", "FAILED NODES", "SUMMARY"});
+  // The ENV column only when revisions belong to environments' lines.
+  bool envs = std::any_of(resp.revisions().begin(), resp.revisions().end(),
+                          [](const v1::Revision& r) { return !r.environment().empty(); });
+  std::vector<std::string> header = {"REVISION"};
+  if (envs) header.push_back("ENV");
+  for (const char* h : {"STATUS", "FETCHED", "ERRORS", "FAILED NODES", "SUMMARY"}) {
+    header.push_back(h);
+  }
+  Table t(header);
   for (const v1::Revision& r : resp.revisions()) {
     std::string status = r.serving() ? "serving" : r.status() == v1::REVISION_OK ? "ok" : "failed";
-    t.AddRow({ShortSha(r.sha()), status, FormatUnixMs(r.fetched_unix_ms()),
-              absl::StrCat(r.errors_size()),
-              absl::StrCat(r.node_failures_size() + r.node_failures_omitted()), r.summary()});
+    std::vector<std::string> row = {ShortSha(r.sha())};
+    if (envs) row.push_back(r.environment().empty() ? "-" : r.environment());
+    for (std::string cell : {status, FormatUnixMs(r.fetched_unix_ms()),
+                             absl::StrCat(r.errors_size()),
+                             absl::StrCat(r.node_failures_size() + r.node_failures_omitted()),
+                             r.summary()}) {
+      row.push_back(std::move(cell));
+    }
+    t.AddRow(row);
   }
   *inv.out << t.ToString();
   return 0;

@@ -51,6 +51,7 @@ int Control(v1::FleetService::StubInterface* stub, const CtlInvocation& inv,
             v1::ControlRolloutRequest::Action action) {
   v1::ControlRolloutRequest req;
   req.set_action(action);
+  req.set_environment(inv.flags->Get("env"));
   if (inv.flags->Has("wave")) {
     int wave = 0;
     if (action != v1::ControlRolloutRequest::PROMOTE ||
@@ -82,8 +83,10 @@ int CmdRollout(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) 
   if (verb == "promote") return Control(stub, inv, v1::ControlRolloutRequest::PROMOTE);
   if (verb != "status" || inv.flags->Has("wave")) return Usage(inv, kRolloutUsage);
   v1::RolloutStatus status;
+  v1::GetRolloutStatusRequest req;
+  req.set_environment(inv.flags->Get("env"));
   auto ctx = NewRpcContext();
-  grpc::Status st = stub->GetRolloutStatus(ctx.get(), v1::GetRolloutStatusRequest(), &status);
+  grpc::Status st = stub->GetRolloutStatus(ctx.get(), req, &status);
   if (!st.ok()) return RpcFailed(inv, "rollout status", st);
   if (inv.format == OutputFormat::kJson) {
     *inv.out << ToJson(status) << "\n";

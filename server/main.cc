@@ -25,7 +25,8 @@ flags (each is also a key of the YAML config file):
   --http_listen ADDR   HTTP /metrics, /healthz, /readyz, /hooks/git (default 127.0.0.1:7480;
                        empty disables HTTP)
   --repo.url URL       repository to follow (path, file://, git://, https, ssh)
-  --repo.branch NAME   branch to follow (default main)
+  --repo.branch NAME   branch to follow (default main); config file only: `environments:`,
+                       branches mapped to nodes by label (docs/configuration.md)
   --repo.poll DUR      fetch interval (default 30s)
   --repo.timeout DUR   give up on a silent git remote after this long (default 60s)
   --state_dir DIR      SQLite database and git mirror (default /var/lib/plumb-server)

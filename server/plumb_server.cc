@@ -37,26 +37,22 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
                                                   config.state_dir + "/mirror.git",
                                                   config.repo_timeout));
-  s->hub_ = std::make_unique<StreamHub>(s->store_.get(), &s->builder_, &s->runs_, &s->clock_,
-                                        s->events_.get(), s->metrics_.get());
+  PlumbServer* server = s.get();
+  RevisionLineSettings line_settings{config.repo_url, config.state_dir, config.repo_timeout,
+                                     config.repo_poll, config.nodes_stale_after};
+  Environments envs = config.environments.all().empty()
+                          ? Environments::Single(config.repo_branch)
+                          : config.environments;
+  PLUMB_ASSIGN_OR_RETURN(
+      s->lines_, RevisionLines::Open(envs, line_settings, s->git_.get(), s->store_.get(),
+                                     &s->clock_, s->events_.get(), s->metrics_.get(),
+                                     s->leadership_.get(), [server] { server->hub_->OnNewRevision(); }));
+  RevisionLine& main_line = s->lines_->default_line();
+  s->hub_ = std::make_unique<StreamHub>(s->store_.get(), main_line.builder.get(), &s->runs_,
+                                        &s->clock_, s->events_.get(), s->metrics_.get());
   StreamHub* hub = s->hub_.get();
-  s->poller_ = std::make_unique<RevisionPoller>(
-      s->git_.get(), s->store_.get(), &s->builder_, &s->clock_, config.repo_poll,
-      [hub] { hub->OnNewRevision(); }, s->events_.get(), s->metrics_.get());
-  s->poller_->set_stale_after(config.nodes_stale_after);
-  s->poller_->set_leadership(s->leadership_.get());
-  GitSource* git = s->git_.get();
-  s->live_ = std::make_unique<LiveRevisions>(
-      &s->builder_,
-      [git](const std::string& sha) -> absl::StatusOr<std::shared_ptr<const DesiredState>> {
-        PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git->TreeAt(sha));
-        return std::shared_ptr<const DesiredState>(DesiredState::Parse(*tree, sha));
-      });
-  s->rollout_ = std::make_unique<RolloutController>(s->store_.get(), &s->clock_, s->events_.get());
-  s->poller_->EnableRollouts(s->rollout_.get(), s->live_.get());
-  absl::Status restored = s->poller_->Restore();
-  if (!restored.ok()) LogWarning("cannot restore serving revision", {{"error", restored.message()}});
-  hub->EnableRollouts(s->rollout_.get(), s->live_.get());
+  s->lines_->Restore();
+  hub->SetLines(s->lines_->ServingLines(), s->lines_->Matcher());
 
   if (!config.insecure) {
     PLUMB_ASSIGN_OR_RETURN(s->security_,
@@ -65,14 +61,24 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
                                                   hub->SetRevoked(node, false);
                                                 }));
   }
-  s->agent_service_ =
-      std::make_unique<AgentServiceImpl>(s->hub_.get(), &s->builder_, s->security_.get(),
-                                         &s->clock_);
-  s->agent_service_->set_live_revisions(s->live_.get());
+  RevisionLines* lines = s->lines_.get();
+  s->agent_service_ = std::make_unique<AgentServiceImpl>(
+      s->hub_.get(), main_line.builder.get(), s->security_.get(), &s->clock_);
+  s->agent_service_->set_blob_source(
+      [lines](const std::string& digest) { return lines->Blob(digest); });
   s->fleet_service_ = std::make_unique<FleetServiceImpl>(
-      s->store_.get(), s->poller_.get(), s->hub_.get(), &s->runs_, s->events_.get());
+      s->store_.get(), main_line.poller.get(), s->hub_.get(), &s->runs_, s->events_.get());
   s->fleet_service_->set_security(s->security_.get());
-  s->fleet_service_->set_rollout(s->rollout_.get(), s->live_.get());
+  s->fleet_service_->set_rollout(main_line.rollout.get(), main_line.live.get());
+  s->fleet_service_->set_rollout_lookup([lines](const std::string& environment) {
+    RevisionLine* line = environment.empty() ? &lines->default_line() : lines->Find(environment);
+    return line == nullptr ? std::make_pair<RolloutController*, LiveRevisions*>(nullptr, nullptr)
+                           : std::make_pair(line->rollout.get(), line->live.get());
+  });
+  s->fleet_service_->set_sync([lines] { return lines->SyncNow(); });
+  std::vector<RolloutController*> all_rollouts;
+  for (size_t i = 0; i < lines->size(); ++i) all_rollouts.push_back(lines->line(i).rollout.get());
+  s->fleet_service_->set_all_rollouts(std::move(all_rollouts));
   s->planner_ = std::make_unique<Planner>(s->git_.get(), s->store_.get(), &s->clock_,
                                           config.nodes_stale_after);
   s->fleet_service_->set_planner(s->planner_.get());
@@ -106,14 +112,16 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
     // The services themselves always serve (agents keep the last good revision); the server as
     // a whole ("") is as ready as /readyz says, so gRPC health checks see a broken repository.
     for (const char* service : kGrpcServices) health->SetServingStatus(service, true);
-    PlumbServer* server = s.get();
     health->SetServingStatus("", s->Ready().ok());
-    s->poller_->set_on_fetch_result(
-        [server, health](bool) { health->SetServingStatus("", server->Ready().ok()); });
+    for (size_t i = 0; i < s->lines_->size(); ++i) {
+      s->lines_->line(i).poller->set_on_fetch_result(
+          [server, health](bool) { health->SetServingStatus("", server->Ready().ok()); });
+    }
   }
   LogInfo("plumb-server listening", {{"listen", config.listen}, {"port", s->grpc_port_},
                                      {"repo", RedactUrl(config.repo_url)},
-                                     {"branch", config.repo_branch}});
+                                     {"branches", s->lines_->size()},
+                                     {"branch", main_line.env.branch}});
   s->RegisterCallbackMetrics();
   PLUMB_RETURN_IF_ERROR(s->StartHttp(config));
   PLUMB_RETURN_IF_ERROR(s->StartConsole(config));
@@ -121,9 +129,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
       s->store_.get(), &s->clock_,
       RetentionPolicy{config.retention_reports_per_node, config.retention_max_age});
   s->retention_->Start();
-  RevisionPoller* poller = s->poller_.get();
-  s->leadership_->Start([poller] { poller->RequestSync(); });
-  s->poller_->Start();
+  s->leadership_->Start([lines] { lines->RequestSync(); });
+  s->lines_->Start();
   return s;
 }
 
@@ -131,7 +138,8 @@ void PlumbServer::RegisterCallbackMetrics() {
   MetricsRegistry* r = registry_;
   StreamHub* hub = hub_.get();
   Store* store = store_.get();
-  RevisionPoller* poller = poller_.get();
+  RevisionPoller* poller = lines_->default_line().poller.get();
+  RevisionLines* lines = lines_.get();
   EventBus* events = events_.get();
   Clock* clock = &clock_;
   r->AddGaugeCallback("plumb_connected_agents", "Agents with an open, greeted Sync stream.",
@@ -152,7 +160,7 @@ void PlumbServer::RegisterCallbackMetrics() {
     }
     return out;
   });
-  RolloutController* rollout = rollout_.get();
+  RolloutController* rollout = lines_->default_line().rollout.get();
   r->AddGaugeCallback("plumb_rollout_wave",
                       "1-based wave of the rollout in progress or paused (0 when none runs).",
                       [rollout] {
@@ -175,7 +183,7 @@ void PlumbServer::RegisterCallbackMetrics() {
                       });
   r->AddGaugeCallback("plumb_repository_fetch_ok",
                       "1 if the last fetch of the repository succeeded, else 0.",
-                      [poller] { return poller->last_fetch_ok() ? 1.0 : 0.0; });
+                      [lines] { return lines->FetchStatus().ok() ? 1.0 : 0.0; });
   r->AddCounterCallback("plumb_catalog_resources_sent_total",
                         "Upserted resources sent to agents in catalog updates.",
                         [hub] { return static_cast<double>(hub->resources_sent()); });
@@ -188,8 +196,8 @@ void PlumbServer::RegisterCallbackMetrics() {
 absl::Status PlumbServer::Ready() {
   absl::Status db = store_->Ping();
   if (!db.ok()) return absl::UnavailableError(absl::StrCat("database: ", db.message()));
-  if (!poller_->last_fetch_ok()) {
-    return absl::UnavailableError(absl::StrCat("last fetch failed: ", poller_->last_fetch_error()));
+  if (absl::Status fetch = lines_->FetchStatus(); !fetch.ok()) {
+    return absl::UnavailableError(absl::StrCat("last fetch failed: ", fetch.message()));
   }
   return absl::OkStatus();
 }
@@ -198,13 +206,13 @@ absl::Status PlumbServer::StartHttp(const ServerConfig& config) {
   if (config.http_listen.empty()) return absl::OkStatus();
   HttpHandlers h;
   MetricsRegistry* registry = registry_;
-  RevisionPoller* poller = poller_.get();
+  RevisionLines* lines = lines_.get();
   ServerMetrics* metrics = metrics_.get();
   h.metrics = [registry] { return registry->RenderText(); };
   h.ready = [this] { return Ready(); };
   Leadership* leadership = leadership_.get();
-  h.on_webhook = [poller, leadership] {
-    poller->RequestSync();
+  h.on_webhook = [lines, leadership] {
+    lines->RequestSync();  // every environment's branch (a push names one; fetching is cheap)
     // A follower fetches its own mirror; the leader, which records, must fetch too.
     if (!leadership->IsLeader()) leadership->RequestLeaderSync();
   };
@@ -224,7 +232,7 @@ void PlumbServer::Shutdown() {
   if (console_ != nullptr) console_->Stop();
   if (http_ != nullptr) http_->Stop();
   if (retention_ != nullptr) retention_->Stop();
-  if (poller_ != nullptr) poller_->Stop();
+  if (lines_ != nullptr) lines_->Stop();
   if (leadership_ != nullptr) leadership_->Stop();
   // Watchers end now rather than at the gRPC shutdown deadline.
   if (events_ != nullptr) events_->Shutdown();

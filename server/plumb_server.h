@@ -19,6 +19,7 @@
 #include "server/http/http_server.h"
 #include "server/http/metrics.h"
 #include "server/store/retention.h"
+#include "server/git/revision_lines.h"
 #include "server/git/revision_poller.h"
 #include "server/fleet/run_tracker.h"
 #include "server/server_config.h"
@@ -69,13 +70,12 @@ class PlumbServer {
   std::unique_ptr<EventBus> events_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<GitSource> git_;
-  CatalogBuilder builder_;
-  std::unique_ptr<LiveRevisions> live_;        // revisions served besides builder_'s
-  std::unique_ptr<RolloutController> rollout_;
   RunTracker runs_;
+  std::unique_ptr<Leadership> leadership_;  // before lines_: the pollers read it
+  // Per environment (or the single line): mirror, builder, rollout, poller. Before hub_: the
+  // hub serves their builders, so it is destroyed (drained) first.
+  std::unique_ptr<RevisionLines> lines_;
   std::unique_ptr<StreamHub> hub_;
-  std::unique_ptr<Leadership> leadership_;  // before poller_: the poller reads it
-  std::unique_ptr<RevisionPoller> poller_;
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<RetentionPruner> retention_;
   std::unique_ptr<ServerSecurity> security_;  // null with --insecure

@@ -25,11 +25,17 @@ absl::Status PlumbServer::StartConsole(const ServerConfig& config) {
   ConsoleRoutes routes;
   routes.data.store = store_.get();
   Store* store = store_.get();
-  CatalogBuilder* builder = &builder_;
-  routes.data.sensitive_ids = [store, builder](const std::string& name) {
+  RevisionLines* lines = lines_.get();
+  routes.data.sensitive_ids = [store, lines](const std::string& name) {
     std::set<std::string> ids;
     absl::StatusOr<v1::Node> n = store->GetNode(name);
     if (!n.ok()) return ids;
+    // The node's own line's catalog (the default line's without environments).
+    int index = lines->environments().configured()
+                    ? lines->environments().Match({n->labels().begin(), n->labels().end()})
+                    : 0;
+    if (index < 0) return ids;
+    CatalogBuilder* builder = lines->line(index).builder.get();
     NodeInputs inputs{n->name(), {n->labels().begin(), n->labels().end()},
                       {n->facts().begin(), n->facts().end()}};
     absl::StatusOr<std::shared_ptr<const v1::Catalog>> catalog = builder->Build(inputs);

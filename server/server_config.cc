@@ -14,7 +14,7 @@ const std::set<std::string>& ServerConfigKeys() {
       "listen", "http_listen", "repo.url", "repo.branch", "repo.poll", "repo.timeout", "state_dir",
       "tls.ca", "tls.cert", "tls.key", "insecure", "log_level", "webhook_secret",
       "retention.reports_per_node", "retention.max_age", "nodes.stale_after", "store.url",
-      "store.password_file", "console_listen", "console.session_lifetime"};
+      "store.password_file", "console_listen", "console.session_lifetime", "environments"};
   return *keys;
 }
 
@@ -37,7 +37,11 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   ConfigValues values;
   if (flags.Has("config")) {
     PLUMB_ASSIGN_OR_RETURN(values, ConfigValues::LoadFile(flags.Get("config"), Keys(), {},
-                                                                SecurityListKeys()));
+                                                          SecurityListKeys(), {"environments"}));
+  }
+  if (flags.Has("environments")) {
+    return absl::InvalidArgumentError(
+        "environments is a list of {branch, labels}: set it in the config file, not as a flag");
   }
   PLUMB_RETURN_IF_ERROR(values.ApplyFlags(flags, Keys(), {}));
   ServerConfig c;
@@ -45,6 +49,10 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const CommandLine& flags, bool req
   c.http_listen = values.Get("http_listen", kDefaultHttpListen);
   c.repo_url = values.Get("repo.url");
   c.repo_branch = values.Get("repo.branch", c.repo_branch);
+  c.environments = Environments::Single(c.repo_branch);
+  if (const YamlNode* envs = values.GetRaw("environments"); envs != nullptr && !envs->IsNull()) {
+    PLUMB_ASSIGN_OR_RETURN(c.environments, Environments::Parse(*envs, flags.Get("config")));
+  }
   PLUMB_ASSIGN_OR_RETURN(c.repo_poll, values.GetDuration("repo.poll", c.repo_poll));
   PLUMB_ASSIGN_OR_RETURN(c.repo_timeout, values.GetDuration("repo.timeout", c.repo_timeout));
   c.state_dir = values.Get("state_dir", c.state_dir);

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/command_line.h"
 #include "common/grpc_credentials.h"
+#include "server/git/environments.h"
 #include "server/security/security_config.h"
 
 namespace plumb {
@@ -48,6 +49,10 @@ struct ServerConfig {
   // nodes: {stale_after}: a node neither connected nor seen for this long is not compiled when
   // a revision is validated (it cannot hold back the fleet); 0 compiles every known node.
   absl::Duration nodes_stale_after = absl::Hours(24 * 7);
+  // environments: branch -> nodes (server/git/environments.h). Config file only (no flag);
+  // unset: one line following repo_branch for every node. Empty here (a ServerConfig built in
+  // code): the same.
+  Environments environments;
 };
 
 // Loads --config (if given) and applies flags over it. InvalidArgument with file:line:col or the

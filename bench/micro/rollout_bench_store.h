@@ -18,33 +18,44 @@ class CountingRolloutStore : public Store {
   int64_t rows() const { return rows_; }
   int64_t bytes() const { return bytes_; }
 
-  absl::Status PutRolloutState(const v1::RolloutState& state) override {
+  using Store::GetRevision;
+  using Store::GetRolloutState;
+  using Store::ListRevisions;
+  using Store::PutRolloutNodes;
+  using Store::PutRolloutState;
+  using Store::ServingRevision;
+  using Store::SetServingRevision;
+  absl::Status PutRolloutState(const std::string& e, const v1::RolloutState& state) override {
     rows_ += 1;
     bytes_ += static_cast<int64_t>(state.ByteSizeLong());
-    return inner_->PutRolloutState(state);
+    return inner_->PutRolloutState(e, state);
   }
-  absl::Status PutRolloutNodes(uint64_t id, const std::vector<RolloutNodeRow>& rows) override {
+  absl::Status PutRolloutNodes(const std::string& e, uint64_t id,
+                               const std::vector<RolloutNodeRow>& rows) override {
     rows_ += static_cast<int64_t>(rows.size());
     for (const RolloutNodeRow& row : rows) {
       bytes_ += static_cast<int64_t>(row.node.size() + row.result.ByteSizeLong() + sizeof(id));
     }
-    return inner_->PutRolloutNodes(id, rows);
+    return inner_->PutRolloutNodes(e, id, rows);
   }
-  absl::StatusOr<v1::RolloutState> GetRolloutState() override {
-    return inner_->GetRolloutState();
+  absl::StatusOr<v1::RolloutState> GetRolloutState(const std::string& e) override {
+    return inner_->GetRolloutState(e);
   }
 
   absl::Status PutRevision(const v1::Revision& r) override { return inner_->PutRevision(r); }
-  absl::StatusOr<v1::Revision> GetRevision(const std::string& sha) override {
-    return inner_->GetRevision(sha);
+  absl::StatusOr<v1::Revision> GetRevision(const std::string& e, const std::string& sha) override {
+    return inner_->GetRevision(e, sha);
   }
-  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) override {
-    return inner_->ListRevisions(limit);
+  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(const std::string& e,
+                                                          int limit) override {
+    return inner_->ListRevisions(e, limit);
   }
-  absl::Status SetServingRevision(const std::string& sha) override {
-    return inner_->SetServingRevision(sha);
+  absl::Status SetServingRevision(const std::string& e, const std::string& sha) override {
+    return inner_->SetServingRevision(e, sha);
   }
-  absl::StatusOr<std::string> ServingRevision() override { return inner_->ServingRevision(); }
+  absl::StatusOr<std::string> ServingRevision(const std::string& e) override {
+    return inner_->ServingRevision(e);
+  }
   absl::Status PutNodes(const std::vector<v1::Node>& nodes) override {
     return inner_->PutNodes(nodes);
   }

@@ -43,7 +43,11 @@ absl::Status FleetServiceImpl::ReloadPins() {
   if (!pins.ok()) return pins.status();
   std::map<std::string, std::string> by_node;
   for (const v1::Pin& p : *pins) by_node[p.node()] = p.revision();
-  rollout_->SetPins(std::move(by_node));
+  if (all_rollouts_.empty()) {
+    rollout_->SetPins(std::move(by_node));
+  } else {
+    for (RolloutController* rollout : all_rollouts_) rollout->SetPins(by_node);
+  }
   hub_->OnNewRevision();  // re-offer: pinned nodes get their revision
   return absl::OkStatus();
 }
@@ -62,8 +66,14 @@ grpc::Status FleetServiceImpl::Pin(grpc::ServerContext*, const v1::PinRequest* r
   }
   auto names = PinTargets(req->nodes(), req->selector());
   if (!names.ok()) return ToGrpcStatus(names.status());
-  // The revision must be buildable before any node is told to take it.
-  if (absl::Status live = live_->Ensure(rev->sha()); !live.ok()) return ToGrpcStatus(live);
+  // The revision must be buildable (in each pinned node's environment) before any node is told
+  // to take it: from that line's mirror, so a node cannot be pinned to another branch's commit
+  // its own branch never had.
+  for (const std::string& name : *names) {
+    if (absl::Status live = LiveFor(name)->Ensure(rev->sha()); !live.ok()) {
+      return ToGrpcStatus(live);
+    }
+  }
   for (const std::string& name : *names) {
     v1::Pin pin;
     pin.set_node(name);
@@ -75,6 +85,14 @@ grpc::Status FleetServiceImpl::Pin(grpc::ServerContext*, const v1::PinRequest* r
   resp->set_revision(rev->sha());
   if (absl::Status reload = ReloadPins(); !reload.ok()) return ToGrpcStatus(reload);
   return grpc::Status::OK;
+}
+
+LiveRevisions* FleetServiceImpl::LiveFor(const std::string& node) {
+  if (!rollout_lookup_) return live_;
+  absl::StatusOr<v1::Node> row = store_->GetNode(node);
+  if (!row.ok()) return live_;
+  LiveRevisions* live = rollout_lookup_(row->environment()).second;
+  return live != nullptr ? live : live_;
 }
 
 grpc::Status FleetServiceImpl::Unpin(grpc::ServerContext*, const v1::UnpinRequest* req,

@@ -14,33 +14,49 @@ grpc::Status NoRollouts() {
 
 }  // namespace
 
+RolloutController* FleetServiceImpl::RolloutOf(const std::string& environment) const {
+  if (rollout_lookup_) return rollout_lookup_(environment).first;
+  return environment.empty() ? rollout_ : nullptr;
+}
+
 grpc::Status FleetServiceImpl::GetRolloutStatus(grpc::ServerContext*,
-                                                const v1::GetRolloutStatusRequest*,
+                                                const v1::GetRolloutStatusRequest* req,
                                                 v1::RolloutStatus* resp) {
-  if (rollout_ == nullptr) return NoRollouts();
+  std::string env = req != nullptr ? req->environment() : "";
+  RolloutController* rollout = RolloutOf(env);
+  if (rollout == nullptr && !env.empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no environment " + env);
+  }
+  if (rollout == nullptr) return NoRollouts();
   auto nodes = store_->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED);
   if (!nodes.ok()) return ToGrpcStatus(nodes.status());
-  *resp = rollout_->Status(*nodes);
+  *resp = rollout->Status(*nodes);
   return grpc::Status::OK;
 }
 
 grpc::Status FleetServiceImpl::ControlRollout(grpc::ServerContext* context,
                                               const v1::ControlRolloutRequest* req,
                                               v1::RolloutStatus* resp) {
-  if (rollout_ == nullptr) return NoRollouts();
+  RolloutController* rollout = RolloutOf(req->environment());
+  if (rollout == nullptr && !req->environment().empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no environment " + req->environment());
+  }
+  if (rollout == nullptr) return NoRollouts();
   absl::Status done;
   switch (req->action()) {
-    case v1::ControlRolloutRequest::PAUSE: done = rollout_->Pause(); break;
-    case v1::ControlRolloutRequest::RESUME: done = rollout_->Resume(); break;
-    case v1::ControlRolloutRequest::ABORT: done = rollout_->Abort(); break;
-    case v1::ControlRolloutRequest::PROMOTE: done = rollout_->Promote(req->wave()); break;
+    case v1::ControlRolloutRequest::PAUSE: done = rollout->Pause(); break;
+    case v1::ControlRolloutRequest::RESUME: done = rollout->Resume(); break;
+    case v1::ControlRolloutRequest::ABORT: done = rollout->Abort(); break;
+    case v1::ControlRolloutRequest::PROMOTE: done = rollout->Promote(req->wave()); break;
     default:
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "action must be pause, resume, abort or promote");
   }
   if (!done.ok()) return ToGrpcStatus(done);
   hub_->OnNewRevision();  // re-offer: decisions may have changed
-  return GetRolloutStatus(context, nullptr, resp);
+  v1::GetRolloutStatusRequest status;
+  status.set_environment(req->environment());
+  return GetRolloutStatus(context, &status, resp);
 }
 
 grpc::Status FleetServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,

@@ -103,7 +103,10 @@ grpc::Status FleetServiceImpl::GetReport(grpc::ServerContext*, const v1::GetRepo
 grpc::Status FleetServiceImpl::ListRevisions(grpc::ServerContext*,
                                              const v1::ListRevisionsRequest* req,
                                              v1::ListRevisionsResponse* resp) {
-  auto revs = store_->ListRevisions(req->limit() > 0 ? req->limit() : 50);
+  // Empty: every line (a server without environments has one, named "").
+  auto revs = store_->ListRevisions(req->environment().empty() ? kAnyEnvironment
+                                                                : req->environment(),
+                                    req->limit() > 0 ? req->limit() : 50);
   if (!revs.ok()) return ToGrpcStatus(revs.status());
   for (v1::Revision& r : *revs) *resp->add_revisions() = std::move(r);
   return grpc::Status::OK;
@@ -128,7 +131,7 @@ grpc::Status FleetServiceImpl::Plan(grpc::ServerContext*, const v1::PlanRequest*
 
 grpc::Status FleetServiceImpl::Sync(grpc::ServerContext*, const v1::SyncRequest*,
                                     v1::SyncResponse* resp) {
-  auto rev = poller_->SyncNow();
+  auto rev = sync_ ? sync_() : poller_->SyncNow();
   if (!rev.ok()) return ToGrpcStatus(rev.status());
   resp->set_revision(rev->sha());
   resp->set_status(rev->status());

@@ -75,6 +75,15 @@ class FleetServiceImpl
     rollout_ = rollout;
     live_ = live;
   }
+  // Environments: the rollout of line `environment` (a branch; "": the default line), or
+  // {null, null} for no such line. Replaces set_rollout. Set before the server starts.
+  using RolloutLookup =
+      std::function<std::pair<RolloutController*, LiveRevisions*>(const std::string& environment)>;
+  void set_rollout_lookup(RolloutLookup lookup) { rollout_lookup_ = std::move(lookup); }
+  // Every line's controller: pins go to all of them (each decides for its own nodes only).
+  void set_all_rollouts(std::vector<RolloutController*> all) { all_rollouts_ = std::move(all); }
+  // Sync (plumbctl sync) fetches every line with this when set, else the poller.
+  void set_sync(std::function<absl::StatusOr<v1::Revision>()> sync) { sync_ = std::move(sync); }
   // `planner` is not owned and must outlive the gRPC server.
   void set_planner(Planner* planner) { planner_ = planner; }
   // `security` is not owned and must outlive the gRPC server; null with --insecure.
@@ -90,6 +99,14 @@ class FleetServiceImpl
   Planner* planner_ = nullptr;
   RolloutController* rollout_ = nullptr;
   LiveRevisions* live_ = nullptr;
+  RolloutLookup rollout_lookup_;
+  std::vector<RolloutController*> all_rollouts_;
+  // The live revisions of the line serving `node` (by its row's environment); live_ without
+  // environments or for a node no line takes.
+  LiveRevisions* LiveFor(const std::string& node);
+  std::function<absl::StatusOr<v1::Revision>()> sync_;
+  // The controller of line `environment` (set_rollout's without a lookup); null when none.
+  RolloutController* RolloutOf(const std::string& environment) const;
   // The nodes a Pin/Unpin names: `nodes` and those matching a non-empty `selector`.
   absl::StatusOr<std::vector<std::string>> PinTargets(
       const google::protobuf::RepeatedPtrField<std::string>& nodes,

@@ -19,7 +19,7 @@ RevisionPoller::RevisionPoller(GitSource* git, Store* store, CatalogBuilder* bui
 RevisionPoller::~RevisionPoller() { Stop(); }
 
 absl::Status RevisionPoller::Restore() {
-  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision());
+  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision(env_));
   if (sha.empty()) return absl::OkStatus();
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(sha));
   std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, sha);
@@ -28,7 +28,7 @@ absl::Status RevisionPoller::Restore() {
   }
   builder_->SetDesiredState(std::move(state));
   PLUMB_RETURN_IF_ERROR(RestoreRollout(sha));
-  absl::StatusOr<v1::Revision> rev = store_->GetRevision(sha);
+  absl::StatusOr<v1::Revision> rev = store_->GetRevision(env_, sha);
   if (rev.ok()) {
     absl::MutexLock lock(&mu_);
     serving_fetched_ = absl::FromUnixMillis(rev->fetched_unix_ms());
@@ -88,7 +88,9 @@ void RevisionPoller::RequestSync() {
 
 void RevisionPoller::Publish(v1::EventKind kind, const std::string& sha,
                              const std::string& message) {
-  if (events_ != nullptr) events_->Publish(MakeEvent(kind, "", sha, message));
+  if (events_ == nullptr) return;
+  // With environments, say whose line: "staging: ...".
+  events_->Publish(MakeEvent(kind, "", sha, env_.empty() ? message : env_ + ": " + message));
 }
 
 void RevisionPoller::Loop() {
@@ -123,14 +125,14 @@ absl::StatusOr<v1::Revision> RevisionPoller::SyncNow() {
     return head.status();
   }
   if (leadership_ != nullptr && !leadership_->IsLeader()) return Follow();
-  if (head->sha == last_evaluated_) return store_->GetRevision(head->sha);
+  if (head->sha == last_evaluated_) return store_->GetRevision(env_, head->sha);
   return Evaluate(*head);
 }
 
 absl::StatusOr<v1::Revision> RevisionPoller::Follow() {
-  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision());
+  PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision(env_));
   if (sha.empty()) return absl::NotFoundError("no revision is served yet (the leader records it)");
-  PLUMB_ASSIGN_OR_RETURN(v1::Revision rev, store_->GetRevision(sha));
+  PLUMB_ASSIGN_OR_RETURN(v1::Revision rev, store_->GetRevision(env_, sha));
   if (sha == last_evaluated_) return rev;
   // The mirror was just fetched; a sha the branch no longer reaches fails here and again at
   // the next poll, and this replica keeps serving what it serves.
@@ -160,6 +162,10 @@ bool IsLiveNode(const v1::Node& node, absl::Time now, absl::Duration stale_after
 }
 
 bool RevisionPoller::Live(const v1::Node& node) const {
+  if (envs_ != nullptr && envs_->configured() &&
+      envs_->Match({node.labels().begin(), node.labels().end()}) != env_index_) {
+    return false;  // another line's node (or none's): this line never serves it
+  }
   return IsLiveNode(node, clock_->Now(), stale_after_);
 }
 
@@ -247,6 +253,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   absl::Time start = clock_->Now();
   v1::Revision rev;
   rev.set_sha(commit.sha);
+  rev.set_environment(env_);
   rev.set_summary(commit.summary);
   rev.set_fetched_unix_ms(absl::ToUnixMillis(start));
   Publish(v1::EVENT_REVISION_FETCHED, commit.sha, commit.summary);
@@ -278,7 +285,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
             absl::StrCat(errors.size(), " error(s); first: ", errors[0].ToString()));
     return rev;
   }
-  PLUMB_RETURN_IF_ERROR(store_->SetServingRevision(commit.sha));
+  PLUMB_RETURN_IF_ERROR(store_->SetServingRevision(env_, commit.sha));
   if (rollout_ != nullptr) StartRollout(rev, builder_->desired_state());
   builder_->SetDesiredState(std::move(state), std::move(compiled));
   rev.set_serving(true);
@@ -288,7 +295,8 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   }
   Publish(v1::EVENT_REVISION_COMPILED, commit.sha,
           absl::StrCat(commit.summary, " (compiled in ", static_cast<int64_t>(ms), " ms)"));
-  LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"compile_ms", ms},
+  LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"env", env_},
+                                   {"compile_ms", ms},
                                    {"summary", commit.summary},
                                    {"failed_nodes", rev.node_failures_size()}});
   for (int i = 0; i < std::min(rev.node_failures_size(), 10); ++i) {  // the rest: plumbctl

@@ -19,6 +19,7 @@
 #include "plumb/v1/fleet.pb.h"
 #include "server/sync/catalog_builder.h"
 #include "server/fleet/event_bus.h"
+#include "server/git/environments.h"
 #include "server/git/git_source.h"
 #include "server/http/server_metrics.h"
 #include "server/store/leadership.h"
@@ -79,6 +80,16 @@ class RevisionPoller {
   // (the default): always the leader. Not owned. Set before Start().
   void set_leadership(Leadership* leadership) { leadership_ = leadership; }
 
+  // The poller follows line `index` of `envs` (not owned, must outlive the poller): its
+  // revisions are that line's (Revision.environment), and only known nodes the mapping puts in
+  // it are compiled. Unset: the single line "" and every node. Set before Restore().
+  void set_environment(const Environments* envs, int index) {
+    envs_ = envs;
+    env_index_ = index;
+    env_ = envs->all()[index].name;
+  }
+  const std::string& environment() const { return env_; }
+
   // Whether the last fetch succeeded (readiness).
   bool last_fetch_ok() const;
   // Why the last fetch failed ("no fetch yet" before the first one); empty when it succeeded.
@@ -118,6 +129,9 @@ class RevisionPoller {
   EventBus* const events_;
   ServerMetrics* const metrics_;
   Leadership* leadership_ = nullptr;
+  const Environments* envs_ = nullptr;
+  int env_index_ = 0;
+  std::string env_;  // the line's name ("" without environments)
   RolloutController* rollout_ = nullptr;
   LiveRevisions* live_ = nullptr;
 

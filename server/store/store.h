@@ -16,21 +16,40 @@
 
 namespace plumb {
 
+// Store::GetRevision and ListRevisions: every revision line. No branch can be named "*".
+inline constexpr char kAnyEnvironment[] = "*";
+
 // Thread-safe in every implementation.
 class Store {
  public:
   virtual ~Store() = default;
 
-  // Revisions. PutRevision inserts or replaces by sha.
+  // Revisions. Each belongs to one revision line, Revision.environment: the branch of its
+  // server.yaml `environments:` entry, or "" when the server follows one branch. A commit on
+  // two lines' branches is two rows. PutRevision inserts or replaces by (environment, sha).
   virtual absl::Status PutRevision(const v1::Revision& revision) = 0;
-  // Accepts a full sha or a unique prefix (>= 4 chars). NotFound / InvalidArgument (ambiguous).
-  virtual absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix) = 0;
-  // Newest first (by fetched time). `serving` is set on the serving revision.
-  virtual absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) = 0;
-  // NotFound for an unknown revision; FailedPrecondition for one that failed to compile.
-  virtual absl::Status SetServingRevision(const std::string& sha) = 0;
-  // Empty string when no revision has been served yet.
-  virtual absl::StatusOr<std::string> ServingRevision() = 0;
+  // In line `environment` (kAnyEnvironment: any line; a sha in several lines gives its newest
+  // row): a full sha or a unique prefix (>= 4 chars). NotFound / InvalidArgument (ambiguous).
+  virtual absl::StatusOr<v1::Revision> GetRevision(const std::string& environment,
+                                                   const std::string& sha_or_prefix) = 0;
+  absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix) {
+    return GetRevision(kAnyEnvironment, sha_or_prefix);
+  }
+  // Newest first (by fetched time), of line `environment` (kAnyEnvironment: every line).
+  // `serving` is set on each line's serving revision.
+  virtual absl::StatusOr<std::vector<v1::Revision>> ListRevisions(const std::string& environment,
+                                                                  int limit) = 0;
+  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) {
+    return ListRevisions(kAnyEnvironment, limit);
+  }
+  // Line `environment` serves `sha`. NotFound for a revision unknown in that line;
+  // FailedPrecondition for one that failed to compile.
+  virtual absl::Status SetServingRevision(const std::string& environment,
+                                          const std::string& sha) = 0;
+  absl::Status SetServingRevision(const std::string& sha) { return SetServingRevision("", sha); }
+  // Empty string when line `environment` has served no revision yet.
+  virtual absl::StatusOr<std::string> ServingRevision(const std::string& environment) = 0;
+  absl::StatusOr<std::string> ServingRevision() { return ServingRevision(""); }
 
   // Nodes. PutNodes inserts or replaces by name, all in one transaction (all or none).
   absl::Status PutNode(const v1::Node& node) { return PutNodes({node}); }
@@ -99,21 +118,32 @@ class Store {
   virtual absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
                                                    int batch = 1000) = 0;
 
-  // Rollouts (server/rollout/). A rollout's header (target, phase, wave, bake, halt: the
-  // RolloutState the controller passes without `nodes`) is one row; PutRolloutState replaces
-  // it and, in the same transaction, deletes the node rows of every rollout but `state.id()`.
-  // Node outcomes are rows of their own, keyed by (rollout id, node): PutRolloutNodes upserts a
-  // batch in one transaction (all or none), so a report costs one row, not the whole state.
-  // GetRolloutState returns the header with `nodes` holding its rollout's rows (over any the
-  // header itself carries); NotFound when no header was ever stored.
+  // Rollouts (server/rollout/), one per revision line: `environment` is the line's branch, or
+  // "" for the single line (the overloads without it). A rollout's header (target, phase,
+  // wave, bake, halt: the RolloutState the controller passes without `nodes`) is one row per
+  // line; PutRolloutState replaces it and, in the same transaction, deletes the line's node
+  // rows of every rollout but `state.id()`. Node outcomes are rows of their own, keyed by
+  // (environment, rollout id, node): PutRolloutNodes upserts a batch in one transaction (all or
+  // none), so a report costs one row, not the whole state. GetRolloutState returns the header
+  // with `nodes` holding its rollout's rows (over any the header itself carries); NotFound when
+  // the line never stored a header. environment_store.h hands a named line's rows to that
+  // line's controller, which uses the overloads without `environment`.
   struct RolloutNodeRow {
     std::string node;
     v1::RolloutNodeResult result;
   };
-  virtual absl::Status PutRolloutState(const v1::RolloutState& state) = 0;
-  virtual absl::Status PutRolloutNodes(uint64_t rollout_id,
+  virtual absl::Status PutRolloutState(const std::string& environment,
+                                       const v1::RolloutState& state) = 0;
+  virtual absl::Status PutRolloutNodes(const std::string& environment, uint64_t rollout_id,
                                        const std::vector<RolloutNodeRow>& rows) = 0;
-  virtual absl::StatusOr<v1::RolloutState> GetRolloutState() = 0;
+  virtual absl::StatusOr<v1::RolloutState> GetRolloutState(const std::string& environment) = 0;
+  absl::Status PutRolloutState(const v1::RolloutState& state) {
+    return PutRolloutState("", state);
+  }
+  absl::Status PutRolloutNodes(uint64_t rollout_id, const std::vector<RolloutNodeRow>& rows) {
+    return PutRolloutNodes("", rollout_id, rows);
+  }
+  absl::StatusOr<v1::RolloutState> GetRolloutState() { return GetRolloutState(""); }
   // Pins (plumbctl pin): one per node, replaced by node. DeletePin of an unpinned node is OK.
   virtual absl::Status PutPin(const v1::Pin& pin) = 0;
   virtual absl::Status DeletePin(const std::string& node) = 0;

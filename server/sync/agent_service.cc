@@ -171,7 +171,9 @@ grpc::ServerWriteReactor<v1::BlobChunk>* AgentServiceImpl::GetBlob(
   }
   grpc::Status access = CheckBlobAccess(*hub_, security_ != nullptr, node, request->digest());
   if (!access.ok()) return new BlobWriter(std::move(access));
-  auto blob = live_ != nullptr ? live_->Blob(request->digest()) : builder_->Blob(request->digest());
+  auto blob = blob_source_ ? blob_source_(request->digest())
+              : live_ != nullptr ? live_->Blob(request->digest())
+                                 : builder_->Blob(request->digest());
   if (!blob.ok()) {
     return new BlobWriter(grpc::Status(grpc::StatusCode::NOT_FOUND,
                                        absl::StrCat("no blob ", request->digest())));

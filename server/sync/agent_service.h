@@ -45,12 +45,17 @@ class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
   // Blobs of the revisions a rollout serves besides the newest one are fetchable too. Not
   // owned; set before the server starts.
   void set_live_revisions(const LiveRevisions* live) { live_ = live; }
+  // Where blobs come from when set (every environment's live revisions); else as above.
+  using BlobSource =
+      std::function<absl::StatusOr<std::shared_ptr<const std::string>>(const std::string&)>;
+  void set_blob_source(BlobSource source) { blob_source_ = std::move(source); }
 
  private:
   StreamHub* const hub_;
   CatalogBuilder* const builder_;
   ServerSecurity* const security_;
   const LiveRevisions* live_ = nullptr;
+  BlobSource blob_source_;
   SystemClock system_clock_;
   RenewLimiter renew_limiter_;  // at most one Renew per node and minute
 };

@@ -6,6 +6,7 @@
 #include "common/catalog.h"
 #include "common/logging.h"
 #include "common/wire_limits.h"
+#include "server/git/environments.h"
 #include "server/security/label_policy.h"
 
 namespace plumb {
@@ -19,8 +20,9 @@ int64_t UnixMs(absl::Time t) { return absl::ToUnixMillis(t); }
 
 StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Clock* clock,
                      EventBus* events, ServerMetrics* metrics)
-    : store_(store), builder_(builder), clock_(clock), events_(events), metrics_(metrics),
-      nodes_(store), intake_(store, &nodes_, runs, clock, events, metrics) {}
+    : store_(store), clock_(clock), events_(events), metrics_(metrics),
+      nodes_(store), intake_(store, &nodes_, runs, clock, events, metrics),
+      lines_{ServingLine{"", builder}} {}
 
 StreamHub::~StreamHub() { queue_.Drain(); }
 
@@ -140,6 +142,7 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
   inputs.labels = std::move(labels.labels);
   inputs.facts = {hello.facts().begin(), hello.facts().end()};
   s->sync().Greet(hello, std::move(inputs));
+  s->sync().set_line(match_ ? match_(s->sync().inputs().labels) : 0);
   std::string ignored = absl::StrJoin(labels.ignored, ",");
   if (!ignored.empty()) {
     LogWarning("Hello labels ignored: not allowed by the node's join token",
@@ -168,6 +171,10 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
                                  s->sync().inputs().labels.end());
     *n->mutable_facts() = hello.facts();
     n->set_agent_version(hello.agent_version());
+    if (match_) {
+      int line = s->sync().line();
+      n->set_environment(line < 0 ? std::string(kNoEnvironment) : lines_[line].environment);
+    }
     if (!hello.applied_revision().empty()) n->set_applied_revision(hello.applied_revision());
     n->set_connected(true);
     n->set_last_seen_unix_ms(UnixMs(clock_->Now()));
@@ -184,12 +191,18 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   if (sync.update_in_flight()) return;  // the Ack will bring us back here: latest wins
   uint64_t generation = ServingGeneration();
   sync.Offering(generation);
+  const ServingLine* line = LineOf(sync);
+  if (line == nullptr) {
+    NoEnvironment(s);
+    return;
+  }
+  RolloutController* rollout = line->rollout;
   RolloutNode node{sync.node(), sync.inputs().labels};
   RolloutDecision decision;
-  std::shared_ptr<CatalogBuilder> builder(std::shared_ptr<CatalogBuilder>(), builder_);
-  if (rollout_ != nullptr) {
-    decision = rollout_->Decide(node);
-    builder = live_->BuilderFor(decision.revision);
+  std::shared_ptr<CatalogBuilder> builder(std::shared_ptr<CatalogBuilder>(), line->builder);
+  if (rollout != nullptr) {
+    decision = rollout->Decide(node);
+    builder = line->live->BuilderFor(decision.revision);
     // Not live yet (a revision being swapped in): its on_served re-offers.
     if (builder == nullptr) return;
   }
@@ -233,7 +246,7 @@ void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
                                   {"upserted", update->upserted_size()},
                                   {"removed", update->removed_size()}, {"full", update->full()}});
   s->Send(std::move(msg));
-  if (rollout_ != nullptr) rollout_->OnServed(node, c.revision());
+  if (rollout != nullptr) rollout->OnServed(node, c.revision());
   nodes_.Update(sync.node(), [&](v1::Node* n) {
     n->set_desired_revision(c.revision());
     if (n->applied_revision() != c.revision() && n->status() != v1::NODE_FAILED) {
@@ -247,7 +260,8 @@ void StreamHub::NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::St
   if (absl::IsInvalidArgument(why)) {
     // The node's own inputs fail this revision: nothing is sent, the agent keeps (and keeps
     // enforcing) its last good catalog.
-    auto state = builder_->desired_state();
+    const ServingLine* line = LineOf(s->sync());
+    auto state = line != nullptr ? line->builder->desired_state() : nullptr;
     SetCompileError(s, NodeCompileErrorText(state ? state->revision() : "", why.message()));
     return;
   }
@@ -302,8 +316,9 @@ void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack&
 
 void StreamHub::HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report,
                              int attempt) {
-  if (rollout_ != nullptr && attempt == 0) {
-    rollout_->OnReport({s->sync().node(), s->sync().inputs().labels}, report);
+  const ServingLine* line = LineOf(s->sync());
+  if (line != nullptr && line->rollout != nullptr && attempt == 0) {
+    line->rollout->OnReport({s->sync().node(), s->sync().inputs().labels}, report);
   }
   if (!intake_.Take(s, std::move(report), attempt)) return;
   // The first report of a batch: store it with every report queued behind it, in one

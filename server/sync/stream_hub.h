@@ -7,6 +7,7 @@
 // threads.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +30,19 @@
 
 namespace plumb {
 
+// One revision line as the hub serves it (server/git/revision_lines.h): the catalogs of its
+// newest revision, and, with rollouts, the controller deciding each node's revision and the
+// builders of the others. Nothing owned.
+struct ServingLine {
+  std::string environment;  // Revision.environment: "" for the single line
+  CatalogBuilder* builder = nullptr;
+  RolloutController* rollout = nullptr;  // null: no rollouts
+  LiveRevisions* live = nullptr;         // with `rollout`
+};
+
+// A node's line from its trusted labels: an index into the hub's lines, -1 for none.
+using LineMatcher = std::function<int(const std::map<std::string, std::string>& labels)>;
+
 // Thread-safe: public methods only post work to the hub's queue (or read atomics).
 class StreamHub {
  public:
@@ -43,6 +57,12 @@ class StreamHub {
   // Neither owned; both must outlive the hub. Call once, before agents connect.
   void EnableRollouts(RolloutController* rollout, LiveRevisions* live);
   static constexpr absl::Duration kRolloutTick = absl::Milliseconds(250);
+
+  // Environments (server.yaml `environments:`): each node is served by the line `match` picks
+  // from its trusted labels at its Hello (none: it is sent no catalog), and its row names the
+  // line (Node.environment). Replaces the constructor's builder and EnableRollouts. Call once,
+  // before agents connect; the lines' objects must outlive the hub.
+  void SetLines(std::vector<ServingLine> lines, LineMatcher match);
 
   // Reactor entry points.
   void OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg);
@@ -123,8 +143,12 @@ class StreamHub {
   // The same, after `delay`.
   void PostAfter(absl::Duration delay, std::function<void()> work);
   void Publish(v1::Event event);
-  // The connected nodes as the rollout sees them.
-  std::vector<RolloutNode> OnlineNodes() const;
+  // The connected nodes of line `line` as its rollout sees them.
+  std::vector<RolloutNode> OnlineNodes(int line) const;
+  // The line serving `s` (null: no environment matches its labels).
+  const ServingLine* LineOf(const SyncState& s) const;
+  // No environment matches the node's labels: it is sent nothing (stream_hub_rollout.cc).
+  void NoEnvironment(const std::shared_ptr<AgentSession>& s);
   // Ticks the rollout; re-offers every connected node its catalog when a decision changed.
   void TickRollout();
   // TickRollout every kRolloutTick, for as long as the hub runs.
@@ -133,7 +157,6 @@ class StreamHub {
   uint64_t ServingGeneration();
 
   Store* const store_;
-  CatalogBuilder* const builder_;
   Clock* const clock_;
   EventBus* const events_;
   ServerMetrics* const metrics_;
@@ -149,9 +172,10 @@ class StreamHub {
   // Worker-thread only: node rows (written at the end of each work item) and reports.
   NodeBook nodes_;
   ReportIntake intake_;
-  // Set once by EnableRollouts before agents connect; null: no rollouts.
-  RolloutController* rollout_ = nullptr;
-  LiveRevisions* live_ = nullptr;
+  // Set by the constructor, EnableRollouts or SetLines before agents connect; line 0 alone
+  // (match_ null) when the server has no environments.
+  std::vector<ServingLine> lines_;
+  LineMatcher match_;
   // Worker-thread only: what ServingGeneration last saw, and its answer.
   uint64_t seen_builder_generation_ = 0, seen_rollout_epoch_ = 0, serving_generation_ = 0;
 

@@ -4,12 +4,34 @@
 
 #include "server/sync/stream_hub.h"
 
+#include "common/logging.h"
+
 namespace plumb {
 
 void StreamHub::EnableRollouts(RolloutController* rollout, LiveRevisions* live) {
-  rollout_ = rollout;
-  live_ = live;
+  lines_[0].rollout = rollout;
+  lines_[0].live = live;
   ScheduleRolloutTick();
+}
+
+void StreamHub::SetLines(std::vector<ServingLine> lines, LineMatcher match) {
+  lines_ = std::move(lines);
+  match_ = std::move(match);
+  ScheduleRolloutTick();
+}
+
+const ServingLine* StreamHub::LineOf(const SyncState& s) const {
+  if (s.line() < 0 || s.line() >= static_cast<int>(lines_.size())) return nullptr;
+  return &lines_[s.line()];
+}
+
+void StreamHub::NoEnvironment(const std::shared_ptr<AgentSession>& s) {
+  const std::string error =
+      "no entry of the server's environments matches the node's labels: it is sent no catalog";
+  if (s->sync().compile_error() == error) return;
+  LogWarning("no environment for node", {{"node", s->sync().node()}});
+  s->sync().set_compile_error(error);
+  nodes_.Update(s->sync().node(), [&](v1::Node* n) { n->set_last_error(error); });
 }
 
 void StreamHub::ScheduleRolloutTick() {
@@ -19,16 +41,22 @@ void StreamHub::ScheduleRolloutTick() {
   });
 }
 
-std::vector<RolloutNode> StreamHub::OnlineNodes() const {
+std::vector<RolloutNode> StreamHub::OnlineNodes(int line) const {
   std::vector<RolloutNode> online;
   absl::MutexLock lock(&mu_);
-  for (const auto& [name, s] : by_node_) online.push_back({name, s->sync().inputs().labels});
+  for (const auto& [name, s] : by_node_) {
+    if (s->sync().line() == line) online.push_back({name, s->sync().inputs().labels});
+  }
   return online;
 }
 
 void StreamHub::TickRollout() {
-  if (rollout_ == nullptr) return;
-  if (rollout_->Tick(OnlineNodes())) {
+  bool changed = false;
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    if (lines_[i].rollout == nullptr) continue;
+    changed |= lines_[i].rollout->Tick(OnlineNodes(static_cast<int>(i)));
+  }
+  if (changed) {
     std::vector<std::shared_ptr<AgentSession>> sessions;
     {
       absl::MutexLock lock(&mu_);
@@ -39,8 +67,12 @@ void StreamHub::TickRollout() {
 }
 
 uint64_t StreamHub::ServingGeneration() {
-  uint64_t builder = live_ != nullptr ? live_->generation() : builder_->generation();
-  uint64_t epoch = rollout_ != nullptr ? rollout_->epoch() : 0;
+  // Each line's generations only grow, so their sums change whenever any of them does.
+  uint64_t builder = 0, epoch = 0;
+  for (const ServingLine& line : lines_) {
+    builder += line.live != nullptr ? line.live->generation() : line.builder->generation();
+    epoch += line.rollout != nullptr ? line.rollout->epoch() : 0;
+  }
   if (builder != seen_builder_generation_ || epoch != seen_rollout_epoch_) {
     seen_builder_generation_ = builder;
     seen_rollout_epoch_ = epoch;

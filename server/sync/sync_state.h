@@ -28,6 +28,9 @@ class SyncState {
   const NodeInputs& inputs() const { return inputs_; }
   const std::string& node() const { return inputs_.name; }
   bool run_once() const { return run_once_; }
+  // The revision line serving the node (StreamHub::SetLines), chosen at its Hello; -1: none.
+  int line() const { return line_; }
+  void set_line(int line) { line_ = line; }
 
   // ---- offering a catalog ----
   bool update_in_flight() const { return inflight_ != nullptr; }
@@ -74,6 +77,7 @@ class SyncState {
  private:
   bool greeted_ = false;
   bool run_once_ = false;
+  int line_ = 0;
   NodeInputs inputs_;
   std::map<std::string, std::string> held_;  // id -> version acknowledged by the agent
   std::string held_digest_;

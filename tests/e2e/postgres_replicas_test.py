@@ -42,7 +42,8 @@ class PostgresReplicasTest(PostgresCase):
         self.write_repo("one")
         rev1 = self.repo.commit("first")
         a, port_a = self.start_replica("replica-a")
-        wait_until(lambda: self.sql("SELECT sha FROM serving") == rev1, what="A records rev1")
+        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev1,
+                   what="A records rev1")
         b, port_b = self.start_replica("replica-b")
         self.assertIn(LEADER, a.output())
         self.assertNotIn(LEADER, b.output())
@@ -81,7 +82,7 @@ class PostgresReplicasTest(PostgresCase):
         for node in ("web-1", "web-2"):
             self.assertEqual(self.read(os.path.join(self.root_of(node), "etc/demo/motd")),
                              "three\n")
-        self.assertEqual(self.sql("SELECT sha FROM serving"), rev3)
+        self.assertEqual(self.sql("SELECT sha FROM env_serving WHERE environment = ''"), rev3)
         self.assertIn("serving new revision", b.output())
 
 

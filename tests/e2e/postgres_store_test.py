@@ -64,14 +64,14 @@ class PostgresStoreTest(PostgresCase):
 
         # The state is in PostgreSQL: no SQLite file (insecure mode has no identity store).
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "server", "plumb.db")))
-        self.assertEqual(self.sql("SELECT sha FROM serving"), rev1)
+        self.assertEqual(self.sql("SELECT sha FROM env_serving WHERE environment = ''"), rev1)
         self.assertEqual(self.sql("SELECT name FROM nodes"), "web-1")
         wait_until(lambda: int(self.sql("SELECT count(*) FROM reports WHERE node = 'web-1'")) >= 1,
                    what="the agent's report in PostgreSQL")
         self.assertGreaterEqual(
             int(self.sql("SELECT count(*) FROM resource_events WHERE resource_id ="
                          " 'file:/etc/demo/motd'")), 1)
-        self.assertEqual(self.sql("SELECT max(version) FROM plumb_schema_version"), "4")
+        self.assertEqual(self.sql("SELECT max(version) FROM plumb_schema_version"), "5")
         reports = self.ctl_json("reports", "web-1")["reports"]
         self.assertGreaterEqual(len(reports), 1)
 
@@ -87,7 +87,7 @@ class PostgresStoreTest(PostgresCase):
         rev2 = self.repo.commit("second")
         self.wait_node("web-1", revision=rev2)
         self.assertEqual(self.read(motd), "two\n")
-        self.assertEqual(self.sql("SELECT sha FROM serving"), rev2)
+        self.assertEqual(self.sql("SELECT sha FROM env_serving WHERE environment = ''"), rev2)
 
     def readyz(self):
         url = "http://127.0.0.1:%d/readyz" % self.http_port
@@ -121,7 +121,7 @@ class PostgresStoreTest(PostgresCase):
         # ...and is once the database is back: recorded, served and reported.
         self.wait_node("web-1", revision=rev2)
         self.assertEqual(self.read(os.path.join(self.root_of("web-1"), "etc/demo/motd")), "two\n")
-        self.assertEqual(self.sql("SELECT sha FROM serving"), rev2)
+        self.assertEqual(self.sql("SELECT sha FROM env_serving WHERE environment = ''"), rev2)
 
 
 class PostgresTlsTest(PostgresCase):

@@ -25,10 +25,16 @@ void GitFixture::Write(const std::string& path, const std::string& content) {
 }
 
 std::string GitFixture::Commit(const std::string& message) {
+  return CommitTo("main", message);
+}
+
+std::string GitFixture::CommitTo(const std::string& branch, const std::string& message) {
   Git("add -A");
   Git("commit -q -m " + ShellQuote(message));
-  Git("push -q origin HEAD:main");
+  Git("push -q -f origin HEAD:" + ShellQuote(branch));
   return Git("rev-parse HEAD");
 }
+
+void GitFixture::Push(const std::string& branch) { Git("push -q -f origin HEAD:" + ShellQuote(branch)); }
 
 }  // namespace plumb::testing

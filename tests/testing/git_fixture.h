@@ -19,6 +19,10 @@ class GitFixture {
   void Write(const std::string& path, const std::string& content);
   // Commits everything and pushes to main; returns the new sha.
   std::string Commit(const std::string& message);
+  // Commits everything and force-pushes the work clone's HEAD to `branch`; returns the sha.
+  std::string CommitTo(const std::string& branch, const std::string& message);
+  // Force-pushes the work clone's HEAD to `branch` (creating it).
+  void Push(const std::string& branch);
 
  private:
   std::string Git(const std::string& args);

@@ -88,13 +88,32 @@ CREATE TABLE pins (
     // 4: one row per node outcome of a rollout (a report writes one row, not the whole state).
     R"sql(
 CREATE TABLE rollout_nodes (
+  environment text COLLATE "C" NOT NULL,  -- the revision line ('' for the single line)
   rollout_id bigint NOT NULL,         -- v1.RolloutState.id
   node text COLLATE "C" NOT NULL,
   wave integer NOT NULL,
   outcome integer NOT NULL,           -- v1.RolloutOutcome
   error text NOT NULL,
   unix_ms bigint NOT NULL,
-  PRIMARY KEY (rollout_id, node)
+  PRIMARY KEY (environment, rollout_id, node)
+);
+)sql",
+    // 5: revision lines (server.yaml `environments:`): revisions keyed by (environment, sha),
+    // one serving revision and one rollout state per line. The single line is environment ''.
+    R"sql(
+ALTER TABLE revisions ADD COLUMN environment text COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE revisions DROP CONSTRAINT revisions_pkey;
+ALTER TABLE revisions ADD PRIMARY KEY (environment, sha);
+CREATE INDEX revisions_by_sha ON revisions (sha);
+CREATE TABLE env_serving (
+  environment text COLLATE "C" PRIMARY KEY,
+  sha text COLLATE "C" NOT NULL
+);
+INSERT INTO env_serving (environment, sha) SELECT '', sha FROM serving;
+DROP TABLE serving;
+CREATE TABLE env_rollout_state (
+  environment text COLLATE "C" PRIMARY KEY,  -- never '': the single line keeps rollout_state
+  proto bytea NOT NULL                       -- v1.RolloutState
 );
 )sql",
 };

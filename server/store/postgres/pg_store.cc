@@ -63,18 +63,19 @@ absl::Status PgStore::PutRevision(const v1::Revision& revision) {
   return WithConn([&](PgConn& conn) {
     return conn
         .Query(
-            "INSERT INTO revisions (sha, status, fetched_ms, summary, proto)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha) DO UPDATE SET"
+            "INSERT INTO revisions (environment, sha, status, fetched_ms, summary, proto)"
+            " VALUES ($6, $1, $2, $3, $4, $5) ON CONFLICT (environment, sha) DO UPDATE SET"
             " status = excluded.status, fetched_ms = excluded.fetched_ms,"
             " summary = excluded.summary, proto = excluded.proto",
             {PgParam::Text(stored.sha()), PgParam::Int(stored.status()),
              PgParam::Int(stored.fetched_unix_ms()), PgParam::Text(stored.summary()),
-             PgParam::Bytes(stored.SerializeAsString())})
+             PgParam::Bytes(stored.SerializeAsString()), PgParam::Text(stored.environment())})
         .status();
   });
 }
 
-absl::StatusOr<v1::Revision> PgStore::GetRevision(const std::string& sha_or_prefix) {
+absl::StatusOr<v1::Revision> PgStore::GetRevision(const std::string& environment,
+                                                  const std::string& sha_or_prefix) {
   std::string prefix = absl::AsciiStrToLower(sha_or_prefix);
   if (prefix.size() < kMinPrefix || !IsLowerHex(prefix)) {
     return absl::InvalidArgumentError(absl::StrCat("revision \"", sha_or_prefix,
@@ -82,47 +83,47 @@ absl::StatusOr<v1::Revision> PgStore::GetRevision(const std::string& sha_or_pref
                                                    kMinPrefix, " characters"));
   }
   std::vector<v1::Revision> found;
-  // The prefix is checked hex, so it holds no LIKE metacharacters; sha is COLLATE "C", so the
-  // primary key serves the prefix search.
+  // The prefix is checked hex, so it holds no LIKE metacharacters; sha is COLLATE "C", so its
+  // index serves the prefix search. Lines are few: the limit covers them and a second sha.
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(PgResult result,
-                           conn.Query("SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
-                                      " LEFT JOIN serving s ON s.sha = r.sha"
-                                      " WHERE r.sha LIKE $1 || '%' ORDER BY r.sha LIMIT 2",
-                                      {PgParam::Text(prefix)}));
+    PLUMB_ASSIGN_OR_RETURN(
+        PgResult result,
+        conn.Query("SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
+                   " LEFT JOIN env_serving s ON s.environment = r.environment AND s.sha = r.sha"
+                   " WHERE r.sha LIKE $1 || '%' AND ($2 = '*' OR r.environment = $2)"
+                   " ORDER BY r.sha, r.fetched_ms DESC LIMIT 100",
+                   {PgParam::Text(prefix), PgParam::Text(environment)}));
     PLUMB_ASSIGN_OR_RETURN(found, RevisionRows(result));
     return absl::OkStatus();
   }));
-  if (found.empty()) return absl::NotFoundError(absl::StrCat("no revision ", sha_or_prefix));
-  if (found.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat("revision prefix ", sha_or_prefix,
-                                                   " is ambiguous (", found[0].sha(), ", ",
-                                                   found[1].sha(), ", ...)"));
-  }
-  return std::move(found[0]);
+  return OneRevision(sha_or_prefix, std::move(found));
 }
 
-absl::StatusOr<std::vector<v1::Revision>> PgStore::ListRevisions(int limit) {
+absl::StatusOr<std::vector<v1::Revision>> PgStore::ListRevisions(const std::string& environment,
+                                                                 int limit) {
   std::vector<v1::Revision> revisions;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(PgResult result,
-                           conn.Query("SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
-                                      " LEFT JOIN serving s ON s.sha = r.sha"
-                                      " ORDER BY r.fetched_ms DESC, r.seq DESC LIMIT $1",
-                                      {PgParam::Int(limit > 0 ? limit : kNoLimit)}));
+    PLUMB_ASSIGN_OR_RETURN(
+        PgResult result,
+        conn.Query("SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
+                   " LEFT JOIN env_serving s ON s.environment = r.environment AND s.sha = r.sha"
+                   " WHERE $2 = '*' OR r.environment = $2"
+                   " ORDER BY r.fetched_ms DESC, r.seq DESC LIMIT $1",
+                   {PgParam::Int(limit > 0 ? limit : kNoLimit), PgParam::Text(environment)}));
     PLUMB_ASSIGN_OR_RETURN(revisions, RevisionRows(result));
     return absl::OkStatus();
   }));
   return revisions;
 }
 
-absl::Status PgStore::SetServingRevision(const std::string& sha) {
+absl::Status PgStore::SetServingRevision(const std::string& environment, const std::string& sha) {
   return WithConn([&](PgConn& conn) {
     return conn.InTransaction([&]() -> absl::Status {
       // FOR SHARE: the revision cannot be replaced by a failed one between check and update.
-      PLUMB_ASSIGN_OR_RETURN(PgResult check,
-                             conn.Query("SELECT status FROM revisions WHERE sha = $1 FOR SHARE",
-                                        {PgParam::Text(sha)}));
+      PLUMB_ASSIGN_OR_RETURN(
+          PgResult check,
+          conn.Query("SELECT status FROM revisions WHERE environment = $2 AND sha = $1 FOR SHARE",
+                     {PgParam::Text(sha), PgParam::Text(environment)}));
       if (check.rows() == 0) {
         return absl::NotFoundError(absl::StrCat("cannot serve unknown revision ", sha));
       }
@@ -131,9 +132,9 @@ absl::Status PgStore::SetServingRevision(const std::string& sha) {
         return absl::FailedPreconditionError(
             absl::StrCat("revision ", sha, " failed to compile and cannot be served"));
       }
-      PLUMB_RETURN_IF_ERROR(conn.Query("INSERT INTO serving (id, sha) VALUES (1, $1)"
-                                       " ON CONFLICT (id) DO UPDATE SET sha = excluded.sha",
-                                       {PgParam::Text(sha)})
+      PLUMB_RETURN_IF_ERROR(conn.Query("INSERT INTO env_serving (environment, sha) VALUES ($2, $1)"
+                                       " ON CONFLICT (environment) DO UPDATE SET sha = excluded.sha",
+                                       {PgParam::Text(sha), PgParam::Text(environment)})
                                 .status());
       // Delivered at commit to every replica listening (PgLeadership): followers serve it.
       return conn.Query("SELECT pg_notify($1, $2)",
@@ -143,10 +144,12 @@ absl::Status PgStore::SetServingRevision(const std::string& sha) {
   });
 }
 
-absl::StatusOr<std::string> PgStore::ServingRevision() {
+absl::StatusOr<std::string> PgStore::ServingRevision(const std::string& environment) {
   std::string sha;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(PgResult result, conn.Query("SELECT sha FROM serving WHERE id = 1"));
+    PLUMB_ASSIGN_OR_RETURN(PgResult result,
+                           conn.Query("SELECT sha FROM env_serving WHERE environment = $1",
+                                      {PgParam::Text(environment)}));
     if (result.rows() > 0) sha = result.Bytes(0, 0);
     return absl::OkStatus();
   }));

@@ -11,22 +11,45 @@
 
 namespace plumb {
 
-absl::Status PgStore::PutRolloutState(const v1::RolloutState& state) {
+namespace {
+
+// The header of line `environment`: the single line's row in rollout_state, a named line's in
+// env_rollout_state.
+absl::Status WriteHeader(PgConn& conn, const std::string& env, const v1::RolloutState& state) {
+  if (env.empty()) {
+    return conn.Query("INSERT INTO rollout_state (id, proto) VALUES (1, $1)"
+                      " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto",
+                      {PgParam::Bytes(state.SerializeAsString())})
+        .status();
+  }
+  return conn.Query("INSERT INTO env_rollout_state (environment, proto) VALUES ($1, $2)"
+                    " ON CONFLICT (environment) DO UPDATE SET proto = excluded.proto",
+                    {PgParam::Text(env), PgParam::Bytes(state.SerializeAsString())})
+      .status();
+}
+
+absl::StatusOr<PgResult> ReadHeader(PgConn& conn, const std::string& env) {
+  if (env.empty()) return conn.Query("SELECT proto FROM rollout_state WHERE id = 1", {});
+  return conn.Query("SELECT proto FROM env_rollout_state WHERE environment = $1",
+                    {PgParam::Text(env)});
+}
+
+}  // namespace
+
+absl::Status PgStore::PutRolloutState(const std::string& environment,
+                                      const v1::RolloutState& state) {
   return WithConn([&](PgConn& conn) {
     return conn.InTransaction([&]() -> absl::Status {
-      PLUMB_RETURN_IF_ERROR(conn.Query("INSERT INTO rollout_state (id, proto) VALUES (1, $1)"
-                                       " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto",
-                                       {PgParam::Bytes(state.SerializeAsString())})
-                                .status());
+      PLUMB_RETURN_IF_ERROR(WriteHeader(conn, environment, state));
       return conn
-          .Query("DELETE FROM rollout_nodes WHERE rollout_id <> $1",
-                 {PgParam::Int(static_cast<int64_t>(state.id()))})
+          .Query("DELETE FROM rollout_nodes WHERE environment = $1 AND rollout_id <> $2",
+                 {PgParam::Text(environment), PgParam::Int(static_cast<int64_t>(state.id()))})
           .status();
     });
   });
 }
 
-absl::Status PgStore::PutRolloutNodes(uint64_t rollout_id,
+absl::Status PgStore::PutRolloutNodes(const std::string& environment, uint64_t rollout_id,
                                       const std::vector<RolloutNodeRow>& rows) {
   PgArray nodes, waves, outcomes, errors, times;
   for (const RolloutNodeRow& row : rows) {
@@ -45,26 +68,24 @@ absl::Status PgStore::PutRolloutNodes(uint64_t rollout_id,
   // row once per statement), and the controller sends each node once per batch.
   return WithConn([&](PgConn& conn) {
     return conn
-        .Query("INSERT INTO rollout_nodes (rollout_id, node, wave, outcome, error, unix_ms)"
-               " SELECT $1, n, w, o, e, u FROM unnest($2::text[], $3::integer[], $4::integer[],"
-               " $5::text[], $6::bigint[]) AS t(n, w, o, e, u)"
-               " ON CONFLICT (rollout_id, node) DO UPDATE SET wave = excluded.wave,"
+        .Query("INSERT INTO rollout_nodes (environment, rollout_id, node, wave, outcome, error,"
+               " unix_ms) SELECT $7, $1, n, w, o, e, u FROM unnest($2::text[], $3::integer[],"
+               " $4::integer[], $5::text[], $6::bigint[]) AS t(n, w, o, e, u)"
+               " ON CONFLICT (environment, rollout_id, node) DO UPDATE SET wave = excluded.wave,"
                " outcome = excluded.outcome, error = excluded.error, unix_ms = excluded.unix_ms",
                {PgParam::Int(static_cast<int64_t>(rollout_id)), nodes.Param(), waves.Param(),
-                outcomes.Param(), errors.Param(), times.Param()})
+                outcomes.Param(), errors.Param(), times.Param(), PgParam::Text(environment)})
         .status();
   });
 }
 
-absl::StatusOr<v1::RolloutState> PgStore::GetRolloutState() {
-  std::string bytes;
+absl::StatusOr<v1::RolloutState> PgStore::GetRolloutState(const std::string& environment) {
   bool found = false;
   v1::RolloutState state;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
     // One snapshot for the header and its rows.
     return conn.InTransaction([&]() -> absl::Status {
-      PLUMB_ASSIGN_OR_RETURN(PgResult result,
-                             conn.Query("SELECT proto FROM rollout_state WHERE id = 1", {}));
+      PLUMB_ASSIGN_OR_RETURN(PgResult result, ReadHeader(conn, environment));
       found = result.rows() > 0;
       if (!found) return absl::OkStatus();
       PLUMB_ASSIGN_OR_RETURN(state,
@@ -72,8 +93,9 @@ absl::StatusOr<v1::RolloutState> PgStore::GetRolloutState() {
       PLUMB_ASSIGN_OR_RETURN(
           PgResult rows,
           conn.Query("SELECT node, wave::bigint, outcome::bigint, error, unix_ms"
-                     " FROM rollout_nodes WHERE rollout_id = $1",
-                     {PgParam::Int(static_cast<int64_t>(state.id()))}));
+                     " FROM rollout_nodes WHERE environment = $2 AND rollout_id = $1",
+                     {PgParam::Int(static_cast<int64_t>(state.id())),
+                      PgParam::Text(environment)}));
       auto* nodes = state.mutable_nodes();
       for (int row = 0; row < rows.rows(); ++row) {
         v1::RolloutNodeResult& r = (*nodes)[rows.Bytes(row, 0)];

@@ -13,7 +13,7 @@ namespace plumb {
 namespace {
 
 // Bump with a new entry in kMigrations; never edit a shipped one.
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr int kMinPrefix = 4;
 constexpr int kDefaultReportLimit = 20;
 
@@ -81,13 +81,43 @@ CREATE TABLE pins (
     // 4: one row per node outcome of a rollout (a report writes one row, not the whole state).
     R"sql(
 CREATE TABLE rollout_nodes (
+  environment TEXT NOT NULL,     -- the revision line ('' for the single line)
   rollout_id INTEGER NOT NULL,   -- v1.RolloutState.id
   node TEXT NOT NULL,
   wave INTEGER NOT NULL,
   outcome INTEGER NOT NULL,      -- v1.RolloutOutcome
   error TEXT NOT NULL,
   unix_ms INTEGER NOT NULL,
-  PRIMARY KEY (rollout_id, node)
+  PRIMARY KEY (environment, rollout_id, node)
+);
+)sql",
+    // 5: revision lines (server.yaml `environments:`): revisions keyed by (environment, sha),
+    // one serving revision and one rollout state per line. The single line is environment ''.
+    R"sql(
+CREATE TABLE revisions_by_line (
+  environment TEXT NOT NULL,
+  sha TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  fetched_ms INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  proto BLOB NOT NULL,           -- v1.Revision (errors included), `serving` always false
+  PRIMARY KEY (environment, sha)
+);
+INSERT INTO revisions_by_line (environment, sha, status, fetched_ms, summary, proto)
+  SELECT '', sha, status, fetched_ms, summary, proto FROM revisions ORDER BY rowid;
+DROP TABLE revisions;
+ALTER TABLE revisions_by_line RENAME TO revisions;
+CREATE INDEX revisions_by_fetched ON revisions (fetched_ms);
+CREATE INDEX revisions_by_sha ON revisions (sha);
+CREATE TABLE env_serving (
+  environment TEXT PRIMARY KEY,
+  sha TEXT NOT NULL
+);
+INSERT INTO env_serving (environment, sha) SELECT '', sha FROM serving;
+DROP TABLE serving;
+CREATE TABLE env_rollout_state (
+  environment TEXT PRIMARY KEY,  -- never '': the single line keeps rollout_state
+  proto BLOB NOT NULL            -- v1.RolloutState
 );
 )sql",
 };
@@ -161,18 +191,21 @@ absl::Status SqliteStore::PutRevision(const v1::Revision& revision) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "INSERT INTO revisions (sha, status, fetched_ms, summary, proto) VALUES (?1, ?2, ?3, ?4, ?5)"
-      " ON CONFLICT (sha) DO UPDATE SET status = excluded.status,"
+      "INSERT INTO revisions (environment, sha, status, fetched_ms, summary, proto)"
+      " VALUES (?6, ?1, ?2, ?3, ?4, ?5)"
+      " ON CONFLICT (environment, sha) DO UPDATE SET status = excluded.status,"
       " fetched_ms = excluded.fetched_ms, summary = excluded.summary, proto = excluded.proto"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, stored.sha()));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(2, stored.status()));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(3, stored.fetched_unix_ms()));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(4, stored.summary()));
   PLUMB_RETURN_IF_ERROR(stmt->BindBlob(5, stored.SerializeAsString()));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(6, stored.environment()));
   return stmt->Run();
 }
 
-absl::StatusOr<v1::Revision> SqliteStore::GetRevision(const std::string& sha_or_prefix) {
+absl::StatusOr<v1::Revision> SqliteStore::GetRevision(const std::string& environment,
+                                                      const std::string& sha_or_prefix) {
   std::string prefix = absl::AsciiStrToLower(sha_or_prefix);
   if (prefix.size() < kMinPrefix || !IsLowerHex(prefix)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -181,12 +214,16 @@ absl::StatusOr<v1::Revision> SqliteStore::GetRevision(const std::string& sha_or_
   }
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;
-  // GLOB (unlike LIKE) is case-sensitive, so SQLite can use the primary key for the prefix;
-  // the prefix is checked hex, so it holds no glob metacharacters.
+  // GLOB (unlike LIKE) is case-sensitive, so SQLite can use the sha index for the prefix;
+  // the prefix is checked hex, so it holds no glob metacharacters. A sha is in at most one row
+  // per line, and lines are few (kMaxEnvironments): the limit covers them and a second sha.
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "SELECT r.proto, s.sha IS NOT NULL FROM revisions r LEFT JOIN serving s ON s.sha = r.sha"
-      " WHERE r.sha GLOB ?1 || '*' ORDER BY r.sha LIMIT 2"));
+      "SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
+      " LEFT JOIN env_serving s ON s.environment = r.environment AND s.sha = r.sha"
+      " WHERE r.sha GLOB ?1 || '*' AND (?2 = '*' OR r.environment = ?2)"
+      " ORDER BY r.sha, r.fetched_ms DESC LIMIT 100"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, prefix));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, environment));
   std::vector<v1::Revision> found;
   PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::Revision revision;
@@ -195,25 +232,21 @@ absl::StatusOr<v1::Revision> SqliteStore::GetRevision(const std::string& sha_or_
     found.push_back(std::move(revision));
     return absl::OkStatus();
   }));
-  if (found.empty()) {
-    return absl::NotFoundError(absl::StrCat("no revision ", sha_or_prefix));
-  }
-  if (found.size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat("revision prefix ", sha_or_prefix,
-                                                   " is ambiguous (", found[0].sha(), ", ",
-                                                   found[1].sha(), ", ...)"));
-  }
-  return std::move(found[0]);
+  return OneRevision(sha_or_prefix, std::move(found));
 }
 
-absl::StatusOr<std::vector<v1::Revision>> SqliteStore::ListRevisions(int limit) {
+absl::StatusOr<std::vector<v1::Revision>> SqliteStore::ListRevisions(
+    const std::string& environment, int limit) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "SELECT r.proto, s.sha IS NOT NULL FROM revisions r LEFT JOIN serving s ON s.sha = r.sha"
+      "SELECT r.proto, s.sha IS NOT NULL FROM revisions r"
+      " LEFT JOIN env_serving s ON s.environment = r.environment AND s.sha = r.sha"
+      " WHERE ?2 = '*' OR r.environment = ?2"
       " ORDER BY r.fetched_ms DESC, r.rowid DESC LIMIT ?1"));
   // LIMIT -1 is SQLite's "no limit".
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, limit > 0 ? limit : -1));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, environment));
   std::vector<v1::Revision> revisions;
   PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::Revision revision;
@@ -225,11 +258,14 @@ absl::StatusOr<std::vector<v1::Revision>> SqliteStore::ListRevisions(int limit) 
   return revisions;
 }
 
-absl::Status SqliteStore::SetServingRevision(const std::string& sha) {
+absl::Status SqliteStore::SetServingRevision(const std::string& environment,
+                                             const std::string& sha) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> check;
-  PLUMB_ASSIGN_OR_RETURN(check, db_->Prepare("SELECT status FROM revisions WHERE sha = ?1"));
+  PLUMB_ASSIGN_OR_RETURN(check, db_->Prepare(
+      "SELECT status FROM revisions WHERE environment = ?2 AND sha = ?1"));
   PLUMB_RETURN_IF_ERROR(check->BindText(1, sha));
+  PLUMB_RETURN_IF_ERROR(check->BindText(2, environment));
   bool row = false;
   PLUMB_ASSIGN_OR_RETURN(row, check->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("cannot serve unknown revision ", sha));
@@ -240,15 +276,19 @@ absl::Status SqliteStore::SetServingRevision(const std::string& sha) {
   }
   std::unique_ptr<SqliteStatement> stmt;
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "INSERT INTO serving (id, sha) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET sha = ?1"));
+      "INSERT INTO env_serving (environment, sha) VALUES (?2, ?1)"
+      " ON CONFLICT (environment) DO UPDATE SET sha = excluded.sha"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, sha));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, environment));
   return stmt->Run();
 }
 
-absl::StatusOr<std::string> SqliteStore::ServingRevision() {
+absl::StatusOr<std::string> SqliteStore::ServingRevision(const std::string& environment) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;
-  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("SELECT sha FROM serving WHERE id = 1"));
+  PLUMB_ASSIGN_OR_RETURN(stmt,
+                         db_->Prepare("SELECT sha FROM env_serving WHERE environment = ?1"));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, environment));
   bool row = false;
   PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
   return row ? stmt->ColumnText(0) : std::string();

@@ -33,10 +33,16 @@ class SqliteStore : public Store {
   ~SqliteStore() override;
 
   absl::Status PutRevision(const v1::Revision& revision) override;
-  absl::StatusOr<v1::Revision> GetRevision(const std::string& sha_or_prefix) override;
-  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) override;
-  absl::Status SetServingRevision(const std::string& sha) override;
-  absl::StatusOr<std::string> ServingRevision() override;
+  using Store::GetRevision;
+  using Store::ListRevisions;
+  using Store::ServingRevision;
+  using Store::SetServingRevision;
+  absl::StatusOr<v1::Revision> GetRevision(const std::string& environment,
+                                           const std::string& sha_or_prefix) override;
+  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(const std::string& environment,
+                                                          int limit) override;
+  absl::Status SetServingRevision(const std::string& environment, const std::string& sha) override;
+  absl::StatusOr<std::string> ServingRevision(const std::string& environment) override;
 
   absl::Status PutNodes(const std::vector<v1::Node>& nodes) override;
   absl::StatusOr<v1::Node> GetNode(const std::string& name) override;
@@ -56,10 +62,14 @@ class SqliteStore : public Store {
   absl::StatusOr<PruneResult> PruneReports(absl::Time cutoff, int keep_per_node,
                                            int batch = 1000) override;
 
-  absl::Status PutRolloutState(const v1::RolloutState& state) override;
-  absl::Status PutRolloutNodes(uint64_t rollout_id,
+  using Store::GetRolloutState;
+  using Store::PutRolloutNodes;
+  using Store::PutRolloutState;
+  absl::Status PutRolloutState(const std::string& environment,
+                               const v1::RolloutState& state) override;
+  absl::Status PutRolloutNodes(const std::string& environment, uint64_t rollout_id,
                                const std::vector<RolloutNodeRow>& rows) override;
-  absl::StatusOr<v1::RolloutState> GetRolloutState() override;
+  absl::StatusOr<v1::RolloutState> GetRolloutState(const std::string& environment) override;
   absl::Status PutPin(const v1::Pin& pin) override;
   absl::Status DeletePin(const std::string& node) override;
   absl::StatusOr<std::vector<v1::Pin>> ListPins() override;

@@ -163,7 +163,7 @@ absl::StatusOr<std::map<v1::NodeStatus, int64_t>> SqliteStore::CountNodesByStatu
 
 absl::Status SqliteStore::Ping() {
   absl::MutexLock lock(&mu_);
-  return db_->QueryText("SELECT count(*) FROM serving").status();
+  return db_->QueryText("SELECT count(*) FROM env_serving").status();
 }
 
 }  // namespace plumb

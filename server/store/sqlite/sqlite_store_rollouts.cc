@@ -10,23 +10,42 @@
 
 namespace plumb {
 
-absl::Status SqliteStore::PutRolloutState(const v1::RolloutState& state) {
+namespace {
+
+// The header of line `environment`: the single line's row in rollout_state, a named line's in
+// env_rollout_state.
+absl::StatusOr<std::unique_ptr<SqliteStatement>> PrepareHeaderWrite(SqliteDb& db,
+                                                                    const std::string& env) {
+  PLUMB_ASSIGN_OR_RETURN(
+      std::unique_ptr<SqliteStatement> stmt,
+      db.Prepare(env.empty() ? "INSERT INTO rollout_state (id, proto) VALUES (1, ?2)"
+                               " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto"
+                             : "INSERT INTO env_rollout_state (environment, proto) VALUES (?1, ?2)"
+                               " ON CONFLICT (environment) DO UPDATE SET proto = excluded.proto"));
+  if (!env.empty()) PLUMB_RETURN_IF_ERROR(stmt->BindText(1, env));
+  return stmt;
+}
+
+}  // namespace
+
+absl::Status SqliteStore::PutRolloutState(const std::string& environment,
+                                          const v1::RolloutState& state) {
   absl::MutexLock lock(&mu_);
   return db_->InTransaction([&]() -> absl::Status {
     std::unique_ptr<SqliteStatement> stmt;
-    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-        "INSERT INTO rollout_state (id, proto) VALUES (1, ?1)"
-        " ON CONFLICT (id) DO UPDATE SET proto = excluded.proto"));
-    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(1, state.SerializeAsString()));
+    PLUMB_ASSIGN_OR_RETURN(stmt, PrepareHeaderWrite(*db_, environment));
+    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(2, state.SerializeAsString()));
     PLUMB_RETURN_IF_ERROR(stmt->Run());
     stmt.reset();
-    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("DELETE FROM rollout_nodes WHERE rollout_id <> ?1"));
-    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(state.id())));
+    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
+        "DELETE FROM rollout_nodes WHERE environment = ?1 AND rollout_id <> ?2"));
+    PLUMB_RETURN_IF_ERROR(stmt->BindText(1, environment));
+    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(2, static_cast<int64_t>(state.id())));
     return stmt->Run();
   });
 }
 
-absl::Status SqliteStore::PutRolloutNodes(uint64_t rollout_id,
+absl::Status SqliteStore::PutRolloutNodes(const std::string& environment, uint64_t rollout_id,
                                           const std::vector<RolloutNodeRow>& rows) {
   for (const RolloutNodeRow& row : rows) {
     if (row.node.empty()) return absl::InvalidArgumentError("rollout node row without a node");
@@ -36,10 +55,10 @@ absl::Status SqliteStore::PutRolloutNodes(uint64_t rollout_id,
   return db_->InTransaction([&]() -> absl::Status {
     std::unique_ptr<SqliteStatement> stmt;
     PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-        "INSERT INTO rollout_nodes (rollout_id, node, wave, outcome, error, unix_ms)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (rollout_id, node) DO UPDATE SET"
-        " wave = excluded.wave, outcome = excluded.outcome, error = excluded.error,"
-        " unix_ms = excluded.unix_ms"));
+        "INSERT INTO rollout_nodes (environment, rollout_id, node, wave, outcome, error, unix_ms)"
+        " VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (environment, rollout_id, node)"
+        " DO UPDATE SET wave = excluded.wave, outcome = excluded.outcome,"
+        " error = excluded.error, unix_ms = excluded.unix_ms"));
     for (const RolloutNodeRow& row : rows) {
       PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(rollout_id)));
       PLUMB_RETURN_IF_ERROR(stmt->BindText(2, row.node));
@@ -47,6 +66,7 @@ absl::Status SqliteStore::PutRolloutNodes(uint64_t rollout_id,
       PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, row.result.outcome()));
       PLUMB_RETURN_IF_ERROR(stmt->BindText(5, row.result.error()));
       PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, row.result.unix_ms()));
+      PLUMB_RETURN_IF_ERROR(stmt->BindText(7, environment));
       PLUMB_RETURN_IF_ERROR(stmt->Run());
       PLUMB_RETURN_IF_ERROR(stmt->Reset());
     }
@@ -54,10 +74,16 @@ absl::Status SqliteStore::PutRolloutNodes(uint64_t rollout_id,
   });
 }
 
-absl::StatusOr<v1::RolloutState> SqliteStore::GetRolloutState() {
+absl::StatusOr<v1::RolloutState> SqliteStore::GetRolloutState(const std::string& environment) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<SqliteStatement> stmt;
-  PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("SELECT proto FROM rollout_state WHERE id = 1"));
+  if (environment.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare("SELECT proto FROM rollout_state WHERE id = 1"));
+  } else {
+    PLUMB_ASSIGN_OR_RETURN(
+        stmt, db_->Prepare("SELECT proto FROM env_rollout_state WHERE environment = ?1"));
+    PLUMB_RETURN_IF_ERROR(stmt->BindText(1, environment));
+  }
   bool row = false;
   PLUMB_ASSIGN_OR_RETURN(row, stmt->Step());
   if (!row) return absl::NotFoundError("no rollout state stored");
@@ -65,8 +91,10 @@ absl::StatusOr<v1::RolloutState> SqliteStore::GetRolloutState() {
                          ParseStored<v1::RolloutState>(stmt->ColumnBlob(0), "rollout state"));
   stmt.reset();
   PLUMB_ASSIGN_OR_RETURN(stmt, db_->Prepare(
-      "SELECT node, wave, outcome, error, unix_ms FROM rollout_nodes WHERE rollout_id = ?1"));
+      "SELECT node, wave, outcome, error, unix_ms FROM rollout_nodes"
+      " WHERE environment = ?2 AND rollout_id = ?1"));
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(state.id())));
+  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, environment));
   auto* nodes = state.mutable_nodes();
   PLUMB_RETURN_IF_ERROR(stmt->ForEachRow([&]() -> absl::Status {
     v1::RolloutNodeResult& r = (*nodes)[stmt->ColumnText(0)];

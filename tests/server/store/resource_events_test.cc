@@ -5,6 +5,7 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "tests/testing/sqlite_old_schema.h"
 #include "server/store/sqlite/sqlite_db.h"
 #include "server/store/sqlite/sqlite_store.h"
 #include "server/store/store.h"
@@ -158,6 +159,7 @@ TEST(ResourceEventsMigrationTest, SchemaOneDatabaseMigrates) {
   {
     auto db = SqliteDb::Open(path);
     ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec(testing::kSqliteUndoRevisionLines).ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE resource_events; DROP TABLE rollout_state; DROP TABLE pins;"
                             " DROP TABLE rollout_nodes; PRAGMA user_version = 1;").ok());
   }

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "server/store/sqlite/sqlite_db.h"
 #include "server/store/sqlite/sqlite_store.h"
+#include "tests/testing/sqlite_old_schema.h"
 #include "tests/testing/store_backends.h"
 #include "tests/testing/test_util.h"
 
@@ -149,6 +150,7 @@ TEST(RolloutRowsTest, ASchemaTwoDatabaseMigrates) {
   {
     auto db = SqliteDb::Open(path);
     ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec(testing::kSqliteUndoRevisionLines).ok());
     ASSERT_TRUE(
         (*db)->Exec("DROP TABLE rollout_state; DROP TABLE pins; DROP TABLE rollout_nodes;"
                     " PRAGMA user_version = 2;")
@@ -177,6 +179,7 @@ TEST(RolloutRowsTest, ASchemaThreeDatabaseKeepsItsRolloutAndGetsNodeRows) {
   {
     auto db = SqliteDb::Open(path);
     ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Exec(testing::kSqliteUndoRevisionLines).ok());
     ASSERT_TRUE((*db)->Exec("DROP TABLE rollout_nodes; PRAGMA user_version = 3;").ok());
   }
   auto store = OpenOrDie(path);

@@ -34,24 +34,33 @@ class CountingStore : public Store {
   }
   // Everything else goes to the real store.
   absl::Status PutRevision(const v1::Revision& r) override { return inner_->PutRevision(r); }
-  absl::StatusOr<v1::Revision> GetRevision(const std::string& s) override {
-    return inner_->GetRevision(s);
+  absl::StatusOr<v1::Revision> GetRevision(const std::string& e, const std::string& s) override {
+    return inner_->GetRevision(e, s);
   }
-  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(int limit) override {
-    return inner_->ListRevisions(limit);
+  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(const std::string& e,
+                                                          int limit) override {
+    return inner_->ListRevisions(e, limit);
   }
-  absl::Status SetServingRevision(const std::string& s) override {
-    return inner_->SetServingRevision(s);
+  absl::Status SetServingRevision(const std::string& e, const std::string& s) override {
+    return inner_->SetServingRevision(e, s);
   }
-  absl::StatusOr<std::string> ServingRevision() override { return inner_->ServingRevision(); }
+  absl::StatusOr<std::string> ServingRevision(const std::string& e) override {
+    return inner_->ServingRevision(e);
+  }
   absl::Status PutNodes(const std::vector<v1::Node>& n) override { return inner_->PutNodes(n); }
-  absl::Status PutRolloutState(const v1::RolloutState& s) override {
-    return inner_->PutRolloutState(s);
+  using Store::GetRolloutState;
+  using Store::PutRolloutNodes;
+  using Store::PutRolloutState;
+  absl::Status PutRolloutState(const std::string& e, const v1::RolloutState& s) override {
+    return inner_->PutRolloutState(e, s);
   }
-  absl::Status PutRolloutNodes(uint64_t id, const std::vector<RolloutNodeRow>& rows) override {
-    return inner_->PutRolloutNodes(id, rows);
+  absl::Status PutRolloutNodes(const std::string& e, uint64_t id,
+                               const std::vector<RolloutNodeRow>& rows) override {
+    return inner_->PutRolloutNodes(e, id, rows);
   }
-  absl::StatusOr<v1::RolloutState> GetRolloutState() override { return inner_->GetRolloutState(); }
+  absl::StatusOr<v1::RolloutState> GetRolloutState(const std::string& e) override {
+    return inner_->GetRolloutState(e);
+  }
   absl::Status PutPin(const v1::Pin& p) override { return inner_->PutPin(p); }
   absl::Status DeletePin(const std::string& n) override { return inner_->DeletePin(n); }
   absl::StatusOr<std::vector<v1::Pin>> ListPins() override { return inner_->ListPins(); }
