@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(
   PLUMB_ASSIGN_OR_RETURN(s->identities_,
                          OpenIdentityStore({config.store_url, config.store_password_file, db_path}));
   // Replicas on one database must issue from one CA, or an agent enrolled through one is
-  // refused by another (docs/scale-out.md, "CA").
+  // refused by another (docs/postgresql.md, "CA").
   if (s->ca_ != nullptr) PLUMB_RETURN_IF_ERROR(s->identities_->AgreeOnCa(s->ca_->fingerprint()));
   s->enrollment_ = std::make_unique<Enrollment>(s->ca_.get(), s->tokens_.get(),
                                                 s->identities_.get(), clock,

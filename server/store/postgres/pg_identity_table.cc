@@ -265,7 +265,7 @@ absl::Status PgIdentityTable::AgreeOnCa(const std::string& fingerprint) {
       "the built-in CA in this server's state_dir/ca (sha256 ", fingerprint,
       ") is not the CA the servers on this database issue from (sha256 ", recorded,
       "): every replica needs the same CA; copy state_dir/ca from the server that made it"
-      " (docs/scale-out.md, \"CA\")"));
+      " (docs/postgresql.md, \"CA\")"));
 }
 
 }  // namespace plumb
