@@ -6,7 +6,9 @@ namespace plumb {
 
 IdentityPoller::IdentityPoller(IdentityStore* identities, Clock* clock,
                                IdentityPollerCallbacks callbacks, absl::Duration interval)
-    : identities_(identities), clock_(clock), callbacks_(std::move(callbacks)),
+    : identities_(identities),
+      clock_(clock),
+      callbacks_(std::move(callbacks)),
       interval_(interval) {}
 
 IdentityPoller::~IdentityPoller() { Stop(); }

@@ -39,8 +39,9 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(
             {{"ca_dir", config.security.ca_dir}});
   }
   PLUMB_ASSIGN_OR_RETURN(s->tokens_, OpenTokenStore(config, db_path, clock));
-  PLUMB_ASSIGN_OR_RETURN(s->identities_,
-                         OpenIdentityStore({config.store_url, config.store_password_file, db_path}));
+  PLUMB_ASSIGN_OR_RETURN(
+      s->identities_,
+      OpenIdentityStore({config.store_url, config.store_password_file, db_path}));
   // Replicas on one database must issue from one CA, or an agent enrolled through one is
   // refused by another (docs/postgresql.md, "CA").
   if (s->ca_ != nullptr) PLUMB_RETURN_IF_ERROR(s->identities_->AgreeOnCa(s->ca_->fingerprint()));

@@ -23,7 +23,9 @@ namespace plumb {
 // Thread-safe (its parts are).
 class ServerSecurity {
  public:
-  // Opens the token and identity tables (in PostgreSQL with store.url, else in `db_path`), loads the built-in CA if there is one.
+  // Opens the token and identity tables (in PostgreSQL with store.url, else in `db_path`),
+  // loads the built-in CA if there is one (with store.url: FailedPrecondition if the database
+  // records another CA).
   // `clock` is not owned and must outlive this; `on_enrolled` is called after each enrollment.
   static absl::StatusOr<std::unique_ptr<ServerSecurity>> Open(
       const ServerConfig& config, const std::string& db_path, Clock* clock,

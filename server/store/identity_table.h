@@ -26,7 +26,7 @@ struct NodeIdentity {
   // Counts the node's enrollments (set by RecordEnrollment): only certificates recorded for
   // the current generation are valid.
   int64_t generation = 0;
-  absl::Time revoked = absl::InfinitePast();   // InfinitePast: not revoked
+  absl::Time revoked = absl::InfinitePast();  // InfinitePast: not revoked
   bool is_revoked() const { return revoked != absl::InfinitePast(); }
 };
 

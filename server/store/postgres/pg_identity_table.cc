@@ -30,7 +30,7 @@ PgIdentityTable::~PgIdentityTable() = default;
 
 absl::Status PgIdentityTable::InWrite(const std::function<absl::Status(int64_t)>& fn) {
   PLUMB_RETURN_IF_ERROR(conn_->EnsureConnected());
-  return conn_->InTransaction([&]() -> absl::Status {
+  return conn_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(
         PgResult seq,
         conn_->Query("UPDATE identity_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq"));
@@ -61,10 +61,9 @@ absl::Status PgIdentityTable::ReadChanges(int64_t since, IdentityRows* rows) {
   PLUMB_ASSIGN_OR_RETURN(PgResult seq, conn_->Query("SELECT seq FROM identity_seq WHERE id = 1"));
   rows->seq = seq.rows() == 1 ? seq.Int(0, 0) : 0;
   PLUMB_ASSIGN_OR_RETURN(
-      PgResult nodes,
-      conn_->Query("SELECT name, public_key_sha256, labels, revoked_ms, generation"
-                   " FROM enrolled_nodes WHERE changed_seq > $1",
-                   {PgParam::Int(since)}));
+      PgResult nodes, conn_->Query("SELECT name, public_key_sha256, labels, revoked_ms, generation"
+                                   " FROM enrolled_nodes WHERE changed_seq > $1",
+                                   {PgParam::Int(since)}));
   for (int i = 0; i < nodes.rows(); ++i) {
     NodeIdentity& n = rows->nodes.emplace_back();
     n.name = nodes.Bytes(i, 0);
@@ -86,11 +85,10 @@ absl::Status PgIdentityTable::ReadChanges(int64_t since, IdentityRows* rows) {
                            absl::FromUnixMillis(certs.Int(i, 2)), certs.Int(i, 3),
                            certs.Int(i, 4) != 0});
   }
-  PLUMB_ASSIGN_OR_RETURN(
-      PgResult operators,
-      conn_->Query("SELECT fingerprint FROM operator_certs WHERE revoked_ms != 0"
-                   " AND changed_seq > $1",
-                   {PgParam::Int(since)}));
+  PLUMB_ASSIGN_OR_RETURN(PgResult operators,
+                         conn_->Query("SELECT fingerprint FROM operator_certs WHERE revoked_ms != 0"
+                                      " AND changed_seq > $1",
+                                      {PgParam::Int(since)}));
   for (int i = 0; i < operators.rows(); ++i) {
     rows->revoked_operator_certs.push_back(operators.Bytes(i, 0));
   }
@@ -100,15 +98,16 @@ absl::Status PgIdentityTable::ReadChanges(int64_t since, IdentityRows* rows) {
 absl::Status PgIdentityTable::InsertCert(const std::string& node, int64_t generation,
                                          const CertInfo& cert, absl::Time now) {
   return conn_
-      ->Query("INSERT INTO node_certs (fingerprint, node, serial, issued_ms, not_after_ms,"
-              " revoked, generation) VALUES ($1, $2, $3, $4, $5, false, $6)"
-              " ON CONFLICT (fingerprint) DO UPDATE SET node = excluded.node,"
-              " serial = excluded.serial, issued_ms = excluded.issued_ms,"
-              " not_after_ms = excluded.not_after_ms, revoked = false,"
-              " generation = excluded.generation",
-              {PgParam::Text(cert.fingerprint), PgParam::Text(node),
-               PgParam::Text(cert.serial_hex), PgParam::Int(Millis(now)),
-               PgParam::Int(Millis(cert.not_after)), PgParam::Int(generation)})
+      ->Query(
+          "INSERT INTO node_certs (fingerprint, node, serial, issued_ms, not_after_ms,"
+          " revoked, generation) VALUES ($1, $2, $3, $4, $5, false, $6)"
+          " ON CONFLICT (fingerprint) DO UPDATE SET node = excluded.node,"
+          " serial = excluded.serial, issued_ms = excluded.issued_ms,"
+          " not_after_ms = excluded.not_after_ms, revoked = false,"
+          " generation = excluded.generation",
+          {PgParam::Text(cert.fingerprint), PgParam::Text(node), PgParam::Text(cert.serial_hex),
+           PgParam::Int(Millis(now)), PgParam::Int(Millis(cert.not_after)),
+           PgParam::Int(generation)})
       .status();
 }
 
@@ -164,8 +163,8 @@ absl::StatusOr<std::vector<std::string>> PgIdentityTable::Revoke(const std::stri
                                                                  absl::Time now) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> fingerprints;
-  PLUMB_RETURN_IF_ERROR(InWrite([&](int64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)
-                                    -> absl::Status {
+  PLUMB_RETURN_IF_ERROR(InWrite([&](int64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                    mu_) -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(
         PgResult updated,
         conn_->Query("UPDATE enrolled_nodes SET revoked_ms = $2, changed_seq = $3 WHERE name = $1",
@@ -188,14 +187,15 @@ absl::Status PgIdentityTable::RecordOperatorCert(const CertInfo& cert, absl::Tim
   absl::MutexLock lock(&mu_);
   return InWrite([&](int64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return conn_
-        ->Query("INSERT INTO operator_certs (fingerprint, name, serial, issued_ms, not_after_ms,"
-                " changed_seq) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fingerprint) DO"
-                " UPDATE SET name = excluded.name, serial = excluded.serial,"
-                " issued_ms = excluded.issued_ms, not_after_ms = excluded.not_after_ms,"
-                " revoked_ms = 0, changed_seq = excluded.changed_seq",
-                {PgParam::Text(cert.fingerprint), PgParam::Text(cert.common_name),
-                 PgParam::Text(cert.serial_hex), PgParam::Int(Millis(now)),
-                 PgParam::Int(Millis(cert.not_after)), PgParam::Int(seq)})
+        ->Query(
+            "INSERT INTO operator_certs (fingerprint, name, serial, issued_ms, not_after_ms,"
+            " changed_seq) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (fingerprint) DO"
+            " UPDATE SET name = excluded.name, serial = excluded.serial,"
+            " issued_ms = excluded.issued_ms, not_after_ms = excluded.not_after_ms,"
+            " revoked_ms = 0, changed_seq = excluded.changed_seq",
+            {PgParam::Text(cert.fingerprint), PgParam::Text(cert.common_name),
+             PgParam::Text(cert.serial_hex), PgParam::Int(Millis(now)),
+             PgParam::Int(Millis(cert.not_after)), PgParam::Int(seq)})
         .status();
   });
 }
@@ -205,25 +205,25 @@ absl::StatusOr<std::vector<std::string>> PgIdentityTable::RevokeOperator(const s
   absl::MutexLock lock(&mu_);
   std::vector<std::string> fingerprints;
   bool known = false;
-  PLUMB_RETURN_IF_ERROR(InWrite([&](int64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)
-                                    -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(PgResult any,
-                           conn_->Query("SELECT 1 FROM operator_certs WHERE name = $1 LIMIT 1",
-                                        {PgParam::Text(name)}));
-    known = any.rows() > 0;
-    PLUMB_ASSIGN_OR_RETURN(
-        PgResult revoked,
-        conn_->Query("UPDATE operator_certs SET revoked_ms = $2, changed_seq = $3"
-                     " WHERE name = $1 AND revoked_ms = 0 RETURNING fingerprint",
-                     {PgParam::Text(name), PgParam::Int(std::max<int64_t>(1, Millis(now))),
-                      PgParam::Int(seq)}));
-    for (int i = 0; i < revoked.rows(); ++i) fingerprints.push_back(revoked.Bytes(i, 0));
-    return absl::OkStatus();
-  }));
+  PLUMB_RETURN_IF_ERROR(
+      InWrite([&](int64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+        PLUMB_ASSIGN_OR_RETURN(PgResult any,
+                               conn_->Query("SELECT 1 FROM operator_certs WHERE name = $1 LIMIT 1",
+                                            {PgParam::Text(name)}));
+        known = any.rows() > 0;
+        PLUMB_ASSIGN_OR_RETURN(
+            PgResult revoked,
+            conn_->Query("UPDATE operator_certs SET revoked_ms = $2, changed_seq = $3"
+                         " WHERE name = $1 AND revoked_ms = 0 RETURNING fingerprint",
+                         {PgParam::Text(name), PgParam::Int(std::max<int64_t>(1, Millis(now))),
+                          PgParam::Int(seq)}));
+        for (int i = 0; i < revoked.rows(); ++i) fingerprints.push_back(revoked.Bytes(i, 0));
+        return absl::OkStatus();
+      }));
   if (!known) {
-    return absl::NotFoundError(absl::StrCat(
-        "no operator certificate was issued to \"", name,
-        "\" (plumb-server ca issue-operator NAME issues them)"));
+    return absl::NotFoundError(
+        absl::StrCat("no operator certificate was issued to \"", name,
+                     "\" (plumb-server ca issue-operator NAME issues them)"));
   }
   return fingerprints;
 }
@@ -254,9 +254,10 @@ absl::Status PgIdentityTable::AgreeOnCa(const std::string& fingerprint) {
   absl::MutexLock lock(&mu_);
   PLUMB_RETURN_IF_ERROR(conn_->EnsureConnected());
   PLUMB_RETURN_IF_ERROR(
-      conn_->Query("INSERT INTO plumb_ca (id, fingerprint, recorded_ms) VALUES (1, $1, $2)"
-                   " ON CONFLICT (id) DO NOTHING",
-                   {PgParam::Text(fingerprint), PgParam::Int(Millis(absl::Now()))})
+      conn_
+          ->Query("INSERT INTO plumb_ca (id, fingerprint, recorded_ms) VALUES (1, $1, $2)"
+                  " ON CONFLICT (id) DO NOTHING",
+                  {PgParam::Text(fingerprint), PgParam::Int(Millis(absl::Now()))})
           .status());
   PLUMB_ASSIGN_OR_RETURN(PgResult row, conn_->Query("SELECT fingerprint FROM plumb_ca"));
   std::string recorded = row.rows() == 1 ? row.Bytes(0, 0) : "";

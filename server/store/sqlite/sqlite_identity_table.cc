@@ -74,8 +74,10 @@ absl::StatusOr<IdentityRows> SqliteIdentityTable::Read(int64_t since) {
   rows.seq = 1;
   if (since > 0) return rows;  // nobody else writes this file's nodes
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto nodes, db_->Prepare(
-      "SELECT name, public_key_sha256, labels, revoked_ms, generation FROM enrolled_nodes"));
+  PLUMB_ASSIGN_OR_RETURN(
+      auto nodes,
+      db_->Prepare(
+          "SELECT name, public_key_sha256, labels, revoked_ms, generation FROM enrolled_nodes"));
   PLUMB_RETURN_IF_ERROR(nodes->ForEachRow([&]() -> absl::Status {
     NodeIdentity& n = rows.nodes.emplace_back();
     n.name = nodes->ColumnText(0);
@@ -87,8 +89,9 @@ absl::StatusOr<IdentityRows> SqliteIdentityTable::Read(int64_t since) {
     n.generation = nodes->ColumnInt64(4);
     return absl::OkStatus();
   }));
-  PLUMB_ASSIGN_OR_RETURN(auto certs, db_->Prepare(
-      "SELECT node, fingerprint, not_after_ms, generation, revoked FROM node_certs"));
+  PLUMB_ASSIGN_OR_RETURN(
+      auto certs,
+      db_->Prepare("SELECT node, fingerprint, not_after_ms, generation, revoked FROM node_certs"));
   PLUMB_RETURN_IF_ERROR(certs->ForEachRow([&]() -> absl::Status {
     rows.certs.push_back({certs->ColumnText(0), certs->ColumnText(1),
                           absl::FromUnixMillis(certs->ColumnInt64(2)), certs->ColumnInt64(3),
@@ -106,8 +109,8 @@ absl::StatusOr<IdentityRows> SqliteIdentityTable::Read(int64_t since) {
 
 absl::StatusOr<std::pair<int64_t, int64_t>> SqliteIdentityTable::NodeState(
     const std::string& node) {
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "SELECT generation, revoked_ms FROM enrolled_nodes WHERE name = ?1"));
+  PLUMB_ASSIGN_OR_RETURN(
+      auto stmt, db_->Prepare("SELECT generation, revoked_ms FROM enrolled_nodes WHERE name = ?1"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, node));
   PLUMB_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("node \"", node, "\" is not enrolled"));
@@ -116,9 +119,11 @@ absl::StatusOr<std::pair<int64_t, int64_t>> SqliteIdentityTable::NodeState(
 
 absl::Status SqliteIdentityTable::InsertCert(const std::string& node, int64_t generation,
                                              const CertInfo& cert, absl::Time now) {
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "INSERT OR REPLACE INTO node_certs (fingerprint, node, serial, issued_ms, not_after_ms,"
-      " generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  PLUMB_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_->Prepare(
+          "INSERT OR REPLACE INTO node_certs (fingerprint, node, serial, issued_ms, not_after_ms,"
+          " generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, cert.fingerprint));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(2, node));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(3, cert.serial_hex));
@@ -133,16 +138,19 @@ absl::StatusOr<int64_t> SqliteIdentityTable::RecordEnrollment(const NodeIdentity
                                                               absl::Time now) {
   absl::MutexLock lock(&mu_);
   int64_t generation = 1;
-  PLUMB_RETURN_IF_ERROR(db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+  PLUMB_RETURN_IF_ERROR(db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                               mu_) -> absl::Status {
     auto previous = NodeState(node.name);
     if (previous.ok()) {
       generation = previous->first + 1;
     } else if (!absl::IsNotFound(previous.status())) {
       return previous.status();
     }
-    PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-        "INSERT OR REPLACE INTO enrolled_nodes (name, public_key_sha256, labels, enrolled_ms,"
-        " revoked_ms, generation) VALUES (?1, ?2, ?3, ?4, 0, ?5)"));
+    PLUMB_ASSIGN_OR_RETURN(
+        auto stmt,
+        db_->Prepare(
+            "INSERT OR REPLACE INTO enrolled_nodes (name, public_key_sha256, labels, enrolled_ms,"
+            " revoked_ms, generation) VALUES (?1, ?2, ?3, ?4, 0, ?5)"));
     PLUMB_RETURN_IF_ERROR(stmt->BindText(1, node.name));
     PLUMB_RETURN_IF_ERROR(stmt->BindText(2, node.public_key_sha256));
     PLUMB_RETURN_IF_ERROR(stmt->BindBlob(3, EncodeIdentityLabels(node)));
@@ -172,38 +180,40 @@ absl::StatusOr<std::vector<std::string>> SqliteIdentityTable::Revoke(const std::
                                                                      absl::Time now) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> fingerprints;
-  PLUMB_RETURN_IF_ERROR(db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    auto state = NodeState(node);
-    if (absl::IsNotFound(state.status())) {
-      return absl::NotFoundError(absl::StrCat("node \"", node, "\" was never enrolled"));
-    }
-    PLUMB_RETURN_IF_ERROR(state.status());
-    PLUMB_ASSIGN_OR_RETURN(auto select,
-                           db_->Prepare("SELECT fingerprint FROM node_certs WHERE node = ?1"));
-    PLUMB_RETURN_IF_ERROR(select->BindText(1, node));
-    PLUMB_RETURN_IF_ERROR(select->ForEachRow([&]() -> absl::Status {
-      fingerprints.push_back(select->ColumnText(0));
-      return absl::OkStatus();
-    }));
-    select.reset();
-    PLUMB_ASSIGN_OR_RETURN(auto certs,
-                           db_->Prepare("UPDATE node_certs SET revoked = 1 WHERE node = ?1"));
-    PLUMB_RETURN_IF_ERROR(certs->BindText(1, node));
-    PLUMB_RETURN_IF_ERROR(certs->Run());
-    PLUMB_ASSIGN_OR_RETURN(auto nodes, db_->Prepare(
-        "UPDATE enrolled_nodes SET revoked_ms = ?2 WHERE name = ?1"));
-    PLUMB_RETURN_IF_ERROR(nodes->BindText(1, node));
-    PLUMB_RETURN_IF_ERROR(nodes->BindInt64(2, std::max<int64_t>(1, absl::ToUnixMillis(now))));
-    return nodes->Run();
-  }));
+  PLUMB_RETURN_IF_ERROR(
+      db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+        auto state = NodeState(node);
+        if (absl::IsNotFound(state.status())) {
+          return absl::NotFoundError(absl::StrCat("node \"", node, "\" was never enrolled"));
+        }
+        PLUMB_RETURN_IF_ERROR(state.status());
+        PLUMB_ASSIGN_OR_RETURN(auto select,
+                               db_->Prepare("SELECT fingerprint FROM node_certs WHERE node = ?1"));
+        PLUMB_RETURN_IF_ERROR(select->BindText(1, node));
+        PLUMB_RETURN_IF_ERROR(select->ForEachRow([&]() -> absl::Status {
+          fingerprints.push_back(select->ColumnText(0));
+          return absl::OkStatus();
+        }));
+        select.reset();
+        PLUMB_ASSIGN_OR_RETURN(auto certs,
+                               db_->Prepare("UPDATE node_certs SET revoked = 1 WHERE node = ?1"));
+        PLUMB_RETURN_IF_ERROR(certs->BindText(1, node));
+        PLUMB_RETURN_IF_ERROR(certs->Run());
+        PLUMB_ASSIGN_OR_RETURN(
+            auto nodes, db_->Prepare("UPDATE enrolled_nodes SET revoked_ms = ?2 WHERE name = ?1"));
+        PLUMB_RETURN_IF_ERROR(nodes->BindText(1, node));
+        PLUMB_RETURN_IF_ERROR(nodes->BindInt64(2, std::max<int64_t>(1, absl::ToUnixMillis(now))));
+        return nodes->Run();
+      }));
   return fingerprints;
 }
 
 absl::Status SqliteIdentityTable::RecordOperatorCert(const CertInfo& cert, absl::Time now) {
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "INSERT OR REPLACE INTO operator_certs (fingerprint, name, serial, issued_ms, not_after_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5)"));
+  PLUMB_ASSIGN_OR_RETURN(auto stmt,
+                         db_->Prepare("INSERT OR REPLACE INTO operator_certs (fingerprint, name, "
+                                      "serial, issued_ms, not_after_ms)"
+                                      " VALUES (?1, ?2, ?3, ?4, ?5)"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, cert.fingerprint));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(2, cert.common_name));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(3, cert.serial_hex));
@@ -217,34 +227,38 @@ absl::StatusOr<std::vector<std::string>> SqliteIdentityTable::RevokeOperator(
   absl::MutexLock lock(&mu_);
   std::vector<std::string> fingerprints;
   bool known = false;
-  PLUMB_RETURN_IF_ERROR(db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(auto select, db_->Prepare(
-        "SELECT fingerprint, revoked_ms FROM operator_certs WHERE name = ?1"));
-    PLUMB_RETURN_IF_ERROR(select->BindText(1, name));
-    PLUMB_RETURN_IF_ERROR(select->ForEachRow([&]() -> absl::Status {
-      known = true;
-      if (select->ColumnInt64(1) == 0) fingerprints.push_back(select->ColumnText(0));
-      return absl::OkStatus();
-    }));
-    PLUMB_ASSIGN_OR_RETURN(auto update, db_->Prepare(
-        "UPDATE operator_certs SET revoked_ms = ?2 WHERE name = ?1 AND revoked_ms = 0"));
-    PLUMB_RETURN_IF_ERROR(update->BindText(1, name));
-    PLUMB_RETURN_IF_ERROR(update->BindInt64(2, std::max<int64_t>(1, absl::ToUnixMillis(now))));
-    return update->Run();
-  }));
+  PLUMB_RETURN_IF_ERROR(
+      db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+        PLUMB_ASSIGN_OR_RETURN(
+            auto select,
+            db_->Prepare("SELECT fingerprint, revoked_ms FROM operator_certs WHERE name = ?1"));
+        PLUMB_RETURN_IF_ERROR(select->BindText(1, name));
+        PLUMB_RETURN_IF_ERROR(select->ForEachRow([&]() -> absl::Status {
+          known = true;
+          if (select->ColumnInt64(1) == 0) fingerprints.push_back(select->ColumnText(0));
+          return absl::OkStatus();
+        }));
+        PLUMB_ASSIGN_OR_RETURN(
+            auto update,
+            db_->Prepare(
+                "UPDATE operator_certs SET revoked_ms = ?2 WHERE name = ?1 AND revoked_ms = 0"));
+        PLUMB_RETURN_IF_ERROR(update->BindText(1, name));
+        PLUMB_RETURN_IF_ERROR(update->BindInt64(2, std::max<int64_t>(1, absl::ToUnixMillis(now))));
+        return update->Run();
+      }));
   if (!known) {
-    return absl::NotFoundError(absl::StrCat(
-        "no operator certificate was issued to \"", name,
-        "\" (plumb-server ca issue-operator NAME issues them)"));
+    return absl::NotFoundError(
+        absl::StrCat("no operator certificate was issued to \"", name,
+                     "\" (plumb-server ca issue-operator NAME issues them)"));
   }
   return fingerprints;
 }
 
 absl::StatusOr<std::vector<OperatorCert>> SqliteIdentityTable::ListOperatorCerts() {
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto select, db_->Prepare(
-      "SELECT name, serial, fingerprint, issued_ms, not_after_ms, revoked_ms FROM operator_certs"
-      " ORDER BY issued_ms DESC, name"));
+  PLUMB_ASSIGN_OR_RETURN(auto select, db_->Prepare("SELECT name, serial, fingerprint, issued_ms, "
+                                                   "not_after_ms, revoked_ms FROM operator_certs"
+                                                   " ORDER BY issued_ms DESC, name"));
   std::vector<OperatorCert> certs;
   PLUMB_RETURN_IF_ERROR(select->ForEachRow([&]() -> absl::Status {
     OperatorCert& c = certs.emplace_back();

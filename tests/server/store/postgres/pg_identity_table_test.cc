@@ -136,8 +136,8 @@ TEST_F(PgIdentityReplicasTest, RenewalsRacingARevocationLeaveNoValidCertificate)
   std::thread renewer([&] {
     // Keeps renewing until a few renewals were refused after the revocation.
     for (int i = 1; refused.load() < 3 && i < 5000; ++i) {
-      absl::Status s = b_->RecordRenewal("web-1", 1, Cert("web-1", absl::StrCat("fp", i), t0_),
-                                         t0_);
+      absl::Status s =
+          b_->RecordRenewal("web-1", 1, Cert("web-1", absl::StrCat("fp", i), t0_), t0_);
       if (s.ok()) {
         ++accepted;
       } else {
