@@ -1,8 +1,17 @@
 #include "server/store/identity_table.h"
 
+#include "absl/strings/str_cat.h"
 #include "plumb/v1/agent.pb.h"
 
 namespace plumb {
+
+absl::Status NameTakenError(const std::string& node) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("node \"", node,
+                   "\" is already enrolled with another key; revoke it first "
+                   "(plumbctl node revoke ",
+                   node, ") or enroll under another name"));
+}
 
 std::string EncodeIdentityLabels(const NodeIdentity& node) {
   v1::LabelSet set;

@@ -58,6 +58,9 @@ struct IdentityRows {
   std::vector<std::string> revoked_operator_certs;  // fingerprints
 };
 
+// What RecordEnrollment returns for a name enrolled, unrevoked, with another key.
+absl::Status NameTakenError(const std::string& node);
+
 // The labels column: bound labels and allowed label keys as one v1.LabelSet.
 std::string EncodeIdentityLabels(const NodeIdentity& node);
 void DecodeIdentityLabels(const std::string& blob, NodeIdentity* node);
@@ -77,7 +80,9 @@ class IdentityTable {
   virtual bool shared() const = 0;
 
   // Records a (re-)enrollment as the node's next generation, clearing its revocation;
-  // returns that generation (node.generation and node.revoked are ignored).
+  // returns that generation (node.generation and node.revoked are ignored). AlreadyExists
+  // (NameTakenError) if the node is enrolled, unrevoked, with another key: checked in the
+  // write's transaction, so also against an enrollment through another server.
   virtual absl::StatusOr<int64_t> RecordEnrollment(const NodeIdentity& node, const CertInfo& cert,
                                                    absl::Time now) = 0;
   // Records a renewed certificate if the node is enrolled, unrevoked and still at

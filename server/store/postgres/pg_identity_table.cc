@@ -124,10 +124,14 @@ absl::StatusOr<int64_t> PgIdentityTable::RecordEnrollment(const NodeIdentity& no
             " ON CONFLICT (name) DO UPDATE SET public_key_sha256 = excluded.public_key_sha256,"
             " labels = excluded.labels, enrolled_ms = excluded.enrolled_ms, revoked_ms = 0,"
             " generation = enrolled_nodes.generation + 1, changed_seq = excluded.changed_seq"
+            " WHERE enrolled_nodes.revoked_ms != 0"
+            " OR enrolled_nodes.public_key_sha256 = excluded.public_key_sha256"
             " RETURNING generation",
             {PgParam::Text(node.name), PgParam::Text(node.public_key_sha256),
              PgParam::Bytes(EncodeIdentityLabels(node)), PgParam::Int(Millis(now)),
              PgParam::Int(seq)}));
+    // No row: the name is enrolled, unrevoked, with another key (the WHERE above).
+    if (row.rows() == 0) return NameTakenError(node.name);
     generation = row.Int(0, 0);
     return InsertCert(node.name, generation, cert, now);
   }));

@@ -107,14 +107,14 @@ absl::StatusOr<IdentityRows> SqliteIdentityTable::Read(int64_t since) {
   return rows;
 }
 
-absl::StatusOr<std::pair<int64_t, int64_t>> SqliteIdentityTable::NodeState(
+absl::StatusOr<SqliteIdentityTable::StoredNode> SqliteIdentityTable::NodeState(
     const std::string& node) {
-  PLUMB_ASSIGN_OR_RETURN(
-      auto stmt, db_->Prepare("SELECT generation, revoked_ms FROM enrolled_nodes WHERE name = ?1"));
+  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT generation, revoked_ms, public_key_sha256"
+                                                 " FROM enrolled_nodes WHERE name = ?1"));
   PLUMB_RETURN_IF_ERROR(stmt->BindText(1, node));
   PLUMB_ASSIGN_OR_RETURN(bool row, stmt->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("node \"", node, "\" is not enrolled"));
-  return std::make_pair(stmt->ColumnInt64(0), stmt->ColumnInt64(1));
+  return StoredNode{stmt->ColumnInt64(0), stmt->ColumnInt64(1), stmt->ColumnText(2)};
 }
 
 absl::Status SqliteIdentityTable::InsertCert(const std::string& node, int64_t generation,
@@ -142,7 +142,10 @@ absl::StatusOr<int64_t> SqliteIdentityTable::RecordEnrollment(const NodeIdentity
                                                mu_) -> absl::Status {
     auto previous = NodeState(node.name);
     if (previous.ok()) {
-      generation = previous->first + 1;
+      if (previous->revoked_ms == 0 && previous->public_key_sha256 != node.public_key_sha256) {
+        return NameTakenError(node.name);
+      }
+      generation = previous->generation + 1;
     } else if (!absl::IsNotFound(previous.status())) {
       return previous.status();
     }
@@ -167,9 +170,9 @@ absl::Status SqliteIdentityTable::RecordRenewal(const std::string& node, int64_t
   absl::MutexLock lock(&mu_);
   return db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(auto state, NodeState(node));
-    if (state.second != 0 || state.first != generation) {
+    if (state.revoked_ms != 0 || state.generation != generation) {
       return absl::PermissionDeniedError(absl::StrCat(
-          "node \"", node, "\" was ", state.second != 0 ? "revoked" : "enrolled again",
+          "node \"", node, "\" was ", state.revoked_ms != 0 ? "revoked" : "enrolled again",
           " while its certificate was being renewed; the renewed certificate is not valid"));
     }
     return InsertCert(node, generation, cert, now);

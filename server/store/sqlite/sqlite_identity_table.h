@@ -27,8 +27,7 @@ class SqliteIdentityTable : public IdentityTable {
                                            absl::Time now) override;
   absl::Status RecordRenewal(const std::string& node, int64_t generation, const CertInfo& cert,
                              absl::Time now) override;
-  absl::StatusOr<std::vector<std::string>> Revoke(const std::string& node,
-                                                  absl::Time now) override;
+  absl::StatusOr<std::vector<std::string>> Revoke(const std::string& node, absl::Time now) override;
   absl::Status RecordOperatorCert(const CertInfo& cert, absl::Time now) override;
   absl::StatusOr<std::vector<std::string>> RevokeOperator(const std::string& name,
                                                           absl::Time now) override;
@@ -39,9 +38,14 @@ class SqliteIdentityTable : public IdentityTable {
   explicit SqliteIdentityTable(std::unique_ptr<SqliteDb> db);
   absl::Status InsertCert(const std::string& node, int64_t generation, const CertInfo& cert,
                           absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The node's generation and revoked_ms; NotFound if it was never enrolled.
-  absl::StatusOr<std::pair<int64_t, int64_t>> NodeState(const std::string& node)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An enrolled_nodes row, as the writes check it.
+  struct StoredNode {
+    int64_t generation = 0;
+    int64_t revoked_ms = 0;
+    std::string public_key_sha256;
+  };
+  // NotFound if the node was never enrolled.
+  absl::StatusOr<StoredNode> NodeState(const std::string& node) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(mu_);

@@ -218,6 +218,25 @@ TEST_P(IdentityStoreTest, ARevokedNodeNameDoesNotRevokeAnOperatorOfTheSameName) 
   EXPECT_FALSE((*store)->IsRevoked(Cert("ops", "o1", t0, kRoleOperator)));
 }
 
+// The store itself refuses to give an enrolled name to another key (Enrollment checks first,
+// but another server on the database may have enrolled it since this one looked).
+TEST_P(IdentityStoreTest, ANameEnrolledWithAnotherKeyIsRefusedUntilRevoked) {
+  absl::Time t0 = absl::FromUnixSeconds(1'700'000'000);
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->RecordEnrollment({"web-1", "key1", {}, {}}, Cert("web-1", "fp1", t0), t0).ok());
+  absl::Status taken =
+      (*store)->RecordEnrollment({"web-1", "key2", {}, {}}, Cert("web-1", "fp2", t0), t0);
+  EXPECT_TRUE(absl::IsAlreadyExists(taken)) << taken;
+  EXPECT_THAT(std::string(taken.message()), HasSubstr("plumbctl node revoke web-1"));
+  EXPECT_EQ((*store)->Find("web-1")->public_key_sha256, "key1");
+  EXPECT_TRUE((*store)->IsRevoked(Cert("web-1", "fp2", t0)));
+  EXPECT_FALSE((*store)->IsRevoked(Cert("web-1", "fp1", t0)));
+  ASSERT_TRUE((*store)->Revoke("web-1", t0).ok());
+  EXPECT_TRUE((*store)->RecordEnrollment({"web-1", "key2", {}, {}}, Cert("web-1", "fp3", t0), t0).ok());
+  EXPECT_EQ((*store)->Find("web-1")->public_key_sha256, "key2");
+}
+
 PLUMB_INSTANTIATE_STORE_BACKENDS(IdentityStoreTest);
 
 }  // namespace

@@ -163,6 +163,20 @@ TEST_F(PgIdentityReplicasTest, RenewalsRacingARevocationLeaveNoValidCertificate)
   }
 }
 
+// B has not heard of A's enrollment yet: its own enrollment of the name with another key is
+// refused by the database all the same.
+TEST_F(PgIdentityReplicasTest, AReplicaThatHasNotRefreshedCannotGiveANameToAnotherKey) {
+  ASSERT_TRUE(a_ && b_);
+  ASSERT_TRUE(a_->RecordEnrollment({"web-1", "key1", {}, {}}, Cert("web-1", "fp1", t0_), t0_).ok());
+  EXPECT_FALSE(b_->Find("web-1").has_value());
+  absl::Status taken =
+      b_->RecordEnrollment({"web-1", "key2", {}, {}}, Cert("web-1", "fp2", t0_), t0_);
+  EXPECT_TRUE(absl::IsAlreadyExists(taken)) << taken;
+  Refresh(*b_);
+  EXPECT_EQ(b_->Find("web-1")->public_key_sha256, "key1");
+  EXPECT_TRUE(b_->IsRevoked(Cert("web-1", "fp2", t0_)));
+}
+
 TEST_F(PgIdentityReplicasTest, OperatorRevocationReachesTheOtherReplica) {
   ASSERT_TRUE(a_ && b_);
   CertInfo bob = Cert("bob", "fb1", t0_, kRoleOperator);
