@@ -79,6 +79,7 @@ class PostgresReplicasTlsTest(PostgresCase):
         wait_until(lambda: "has been revoked" in web2.output(), timeout=15,
                    what="web-2's stream on A to be cut")
         self.assertIn("node revoked through another server", a.output())
+        self.wait_node("web-2", status="NODE_REVOKED")
         for port in (port_a, port_b):
             once = self.run_agent_once("web-2", port)
             self.assertEqual(once.returncode, 1, once.stderr)
