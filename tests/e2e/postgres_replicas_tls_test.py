@@ -2,7 +2,8 @@
 replicas share enrolled identities through the database and issue from one CA (its key copied
 to each replica's state_dir/ca; a replica with another CA refuses to start). An agent enrolled
 through replica A is accepted by B when A dies; `plumbctl node revoke` through B cuts an agent
-connected to A within seconds, and it cannot reconnect to either. About 15 s."""
+connected to A within seconds, and it cannot reconnect to either; an operator certificate
+issued on B's host and revoked through A is refused by B. About 15 s."""
 
 import os
 import shutil
@@ -47,7 +48,8 @@ class PostgresReplicasTlsTest(PostgresCase):
         self.write_repo("one")
         rev1 = self.repo.commit("first")
         a, port_a = self.start_replica(self.server_state())
-        b, port_b = self.start_replica(self.replica_state("replica-b"))
+        self.replica_state_dir = self.replica_state("replica-b")
+        b, port_b = self.start_replica(self.replica_state_dir)
 
         # A replica with a CA of its own would issue certificates the others refuse: it does
         # not start.
@@ -84,6 +86,23 @@ class PostgresReplicasTlsTest(PostgresCase):
             once = self.run_agent_once("web-2", port)
             self.assertEqual(once.returncode, 1, once.stderr)
             self.assertIn("revoked", once.stderr)
+
+        # An operator certificate issued on B's host is recorded in the database: listed and
+        # revoked through A, it is then refused by B too.
+        subprocess.run([os.path.join(BIN, "plumb-server"), "ca", "issue-operator", "bob",
+                        "--state_dir", self.replica_state_dir, "--store.url", self.url],
+                       check=True, capture_output=True, text=True)
+        d = os.path.join(self.replica_state_dir, "operators")
+        bob = ["--ca", self.ca_pem(), "--cert", os.path.join(d, "bob.pem"),
+               "--key", os.path.join(d, "bob.key")]
+        self.assertEqual(self.ctl("nodes", credential=bob).returncode, 0)
+        self.port = port_a
+        self.assertIn("bob", [c["name"] for c in self.ctl_json("operator", "list")["certificates"]])
+        self.assertIn("revoked operator bob", self.ctl("operator", "revoke", "bob").stdout)
+        self.port = port_b
+        wait_until(lambda: "has been revoked" in self.ctl("nodes", check=False,
+                                                           credential=bob).stderr,
+                   timeout=15, what="B to refuse bob's certificate")
 
         # A dies: web-1 (enrolled through A) reconnects to B, which accepts its certificate,
         # and converges on the next commit.
