@@ -60,6 +60,17 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
                                                 [hub](const std::string& node) {
                                                   hub->SetRevoked(node, false);
                                                 }));
+    // Replicas on one database: what another replica enrolls or revokes reaches this one's
+    // streams within a second, through the same path as a local revocation.
+    EventBus* events = s->events_.get();
+    s->security_->ShareIdentities(
+        &s->clock_,
+        {[hub](const std::string& node) { hub->SetRevoked(node, true); },
+         [hub](const std::string& node) { hub->SetRevoked(node, false); },
+         [events] {
+           events->Publish(MakeEvent(v1::EVENT_CREDENTIAL_REVOKED, "", "",
+                                     "operator certificates revoked through another server"));
+         }});
   }
   RevisionLines* lines = s->lines_.get();
   s->agent_service_ = std::make_unique<AgentServiceImpl>(
@@ -234,6 +245,7 @@ void PlumbServer::Shutdown() {
   if (retention_ != nullptr) retention_->Stop();
   if (lines_ != nullptr) lines_->Stop();
   if (leadership_ != nullptr) leadership_->Stop();
+  if (security_ != nullptr) security_->StopSharing();
   // Watchers end now rather than at the gRPC shutdown deadline.
   if (events_ != nullptr) events_->Shutdown();
   if (grpc_ != nullptr) {

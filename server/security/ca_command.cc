@@ -14,7 +14,7 @@
 #include "common/status_macros.h"
 #include "common/secure_files.h"
 #include "server/security/certificate_authority.h"
-#include "server/store/identity_store.h"
+#include "server/store/open_store.h"
 #include "server/server_config.h"
 
 namespace plumb {
@@ -62,14 +62,17 @@ int IssueOperator(const ServerConfig& config, const std::string& name, std::ostr
   absl::Status recorded = [&]() -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(paths->first));
     PLUMB_ASSIGN_OR_RETURN(CertInfo cert, ParseCertificate(pem));
-    PLUMB_ASSIGN_OR_RETURN(auto identities, IdentityStore::Open(config.state_dir + "/plumb.db"));
+    PLUMB_ASSIGN_OR_RETURN(auto identities,
+                           OpenIdentityStore({config.store_url, config.store_password_file,
+                                              config.state_dir + "/plumb.db"}));
     return identities->RecordOperatorCert(cert, absl::Now());
   }();
   if (!recorded.ok()) {
     std::remove(paths->first.c_str());
     std::remove(paths->second.c_str());
     err << "plumb-server: ca issue-operator: recording the certificate in "
-        << config.state_dir << "/plumb.db: " << recorded.message() << "\n";
+        << (config.store_url.empty() ? config.state_dir + "/plumb.db" : "the database")
+        << ": " << recorded.message() << "\n";
     return 1;
   }
   out << "operator certificate: " << paths->first << "\n"

@@ -9,7 +9,7 @@ namespace plumb {
 namespace {
 
 // Join tokens live with the fleet state: in PostgreSQL with store.url (shared by every server
-// on the database), else in plumb.db. Enrolled identities stay in plumb.db (docs/postgresql.md).
+// on the database), else in plumb.db. So do enrolled identities (OpenIdentityStore).
 absl::StatusOr<std::unique_ptr<TokenStore>> OpenTokenStore(const ServerConfig& config,
                                                            const std::string& db_path,
                                                            Clock* clock) {
@@ -39,7 +39,12 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(
             {{"ca_dir", config.security.ca_dir}});
   }
   PLUMB_ASSIGN_OR_RETURN(s->tokens_, OpenTokenStore(config, db_path, clock));
-  PLUMB_ASSIGN_OR_RETURN(s->identities_, IdentityStore::Open(db_path));
+  PLUMB_ASSIGN_OR_RETURN(
+      s->identities_,
+      OpenIdentityStore({config.store_url, config.store_password_file, db_path}));
+  // Replicas on one database must issue from one CA, or an agent enrolled through one is
+  // refused by another (docs/postgresql.md, "CA").
+  if (s->ca_ != nullptr) PLUMB_RETURN_IF_ERROR(s->identities_->AgreeOnCa(s->ca_->fingerprint()));
   s->enrollment_ = std::make_unique<Enrollment>(s->ca_.get(), s->tokens_.get(),
                                                 s->identities_.get(), clock,
                                                 config.security.agent_cert_lifetime,
@@ -48,6 +53,17 @@ absl::StatusOr<std::unique_ptr<ServerSecurity>> ServerSecurity::Open(
                          HashOperatorTokens(config.security.operator_tokens));
   s->authorizer_ = std::make_shared<CallAuthorizer>(std::move(hashes), s->identities_.get());
   return s;
+}
+
+void ServerSecurity::ShareIdentities(Clock* clock, IdentityPollerCallbacks callbacks) {
+  if (!identities_->shared() || identity_poller_ != nullptr) return;
+  identity_poller_ =
+      std::make_unique<IdentityPoller>(identities_.get(), clock, std::move(callbacks));
+  identity_poller_->Start();
+}
+
+void ServerSecurity::StopSharing() {
+  if (identity_poller_ != nullptr) identity_poller_->Stop();
 }
 
 }  // namespace plumb

@@ -13,6 +13,7 @@
 #include "server/security/call_authorizer.h"
 #include "server/security/certificate_authority.h"
 #include "server/security/enrollment.h"
+#include "server/security/identity_poller.h"
 #include "server/store/identity_store.h"
 #include "server/server_config.h"
 #include "server/store/token_store.h"
@@ -22,11 +23,18 @@ namespace plumb {
 // Thread-safe (its parts are).
 class ServerSecurity {
  public:
-  // Opens the token and identity tables in `db_path`, loads the built-in CA if there is one.
+  // Opens the token and identity tables (in PostgreSQL with store.url, else in `db_path`),
+  // loads the built-in CA if there is one (with store.url: FailedPrecondition if the database
+  // records another CA).
   // `clock` is not owned and must outlive this; `on_enrolled` is called after each enrollment.
   static absl::StatusOr<std::unique_ptr<ServerSecurity>> Open(
       const ServerConfig& config, const std::string& db_path, Clock* clock,
       std::function<void(const std::string& node)> on_enrolled);
+
+  // With identities shared by several servers (PostgreSQL), polls them every second and calls
+  // `callbacks` for what other servers changed; nothing with SQLite. `clock` as for Open.
+  void ShareIdentities(Clock* clock, IdentityPollerCallbacks callbacks);
+  void StopSharing();
 
   std::shared_ptr<CallAuthorizer> authorizer() const { return authorizer_; }
   Enrollment* enrollment() { return enrollment_.get(); }
@@ -41,6 +49,7 @@ class ServerSecurity {
   std::unique_ptr<IdentityStore> identities_;
   std::unique_ptr<Enrollment> enrollment_;
   std::shared_ptr<CallAuthorizer> authorizer_;
+  std::unique_ptr<IdentityPoller> identity_poller_;  // with shared identities only
 };
 
 }  // namespace plumb

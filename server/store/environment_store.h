@@ -2,8 +2,8 @@
 
 // The Store as one named environment's rollout controller sees it: its rollout rows are the
 // environment's own (the Store's rollout calls with the environment); everything else is the
-// shared store. So each revision line's RolloutController keeps and restores its own rollout without
-// knowing about environments (server/git/revision_lines.h builds one per line).
+// shared store. So each revision line's RolloutController keeps and restores its own rollout
+// without knowing about environments (server/git/revision_lines.h builds one per line).
 
 #include <string>
 

@@ -1,206 +1,96 @@
 #include "server/store/identity_store.h"
 
-#include <algorithm>
-
-#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "plumb/v1/agent.pb.h"
-#include "server/store/sqlite/sqlite_db.h"
+#include "server/store/sqlite/sqlite_identity_table.h"
 
 namespace plumb {
-namespace {
-
-constexpr char kSchema[] = R"sql(
-CREATE TABLE IF NOT EXISTS enrolled_nodes (
-  name TEXT PRIMARY KEY,
-  public_key_sha256 TEXT NOT NULL,
-  labels BLOB NOT NULL,
-  enrolled_ms INTEGER NOT NULL,
-  revoked_ms INTEGER NOT NULL DEFAULT 0,
-  generation INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS node_certs (
-  fingerprint TEXT PRIMARY KEY,
-  node TEXT NOT NULL,
-  serial TEXT NOT NULL,
-  issued_ms INTEGER NOT NULL,
-  not_after_ms INTEGER NOT NULL,
-  revoked INTEGER NOT NULL DEFAULT 0,
-  generation INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS node_certs_by_node ON node_certs (node);
-CREATE TABLE IF NOT EXISTS operator_certs (
-  fingerprint TEXT PRIMARY KEY,
-  name TEXT NOT NULL,
-  serial TEXT NOT NULL,
-  issued_ms INTEGER NOT NULL,
-  not_after_ms INTEGER NOT NULL,
-  revoked_ms INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS operator_certs_by_name ON operator_certs (name);
-)sql";
-
-// Labels and allowed label keys share the `labels` column (a LabelSet).
-std::string EncodeLabels(const NodeIdentity& node) {
-  v1::LabelSet set;
-  set.mutable_labels()->insert(node.labels.begin(), node.labels.end());
-  for (const std::string& key : node.allowed_label_keys) set.add_allowed_keys(key);
-  return set.SerializeAsString();
-}
-
-void DecodeLabels(const std::string& blob, NodeIdentity* node) {
-  v1::LabelSet set;
-  set.ParseFromString(blob);
-  node->labels = {set.labels().begin(), set.labels().end()};
-  node->allowed_label_keys = {set.allowed_keys().begin(), set.allowed_keys().end()};
-}
-
-// Databases made before a column existed get it with its default (generation 0: the
-// certificates they recorded stay valid for the node's first generation).
-absl::Status AddColumnIfMissing(SqliteDb* db, const std::string& table, const std::string& column,
-                                const std::string& declaration) {
-  PLUMB_ASSIGN_OR_RETURN(auto info, db->Prepare(absl::StrCat("PRAGMA table_info(", table, ")")));
-  while (true) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, info->Step());
-    if (!row) break;
-    if (info->ColumnText(1) == column) return absl::OkStatus();
-  }
-  info.reset();
-  return db->Exec(absl::StrCat("ALTER TABLE ", table, " ADD COLUMN ", column, " ", declaration));
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(const std::string& path) {
-  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(path));
-  PLUMB_RETURN_IF_ERROR(db->Exec(kSchema));
-  for (const char* table : {"enrolled_nodes", "node_certs"}) {
-    PLUMB_RETURN_IF_ERROR(
-        AddColumnIfMissing(db.get(), table, "generation", "INTEGER NOT NULL DEFAULT 0"));
-  }
-  std::unique_ptr<IdentityStore> store(new IdentityStore(std::move(db)));
-  PLUMB_RETURN_IF_ERROR(store->Load());
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<SqliteIdentityTable> table,
+                         SqliteIdentityTable::Open(path));
+  return Open(std::unique_ptr<IdentityTable>(std::move(table)));
+}
+
+absl::StatusOr<std::unique_ptr<IdentityStore>> IdentityStore::Open(
+    std::unique_ptr<IdentityTable> table) {
+  std::unique_ptr<IdentityStore> store(new IdentityStore(std::move(table)));
+  absl::MutexLock db_lock(&store->db_mu_);
+  PLUMB_ASSIGN_OR_RETURN(IdentityRows rows, store->table_->Read(0));
+  store->seq_ = rows.seq;
+  absl::MutexLock lock(&store->mu_);
+  store->Apply(rows);
   return store;
 }
 
-IdentityStore::IdentityStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+IdentityStore::IdentityStore(std::unique_ptr<IdentityTable> table)
+    : table_(std::move(table)), shared_(table_->shared()) {}
 IdentityStore::~IdentityStore() = default;
 
-bool IdentityStore::Enrolled(const std::string& node) const {
-  absl::MutexLock lock(&mu_);
-  return nodes_.find(node) != nodes_.end();
+IdentityChanges IdentityStore::Apply(const IdentityRows& rows) {
+  IdentityChanges changes;
+  absl::flat_hash_map<std::string, std::vector<const NodeCertRow*>> certs_of;
+  for (const NodeCertRow& cert : rows.certs) certs_of[cert.node].push_back(&cert);
+  for (const NodeIdentity& node : rows.nodes) {
+    auto before = nodes_.find(node.name);
+    bool was_revoked = before != nodes_.end() && before->second.is_revoked();
+    bool same_generation = before != nodes_.end() && before->second.generation == node.generation;
+    if (node.is_revoked() && !was_revoked) changes.revoked.push_back(node.name);
+    if (!node.is_revoked() && (was_revoked || !same_generation)) {
+      changes.enrolled.push_back(node.name);
+    }
+    auto& current = current_certs_[node.name];
+    current.clear();
+    for (const NodeCertRow* cert : certs_of[node.name]) {
+      if (cert->revoked) {
+        revoked_certs_.insert(cert->fingerprint);
+        continue;
+      }
+      revoked_certs_.erase(cert->fingerprint);  // recorded anew since it was revoked
+      if (!node.is_revoked() && cert->generation == node.generation) {
+        current[cert->fingerprint] = cert->not_after;
+      }
+    }
+    if (node.is_revoked()) current_certs_.erase(node.name);
+    nodes_[node.name] = node;
+  }
+  for (const std::string& fingerprint : rows.revoked_operator_certs) {
+    changes.operators_revoked |= revoked_certs_.insert(fingerprint).second;
+  }
+  return changes;
 }
 
-absl::Status IdentityStore::Load() {
+absl::StatusOr<IdentityChanges> IdentityStore::Refresh() {
   absl::MutexLock db_lock(&db_mu_);
+  PLUMB_ASSIGN_OR_RETURN(IdentityRows rows, table_->Read(seq_));
+  seq_ = rows.seq;
   absl::MutexLock lock(&mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto nodes, db_->Prepare(
-      "SELECT name, public_key_sha256, labels, revoked_ms, generation FROM enrolled_nodes"));
-  while (true) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, nodes->Step());
-    if (!row) break;
-    NodeIdentity n;
-    n.name = nodes->ColumnText(0);
-    n.public_key_sha256 = nodes->ColumnText(1);
-    DecodeLabels(nodes->ColumnBlob(2), &n);
-    int64_t revoked_ms = nodes->ColumnInt64(3);
-    if (revoked_ms != 0) n.revoked = absl::FromUnixMillis(revoked_ms);
-    n.generation = nodes->ColumnInt64(4);
-    nodes_[n.name] = std::move(n);
-  }
-  PLUMB_RETURN_IF_ERROR(LoadCurrentCerts());
-  PLUMB_ASSIGN_OR_RETURN(auto certs,
-                         db_->Prepare("SELECT fingerprint FROM node_certs WHERE revoked != 0"));
-  while (true) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, certs->Step());
-    if (!row) break;
-    revoked_certs_.insert(certs->ColumnText(0));
-  }
-  PLUMB_ASSIGN_OR_RETURN(
-      auto operators, db_->Prepare("SELECT fingerprint FROM operator_certs WHERE revoked_ms != 0"));
-  while (true) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, operators->Step());
-    if (!row) break;
-    revoked_certs_.insert(operators->ColumnText(0));
-  }
-  return absl::OkStatus();
+  return Apply(rows);
 }
 
-absl::Status IdentityStore::LoadCurrentCerts() {
-  PLUMB_ASSIGN_OR_RETURN(auto certs, db_->Prepare(
-      "SELECT c.node, c.fingerprint, c.not_after_ms FROM node_certs c"
-      " JOIN enrolled_nodes n ON n.name = c.node"
-      " WHERE c.revoked = 0 AND n.revoked_ms = 0 AND c.generation = n.generation"));
-  while (true) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, certs->Step());
-    if (!row) break;
-    current_certs_[certs->ColumnText(0)][certs->ColumnText(1)] =
-        absl::FromUnixMillis(certs->ColumnInt64(2));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status IdentityStore::InsertCert(const std::string& node, int64_t generation,
-                                       const CertInfo& cert, absl::Time now) {
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "INSERT OR REPLACE INTO node_certs (fingerprint, node, serial, issued_ms, not_after_ms,"
-      " generation) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, cert.fingerprint));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, node));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(3, cert.serial_hex));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, absl::ToUnixMillis(now)));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, absl::ToUnixMillis(cert.not_after)));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, generation));
-  return stmt->Run();
+absl::Status IdentityStore::AgreeOnCa(const std::string& fingerprint) {
+  absl::MutexLock db_lock(&db_mu_);
+  return table_->AgreeOnCa(fingerprint);
 }
 
 absl::Status IdentityStore::RecordEnrollment(const NodeIdentity& node, const CertInfo& cert,
                                              absl::Time now) {
   absl::MutexLock db_lock(&db_mu_);
+  PLUMB_ASSIGN_OR_RETURN(int64_t generation, table_->RecordEnrollment(node, cert, now));
   NodeIdentity stored = node;
   stored.revoked = absl::InfinitePast();
-  // Under db_mu_, which every writer holds: no other enrollment can pick the same generation.
-  std::optional<NodeIdentity> previous = Find(node.name);
-  stored.generation = previous ? previous->generation + 1 : 1;
-  PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-        "INSERT OR REPLACE INTO enrolled_nodes (name, public_key_sha256, labels, enrolled_ms,"
-        " revoked_ms, generation) VALUES (?1, ?2, ?3, ?4, 0, ?5)"));
-    PLUMB_RETURN_IF_ERROR(stmt->BindText(1, node.name));
-    PLUMB_RETURN_IF_ERROR(stmt->BindText(2, node.public_key_sha256));
-    PLUMB_RETURN_IF_ERROR(stmt->BindBlob(3, EncodeLabels(node)));
-    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, absl::ToUnixMillis(now)));
-    PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, stored.generation));
-    PLUMB_RETURN_IF_ERROR(stmt->Run());
-    return InsertCert(node.name, stored.generation, cert, now);
-  }();
-  if (!status.ok()) {
-    db_->Exec("ROLLBACK").IgnoreError();
-    return status;
-  }
-  PLUMB_RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  stored.generation = generation;
   absl::MutexLock lock(&mu_);
   nodes_[node.name] = std::move(stored);
   current_certs_[node.name] = {{cert.fingerprint, cert.not_after}};
+  revoked_certs_.erase(cert.fingerprint);  // recorded anew (the same certificate again)
   return absl::OkStatus();
 }
 
 absl::Status IdentityStore::RecordRenewal(const std::string& node, int64_t generation,
                                           const CertInfo& cert, absl::Time now) {
-  // db_mu_ first: Revoke and RecordEnrollment hold it from their check to their update of the
-  // in-memory state, so the check below and the insert are one step for them.
+  // db_mu_ first, so that memory is updated in the order the database committed.
   absl::MutexLock db_lock(&db_mu_);
-  std::optional<NodeIdentity> identity = Find(node);
-  if (!identity) {
-    return absl::NotFoundError(absl::StrCat("node \"", node, "\" is not enrolled"));
-  }
-  if (identity->is_revoked() || identity->generation != generation) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "node \"", node, "\" was ", identity->is_revoked() ? "revoked" : "enrolled again",
-        " while its certificate was being renewed; the renewed certificate is not valid"));
-  }
-  PLUMB_RETURN_IF_ERROR(InsertCert(node, generation, cert, now));
+  PLUMB_RETURN_IF_ERROR(table_->RecordRenewal(node, generation, cert, now));
   absl::MutexLock lock(&mu_);
   auto& current = current_certs_[node];
   // Expired certificates cannot pass TLS any more: forget them, so the map stays small.
@@ -216,39 +106,14 @@ absl::Status IdentityStore::RecordRenewal(const std::string& node, int64_t gener
 }
 
 absl::StatusOr<int> IdentityStore::Revoke(const std::string& node, absl::Time now) {
-  if (!Enrolled(node)) {
-    return absl::NotFoundError(absl::StrCat("node \"", node, "\" was never enrolled"));
-  }
   absl::MutexLock db_lock(&db_mu_);
-  std::vector<std::string> fingerprints;
-  PLUMB_ASSIGN_OR_RETURN(auto select,
-                         db_->Prepare("SELECT fingerprint FROM node_certs WHERE node = ?1"));
-  PLUMB_RETURN_IF_ERROR(select->BindText(1, node));
-  while (true) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    fingerprints.push_back(select->ColumnText(0));
-  }
-  select.reset();
-  PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(auto certs,
-                           db_->Prepare("UPDATE node_certs SET revoked = 1 WHERE node = ?1"));
-    PLUMB_RETURN_IF_ERROR(certs->BindText(1, node));
-    PLUMB_RETURN_IF_ERROR(certs->Run());
-    PLUMB_ASSIGN_OR_RETURN(auto nodes,
-                           db_->Prepare("UPDATE enrolled_nodes SET revoked_ms = ?2 WHERE name = ?1"));
-    PLUMB_RETURN_IF_ERROR(nodes->BindText(1, node));
-    PLUMB_RETURN_IF_ERROR(nodes->BindInt64(2, absl::ToUnixMillis(now)));
-    return nodes->Run();
-  }();
-  if (!status.ok()) {
-    db_->Exec("ROLLBACK").IgnoreError();
-    return status;
-  }
-  PLUMB_RETURN_IF_ERROR(db_->Exec("COMMIT"));
+  PLUMB_ASSIGN_OR_RETURN(std::vector<std::string> fingerprints, table_->Revoke(node, now));
   absl::MutexLock lock(&mu_);
-  nodes_[node].revoked = now;
+  // A node enrolled through another server and not refreshed yet gets a partial entry here
+  // (revoked, no key): enough for IsRevoked; the next Refresh brings the whole row.
+  NodeIdentity& stored = nodes_[node];
+  stored.name = node;
+  stored.revoked = now;
   current_certs_.erase(node);
   revoked_certs_.insert(fingerprints.begin(), fingerprints.end());
   return static_cast<int>(fingerprints.size());
@@ -256,48 +121,12 @@ absl::StatusOr<int> IdentityStore::Revoke(const std::string& node, absl::Time no
 
 absl::Status IdentityStore::RecordOperatorCert(const CertInfo& cert, absl::Time now) {
   absl::MutexLock db_lock(&db_mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
-      "INSERT OR REPLACE INTO operator_certs (fingerprint, name, serial, issued_ms, not_after_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5)"));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(1, cert.fingerprint));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(2, cert.common_name));
-  PLUMB_RETURN_IF_ERROR(stmt->BindText(3, cert.serial_hex));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(4, absl::ToUnixMillis(now)));
-  PLUMB_RETURN_IF_ERROR(stmt->BindInt64(5, absl::ToUnixMillis(cert.not_after)));
-  return stmt->Run();
+  return table_->RecordOperatorCert(cert, now);
 }
 
 absl::StatusOr<int> IdentityStore::RevokeOperator(const std::string& name, absl::Time now) {
   absl::MutexLock db_lock(&db_mu_);
-  PLUMB_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  std::vector<std::string> fingerprints;
-  bool known = false;
-  absl::Status status = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(auto select, db_->Prepare(
-        "SELECT fingerprint, revoked_ms FROM operator_certs WHERE name = ?1"));
-    PLUMB_RETURN_IF_ERROR(select->BindText(1, name));
-    while (true) {
-      PLUMB_ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      known = true;
-      if (select->ColumnInt64(1) == 0) fingerprints.push_back(select->ColumnText(0));
-    }
-    PLUMB_ASSIGN_OR_RETURN(auto update, db_->Prepare(
-        "UPDATE operator_certs SET revoked_ms = ?2 WHERE name = ?1 AND revoked_ms = 0"));
-    PLUMB_RETURN_IF_ERROR(update->BindText(1, name));
-    PLUMB_RETURN_IF_ERROR(update->BindInt64(2, std::max<int64_t>(1, absl::ToUnixMillis(now))));
-    return update->Run();
-  }();
-  if (!status.ok()) {
-    db_->Exec("ROLLBACK").IgnoreError();
-    return status;
-  }
-  PLUMB_RETURN_IF_ERROR(db_->Exec("COMMIT"));
-  if (!known) {
-    return absl::NotFoundError(absl::StrCat(
-        "no operator certificate was issued to \"", name,
-        "\" (plumb-server ca issue-operator NAME issues them)"));
-  }
+  PLUMB_ASSIGN_OR_RETURN(std::vector<std::string> fingerprints, table_->RevokeOperator(name, now));
   absl::MutexLock lock(&mu_);
   revoked_certs_.insert(fingerprints.begin(), fingerprints.end());
   return static_cast<int>(fingerprints.size());
@@ -305,25 +134,7 @@ absl::StatusOr<int> IdentityStore::RevokeOperator(const std::string& name, absl:
 
 absl::StatusOr<std::vector<OperatorCert>> IdentityStore::ListOperatorCerts() {
   absl::MutexLock db_lock(&db_mu_);
-  PLUMB_ASSIGN_OR_RETURN(auto select, db_->Prepare(
-      "SELECT name, serial, fingerprint, issued_ms, not_after_ms, revoked_ms FROM operator_certs"
-      " ORDER BY issued_ms DESC, name"));
-  std::vector<OperatorCert> certs;
-  while (true) {
-    PLUMB_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    OperatorCert c;
-    c.name = select->ColumnText(0);
-    c.serial_hex = select->ColumnText(1);
-    c.fingerprint = select->ColumnText(2);
-    c.issued = absl::FromUnixMillis(select->ColumnInt64(3));
-    c.not_after = absl::FromUnixMillis(select->ColumnInt64(4));
-    if (int64_t revoked_ms = select->ColumnInt64(5); revoked_ms != 0) {
-      c.revoked = absl::FromUnixMillis(revoked_ms);
-    }
-    certs.push_back(std::move(c));
-  }
-  return certs;
+  return table_->ListOperatorCerts();
 }
 
 std::optional<NodeIdentity> IdentityStore::Find(const std::string& node) const {

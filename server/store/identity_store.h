@@ -1,13 +1,12 @@
 #pragma once
 
-// Enrolled nodes and the certificates issued to them, in the server's SQLite database, with an
-// in-memory copy so that gRPC's threads can check a certificate (revoked?) and look up a
-// node's bound labels without touching SQLite.
+// Enrolled nodes and the certificates issued to them, kept in an IdentityTable (the server's
+// SQLite database, or PostgreSQL with store.url), with an in-memory copy so that gRPC's threads
+// can check a certificate (revoked?) and look up a node's bound labels without touching the
+// database. With a table other servers share, Refresh() brings in what they wrote.
 
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -17,34 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/pki/pki.h"
+#include "server/store/identity_table.h"
 
 namespace plumb {
-
-class SqliteDb;
-
-// An enrolled node as the server remembers it.
-struct NodeIdentity {
-  std::string name;
-  std::string public_key_sha256;
-  std::map<std::string, std::string> labels;  // bound at enrollment
-  std::set<std::string> allowed_label_keys;   // keys its Hello may add ("*": any)
-  // Counts the node's enrollments (set by RecordEnrollment): only certificates recorded for
-  // the current generation are valid.
-  int64_t generation = 0;
-  absl::Time revoked = absl::InfinitePast();   // InfinitePast: not revoked
-  bool is_revoked() const { return revoked != absl::InfinitePast(); }
-};
-
-// An operator certificate as the server remembers it (issued by `ca issue-operator`).
-struct OperatorCert {
-  std::string name;
-  std::string serial_hex;
-  std::string fingerprint;
-  absl::Time issued;
-  absl::Time not_after;
-  absl::Time revoked = absl::InfinitePast();  // InfinitePast: not revoked
-  bool is_revoked() const { return revoked != absl::InfinitePast(); }
-};
 
 // Answers "is this certificate revoked?" without blocking. Thread-safe.
 class RevocationCheck {
@@ -53,12 +27,23 @@ class RevocationCheck {
   virtual bool IsRevoked(const CertInfo& cert) const = 0;
 };
 
-// Thread-safe. Writes go to SQLite under db_mu_ and then to memory; reads take only mu_,
-// which is never held across SQLite, so gRPC's threads never wait for the database.
+// What Refresh() learned of nodes: those revoked and those (re-)enrolled by another server
+// since the previous Refresh.
+struct IdentityChanges {
+  std::vector<std::string> revoked;
+  std::vector<std::string> enrolled;
+  bool operators_revoked = false;  // some operator certificate was revoked elsewhere
+};
+
+// Thread-safe. Writes go to the table under db_mu_ and then to memory; reads take only mu_,
+// which is never held across the database, so gRPC's threads never wait for it.
 class IdentityStore : public RevocationCheck {
  public:
-  // Opens the database at `path` (normally plumb.db), creates its tables and loads them.
+  // Over SQLite: opens the database at `path` (normally plumb.db), creates its tables and
+  // loads them.
   static absl::StatusOr<std::unique_ptr<IdentityStore>> Open(const std::string& path);
+  // Over any table (PgIdentityTable with store.url): loads it.
+  static absl::StatusOr<std::unique_ptr<IdentityStore>> Open(std::unique_ptr<IdentityTable> table);
   ~IdentityStore() override;
 
   // Records a (re-)enrollment: the node's key, labels and allowed label keys, and its new
@@ -67,7 +52,8 @@ class IdentityStore : public RevocationCheck {
   // its key.
   absl::Status RecordEnrollment(const NodeIdentity& node, const CertInfo& cert, absl::Time now);
   // Records a certificate renewed for an enrolled node whose identity the caller read at
-  // `generation`. Checked and recorded under the lock revocations take, so a renewal cannot
+  // `generation`. Checked and recorded in one database transaction that revocations and
+  // enrollments (of any server on the database) are serialised with, so a renewal cannot
   // outlive a revocation or re-enrollment that ran meanwhile: PermissionDenied if the node is
   // revoked or enrolled again since; NotFound if it is not enrolled.
   absl::Status RecordRenewal(const std::string& node, int64_t generation, const CertInfo& cert,
@@ -86,6 +72,15 @@ class IdentityStore : public RevocationCheck {
   // Every recorded operator certificate, newest first (read from the database).
   absl::StatusOr<std::vector<OperatorCert>> ListOperatorCerts();
 
+  // Whether other servers write the same table (then poll Refresh).
+  bool shared() const { return shared_; }
+  // Applies what other servers wrote since the last Refresh (or Open) to memory and returns
+  // which nodes that revoked or enrolled. Unavailable when the database cannot be reached
+  // (memory stays as it was; the next Refresh catches up).
+  absl::StatusOr<IdentityChanges> Refresh();
+  // See IdentityTable::AgreeOnCa.
+  absl::Status AgreeOnCa(const std::string& fingerprint);
+
   std::optional<NodeIdentity> Find(const std::string& node) const;
   // A certificate is revoked if it was listed as revoked (node or operator certificates), or
   // it is an agent certificate naming a node enrolled here that is revoked or that this store
@@ -94,15 +89,14 @@ class IdentityStore : public RevocationCheck {
   bool IsRevoked(const CertInfo& cert) const override;
 
  private:
-  explicit IdentityStore(std::unique_ptr<SqliteDb> db);
-  absl::Status Load();
-  absl::Status LoadCurrentCerts() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_, mu_);
-  absl::Status InsertCert(const std::string& node, int64_t generation, const CertInfo& cert,
-                          absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_mu_);
-  bool Enrolled(const std::string& node) const;
+  explicit IdentityStore(std::unique_ptr<IdentityTable> table);
+  // Replaces memory's view of the nodes in `rows` (and adds their revoked certificates).
+  IdentityChanges Apply(const IdentityRows& rows) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex db_mu_;  // taken before mu_ when both are needed
-  std::unique_ptr<SqliteDb> db_ ABSL_GUARDED_BY(db_mu_);
+  const std::unique_ptr<IdentityTable> table_;  // calls under db_mu_, to keep memory in order
+  const bool shared_;
+  int64_t seq_ ABSL_GUARDED_BY(db_mu_) = 0;  // what the last Read returned
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, NodeIdentity> nodes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> revoked_certs_ ABSL_GUARDED_BY(mu_);  // fingerprints

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "server/store/postgres/pg_identity_table.h"
 #include "server/store/postgres/pg_leadership.h"
 #include "server/store/postgres/pg_store.h"
 #include "server/store/sqlite/sqlite_store.h"
@@ -46,6 +47,17 @@ absl::StatusOr<std::unique_ptr<Leadership>> OpenLeadership(const StoreSettings& 
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgLeadership> leadership,
                          PgLeadership::Open(settings.url, password));
   return std::unique_ptr<Leadership>(std::move(leadership));
+}
+
+absl::StatusOr<std::unique_ptr<IdentityStore>> OpenIdentityStore(const StoreSettings& settings) {
+  if (settings.url.empty()) return IdentityStore::Open(settings.sqlite_path);
+  std::string password;
+  if (!settings.password_file.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(password, ReadPasswordFile(settings.password_file));
+  }
+  PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgIdentityTable> table,
+                         PgIdentityTable::Open(settings.url, password));
+  return IdentityStore::Open(std::unique_ptr<IdentityTable>(std::move(table)));
 }
 
 }  // namespace plumb

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/store/identity_store.h"
 #include "server/store/leadership.h"
 #include "server/store/store.h"
 
@@ -26,6 +27,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings);
 // The revision poller's leadership: AlwaysLeader with SQLite, else an advisory lock on its own
 // PostgreSQL connection (server/store/postgres/pg_leadership.h).
 absl::StatusOr<std::unique_ptr<Leadership>> OpenLeadership(const StoreSettings& settings);
+
+// Enrolled identities: in PostgreSQL with store.url (shared by every server on the database),
+// else in the SQLite file at sqlite_path. Errors as OpenStore's.
+absl::StatusOr<std::unique_ptr<IdentityStore>> OpenIdentityStore(const StoreSettings& settings);
 
 // Reads the password from `path`: its first line, without the line end.
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path);

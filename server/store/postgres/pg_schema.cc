@@ -116,6 +116,52 @@ CREATE TABLE env_rollout_state (
   proto bytea NOT NULL                       -- v1.RolloutState
 );
 )sql",
+    // 6: enrolled identities (IdentityStore over PgIdentityTable), shared by the replicas.
+    // Every write bumps identity_seq's one row first: its row lock orders identity writes across
+    // servers, and replicas poll it to learn what changed (rows with changed_seq above theirs).
+    R"sql(
+CREATE TABLE identity_seq (
+  id integer PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL
+);
+INSERT INTO identity_seq (id, seq) VALUES (1, 0);
+CREATE TABLE enrolled_nodes (
+  name text COLLATE "C" PRIMARY KEY,
+  public_key_sha256 text NOT NULL,
+  labels bytea NOT NULL,              -- v1.LabelSet
+  enrolled_ms bigint NOT NULL,
+  revoked_ms bigint NOT NULL DEFAULT 0,
+  generation bigint NOT NULL,
+  changed_seq bigint NOT NULL         -- identity_seq of the last write to the node or its certs
+);
+CREATE INDEX enrolled_nodes_by_change ON enrolled_nodes (changed_seq);
+CREATE TABLE node_certs (
+  fingerprint text COLLATE "C" PRIMARY KEY,
+  node text COLLATE "C" NOT NULL,
+  serial text NOT NULL,
+  issued_ms bigint NOT NULL,
+  not_after_ms bigint NOT NULL,
+  revoked boolean NOT NULL DEFAULT false,
+  generation bigint NOT NULL
+);
+CREATE INDEX node_certs_by_node ON node_certs (node);
+CREATE TABLE operator_certs (
+  fingerprint text COLLATE "C" PRIMARY KEY,
+  name text COLLATE "C" NOT NULL,
+  serial text NOT NULL,
+  issued_ms bigint NOT NULL,
+  not_after_ms bigint NOT NULL,
+  revoked_ms bigint NOT NULL DEFAULT 0,
+  changed_seq bigint NOT NULL
+);
+CREATE INDEX operator_certs_by_name ON operator_certs (name);
+CREATE INDEX operator_certs_by_change ON operator_certs (changed_seq);
+CREATE TABLE plumb_ca (
+  id integer PRIMARY KEY CHECK (id = 1),
+  fingerprint text NOT NULL,          -- sha256 hex of the built-in CA's certificate
+  recorded_ms bigint NOT NULL
+);
+)sql",
 };
 constexpr int kVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
