@@ -15,9 +15,11 @@
 #include "server/sync/catalog_builder.h"
 #include "server/fleet/event_bus.h"
 #include "server/fleet/fleet_service.h"
+#include "server/fleet/replica_relay.h"
 #include "server/git/git_source.h"
 #include "server/http/http_server.h"
 #include "server/http/metrics.h"
+#include "server/store/replica_link.h"
 #include "server/store/retention.h"
 #include "server/git/revision_poller.h"
 #include "server/fleet/run_tracker.h"
@@ -74,6 +76,9 @@ class PlumbServer {
   std::unique_ptr<RolloutController> rollout_;
   RunTracker runs_;
   std::unique_ptr<StreamHub> hub_;
+  // Replicas on PostgreSQL (null with SQLite): destroyed before the hub, bus and tracker.
+  std::unique_ptr<ReplicaLink> replica_link_;
+  std::unique_ptr<ReplicaRelay> relay_;
   std::unique_ptr<Leadership> leadership_;  // before poller_: the poller reads it
   std::unique_ptr<RevisionPoller> poller_;
   std::unique_ptr<Planner> planner_;

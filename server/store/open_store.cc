@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/store/postgres/pg_leadership.h"
+#include "server/store/postgres/pg_replica_link.h"
 #include "server/store/postgres/pg_store.h"
 #include "server/store/sqlite/sqlite_store.h"
 
@@ -34,6 +35,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings) 
     PLUMB_ASSIGN_OR_RETURN(password, ReadPasswordFile(settings.password_file));
   }
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgStore> store, PgStore::Open(settings.url, password));
+  if (settings.replicas) store->EnablePresence();
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -46,6 +48,18 @@ absl::StatusOr<std::unique_ptr<Leadership>> OpenLeadership(const StoreSettings& 
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgLeadership> leadership,
                          PgLeadership::Open(settings.url, password));
   return std::unique_ptr<Leadership>(std::move(leadership));
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaLink>> OpenReplicaLink(const StoreSettings& settings) {
+  if (settings.url.empty()) return std::unique_ptr<ReplicaLink>();
+  std::string password;
+  if (!settings.password_file.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(password, ReadPasswordFile(settings.password_file));
+  }
+  PLUMB_ASSIGN_OR_RETURN(
+      std::unique_ptr<PgReplicaLink> link,
+      PgReplicaLink::Open(settings.url, password, PgReplicaLink::NewReplicaId()));
+  return std::unique_ptr<ReplicaLink>(std::move(link));
 }
 
 }  // namespace plumb

@@ -13,7 +13,7 @@ namespace plumb {
 namespace {
 
 // Bump with a new entry in kMigrations; never edit a shipped one.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 7;
 constexpr int kMinPrefix = 4;
 constexpr int kDefaultReportLimit = 20;
 
@@ -78,6 +78,11 @@ CREATE TABLE pins (
   proto BLOB NOT NULL            -- v1.Pin
 );
 )sql",
+    "SELECT 1;",  // 4: reserved for h14
+    "SELECT 1;",  // 5: reserved for henv
+    "SELECT 1;",  // 6: reserved for hpgid
+    // 7: nothing: a single server has no replicas (PostgreSQL's 7 holds what crosses them).
+    "SELECT 1;",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

@@ -308,7 +308,7 @@ TEST(SqliteStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto db = SqliteDb::Open(path);
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ(*(*db)->QueryText("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(*(*db)->QueryText("PRAGMA user_version"), "3");
+  EXPECT_EQ(*(*db)->QueryText("PRAGMA user_version"), "7");
   EXPECT_EQ(*(*db)->QueryText("SELECT count(*) FROM nodes"), "1");
 }
 

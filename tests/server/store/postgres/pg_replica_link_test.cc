@@ -1,0 +1,136 @@
+// Replicas' link on a real throwaway PostgreSQL: a message reaches every other replica once and
+// in order (never its sender), messages queued before the first write are not lost, and a node
+// is connected (as PgStore reads it) while a replica with a current heartbeat holds it: it goes
+// offline when that replica stops or its heartbeat expires.
+
+#include "server/store/postgres/pg_replica_link.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/store/postgres/pg_conn.h"
+#include "server/store/postgres/pg_store.h"
+#include "tests/testing/pg_cluster.h"
+
+namespace plumb {
+namespace {
+
+using testing::PgCluster;
+
+template <typename F>
+bool WaitFor(F done) {
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// The messages one replica received. Thread-safe.
+class Inbox {
+ public:
+  std::function<void(const ReplicaMessage&)> Callback() {
+    return [this](const ReplicaMessage& m) {
+      absl::MutexLock lock(&mu_);
+      got_.push_back(m.origin + "/" + m.kind + "/" + m.ref + "/" + m.payload);
+    };
+  }
+  std::vector<std::string> got() {
+    absl::MutexLock lock(&mu_);
+    return got_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> got_ ABSL_GUARDED_BY(mu_);
+};
+
+PgReplicaLinkOptions Fast() {
+  PgReplicaLinkOptions o;
+  o.heartbeat = absl::Milliseconds(100);
+  o.expiry = absl::Milliseconds(500);
+  o.flush = absl::Milliseconds(10);
+  o.poll = absl::Milliseconds(200);
+  return o;
+}
+
+std::unique_ptr<PgReplicaLink> Link(const std::string& url, const std::string& id,
+                                    PgReplicaLinkOptions options = Fast()) {
+  auto got = PgReplicaLink::Open(url, "", id, options);
+  EXPECT_TRUE(got.ok()) << got.status();
+  return got.ok() ? std::move(*got) : nullptr;
+}
+
+TEST(PgReplicaLinkTest, MessagesReachEveryOtherReplicaOnceInOrder) {
+  std::string url = PgCluster::Shared().NewDatabaseUrl();
+  ASSERT_TRUE(PgStore::Open(url).ok());  // the schema
+  auto a = Link(url, "a"), b = Link(url, "b"), c = Link(url, "c");
+  Inbox in_a, in_b, in_c;
+  a->Start(in_a.Callback());
+  b->Start(in_b.Callback());
+  c->Start(in_c.Callback());
+  ASSERT_TRUE(WaitFor([&] { return a->OtherLiveReplicas() == 2; }));
+  for (int i = 0; i < 50; ++i) a->Send("event", "", std::to_string(i));
+  b->Send("run", "run-1", "x");
+  std::vector<std::string> from_a;
+  for (int i = 0; i < 50; ++i) from_a.push_back("a/event//" + std::to_string(i));
+  auto only_a = [](std::vector<std::string> all) {
+    std::vector<std::string> out;
+    for (const std::string& s : all) {
+      if (s[0] == 'a') out.push_back(s);
+    }
+    return out;
+  };
+  EXPECT_TRUE(WaitFor([&] { return in_b.got().size() == 50 && in_c.got().size() == 51; }));
+  EXPECT_EQ(in_b.got(), from_a);
+  EXPECT_EQ(only_a(in_c.got()), from_a);
+  EXPECT_EQ(in_a.got(), std::vector<std::string>{"b/run/run-1/x"});
+  // Nothing more arrives (no echo, no second delivery at the next poll).
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(in_b.got().size(), 50u);
+  EXPECT_EQ(in_a.got().size(), 1u);
+}
+
+TEST(PgReplicaLinkTest, ANodeIsConnectedWhileALiveReplicaHoldsIt) {
+  std::string url = PgCluster::Shared().NewDatabaseUrl();
+  auto store = PgStore::Open(url);
+  ASSERT_TRUE(store.ok()) << store.status();
+  (*store)->EnablePresence();
+  v1::Node node;
+  node.set_name("web-1");
+  node.set_connected(true);  // as a replica that died would have left it
+  ASSERT_TRUE((*store)->PutNodes({node}).ok());
+  auto connected = [&] {
+    auto n = (*store)->GetNode("web-1");
+    auto all = (*store)->ListNodes({}, v1::NODE_STATUS_UNSPECIFIED);
+    EXPECT_TRUE(n.ok() && all.ok() && all->size() == 1);
+    EXPECT_EQ(n->connected(), (*all)[0].connected());
+    return n->connected();
+  };
+  EXPECT_FALSE(connected());  // nobody holds it
+  auto a = Link(url, "a"), b = Link(url, "b");
+  a->Start([](const ReplicaMessage&) {});
+  b->Start([](const ReplicaMessage&) {});
+  a->SetHolding("web-1", true);
+  EXPECT_TRUE(WaitFor([&] { return connected(); }));
+  b->SetHolding("web-1", true);   // it reconnected to b before a noticed
+  a->SetHolding("web-1", false);  // a lets go of its old stream
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_TRUE(connected());
+  // b stops beating without saying goodbye (its host died): the node is offline after the expiry.
+  auto admin = PgConn::Connect(url, "");
+  ASSERT_TRUE(admin.ok());
+  b->Stop();  // a clean stop deletes b's rows: put back what a killed b leaves
+  ASSERT_TRUE((*admin)->ExecScript("INSERT INTO node_streams VALUES ('web-1', 'b');"
+                                   " INSERT INTO replica_heartbeats VALUES ('b', now() + interval '2 s')").ok());
+  EXPECT_TRUE(connected());
+  EXPECT_TRUE(WaitFor([&] { return !connected(); }));
+}
+
+}  // namespace
+}  // namespace plumb
