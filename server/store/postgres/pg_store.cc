@@ -170,19 +170,23 @@ absl::Status PgStore::PutNodes(const std::vector<v1::Node>& nodes) {
     if (node.name().empty()) return absl::InvalidArgumentError("node without a name");
   }
   if (nodes.empty()) return absl::OkStatus();
+  // One statement for the batch (the hub writes a work item's rows together): the last row of a
+  // name wins, as the rows would one after the other (ON CONFLICT may touch a row only once).
+  std::map<std::string, const v1::Node*> last;
+  for (const v1::Node& node : nodes) last[node.name()] = &node;
+  PgArray names, statuses, protos;
+  for (const auto& [name, node] : last) {
+    names.AddText(name);
+    statuses.AddInt(node->status());
+    protos.AddBytes(node->SerializeAsString());
+  }
   return WithConn([&](PgConn& conn) {
-    return conn.InTransaction([&]() -> absl::Status {
-      for (const v1::Node& node : nodes) {
-        PLUMB_RETURN_IF_ERROR(
-            conn.Query("INSERT INTO nodes (name, status, proto) VALUES ($1, $2, $3)"
-                       " ON CONFLICT (name) DO UPDATE SET status = excluded.status,"
-                       " proto = excluded.proto",
-                       {PgParam::Text(node.name()), PgParam::Int(node.status()),
-                        PgParam::Bytes(node.SerializeAsString())})
-                .status());
-      }
-      return absl::OkStatus();
-    });
+    return conn
+        .Query("INSERT INTO nodes (name, status, proto) SELECT * FROM"
+               " unnest($1::text[], $2::integer[], $3::bytea[])"
+               " ON CONFLICT (name) DO UPDATE SET status = excluded.status, proto = excluded.proto",
+               {names.Param(), statuses.Param(), protos.Param()})
+        .status();
   });
 }
 

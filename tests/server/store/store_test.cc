@@ -345,6 +345,24 @@ TEST_P(StoreTest, DeleteNodeAndCountByStatus) {
   EXPECT_TRUE(store->Ping().ok());
 }
 
+// PostgreSQL writes a batch of node rows in one statement: a name twice is the last row.
+TEST_P(StoreTest, PutNodesTwiceInABatchKeepsTheLast) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->PutNodes({MakeNode("a", v1::NODE_CONVERGED, {{"k", "1"}}),
+                              MakeNode("b", v1::NODE_OFFLINE, {}),
+                              MakeNode("a", v1::NODE_FAILED, {{"k", "2"}})})
+                  .ok());
+  auto a = store->GetNode("a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->status(), v1::NODE_FAILED);
+  EXPECT_EQ(a->labels().at("k"), "2");
+  EXPECT_EQ((*store->CountNodesByStatus())[v1::NODE_FAILED], 1);
+  EXPECT_EQ(store->GetNode("b")->status(), v1::NODE_OFFLINE);
+}
+
 // A batch with an invalid member stores nothing (all or none).
 TEST_P(StoreTest, BatchesAreAllOrNone) {
   testing::StoreTestDb db(GetParam());
