@@ -1,5 +1,6 @@
 // Replicas' link on a real throwaway PostgreSQL: a message reaches every other replica once and
-// in order (never its sender), messages queued before the first write are not lost, and a node
+// in order (never its sender), also without its NOTIFY (the poll) and across lost sessions
+// (queued, then sent), and a node
 // is connected (as PgStore reads it) while a replica with a current heartbeat holds it: it goes
 // offline when that replica stops or its heartbeat expires.
 
@@ -94,6 +95,45 @@ TEST(PgReplicaLinkTest, MessagesReachEveryOtherReplicaOnceInOrder) {
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(in_b.got().size(), 50u);
   EXPECT_EQ(in_a.got().size(), 1u);
+}
+
+TEST(PgReplicaLinkTest, RowsWithoutANotificationArriveAtThePoll) {
+  std::string url = PgCluster::Shared().NewDatabaseUrl();
+  ASSERT_TRUE(PgStore::Open(url).ok());
+  auto b = Link(url, "b");
+  Inbox in_b;
+  b->Start(in_b.Callback());
+  auto admin = PgConn::Connect(url, "");
+  ASSERT_TRUE(admin.ok());
+  // b's first turn reads where the log starts, then writes its heartbeat.
+  ASSERT_TRUE(WaitFor([&] {
+    auto got = (*admin)->Query("SELECT count(*) FROM replica_heartbeats WHERE replica = 'b'");
+    return got.ok() && got->Int(0, 0) == 1;
+  }));
+  // A row whose NOTIFY b never heard (sent while its listener was reconnecting, say).
+  ASSERT_TRUE((*admin)->ExecScript("INSERT INTO replica_messages (origin, kind, ref, payload)"
+                                   " VALUES ('a', 'event', '', 'x')").ok());
+  EXPECT_TRUE(WaitFor([&] { return in_b.got() == std::vector<std::string>{"a/event//x"}; }));
+}
+
+TEST(PgReplicaLinkTest, MessagesQueuedWhileTheSessionIsLostAreSentAfter) {
+  std::string url = PgCluster::Shared().NewDatabaseUrl();
+  ASSERT_TRUE(PgStore::Open(url).ok());
+  auto a = Link(url, "a"), b = Link(url, "b");
+  Inbox in_a, in_b;
+  a->Start(in_a.Callback());
+  b->Start(in_b.Callback());
+  ASSERT_TRUE(WaitFor([&] { return a->OtherLiveReplicas() == 1; }));
+  auto admin = PgConn::Connect(url, "");
+  ASSERT_TRUE(admin.ok());
+  // Every session of the database but the admin's ends: a's and b's links and listeners.
+  ASSERT_TRUE((*admin)->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                              " datname = current_database() AND pid <> pg_backend_pid()").ok());
+  for (int i = 0; i < 5; ++i) a->Send("event", "", std::to_string(i));
+  EXPECT_TRUE(WaitFor([&] { return in_b.got().size() == 5; }));
+  EXPECT_EQ(in_b.got().front(), "a/event//0");
+  EXPECT_EQ(in_b.got().back(), "a/event//4");
+  EXPECT_TRUE(in_a.got().empty());
 }
 
 TEST(PgReplicaLinkTest, ANodeIsConnectedWhileALiveReplicaHoldsIt) {
