@@ -171,7 +171,8 @@ absl::StatusOr<std::vector<PgNotification>> PgConn::ConsumeNotices() {
   }
   std::vector<PgNotification> notices;
   while (PGnotify* n = PQnotifies(conn_)) {
-    notices.push_back({n->relname != nullptr ? n->relname : "", n->extra != nullptr ? n->extra : ""});
+    notices.push_back(
+        {n->relname != nullptr ? n->relname : "", n->extra != nullptr ? n->extra : ""});
     PQfreemem(n);
   }
   return notices;

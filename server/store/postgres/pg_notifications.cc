@@ -104,7 +104,8 @@ bool PgNotificationDispatcher::EnsureListening() {
   listening_ = false;
   if (!conn_->EnsureConnected().ok()) return false;
   std::string script;
-  for (const auto& [channel, callbacks] : callbacks_) absl::StrAppend(&script, "LISTEN ", channel, ";");
+  for (const auto& [channel, callbacks] : callbacks_)
+    absl::StrAppend(&script, "LISTEN ", channel, ";");
   if (!script.empty()) {
     absl::Status listen = conn_->ExecScript(script);
     if (!listen.ok()) {

@@ -31,8 +31,8 @@ class PgNotificationDispatcher {
   // Connects (Unavailable if PostgreSQL cannot be reached). `retry`: how often a lost
   // connection is retried; `poll`: how often callbacks are told they may have missed some.
   static absl::StatusOr<std::unique_ptr<PgNotificationDispatcher>> Open(
-      const std::string& url, const std::string& password,
-      absl::Duration poll = absl::Seconds(2), absl::Duration retry = absl::Seconds(1));
+      const std::string& url, const std::string& password, absl::Duration poll = absl::Seconds(2),
+      absl::Duration retry = absl::Seconds(1));
   ~PgNotificationDispatcher();
 
   // Listens on `channel` (a lower-case SQL identifier: [a-z_][a-z0-9_]*) once started. Call
@@ -46,12 +46,12 @@ class PgNotificationDispatcher {
   int sessions() const;
 
  private:
-  PgNotificationDispatcher(std::unique_ptr<PgConn> conn, absl::Duration poll,
-                           absl::Duration retry, int wake_fd);
+  PgNotificationDispatcher(std::unique_ptr<PgConn> conn, absl::Duration poll, absl::Duration retry,
+                           int wake_fd);
   void Loop();
   // Reconnects and LISTENs when needed; returns false while the database is unreachable.
   bool EnsureListening();
-  // Waits up to `timeout` for the socket or a Stop; returns the notifications read, or
+  // Waits up to `timeout` for the socket or a Stop and hands what arrived to the callbacks;
   // Unavailable when the session was lost.
   absl::Status WaitAndDispatch(absl::Duration timeout);
   void TellMissed();
@@ -59,9 +59,9 @@ class PgNotificationDispatcher {
 
   const absl::Duration poll_;
   const absl::Duration retry_;
-  const int wake_fd_;                  // an eventfd: Stop wakes the thread's poll(2)
-  std::unique_ptr<PgConn> conn_;       // the loop's thread only, once started
-  bool listening_ = false;             // the loop's thread only
+  const int wake_fd_;             // an eventfd: Stop wakes the thread's poll(2)
+  std::unique_ptr<PgConn> conn_;  // the loop's thread only, once started
+  bool listening_ = false;        // the loop's thread only
   std::map<std::string, std::vector<Callback>> callbacks_;  // fixed once started
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

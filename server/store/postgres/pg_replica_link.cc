@@ -34,15 +34,14 @@ absl::StatusOr<std::unique_ptr<PgReplicaLink>> PgReplicaLink::Open(const std::st
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> conn, PgConn::Connect(url, password));
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgNotificationDispatcher> notices,
                          PgNotificationDispatcher::Open(url, password, options.poll));
-  return std::unique_ptr<PgReplicaLink>(new PgReplicaLink(
-      std::move(conn), std::move(notices), std::move(replica_id), options));
+  return std::unique_ptr<PgReplicaLink>(
+      new PgReplicaLink(std::move(conn), std::move(notices), std::move(replica_id), options));
 }
 
 PgReplicaLink::PgReplicaLink(std::unique_ptr<PgConn> conn,
                              std::unique_ptr<PgNotificationDispatcher> notices, std::string id,
                              PgReplicaLinkOptions options)
-    : id_(std::move(id)), options_(options), conn_(std::move(conn)),
-      notices_(std::move(notices)) {}
+    : id_(std::move(id)), options_(options), conn_(std::move(conn)), notices_(std::move(notices)) {}
 
 PgReplicaLink::~PgReplicaLink() { Stop(); }
 
@@ -141,13 +140,13 @@ absl::Status PgReplicaLink::FlushMessages() {
   }
   absl::Status status = conn_->InTransaction([&]() -> absl::Status {
     // Ids are taken under the lock, so a reader never sees id n+1 committed before n.
+    PLUMB_RETURN_IF_ERROR(conn_->ExecScript("LOCK TABLE replica_messages IN EXCLUSIVE MODE"));
     PLUMB_RETURN_IF_ERROR(
-        conn_->ExecScript("LOCK TABLE replica_messages IN EXCLUSIVE MODE"));
-    PLUMB_RETURN_IF_ERROR(
-        conn_->Query("INSERT INTO replica_messages (origin, kind, ref, payload)"
-                     " SELECT $1, k, r, p FROM unnest($2::text[], $3::text[], $4::bytea[])"
-                     " WITH ORDINALITY AS t(k, r, p, i) ORDER BY i",
-                     {PgParam::Text(id_), kinds.Param(), refs.Param(), payloads.Param()})
+        conn_
+            ->Query("INSERT INTO replica_messages (origin, kind, ref, payload)"
+                    " SELECT $1, k, r, p FROM unnest($2::text[], $3::text[], $4::bytea[])"
+                    " WITH ORDINALITY AS t(k, r, p, i) ORDER BY i",
+                    {PgParam::Text(id_), kinds.Param(), refs.Param(), payloads.Param()})
             .status());
     return conn_->Query("SELECT pg_notify($1, '')", {PgParam::Text(kReplicaChannel)}).status();
   });
@@ -166,7 +165,8 @@ absl::Status PgReplicaLink::ReadMessages() {
   }
   if (last_read_ < 0) {
     // Messages sent before this replica started are not for it.
-    PLUMB_ASSIGN_OR_RETURN(PgResult max, conn_->Query("SELECT coalesce(max(id), 0) FROM replica_messages"));
+    PLUMB_ASSIGN_OR_RETURN(PgResult max,
+                           conn_->Query("SELECT coalesce(max(id), 0) FROM replica_messages"));
     last_read_ = max.Int(0, 0);
     return absl::OkStatus();
   }
@@ -222,21 +222,23 @@ absl::Status PgReplicaLink::WritePresence() {
           conn_->Query("DELETE FROM node_streams WHERE replica = $1", {PgParam::Text(id_)})
               .status());
     } else if (!removed.empty()) {
-      PLUMB_RETURN_IF_ERROR(conn_->Query("DELETE FROM node_streams WHERE replica = $1 AND"
-                                         " node = ANY($2::text[])",
-                                         {PgParam::Text(id_), removed.Param()})
+      PLUMB_RETURN_IF_ERROR(conn_
+                                ->Query("DELETE FROM node_streams WHERE replica = $1 AND"
+                                        " node = ANY($2::text[])",
+                                        {PgParam::Text(id_), removed.Param()})
                                 .status());
     }
     if (!added.empty()) {
-      PLUMB_RETURN_IF_ERROR(conn_->Query("INSERT INTO node_streams (node, replica) SELECT n, $1"
-                                         " FROM unnest($2::text[]) AS t(n) ON CONFLICT DO NOTHING",
-                                         {PgParam::Text(id_), added.Param()})
+      PLUMB_RETURN_IF_ERROR(conn_
+                                ->Query("INSERT INTO node_streams (node, replica) SELECT n, $1"
+                                        " FROM unnest($2::text[]) AS t(n) ON CONFLICT DO NOTHING",
+                                        {PgParam::Text(id_), added.Param()})
                                 .status());
     }
-    PLUMB_ASSIGN_OR_RETURN(PgResult others,
-                           conn_->Query("SELECT count(*) FROM replica_heartbeats WHERE replica <> $1"
-                                        " AND expires_at > now()",
-                                        {PgParam::Text(id_)}));
+    PLUMB_ASSIGN_OR_RETURN(
+        PgResult others, conn_->Query("SELECT count(*) FROM replica_heartbeats WHERE replica <> $1"
+                                      " AND expires_at > now()",
+                                      {PgParam::Text(id_)}));
     live = others.Int(0, 0);
     return absl::OkStatus();
   });
@@ -259,21 +261,24 @@ absl::Status PgReplicaLink::WritePresence() {
 absl::Status PgReplicaLink::Prune() {
   next_prune_ = absl::Now() + absl::Minutes(1);
   PgParam keep = Millis(options_.keep);
-  PLUMB_RETURN_IF_ERROR(
-      conn_->Query("DELETE FROM replica_messages WHERE created_at <"
-                   " now() - $1::bigint * interval '1 millisecond'",
-                   {keep})
-          .status());
+  PLUMB_RETURN_IF_ERROR(conn_
+                            ->Query("DELETE FROM replica_messages WHERE created_at <"
+                                    " now() - $1::bigint * interval '1 millisecond'",
+                                    {keep})
+                            .status());
   return conn_->InTransaction([&]() -> absl::Status {
     PLUMB_RETURN_IF_ERROR(
-        conn_->Query("DELETE FROM node_streams WHERE replica IN (SELECT replica FROM"
-                     " replica_heartbeats WHERE expires_at < now() - $1::bigint * interval"
-                     " '1 millisecond')",
-                     {keep})
+        conn_
+            ->Query("DELETE FROM node_streams WHERE replica IN (SELECT replica FROM"
+                    " replica_heartbeats WHERE expires_at < now() - $1::bigint * interval"
+                    " '1 millisecond')",
+                    {keep})
             .status());
-    return conn_->Query("DELETE FROM replica_heartbeats WHERE expires_at <"
-                        " now() - $1::bigint * interval '1 millisecond'",
-                        {keep})
+    return conn_
+        ->Query(
+            "DELETE FROM replica_heartbeats WHERE expires_at <"
+            " now() - $1::bigint * interval '1 millisecond'",
+            {keep})
         .status();
   });
 }

@@ -29,12 +29,12 @@ inline constexpr char kReplicaChannel[] = "plumb_replica";
 
 // Timings of the link; the defaults are the server's (docs/scale-out.md).
 struct PgReplicaLinkOptions {
-  absl::Duration heartbeat = absl::Seconds(2);  // one statement per replica per heartbeat
-  absl::Duration expiry = absl::Seconds(10);    // a silent replica's nodes go offline after this
+  absl::Duration heartbeat = absl::Seconds(2);    // one statement per replica per heartbeat
+  absl::Duration expiry = absl::Seconds(10);      // a silent replica's nodes go offline after this
   absl::Duration flush = absl::Milliseconds(50);  // most a message waits before it is written
-  absl::Duration poll = absl::Seconds(2);       // re-read messages though no NOTIFY came
-  absl::Duration keep = absl::Minutes(10);      // messages and dead replicas' rows pruned after
-  size_t max_queued = 10000;                    // unsent messages kept while the database is down
+  absl::Duration poll = absl::Seconds(2);         // re-read messages though no NOTIFY came
+  absl::Duration keep = absl::Minutes(10);        // messages and dead replicas' rows pruned after
+  size_t max_queued = 10000;                      // unsent messages kept while the database is down
 };
 
 // Thread-safe.
@@ -73,7 +73,7 @@ class PgReplicaLink : public ReplicaLink {
   std::unique_ptr<PgNotificationDispatcher> notices_;
   std::function<void(const ReplicaMessage&)> on_message_;
   // The loop's thread only.
-  int64_t last_read_ = -1;  // the last message id delivered (-1: not yet known)
+  int64_t last_read_ = -1;         // the last message id delivered (-1: not yet known)
   std::set<std::string> written_;  // node_streams rows of this replica as last written
   absl::Time next_heartbeat_ = absl::InfinitePast();
   absl::Time next_prune_ = absl::InfinitePast();

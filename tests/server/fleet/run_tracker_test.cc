@@ -46,8 +46,8 @@ TEST(RunTrackerTest, ForwardsReportsOfRemoteRequestsOnceAndNeverForwardedOnes) {
     forwarded.push_back(id + "/" + s.node());
   });
   runs.TrackRemote("run-from-a");
-  runs.Deliver("run-from-a", Summary("web-1"));    // our agent answered A's request
-  runs.Deliver("run-unknown", Summary("web-2"));   // nobody's: dropped
+  runs.Deliver("run-from-a", Summary("web-1"));           // our agent answered A's request
+  runs.Deliver("run-unknown", Summary("web-2"));          // nobody's: dropped
   runs.DeliverForwarded("run-from-a", Summary("web-3"));  // C forwarded it: not ours to send
   EXPECT_EQ(forwarded, (std::vector<std::string>{"run-from-a/web-1"}));
 }

@@ -66,8 +66,9 @@ std::unique_ptr<PgConn> Admin(const std::string& url) {
 }
 
 void Notify(PgConn& conn, const std::string& channel, const std::string& payload) {
-  ASSERT_TRUE(conn.Query("SELECT pg_notify($1, $2)", {PgParam::Text(channel), PgParam::Text(payload)})
-                  .ok());
+  ASSERT_TRUE(
+      conn.Query("SELECT pg_notify($1, $2)", {PgParam::Text(channel), PgParam::Text(payload)})
+          .ok());
 }
 
 TEST(PgNotificationDispatcherTest, EachChannelReachesItsCallbacksInOrder) {
@@ -100,8 +101,9 @@ TEST(PgNotificationDispatcherTest, ReconnectsListensAgainAndSaysItMayHaveMissedS
   ASSERT_TRUE(WaitFor([&] { return got.missed() == 1; }));
   auto admin = Admin(url);
   // The database ends the dispatcher's session (a restart, a network cut, an operator).
-  ASSERT_TRUE(admin->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
-                           " query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+  ASSERT_TRUE(admin
+                  ->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                          " query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
                   .ok());
   EXPECT_TRUE(WaitFor([&] { return (*d)->sessions() == 2 && got.missed() == 2; }));
   Notify(*admin, "plumb_test", "after");

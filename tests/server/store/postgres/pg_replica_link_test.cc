@@ -111,8 +111,10 @@ TEST(PgReplicaLinkTest, RowsWithoutANotificationArriveAtThePoll) {
     return got.ok() && got->Int(0, 0) == 1;
   }));
   // A row whose NOTIFY b never heard (sent while its listener was reconnecting, say).
-  ASSERT_TRUE((*admin)->ExecScript("INSERT INTO replica_messages (origin, kind, ref, payload)"
-                                   " VALUES ('a', 'event', '', 'x')").ok());
+  ASSERT_TRUE((*admin)
+                  ->ExecScript("INSERT INTO replica_messages (origin, kind, ref, payload)"
+                               " VALUES ('a', 'event', '', 'x')")
+                  .ok());
   EXPECT_TRUE(WaitFor([&] { return in_b.got() == std::vector<std::string>{"a/event//x"}; }));
 }
 
@@ -127,8 +129,10 @@ TEST(PgReplicaLinkTest, MessagesQueuedWhileTheSessionIsLostAreSentAfter) {
   auto admin = PgConn::Connect(url, "");
   ASSERT_TRUE(admin.ok());
   // Every session of the database but the admin's ends: a's and b's links and listeners.
-  ASSERT_TRUE((*admin)->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
-                              " datname = current_database() AND pid <> pg_backend_pid()").ok());
+  ASSERT_TRUE((*admin)
+                  ->Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                          " datname = current_database() AND pid <> pg_backend_pid()")
+                  .ok());
   for (int i = 0; i < 5; ++i) a->Send("event", "", std::to_string(i));
   EXPECT_TRUE(WaitFor([&] { return in_b.got().size() == 5; }));
   EXPECT_EQ(in_b.got().front(), "a/event//0");
@@ -166,8 +170,11 @@ TEST(PgReplicaLinkTest, ANodeIsConnectedWhileALiveReplicaHoldsIt) {
   auto admin = PgConn::Connect(url, "");
   ASSERT_TRUE(admin.ok());
   b->Stop();  // a clean stop deletes b's rows: put back what a killed b leaves
-  ASSERT_TRUE((*admin)->ExecScript("INSERT INTO node_streams VALUES ('web-1', 'b');"
-                                   " INSERT INTO replica_heartbeats VALUES ('b', now() + interval '2 s')").ok());
+  ASSERT_TRUE(
+      (*admin)
+          ->ExecScript("INSERT INTO node_streams VALUES ('web-1', 'b');"
+                       " INSERT INTO replica_heartbeats VALUES ('b', now() + interval '2 s')")
+          .ok());
   EXPECT_TRUE(connected());
   EXPECT_TRUE(WaitFor([&] { return !connected(); }));
 }
