@@ -91,7 +91,8 @@ TEST(PgReplicaLinkTest, MessagesReachEveryOtherReplicaOnceInOrder) {
   EXPECT_EQ(in_b.got(), from_a);
   EXPECT_EQ(only_a(in_c.got()), from_a);
   EXPECT_EQ(in_a.got(), std::vector<std::string>{"b/run/run-1/x"});
-  // Nothing more arrives (no echo, no second delivery at the next poll).
+  // Nothing more arrives (no echo, no second delivery at the next poll): a negative check, so
+  // it waits out two poll intervals rather than for a condition.
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(in_b.got().size(), 50u);
   EXPECT_EQ(in_a.got().size(), 1u);
@@ -162,18 +163,24 @@ TEST(PgReplicaLinkTest, ANodeIsConnectedWhileALiveReplicaHoldsIt) {
   b->Start([](const ReplicaMessage&) {});
   a->SetHolding("web-1", true);
   EXPECT_TRUE(WaitFor([&] { return connected(); }));
-  b->SetHolding("web-1", true);   // it reconnected to b before a noticed
-  a->SetHolding("web-1", false);  // a lets go of its old stream
-  absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_TRUE(connected());
-  // b stops beating without saying goodbye (its host died): the node is offline after the expiry.
   auto admin = PgConn::Connect(url, "");
   ASSERT_TRUE(admin.ok());
+  auto rows = [&](const std::string& replica) -> int64_t {
+    auto got = (*admin)->Query("SELECT count(*) FROM node_streams WHERE replica = $1",
+                               {PgParam::Text(replica)});
+    return got.ok() ? got->Int(0, 0) : -1;
+  };
+  b->SetHolding("web-1", true);  // it reconnected to b before a noticed
+  ASSERT_TRUE(WaitFor([&] { return rows("b") == 1; }));
+  a->SetHolding("web-1", false);  // a lets go of its old stream
+  ASSERT_TRUE(WaitFor([&] { return rows("a") == 0; }));
+  EXPECT_TRUE(connected());
+  // b stops beating without saying goodbye (its host died): the node is offline after the expiry.
   b->Stop();  // a clean stop deletes b's rows: put back what a killed b leaves
   ASSERT_TRUE(
       (*admin)
           ->ExecScript("INSERT INTO node_streams VALUES ('web-1', 'b');"
-                       " INSERT INTO replica_heartbeats VALUES ('b', now() + interval '2 s')")
+                       " INSERT INTO replica_heartbeats VALUES ('b', now() + interval '5 s')")
           .ok());
   EXPECT_TRUE(connected());
   EXPECT_TRUE(WaitFor([&] { return !connected(); }));
