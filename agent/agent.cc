@@ -167,7 +167,8 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
       if (!s.ok()) LogWarning("cannot record applied revision", {{"error", s.message()}});
     }
   }
-  LogInfo("run finished", {{"trigger", v1::RunTrigger_Name(trigger)}, {"noop", noop},
+  LogInfo("run finished", {{"report", report.id()}, {"trigger", v1::RunTrigger_Name(trigger)},
+                           {"noop", noop},
                            {"rev", report.revision().substr(0, 12)},
                            {"changed", CountOutcome(report, v1::CHANGED)},
                            {"would_change", CountOutcome(report, v1::WOULD_CHANGE)},

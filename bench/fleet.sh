@@ -22,6 +22,11 @@
 #   FLEET_PERF_ARGS       perf record options (default "-F 499 -g"; "-F 199 --call-graph dwarf"
 #                         gives whole stacks through Debian's libraries, at a cost)
 #   FLEET_KEEP=1          keep the temp dir (server log, database, perf.data)
+#   FLEET_REPLICAS=2      two plumb-server replicas on one throwaway PostgreSQL
+#                         (tests/testing/pg_cluster.sh, durable settings); the agents' connections
+#                         alternate between them; prints each replica's peak RSS and what
+#                         PostgreSQL wrote (transactions, rows by table) per stored report.
+#                         Plaintext only (the identity store is per replica for now).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC="$(pwd)"
@@ -45,10 +50,20 @@ if [ "$(ulimit -n)" -lt "$want_fds" ]; then
 fi
 echo "open-file limit: $(ulimit -n)"
 
+REPLICAS="${FLEET_REPLICAS:-1}"
+if [ "$REPLICAS" -gt 1 ] && [ "${FLEET_TLS:-0}" = 1 ]; then
+  echo "FLEET_REPLICAS: plaintext only for now" >&2
+  exit 2
+fi
+
 WS="$(mktemp -d /tmp/plumb-fleet.XXXXXX)"
 SERVER_PID=""
+SERVER2_PID=""
+PG_DIR=""
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  if [ -n "$SERVER2_PID" ]; then kill "$SERVER2_PID" 2>/dev/null || true; wait "$SERVER2_PID" 2>/dev/null || true; fi
+  if [ -n "$PG_DIR" ]; then "$SRC/tests/testing/pg_cluster.sh" stop "$PG_DIR" || true; fi
   if [ "${FLEET_KEEP:-0}" = 1 ]; then echo "kept $WS"; else rm -rf "$WS"; fi
 }
 trap cleanup EXIT
@@ -172,10 +187,23 @@ if [ "${FLEET_CONSOLE:-0}" = 1 ] && [ "${FLEET_TLS:-0}" = 1 ]; then
   CONSOLE=(--console_listen "127.0.0.1:$CONSOLE_PORT")
   export CONSOLE_URL="https://127.0.0.1:$CONSOLE_PORT"
 fi
-"$BIN/plumb-server" "${SECURITY[@]}" "${CONSOLE[@]}" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+STORE=()
+if [ "$REPLICAS" -gt 1 ]; then
+  PG_DIR="$(PLUMB_PG_DURABLE=1 "$SRC/tests/testing/pg_cluster.sh" start $$ | tail -1)"
+  psql -h "$PG_DIR" -U plumb -d postgres -qAtc "CREATE DATABASE plumb"
+  # pg_stat_statements (in Debian's postgresql-15) counts each statement's calls and rows.
+  psql -h "$PG_DIR" -U plumb -d postgres -qAtc \
+    "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+  "$SRC/tests/testing/pg_cluster.sh" pause "$PG_DIR"
+  "$SRC/tests/testing/pg_cluster.sh" resume "$PG_DIR"
+  psql -h "$PG_DIR" -U plumb -d plumb -qAtc "CREATE EXTENSION pg_stat_statements"
+  STORE=(--store.url "postgresql://plumb@/plumb?host=$PG_DIR")
+fi
+"$BIN/plumb-server" "${SECURITY[@]}" "${CONSOLE[@]}" "${STORE[@]}" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
   --repo.url "$WS/repo.git" --repo.poll 1h --state_dir "$WS/server" --log_level warn \
   >"$WS/server.log" 2>&1 &
 SERVER_PID=$!
+SERVERS="127.0.0.1:$PORT"
 serving() {
   "${CTL[@]}" -o json revisions 2>/dev/null | grep -q '"serving": *true'
 }
@@ -184,6 +212,28 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 serving || { echo "the server serves no revision; its log:" >&2; cat "$WS/server.log" >&2; exit 1; }
+pg() { psql -h "$PG_DIR" -U plumb -d plumb -qAtF ' ' -c "$1"; }
+# PostgreSQL's write counters: transactions committed, rows inserted/updated/deleted.
+pg_writes() {
+  pg "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database
+      WHERE datname = 'plumb'"
+}
+if [ "$REPLICAS" -gt 1 ]; then
+  # The second replica (a follower: the first holds the leadership), started once the first
+  # serves, so that the loadgen's Sync goes to the leader.
+  PORT2="$(free_port)"
+  "$BIN/plumb-server" --insecure "${STORE[@]}" --listen "127.0.0.1:$PORT2" \
+    --http_listen "127.0.0.1:$(free_port)" --repo.url "$WS/repo.git" --repo.poll 1h \
+    --state_dir "$WS/server-2" --log_level warn >"$WS/server-2.log" 2>&1 &
+  SERVER2_PID=$!
+  for _ in $(seq 1 100); do
+    if "$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT2" revisions >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  SERVERS="127.0.0.1:$PORT,127.0.0.1:$PORT2"
+  pg "SELECT pg_stat_reset(), pg_stat_statements_reset()" >/dev/null
+  PG_BEFORE="$(pg_writes)"
+fi
 
 PERF_PID=""
 if [ "${FLEET_PERF:-0}" = 1 ]; then
@@ -196,7 +246,7 @@ echo "fleet: $N agents, $CHANNELS connections, server pid $SERVER_PID on 127.0.0
   "per-node templates: ${FLEET_PER_NODE:-0}, mutual TLS: ${FLEET_TLS:-0}"
 rc=0
 timeout --kill-after=5 $(( ${DURATION%s} + 10 )) "$BIN/loadgen" --agents "$N" \
-  --server "127.0.0.1:$PORT" --channels "$CHANNELS" --ramp "$RAMP" \
+  --server "$SERVERS" --channels "$CHANNELS" --ramp "$RAMP" \
   --apply-delay "$APPLY_DELAY" --duration "$DURATION" --server-pid "$SERVER_PID" \
   --labels 'role=web|db|cache|worker,dc=a|b|c|d|e' --commit-cmd "bash $WS/commit.sh" \
   "${LOADGEN_TLS[@]}" || rc=$?
@@ -210,8 +260,34 @@ if [ -n "$PERF_PID" ]; then
     | grep -E '^ +[0-9]' | head -25
 fi
 if [ -f "$WS/console.txt" ]; then echo; cat "$WS/console.txt"; fi
+if [ "$REPLICAS" -gt 1 ]; then
+  echo
+  for pid in "$SERVER_PID" "$SERVER2_PID"; do
+    echo "replica pid $pid: peak RSS $(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' "/proc/$pid/status")"
+  done
+  reports="$(pg "SELECT count(*) FROM reports")"
+  read -r x0 i0 u0 d0 <<<"$PG_BEFORE"
+  read -r x1 i1 u1 d1 <<<"$(pg_writes)"
+  echo "PostgreSQL during the run: $reports reports stored; $((x1 - x0)) transactions," \
+    "$((i1 - i0)) rows inserted, $((u1 - u0)) updated, $((d1 - d0)) deleted"
+  awk -v r="$reports" -v x=$((x1 - x0)) -v i=$((i1 - i0)) -v u=$((u1 - u0)) -v d=$((d1 - d0)) \
+    'BEGIN { if (r > 0) printf "per stored report: %.2f transactions, %.2f rows inserted, %.2f updated, %.2f deleted\n", x / r, i / r, u / r, d / r }'
+  echo "write statements (pg_stat_statements): calls, rows, statement"
+  pg "SELECT calls, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 90) FROM pg_stat_statements
+      WHERE query ~* '^\s*(insert|update|delete|lock)' ORDER BY calls DESC LIMIT 15" | sed 's/^/  /'
+  pg "SELECT sum(calls), sum(rows) FROM pg_stat_statements
+      WHERE query ~* '^\s*(insert|update|delete)'" | awk -v r="$reports" \
+    '{ if (r > 0) printf "per stored report: %.2f write statements, %.2f rows written\n", $1 / r, $2 / r }'
+  echo "rows written by table (inserted/updated/deleted):"
+  pg "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables
+      WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname" | sed 's/^/  /'
+fi
 echo
 echo "server log: $(grep -c 'level=warn' "$WS/server.log" || true) warnings," \
   "$(grep -c 'level=error' "$WS/server.log" || true) errors"
+if [ "$REPLICAS" -gt 1 ]; then
+  echo "replica 2 log: $(grep -c 'level=warn' "$WS/server-2.log" || true) warnings," \
+    "$(grep -c 'level=error' "$WS/server-2.log" || true) errors"
+fi
 grep -m3 'level=error' "$WS/server.log" || true
 exit "$rc"

@@ -11,6 +11,7 @@ install(FILES ${CMAKE_SOURCE_DIR}/deploy/config/agent.yaml
 
 install(TARGETS plumb-server RUNTIME DESTINATION bin COMPONENT server)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/systemd/plumb-server.service
+              ${CMAKE_SOURCE_DIR}/deploy/systemd/plumb-server@.service
         DESTINATION lib/systemd/system COMPONENT server)
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/config/server.yaml
         DESTINATION /etc/plumb COMPONENT server)

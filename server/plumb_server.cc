@@ -31,8 +31,9 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->events_ = std::make_unique<EventBus>(&s->clock_);
   PLUMB_RETURN_IF_ERROR(MakeDirectories(config.state_dir, 0750));
   StoreSettings store_settings{config.store_url, config.store_password_file,
-                               config.state_dir + "/plumb.db"};
+                               config.state_dir + "/plumb.db", /*replicas=*/true};
   PLUMB_ASSIGN_OR_RETURN(s->store_, OpenStore(store_settings));
+  PLUMB_ASSIGN_OR_RETURN(s->replica_link_, OpenReplicaLink(store_settings));
   PLUMB_ASSIGN_OR_RETURN(s->leadership_, OpenLeadership(store_settings));
   PLUMB_ASSIGN_OR_RETURN(s->git_, GitSource::Open(config.repo_url, config.repo_branch,
                                                   config.state_dir + "/mirror.git",
@@ -93,6 +94,12 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->planner_ = std::make_unique<Planner>(s->git_.get(), s->store_.get(), &s->clock_,
                                           config.nodes_stale_after);
   s->fleet_service_->set_planner(s->planner_.get());
+  if (s->replica_link_ != nullptr) {
+    s->relay_ = std::make_unique<ReplicaRelay>(s->replica_link_.get(), hub, &s->runs_,
+                                               s->events_.get());
+    s->relay_->Start();
+    s->fleet_service_->set_replicas(s->relay_.get());
+  }
   PLUMB_ASSIGN_OR_RETURN(
       auto creds,
       MakeServerCredentials(config.insecure, config.tls,
@@ -246,6 +253,12 @@ void PlumbServer::Shutdown() {
   if (lines_ != nullptr) lines_->Stop();
   if (leadership_ != nullptr) leadership_->Stop();
   if (security_ != nullptr) security_->StopSharing();
+  if (replica_link_ != nullptr) {
+    // Hands this replica's nodes over at once; nothing calls into the relay after this.
+    replica_link_->Stop();
+    events_->set_relay(nullptr);
+    runs_.set_forward(nullptr);
+  }
   // Watchers end now rather than at the gRPC shutdown deadline.
   if (events_ != nullptr) events_->Shutdown();
   if (grpc_ != nullptr) {

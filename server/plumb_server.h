@@ -15,9 +15,11 @@
 #include "server/sync/catalog_builder.h"
 #include "server/fleet/event_bus.h"
 #include "server/fleet/fleet_service.h"
+#include "server/fleet/replica_relay.h"
 #include "server/git/git_source.h"
 #include "server/http/http_server.h"
 #include "server/http/metrics.h"
+#include "server/store/replica_link.h"
 #include "server/store/retention.h"
 #include "server/git/revision_lines.h"
 #include "server/git/revision_poller.h"
@@ -76,6 +78,9 @@ class PlumbServer {
   // hub serves their builders, so it is destroyed (drained) first.
   std::unique_ptr<RevisionLines> lines_;
   std::unique_ptr<StreamHub> hub_;
+  // Replicas on PostgreSQL (null with SQLite): destroyed before the hub, bus and tracker.
+  std::unique_ptr<ReplicaLink> replica_link_;
+  std::unique_ptr<ReplicaRelay> relay_;
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<RetentionPruner> retention_;
   std::unique_ptr<ServerSecurity> security_;  // null with --insecure

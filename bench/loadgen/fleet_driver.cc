@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/loadgen/fleet_tls.h"
 #include "common/parallel_for.h"
@@ -99,9 +100,11 @@ absl::Status FleetDriver::MintCredentials() {
 }
 
 void FleetDriver::StartAgents() {
+  // A list of servers (replicas): connection c goes to the (c mod n)th.
+  std::vector<std::string> servers = absl::StrSplit(options_.server, ',');
   for (int c = 0; c < options_.channels; ++c) {
-    channels_.push_back(
-        NewChannel(options_.server, c, agent_credentials_.empty() ? nullptr : agent_credentials_[c]));
+    channels_.push_back(NewChannel(servers[c % servers.size()], c,
+                                   agent_credentials_.empty() ? nullptr : agent_credentials_[c]));
     stubs_.push_back(v1::AgentService::NewStub(channels_.back()));
   }
   agents_.reserve(options_.agents);
@@ -141,7 +144,9 @@ bool FleetDriver::ConnectPhase() {
 }
 
 bool FleetDriver::CommitPhase() {
-  auto channel = NewChannel(options_.server, -1, operator_credentials_);
+  // The first server: with replicas, the leader (it fetches when asked to Sync).
+  std::vector<std::string> servers = absl::StrSplit(options_.server, ',');
+  auto channel = NewChannel(servers[0], -1, operator_credentials_);
   auto fleet = v1::FleetService::NewStub(channel);
   commit_.cmd_start = absl::Now();
   int rc = std::system(options_.commit_cmd.c_str());

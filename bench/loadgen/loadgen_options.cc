@@ -16,7 +16,8 @@ Simulates many plumb agents in one process over real gRPC (AgentService.Sync), m
 fast a commit reaches them and what the server spends on each one.
 
   --agents N          simulated agents (default 100)
-  --server ADDR       plumb-server's gRPC address, plaintext (default 127.0.0.1:7443)
+  --server ADDR       plumb-server's gRPC address, plaintext (default 127.0.0.1:7443); a
+                      comma-separated list (replicas) spreads the connections over them
   --channels K        gRPC connections the agents are spread over (default: one per agent)
   --duration D        cap on the whole run (default 120s)
   --apply-delay D     time a simulated agent "applies" before reporting (default 100ms)

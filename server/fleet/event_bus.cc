@@ -80,6 +80,24 @@ void EventBus::Unsubscribe(const std::shared_ptr<EventSubscription>& subscriptio
 }
 
 void EventBus::Publish(v1::Event event) {
+  std::function<void(const v1::Event&)> relay;
+  {
+    absl::MutexLock lock(&mu_);
+    relay = relay_;
+  }
+  if (relay) {
+    if (event.unix_ms() == 0) event.set_unix_ms(absl::ToUnixMillis(clock_->Now()));
+    relay(event);
+  }
+  PublishRemote(std::move(event));
+}
+
+void EventBus::set_relay(std::function<void(const v1::Event&)> relay) {
+  absl::MutexLock lock(&mu_);
+  relay_ = std::move(relay);
+}
+
+void EventBus::PublishRemote(v1::Event event) {
   std::vector<std::shared_ptr<EventSubscription>> targets;
   {
     // Numbering and buffering under one lock keeps every subscriber's order equal to seq order.

@@ -70,6 +70,12 @@ class EventBus {
   // every subscriber.
   void Publish(v1::Event event);
 
+  // Replicas (server/fleet/replica_relay.h): `relay` gets every event published here with
+  // Publish (not those given to PublishRemote), on the publisher's thread; it must not block.
+  void set_relay(std::function<void(const v1::Event&)> relay);
+  // Publishes an event another replica published: to the subscribers only, never relayed.
+  void PublishRemote(v1::Event event);
+
   // Closes every subscription (and later ones at once), waking their owners: server shutdown.
   void Shutdown();
 
@@ -83,6 +89,7 @@ class EventBus {
   std::vector<std::shared_ptr<EventSubscription>> subscribers_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void(const v1::Event&)> relay_ ABSL_GUARDED_BY(mu_);
 };
 
 // Convenience constructors for the events the server publishes.

@@ -7,6 +7,7 @@
 #include "common/grpc_status.h"
 #include "server/security/call_authorizer.h"
 #include "server/fleet/event_stream.h"
+#include "server/fleet/replica_relay.h"
 
 namespace plumb {
 
@@ -155,6 +156,11 @@ grpc::Status FleetServiceImpl::Run(grpc::ServerContext*, const v1::RunNodesReque
                      asked_known.Notify();
                    });
   asked_known.WaitForNotification();
+  if (replicas_ != nullptr) {
+    replicas_->AskOthers(id, {req->selector().begin(), req->selector().end()}, named,
+                         req->noop());
+    asked = runs_->WaitAsked(id, ReplicaRelay::kAnswerTimeout);
+  }
   resp->set_request_id(id);
   std::map<std::string, v1::ReportSummary> reports;
   if (req->wait()) {

@@ -16,6 +16,8 @@
 
 namespace plumb {
 
+class ReplicaRelay;
+
 // Thread-safe. Nothing owned; everything must outlive the gRPC server. Without `events`
 // WatchEvents answers UNIMPLEMENTED.
 class FleetServiceImpl
@@ -88,6 +90,8 @@ class FleetServiceImpl
   void set_planner(Planner* planner) { planner_ = planner; }
   // `security` is not owned and must outlive the gRPC server; null with --insecure.
   void set_security(ServerSecurity* security) { security_ = security; }
+  // Replicas: Run asks the other replicas' agents too. Not owned; null with one server.
+  void set_replicas(ReplicaRelay* replicas) { replicas_ = replicas; }
 
  private:
   Store* const store_;
@@ -107,6 +111,7 @@ class FleetServiceImpl
   std::function<absl::StatusOr<v1::Revision>()> sync_;
   // The controller of line `environment` (set_rollout's without a lookup); null when none.
   RolloutController* RolloutOf(const std::string& environment) const;
+  ReplicaRelay* replicas_ = nullptr;
   // The nodes a Pin/Unpin names: `nodes` and those matching a non-empty `selector`.
   absl::StatusOr<std::vector<std::string>> PinTargets(
       const google::protobuf::RepeatedPtrField<std::string>& nodes,

@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "server/store/postgres/pg_identity_table.h"
 #include "server/store/postgres/pg_leadership.h"
+#include "server/store/postgres/pg_replica_link.h"
 #include "server/store/postgres/pg_store.h"
 #include "server/store/sqlite/sqlite_store.h"
 
@@ -35,6 +36,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const StoreSettings& settings) 
     PLUMB_ASSIGN_OR_RETURN(password, ReadPasswordFile(settings.password_file));
   }
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgStore> store, PgStore::Open(settings.url, password));
+  if (settings.replicas) store->EnablePresence();
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -58,6 +60,18 @@ absl::StatusOr<std::unique_ptr<IdentityStore>> OpenIdentityStore(const StoreSett
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<PgIdentityTable> table,
                          PgIdentityTable::Open(settings.url, password));
   return IdentityStore::Open(std::unique_ptr<IdentityTable>(std::move(table)));
+}
+
+absl::StatusOr<std::unique_ptr<ReplicaLink>> OpenReplicaLink(const StoreSettings& settings) {
+  if (settings.url.empty()) return std::unique_ptr<ReplicaLink>();
+  std::string password;
+  if (!settings.password_file.empty()) {
+    PLUMB_ASSIGN_OR_RETURN(password, ReadPasswordFile(settings.password_file));
+  }
+  PLUMB_ASSIGN_OR_RETURN(
+      std::unique_ptr<PgReplicaLink> link,
+      PgReplicaLink::Open(settings.url, password, PgReplicaLink::NewReplicaId()));
+  return std::unique_ptr<ReplicaLink>(std::move(link));
 }
 
 }  // namespace plumb

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "server/store/identity_store.h"
 #include "server/store/leadership.h"
+#include "server/store/replica_link.h"
 #include "server/store/store.h"
 
 namespace plumb {
@@ -18,6 +19,8 @@ struct StoreSettings {
   std::string url;            // empty: SQLite at sqlite_path
   std::string password_file;  // first line is the PostgreSQL password; optional
   std::string sqlite_path;
+  // PostgreSQL: nodes read `connected` from the replicas' presence rows (a server, not tools).
+  bool replicas = false;
 };
 
 // Opens (and migrates) the store. InvalidArgument when the password file cannot be read or is
@@ -31,6 +34,9 @@ absl::StatusOr<std::unique_ptr<Leadership>> OpenLeadership(const StoreSettings& 
 // Enrolled identities: in PostgreSQL with store.url (shared by every server on the database),
 // else in the SQLite file at sqlite_path. Errors as OpenStore's.
 absl::StatusOr<std::unique_ptr<IdentityStore>> OpenIdentityStore(const StoreSettings& settings);
+// What replicas exchange at run time: null with SQLite (one server), else a PgReplicaLink on
+// connections of its own (server/store/postgres/pg_replica_link.h), not started.
+absl::StatusOr<std::unique_ptr<ReplicaLink>> OpenReplicaLink(const StoreSettings& settings);
 
 // Reads the password from `path`: its first line, without the line end.
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path);

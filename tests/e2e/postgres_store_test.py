@@ -71,7 +71,7 @@ class PostgresStoreTest(PostgresCase):
         self.assertGreaterEqual(
             int(self.sql("SELECT count(*) FROM resource_events WHERE resource_id ="
                          " 'file:/etc/demo/motd'")), 1)
-        self.assertEqual(self.sql("SELECT max(version) FROM plumb_schema_version"), "6")
+        self.assertEqual(self.sql("SELECT max(version) FROM plumb_schema_version"), "7")
         reports = self.ctl_json("reports", "web-1")["reports"]
         self.assertGreaterEqual(len(reports), 1)
 

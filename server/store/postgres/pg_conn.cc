@@ -156,17 +156,26 @@ bool PgConn::connected() const { return PQstatus(conn_) == CONNECTION_OK; }
 int PgConn::socket() const { return PQsocket(conn_); }
 
 absl::StatusOr<std::vector<std::string>> PgConn::ConsumeNotifications() {
+  absl::StatusOr<std::vector<PgNotification>> got = ConsumeNotices();
+  if (!got.ok()) return got.status();
+  std::vector<std::string> payloads;
+  for (PgNotification& n : *got) payloads.push_back(std::move(n.payload));
+  return payloads;
+}
+
+absl::StatusOr<std::vector<PgNotification>> PgConn::ConsumeNotices() {
   if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
     return absl::UnavailableError(
         absl::StrCat("postgresql: connection lost: ",
                      std::string(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_)))));
   }
-  std::vector<std::string> payloads;
+  std::vector<PgNotification> notices;
   while (PGnotify* n = PQnotifies(conn_)) {
-    payloads.push_back(n->extra != nullptr ? n->extra : "");
+    notices.push_back(
+        {n->relname != nullptr ? n->relname : "", n->extra != nullptr ? n->extra : ""});
     PQfreemem(n);
   }
-  return payloads;
+  return notices;
 }
 
 absl::Status PgConn::Error(pg_result* result, const std::string& sql) {

@@ -64,6 +64,12 @@ class PgResult {
   std::shared_ptr<pg_result> result_;
 };
 
+// A LISTEN notification: its channel and payload.
+struct PgNotification {
+  std::string channel;
+  std::string payload;
+};
+
 // One connection. Thread-compatible: the owner serialises calls (PgStore holds its mutex).
 class PgConn {
  public:
@@ -92,6 +98,8 @@ class PgConn {
   // Reads what the server sent and returns the payloads of the LISTEN notifications received
   // since the last call. Unavailable when the connection is lost.
   absl::StatusOr<std::vector<std::string>> ConsumeNotifications();
+  // The same, with each notification's channel.
+  absl::StatusOr<std::vector<PgNotification>> ConsumeNotices();
 
  private:
   explicit PgConn(pg_conn* conn) : conn_(conn) {}

@@ -162,6 +162,30 @@ CREATE TABLE plumb_ca (
   recorded_ms bigint NOT NULL
 );
 )sql",
+    // 7: what crosses replicas at run time (issue 16, docs/scale-out.md): the replicas' message
+    // log (runs, their answers and reports, events; read by id, NOTIFY plumb_replica), each
+    // replica's heartbeat, and which replica holds which node's stream.
+    R"sql(
+CREATE TABLE replica_messages (
+  id bigserial PRIMARY KEY,           -- inserts hold an EXCLUSIVE lock: ids commit in order
+  origin text COLLATE "C" NOT NULL,   -- the replica that sent it
+  kind text COLLATE "C" NOT NULL,     -- run | run_asked | run_report | event
+  ref text COLLATE "C" NOT NULL,      -- the run's request id ('' for events)
+  payload bytea NOT NULL,             -- a proto, by kind
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX replica_messages_by_time ON replica_messages (created_at);
+CREATE TABLE replica_heartbeats (
+  replica text COLLATE "C" PRIMARY KEY,
+  expires_at timestamptz NOT NULL
+);
+CREATE TABLE node_streams (
+  node text COLLATE "C" NOT NULL,
+  replica text COLLATE "C" NOT NULL,
+  PRIMARY KEY (node, replica)
+);
+CREATE INDEX node_streams_by_replica ON node_streams (replica);
+)sql",
 };
 constexpr int kVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

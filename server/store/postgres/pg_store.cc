@@ -158,39 +158,61 @@ absl::StatusOr<std::string> PgStore::ServingRevision(const std::string& environm
 
 // ---- Nodes ----
 
+namespace {
+
+// Whether a replica with a current heartbeat holds the node's stream (schema 7, written by
+// PgReplicaLink): the node's `connected` with replicas.
+constexpr char kHeldSomewhere[] =
+    "EXISTS (SELECT 1 FROM node_streams s JOIN replica_heartbeats h ON h.replica = s.replica"
+    " WHERE s.node = nodes.name AND h.expires_at > now())";
+
+}  // namespace
+
 absl::Status PgStore::PutNodes(const std::vector<v1::Node>& nodes) {
   for (const v1::Node& node : nodes) {
     if (node.name().empty()) return absl::InvalidArgumentError("node without a name");
   }
   if (nodes.empty()) return absl::OkStatus();
+  // One statement for the batch (the hub writes a work item's rows together): the last row of a
+  // name wins, as the rows would one after the other (ON CONFLICT may touch a row only once).
+  std::map<std::string, const v1::Node*> last;
+  for (const v1::Node& node : nodes) last[node.name()] = &node;
+  PgArray names, statuses, protos;
+  for (const auto& [name, node] : last) {
+    names.AddText(name);
+    statuses.AddInt(node->status());
+    protos.AddBytes(node->SerializeAsString());
+  }
   return WithConn([&](PgConn& conn) {
-    return conn.InTransaction([&]() -> absl::Status {
-      for (const v1::Node& node : nodes) {
-        PLUMB_RETURN_IF_ERROR(
-            conn.Query("INSERT INTO nodes (name, status, proto) VALUES ($1, $2, $3)"
-                       " ON CONFLICT (name) DO UPDATE SET status = excluded.status,"
-                       " proto = excluded.proto",
-                       {PgParam::Text(node.name()), PgParam::Int(node.status()),
-                        PgParam::Bytes(node.SerializeAsString())})
-                .status());
-      }
-      return absl::OkStatus();
-    });
+    return conn
+        .Query("INSERT INTO nodes (name, status, proto) SELECT * FROM"
+               " unnest($1::text[], $2::integer[], $3::bytea[])"
+               " ON CONFLICT (name) DO UPDATE SET status = excluded.status, proto = excluded.proto",
+               {names.Param(), statuses.Param(), protos.Param()})
+        .status();
   });
 }
 
 absl::StatusOr<v1::Node> PgStore::GetNode(const std::string& name) {
   std::string proto;
   bool found = false;
+  bool held = false;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(PgResult result, conn.Query("SELECT proto FROM nodes WHERE name = $1",
-                                                       {PgParam::Text(name)}));
+    PLUMB_ASSIGN_OR_RETURN(
+        PgResult result,
+        conn.Query(absl::StrCat("SELECT proto, ", kHeldSomewhere, " FROM nodes WHERE name = $1"),
+                   {PgParam::Text(name)}));
     found = result.rows() > 0;
-    if (found) proto = result.Bytes(0, 0);
+    if (found) {
+      proto = result.Bytes(0, 0);
+      held = result.Int(0, 1) != 0;
+    }
     return absl::OkStatus();
   }));
   if (!found) return absl::NotFoundError(absl::StrCat("node ", name, " has never connected"));
-  return ParseStored<v1::Node>(proto, "node");
+  PLUMB_ASSIGN_OR_RETURN(v1::Node node, ParseStored<v1::Node>(proto, "node"));
+  if (presence_) node.set_connected(held);
+  return node;
 }
 
 absl::StatusOr<std::vector<v1::Node>> PgStore::ListNodes(
@@ -200,10 +222,12 @@ absl::StatusOr<std::vector<v1::Node>> PgStore::ListNodes(
     // Status filters in SQL; labels live in the proto, so the selector filters here.
     PLUMB_ASSIGN_OR_RETURN(
         PgResult result,
-        conn.Query("SELECT proto FROM nodes WHERE $1::integer = 0 OR status = $1 ORDER BY name",
+        conn.Query(absl::StrCat("SELECT proto, ", kHeldSomewhere,
+                                " FROM nodes WHERE $1::integer = 0 OR status = $1 ORDER BY name"),
                    {PgParam::Int(status)}));
     for (int row = 0; row < result.rows(); ++row) {
       PLUMB_ASSIGN_OR_RETURN(v1::Node node, ParseStored<v1::Node>(result.Bytes(row, 0), "node"));
+      if (presence_) node.set_connected(result.Int(row, 1) != 0);
       if (Matches(node, selector)) nodes.push_back(std::move(node));
     }
     return absl::OkStatus();

@@ -3,6 +3,7 @@
 // The PostgreSQL store (`store: {url: postgresql://...}`): the Store interface over libpq, for
 // replicas sharing one database. Schema migrated at Open (server/store/postgres/pg_schema.cc).
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -33,6 +34,11 @@ class PgStore : public Store {
   static absl::StatusOr<std::unique_ptr<PgStore>> Open(const std::string& url,
                                                        const std::string& password = "");
   ~PgStore() override;
+
+  // Replicas: a node's `connected`, as read, is whether a replica with a current heartbeat
+  // holds its stream (node_streams, replica_heartbeats: PgReplicaLink) rather than what the
+  // last writer of its row said. Call before serving.
+  void EnablePresence() { presence_ = true; }
 
   absl::Status PutRevision(const v1::Revision& revision) override;
   using Store::GetRevision;
@@ -90,6 +96,7 @@ class PgStore : public Store {
 
   absl::Mutex mu_;
   std::unique_ptr<PgConn> conn_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> presence_{false};
 };
 
 }  // namespace plumb

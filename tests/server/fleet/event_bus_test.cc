@@ -126,3 +126,34 @@ TEST(EventBusTest, KindNamesForPeople) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(EventBusTest, RelaysLocalEventsOnlySoReplicasNeverLoop) {
+  testing::ManualClock clock(absl::FromUnixMillis(7000));
+  EventBus bus(&clock);
+  std::vector<v1::Event> relayed;
+  bus.set_relay([&](const v1::Event& e) { relayed.push_back(e); });
+  auto sub = bus.Subscribe();
+  bus.Publish(Numbered(1));                 // here: to watchers and to the other replicas
+  v1::Event remote = Numbered(2);
+  remote.set_unix_ms(1234);                 // its replica's time is kept
+  bus.PublishRemote(remote);                // from another replica: watchers only
+  ASSERT_EQ(relayed.size(), 1u);
+  EXPECT_EQ(relayed[0].node(), "n1");
+  EXPECT_EQ(relayed[0].unix_ms(), 7000);
+  v1::Event e;
+  ASSERT_TRUE(sub->Pop(&e));
+  EXPECT_EQ(e.node(), "n1");
+  ASSERT_TRUE(sub->Pop(&e));
+  EXPECT_EQ(e.node(), "n2");
+  EXPECT_EQ(e.seq(), 2);  // numbered by this bus
+  EXPECT_EQ(e.unix_ms(), 1234);
+  bus.set_relay(nullptr);
+  bus.Publish(Numbered(3));
+  EXPECT_EQ(relayed.size(), 1u);
+}
+
+}  // namespace
+}  // namespace plumb

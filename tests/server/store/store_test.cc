@@ -308,7 +308,7 @@ TEST(SqliteStoreTest, UsesWalAndRecordsSchemaVersion) {
   auto db = SqliteDb::Open(path);
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ(*(*db)->QueryText("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(*(*db)->QueryText("PRAGMA user_version"), "5");
+  EXPECT_EQ(*(*db)->QueryText("PRAGMA user_version"), "7");
   EXPECT_EQ(*(*db)->QueryText("SELECT count(*) FROM nodes"), "1");
 }
 
@@ -343,6 +343,24 @@ TEST_P(StoreTest, DeleteNodeAndCountByStatus) {
   EXPECT_EQ(store->GetNode("b").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ((*store->CountNodesByStatus())[v1::NODE_CONVERGED], 1);
   EXPECT_TRUE(store->Ping().ok());
+}
+
+// PostgreSQL writes a batch of node rows in one statement: a name twice is the last row.
+TEST_P(StoreTest, PutNodesTwiceInABatchKeepsTheLast) {
+  testing::StoreTestDb db(GetParam());
+  auto store = db.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->PutNodes({MakeNode("a", v1::NODE_CONVERGED, {{"k", "1"}}),
+                              MakeNode("b", v1::NODE_OFFLINE, {}),
+                              MakeNode("a", v1::NODE_FAILED, {{"k", "2"}})})
+                  .ok());
+  auto a = store->GetNode("a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->status(), v1::NODE_FAILED);
+  EXPECT_EQ(a->labels().at("k"), "2");
+  EXPECT_EQ((*store->CountNodesByStatus())[v1::NODE_FAILED], 1);
+  EXPECT_EQ(store->GetNode("b")->status(), v1::NODE_OFFLINE);
 }
 
 // A batch with an invalid member stores nothing (all or none).

@@ -1,0 +1,192 @@
+"""End to end: what crosses replicas at run time (issue 16). Two plumb-server replicas on one
+PostgreSQL, agents on each: `plumbctl run` through replica A reaches an agent held by B and
+returns its report; `plumbctl watch` on A sees B's events once; a node's `connected` follows
+whichever replica holds its stream (a killed replica's nodes go offline after the heartbeat
+expiry, or come back through the other replica); and reports sent while a replica holding agents
+is killed mid-stream are stored exactly once. About 40 s (two clusters' worth of servers)."""
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from plumb_e2e import BIN, wait_until  # noqa: E402
+from postgres_store_test import PostgresCase  # noqa: E402
+
+
+class ReplicasAtRunTime(PostgresCase):
+
+    def start_replica(self, name):
+        """Starts a replica on its own ports and state_dir; returns (process, port)."""
+        self.port = None
+        self.http_port = None
+        p = self.start_server(extra=["--store.url", self.url],
+                              state_dir=os.path.join(self.tmp, name))
+        return p, self.port
+
+    def agent(self, node, ports, extra=()):
+        """An agent listing `ports` (tried in order)."""
+        self.port = ports[0]
+        servers = ",".join("127.0.0.1:%d" % p for p in ports)
+        return self.start_agent(node, extra=["--server", servers] + list(extra))
+
+    def on(self, port):
+        self.port = port
+        return self
+
+    def watchers(self, http_port):
+        url = "http://127.0.0.1:%d/metrics" % http_port
+        with urllib.request.urlopen(url, timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith("plumb_event_watchers "):
+                    return float(line.split(" ")[1])
+        return None
+
+    def watch(self, port, http_port):
+        """`plumbctl watch` on the replica at `port`, once subscribed; returns a function that
+        gives the events seen so far."""
+        argv = [os.path.join(BIN, "plumbctl"), "--insecure", "--server", "127.0.0.1:%d" % port,
+                "-o", "json", "watch"]
+        w = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in w.stdout], daemon=True).start()
+
+        def cleanup():
+            w.kill()
+            w.wait()
+            w.stdout.close()
+        self.addCleanup(cleanup)
+        wait_until(lambda: self.watchers(http_port) == 1, what="watch subscribed")
+        events = []
+
+        def seen():
+            while not lines.empty():
+                events.append(json.loads(lines.get()))
+            return events
+        return seen
+
+    def connected(self, port, node):
+        self.port = port
+        n = self.nodes().get(node)
+        return bool(n and n.get("connected"))
+
+    def test_run_through_a_reaches_b_and_watch_on_a_sees_b(self):
+        self.write_repo("one")
+        rev = self.repo.commit("first")
+        a, port_a = self.start_replica("replica-a")
+        wait_until(lambda: self.sql("SELECT sha FROM serving") == rev, what="A records rev")
+        http_a = self.http_port
+        b, port_b = self.start_replica("replica-b")
+        events_a = self.watch(port_a, http_a)
+        self.agent("web-1", [port_a])
+        self.agent("web-2", [port_b])
+        self.on(port_a).wait_node("web-1", revision=rev)
+        self.on(port_a).wait_node("web-2", revision=rev)
+        # B's connect reached A's watchers (through the database).
+        wait_until(lambda: any(e["kind"] == "EVENT_NODE_CONNECTED" and e.get("node") == "web-2"
+                               for e in events_a()), what="A's watch sees web-2 connect on B")
+        wait_until(lambda: self.connected(port_a, "web-2"), what="web-2 connected, seen from A")
+
+        # A holds no stream of web-2: the run goes to B, and the report comes back to A's caller.
+        self.port = port_a
+        r = self.ctl_json("run", "web-2")
+        self.assertEqual(len(r["results"]), 1, r)
+        result = r["results"][0]
+        self.assertEqual(result["node"], "web-2")
+        self.assertTrue(result.get("reported"), r)
+        report_id = result["report"]["id"]
+        self.assertEqual(self.sql("SELECT node FROM reports WHERE id = '%s'" % report_id), "web-2")
+        # Both at once: one local, one remote.
+        r = self.ctl_json("run", "web-1", "web-2")
+        self.assertEqual(sorted(x["node"] for x in r["results"] if x.get("reported")),
+                         ["web-1", "web-2"], r)
+        # The same through B, for an agent on A; and an unknown node is "not connected".
+        self.port = port_b
+        r = json.loads(self.ctl("-o", "json", "run", "web-1", "nobody", check=False).stdout)
+        got = {x["node"]: x for x in r["results"]}
+        self.assertTrue(got["web-1"].get("reported"), r)
+        self.assertEqual(got["nobody"].get("error"), "not connected")
+
+        # A's watch saw B's events once each: the run B's agent finished, exactly once.
+        finished = lambda: [e for e in events_a() if e["kind"] == "EVENT_RUN_FINISHED"
+                            and e["report"]["id"] == report_id]
+        wait_until(lambda: len(finished()) >= 1, what="A's watch sees web-2's run finish on B")
+        requested = [e for e in events_a() if e["kind"] == "EVENT_RUN_REQUESTED"]
+        self.assertEqual(len(finished()), 1)
+        ids = [e["report"]["id"] for e in events_a() if e["kind"] == "EVENT_RUN_FINISHED"]
+        self.assertEqual(len(ids), len(set(ids)), "an event reached A twice")
+        self.assertGreaterEqual(len(requested), 3)
+        seqs = [int(e["seq"]) for e in events_a()]
+        self.assertEqual(len(seqs), len(set(seqs)))
+
+    def reports_logged(self, node):
+        """The ids of the reports `node`'s agent made, from its logs (all of its processes)."""
+        ids = set()
+        for p in self.processes:
+            if p.name == "agent " + node:
+                for line in p.output().splitlines():
+                    if "run finished" in line:
+                        m = re.search(r"\breport=(\S+)", line)
+                        if m and m.group(1) != '""':
+                            ids.add(m.group(1))
+        return ids
+
+    def queued(self, node):
+        return os.listdir(os.path.join(self.tmp, "state", node, "reports"))
+
+    def test_killed_replica_nodes_move_and_reports_are_stored_once(self):
+        self.write_repo("one")
+        rev = self.repo.commit("first")
+        a, port_a = self.start_replica("replica-a")
+        wait_until(lambda: self.sql("SELECT sha FROM serving") == rev, what="A records rev")
+        b, port_b = self.start_replica("replica-b")
+        # lone-1 knows only A; the movers list A then B and report every second.
+        movers = ["web-%d" % i for i in range(1, 4)]
+        self.agent("lone-1", [port_a])
+        for n in movers:
+            self.agent(n, [port_a, port_b], extra=["--interval", "1s"])
+        self.agent("home-1", [port_b], extra=["--interval", "1s"])
+        for n in movers + ["lone-1", "home-1"]:
+            self.on(port_b).wait_node(n, revision=rev)
+            wait_until(lambda: self.connected(port_b, n), what="%s connected" % n)
+        # Reports flow through A; kill it in the middle of that.
+        wait_until(lambda: all(len(self.reports_logged(n)) >= 3 for n in movers),
+                   what="a few reports through A")
+        a.kill(signal.SIGKILL)
+        # lone-1 has nowhere to go: offline once A's heartbeat expires (10 s). The movers come
+        # back through B and are connected again.
+        wait_until(lambda: not self.connected(port_b, "lone-1"), timeout=40,
+                   what="lone-1 offline after A's heartbeat expired")
+        for n in movers:
+            wait_until(lambda: self.connected(port_b, n), timeout=40, what="%s back on B" % n)
+            before = len(self.reports_logged(n))
+            wait_until(lambda: len(self.reports_logged(n)) >= before + 2, timeout=30,
+                       what="%s reporting through B" % n)
+        self.assertTrue(self.connected(port_b, "home-1"))
+        # Every report an agent made is stored once, or still in its queue to be sent again.
+        for p in self.processes:
+            if p.name.startswith("agent ") and p.name != "agent lone-1":
+                p.terminate()
+        for n in movers + ["home-1"]:
+            logged = self.reports_logged(n)
+            rows = self.sql("SELECT id, count(*) FROM reports WHERE node = '%s' GROUP BY id" % n)
+            stored = {}
+            for row in rows.split():
+                rid, count = row.split("|")
+                stored[rid] = int(count)
+            self.assertTrue(all(c == 1 for c in stored.values()), stored)
+            queued = {f[:-len(".report")] for f in self.queued(n) if f.endswith(".report")}
+            self.assertEqual(logged - set(stored) - queued, set(), "%s: reports lost" % n)
+            self.assertEqual(set(stored) - logged, set(), "%s: reports not made" % n)
+            self.assertLessEqual(len(queued), 2, n)  # the last second's at most
+
+
+if __name__ == "__main__":
+    unittest.main()
