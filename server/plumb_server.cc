@@ -75,6 +75,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->fleet_service_->set_rollout(s->rollout_.get(), s->live_.get());
   s->planner_ = std::make_unique<Planner>(s->git_.get(), s->store_.get(), &s->clock_,
                                           config.nodes_stale_after);
+  s->noop_sampler_ = std::make_unique<NoopSampler>(s->hub_.get(), &s->clock_);
+  s->planner_->set_noop_sampler(s->noop_sampler_.get());
   s->fleet_service_->set_planner(s->planner_.get());
   PLUMB_ASSIGN_OR_RETURN(
       auto creds,

@@ -76,6 +76,7 @@ class PlumbServer {
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<Leadership> leadership_;  // before poller_: the poller reads it
   std::unique_ptr<RevisionPoller> poller_;
+  std::unique_ptr<NoopSampler> noop_sampler_;  // before planner_: destroyed after it
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<RetentionPruner> retention_;
   std::unique_ptr<ServerSecurity> security_;  // null with --insecure

@@ -77,7 +77,15 @@ absl::StatusOr<v1::PlanResponse> Planner::Plan(const v1::PlanRequest& request) {
   Side from;
   PLUMB_RETURN_IF_ERROR(LoadFrom(request.from(), &from, &out));
   if (out.errors_size() > 0) return out;
-  PLUMB_RETURN_IF_ERROR(PlanNodes(request, &from, &to, &out));
+  if (request.noop_sample() < 0 || request.noop_timeout_ms() < 0) {
+    return absl::InvalidArgumentError("noop_sample and noop_timeout_ms may not be negative");
+  }
+  std::map<std::string, NodeInputs> connected;
+  PLUMB_RETURN_IF_ERROR(PlanNodes(request, &from, &to, &out, &connected));
+  if (request.noop_sample() > 0) {
+    if (sampler_ == nullptr) return absl::UnimplementedError("this server cannot sample nodes");
+    sampler_->Sample(request, *to.state, connected, &out);
+  }
   return out;
 }
 
@@ -102,7 +110,8 @@ absl::Status Planner::LoadFrom(const std::string& ref, Side* side, v1::PlanRespo
 }
 
 absl::Status Planner::PlanNodes(const v1::PlanRequest& request, Side* from, Side* to,
-                                v1::PlanResponse* out) {
+                                v1::PlanResponse* out,
+                                std::map<std::string, NodeInputs>* connected) {
   PLUMB_ASSIGN_OR_RETURN(
       std::vector<v1::Node> nodes,
       store_->ListNodes({request.selector().begin(), request.selector().end()},
@@ -117,6 +126,7 @@ absl::Status Planner::PlanNodes(const v1::PlanRequest& request, Side* from, Side
     }
     live.push_back({n.name(), {n.labels().begin(), n.labels().end()},
                     {n.facts().begin(), n.facts().end()}});
+    if (n.connected()) (*connected)[n.name()] = live.back();
   }
   std::vector<std::string> to_keys = to->Keys(live);
   std::vector<std::string> from_keys = from->Keys(live);

@@ -1,0 +1,68 @@
+// What a plan shows of one noop sample (FillNoopSample): the results that are not unchanged,
+// bounded so that 50 samples keep the plan answer far under gRPC's message limit.
+
+#include "server/fleet/plan_noop.h"
+
+#include "gtest/gtest.h"
+
+namespace plumb {
+namespace {
+
+v1::ResourceResult* Add(v1::Report* report, const std::string& id, v1::ResourceOutcome outcome,
+                        const std::string& diff = "") {
+  v1::ResourceResult* r = report->add_results();
+  r->set_id(id);
+  r->set_outcome(outcome);
+  r->set_diff(diff);
+  return r;
+}
+
+TEST(PlanNoopTest, ShowsWhatWouldChangeAndCountsTheRest) {
+  NoopOutcome outcome;
+  outcome.answered = true;
+  Add(&outcome.report, "file:/etc/motd", v1::WOULD_CHANGE, "-edited\n+managed\n");
+  Add(&outcome.report, "file:/etc/hosts", v1::UNCHANGED);
+  Add(&outcome.report, "exec:x", v1::FAILED)->set_message("no such command");
+  v1::PlanNoopSample sample;
+  FillNoopSample(outcome, &sample);
+  EXPECT_TRUE(sample.answered());
+  EXPECT_EQ(sample.unchanged(), 1);
+  ASSERT_EQ(sample.results_size(), 2);
+  EXPECT_EQ(sample.results(0).diff(), "-edited\n+managed\n");
+  EXPECT_EQ(sample.results(1).message(), "no such command");
+  EXPECT_EQ(sample.truncated(), "");
+}
+
+TEST(PlanNoopTest, NoAnswerAndErrorsShowNoResults) {
+  v1::PlanNoopSample silent;
+  FillNoopSample(NoopOutcome{}, &silent);
+  EXPECT_FALSE(silent.answered());
+  EXPECT_EQ(silent.error(), "");
+  v1::PlanNoopSample failed;
+  NoopOutcome outcome{true, "cannot fetch blob", {}};
+  Add(&outcome.report, "file:/etc/motd", v1::WOULD_CHANGE);
+  FillNoopSample(outcome, &failed);
+  EXPECT_EQ(failed.error(), "cannot fetch blob");
+  EXPECT_EQ(failed.results_size(), 0);
+}
+
+TEST(PlanNoopTest, BoundedPerSample) {
+  NoopOutcome outcome;
+  outcome.answered = true;
+  const std::string diff(NoopSampler::kMaxDiffBytesPerSample / 2 + 1, 'x');
+  for (int i = 0; i < NoopSampler::kMaxResultsPerSample + 5; ++i) {
+    Add(&outcome.report, "file:/f" + std::to_string(i), v1::WOULD_CHANGE, diff)
+        ->set_message(std::string(5000, 'm'));
+  }
+  v1::PlanNoopSample sample;
+  FillNoopSample(outcome, &sample);
+  EXPECT_EQ(sample.results_size(), NoopSampler::kMaxResultsPerSample);
+  EXPECT_EQ(sample.results(0).diff(), diff);
+  EXPECT_EQ(sample.results(1).diff(), "");  // over the per-sample diff budget
+  EXPECT_LE(sample.results(0).message().size(), NoopSampler::kMaxMessageBytes + 3);
+  EXPECT_EQ(sample.truncated(), "5 results not shown; 99 diffs not shown");
+  EXPECT_LT(sample.ByteSizeLong(), 160 * 1024u);
+}
+
+}  // namespace
+}  // namespace plumb
