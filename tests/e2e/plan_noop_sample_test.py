@@ -108,8 +108,6 @@ class PlanNoopTest(PlumbTestCase):
                      check=False)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         out = r.stdout
-        if os.environ.get("PLAN_NOOP_PRINT"):
-            print(out, file=sys.stderr)
         # The web group: both sampled, each would change web.conf and the secret; only w2
         # reports motd, which the plan's diff does not predict.
         self.assertIn("2 nodes: file:/etc/secret content, file:/etc/web.conf content\n"
