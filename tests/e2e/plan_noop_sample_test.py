@@ -1,16 +1,22 @@
-"""End to end, with TLS: `plumbctl plan --noop-sample N` asks connected agents of each change
+"""End to end: `plumbctl plan --noop-sample N` asks connected agents of each change
 group to run the planned catalog in noop mode. A file edited by hand on one host shows up in
 that host's sample although the plan's diff does not predict it; a sensitive file's content
 never shows; and the plan changes nothing anywhere: no file touched, no report stored, no
-node's status or last report changed, the agents still hold their own catalogs."""
+node's status or last report changed, the agents still hold their own catalogs (with TLS, so
+the candidate's blobs go through GetBlob's per-node check). An agent that does not know the
+message shows as "no answer" after --noop-timeout (PlanNoopOldAgentTest)."""
 
+import hashlib
+import importlib
 import json
 import os
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from plumb_e2e import PlumbTestCase, wait_until  # noqa: E402
+from python_client_test import generate_stubs  # noqa: E402
 
 PLUMB_YAML = """version: 1
 targets:
@@ -145,6 +151,77 @@ class PlanNoopTest(PlumbTestCase):
         self.assertEqual(self.snapshot(), before_files)
         self.assertEqual(self.fleet(), before_fleet)
         self.assertEqual(self.reports(), before_reports)
+
+
+class PlanNoopOldAgentTest(PlumbTestCase):
+    """An agent that does not know NoopRequest (a raw Sync stream from Python stubs that only
+    reads) is shown as "no answer" after --noop-timeout; its stream stays up, and it was sent
+    its own catalog only."""
+
+    def setUp(self):
+        super().setUp()
+        stubs = os.path.join(self.tmp, "stubs")
+        generate_stubs(stubs)
+        sys.path.insert(0, stubs)
+        self.addCleanup(sys.path.remove, stubs)
+        self.agent_pb2 = importlib.import_module("plumb.v1.agent_pb2")
+        self.agent_grpc = importlib.import_module("plumb.v1.agent_pb2_grpc")
+
+    def silent_agent(self, node, labels):
+        """Opens a Sync stream as `node`, says Hello and then only reads. Returns the list the
+        server's messages are appended to."""
+        import grpc
+        pb = self.agent_pb2
+        hello = pb.Hello(node=node)
+        hello.labels.update(labels)
+        done = threading.Event()
+        self.addCleanup(done.set)
+        received = []
+
+        def messages():
+            yield pb.AgentMessage(hello=hello)
+            done.wait(120)
+
+        def read():
+            channel = grpc.insecure_channel("127.0.0.1:%d" % self.port)
+            try:
+                for msg in self.agent_grpc.AgentServiceStub(channel).Sync(messages(), timeout=120):
+                    received.append(msg)
+            except grpc.RpcError:
+                pass
+        threading.Thread(target=read, daemon=True).start()
+        return received
+
+    def test_an_agent_that_does_not_answer_is_no_answer(self):
+        self.repo.write("plumb.yaml", PLUMB_YAML)
+        self.repo.write("modules/base/module.yaml", BASE.format(password="hunter2"))
+        self.repo.write("modules/web/module.yaml", WEB)
+        self.repo.write("modules/web/templates/web.conf.mustache", "workers {{node.name}}\n")
+        rev1 = self.repo.commit("first")
+        self.start_server()
+        self.start_agent("w1", labels=["role=web"])
+        self.wait_node("w1", revision=rev1)
+        received = self.silent_agent("old-1", {"role": "web"})
+        wait_until(lambda: self.nodes().get("old-1", {}).get("connected"), what="old-1 up")
+
+        self.repo.write("modules/web/templates/web.conf.mustache", "workers 4 {{node.name}}\n")
+        self.repo.git("checkout", "-q", "-b", "feature", cwd=self.repo.work)
+        self.repo.git("commit", "-q", "-am", "feature", cwd=self.repo.work)
+        self.repo.git("push", "-q", "origin", "feature", cwd=self.repo.work)
+        r = self.ctl("plan", "--to", "feature", "--noop-sample", "5", "--noop-timeout", "2s",
+                     check=False)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("    old-1: no answer\n", r.stdout)
+        self.assertIn("    w1: 1 would change or fail, 2 unchanged\n", r.stdout)
+        self.assertIn("+workers 4 w1\n", r.stdout)
+        # The silent agent got a NoopRequest with its own catalog only, and is still connected.
+        noops = [m.noop for m in received if m.HasField("noop")]
+        self.assertEqual(len(noops), 1)
+        contents = [res.content_digest for res in noops[0].catalog.resources]
+        self.assertEqual(len(contents), 3)
+        self.assertIn(hashlib.sha256(b"workers 4 old-1\n").hexdigest(), contents)
+        self.assertNotIn(hashlib.sha256(b"workers 4 w1\n").hexdigest(), contents)
+        self.assertTrue(self.nodes()["old-1"].get("connected"))
 
 
 if __name__ == "__main__":
