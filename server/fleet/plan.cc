@@ -62,6 +62,12 @@ absl::StatusOr<std::shared_ptr<const DesiredState>> Planner::Load(const std::str
 
 absl::StatusOr<v1::PlanResponse> Planner::Plan(const v1::PlanRequest& request) {
   if (request.to().empty()) return absl::InvalidArgumentError("plan needs a ref to plan (to)");
+  if (request.noop_sample() < 0 || request.noop_timeout_ms() < 0) {
+    return absl::InvalidArgumentError("noop_sample and noop_timeout_ms may not be negative");
+  }
+  if (request.noop_sample() > 0 && sampler_ == nullptr) {
+    return absl::UnimplementedError("this server cannot sample nodes (no noop sampler)");
+  }
   v1::PlanResponse out;
   PLUMB_ASSIGN_OR_RETURN(std::string serving, store_->ServingRevision());
   out.set_serving_revision(serving);
@@ -77,15 +83,9 @@ absl::StatusOr<v1::PlanResponse> Planner::Plan(const v1::PlanRequest& request) {
   Side from;
   PLUMB_RETURN_IF_ERROR(LoadFrom(request.from(), &from, &out));
   if (out.errors_size() > 0) return out;
-  if (request.noop_sample() < 0 || request.noop_timeout_ms() < 0) {
-    return absl::InvalidArgumentError("noop_sample and noop_timeout_ms may not be negative");
-  }
   std::map<std::string, NodeInputs> connected;
   PLUMB_RETURN_IF_ERROR(PlanNodes(request, &from, &to, &out, &connected));
-  if (request.noop_sample() > 0) {
-    if (sampler_ == nullptr) return absl::UnimplementedError("this server cannot sample nodes");
-    sampler_->Sample(request, *to.state, connected, &out);
-  }
+  if (request.noop_sample() > 0) sampler_->Sample(request, *to.state, connected, &out);
   return out;
 }
 

@@ -72,52 +72,62 @@ std::string NoopSampler::Send(const DesiredState& to, const NodeInputs& node,
   return *id;
 }
 
+std::vector<std::pair<int, std::string>> PickNoopSamples(
+    int per_group, const std::function<bool(const std::string&)>& connected,
+    v1::PlanResponse* plan) {
+  std::vector<std::pair<int, std::string>> picked;
+  const int n = std::min(per_group, NoopSampler::kMaxPerGroup);
+  bool capped = false;
+  for (int g = 0; g < plan->groups_size() && !capped; ++g) {
+    int taken = 0;
+    for (const std::string& name : plan->groups(g).nodes()) {
+      if (taken >= n) break;
+      if (!connected(name)) continue;
+      if (static_cast<int>(picked.size()) >= NoopSampler::kMaxPerPlan) {
+        capped = true;
+        break;
+      }
+      ++taken;
+      picked.emplace_back(g, name);
+    }
+  }
+  std::vector<std::string> notes;
+  if (capped) {
+    notes.push_back(absl::StrCat("sampled ", NoopSampler::kMaxPerPlan,
+                                 " nodes, the most per plan; later groups have fewer"));
+  }
+  if (per_group > NoopSampler::kMaxPerGroup) {
+    notes.push_back(absl::StrCat("at most ", NoopSampler::kMaxPerGroup, " nodes per group"));
+  }
+  plan->set_noop_note(absl::StrJoin(notes, "; "));
+  return picked;
+}
+
 void NoopSampler::Sample(const v1::PlanRequest& request, const DesiredState& to,
                          const std::map<std::string, NodeInputs>& connected,
                          v1::PlanResponse* plan) {
-  const int per_group = std::min(request.noop_sample(), kMaxPerGroup);
   absl::Duration timeout = request.noop_timeout_ms() > 0
                                ? absl::Milliseconds(request.noop_timeout_ms())
                                : kDefaultTimeout;
   timeout = std::min(timeout, kMaxTimeout);
+  std::vector<std::pair<int, std::string>> picked = PickNoopSamples(
+      request.noop_sample(), [&](const std::string& n) { return connected.count(n) > 0; }, plan);
   struct Pending {
     v1::PlanNoopSample* sample;
     std::string id;
   };
   std::vector<Pending> pending;
-  int total = 0;
-  bool capped = false;
-  for (v1::PlanGroup& group : *plan->mutable_groups()) {
-    int taken = 0;
-    for (const std::string& name : group.nodes()) {
-      if (taken >= per_group) break;
-      auto node = connected.find(name);
-      if (node == connected.end()) continue;
-      if (total >= kMaxPerPlan) {
-        capped = true;
-        break;
-      }
-      ++taken;
-      ++total;
-      v1::PlanNoopSample* sample = group.add_noop_samples();
-      sample->set_node(name);
-      std::string id = Send(to, node->second, sample);
-      if (!id.empty()) pending.push_back({sample, std::move(id)});
-    }
-  }
-  if (capped) {
-    plan->set_noop_note(absl::StrCat("sampled ", kMaxPerPlan,
-                                     " nodes, the most per plan; later groups have fewer"));
-  }
-  if (request.noop_sample() > kMaxPerGroup) {
-    plan->set_noop_note(absl::StrCat(plan->noop_note(), plan->noop_note().empty() ? "" : "; ",
-                                     "at most ", kMaxPerGroup, " nodes per group"));
+  for (const auto& [group, name] : picked) {
+    v1::PlanNoopSample* sample = plan->mutable_groups(group)->add_noop_samples();
+    sample->set_node(name);
+    std::string id = Send(to, connected.at(name), sample);
+    if (!id.empty()) pending.push_back({sample, std::move(id)});
   }
   // One deadline for all: the plan waits `timeout` at most, however many it asked.
   absl::Time deadline = clock_->Now() + timeout;
   for (Pending& p : pending) FillNoopSample(hub_->noop_requests().Wait(p.id, deadline), p.sample);
-  LogInfo("plan noop samples", {{"asked", static_cast<int>(pending.size())},
-                                {"sampled", total}});
+  LogInfo("plan noop samples", {{"sampled", static_cast<int>(picked.size())},
+                                {"asked", static_cast<int>(pending.size())}});
 }
 
 }  // namespace plumb

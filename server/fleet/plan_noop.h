@@ -6,8 +6,11 @@
 // its group. Nothing is applied, stored or changed on any node row; the agents' own catalogs
 // stay (agent/noop_runner.h).
 
+#include <functional>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -50,6 +53,13 @@ class NoopSampler {
   StreamHub* const hub_;
   Clock* const clock_;
 };
+
+// Which nodes a plan samples: per group in order, the first `per_group` (at most kMaxPerGroup)
+// of its nodes that `connected` accepts, kMaxPerPlan in all. Returns (group index, node) pairs
+// and sets plan->noop_note when a cap cut the sampling short.
+std::vector<std::pair<int, std::string>> PickNoopSamples(
+    int per_group, const std::function<bool(const std::string&)>& connected,
+    v1::PlanResponse* plan);
 
 // Fills `sample` from what the node answered: its results that are not UNCHANGED, bounded as
 // NoopSampler's limits say; or the error; or answered=false.

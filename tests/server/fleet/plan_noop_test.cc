@@ -3,6 +3,7 @@
 
 #include "server/fleet/plan_noop.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace plumb {
@@ -62,6 +63,31 @@ TEST(PlanNoopTest, BoundedPerSample) {
   EXPECT_LE(sample.results(0).message().size(), NoopSampler::kMaxMessageBytes + 3);
   EXPECT_EQ(sample.truncated(), "5 results not shown; 99 diffs not shown");
   EXPECT_LT(sample.ByteSizeLong(), 160 * 1024u);
+}
+
+TEST(PlanNoopTest, PicksConnectedNodesCappedPerGroupAndPerPlan) {
+  v1::PlanResponse plan;
+  for (int g = 0; g < 8; ++g) {
+    v1::PlanGroup* group = plan.add_groups();
+    for (int i = 0; i < 20; ++i) group->add_nodes(absl::StrCat("g", g, "-n", i));
+  }
+  // Odd-numbered nodes are offline.
+  auto connected = [](const std::string& name) { return (name.back() - '0') % 2 == 0; };
+  auto picked = PickNoopSamples(3, connected, &plan);
+  ASSERT_EQ(picked.size(), 24u);
+  EXPECT_EQ(picked[0], std::make_pair(0, std::string("g0-n0")));
+  EXPECT_EQ(picked[1], std::make_pair(0, std::string("g0-n2")));
+  EXPECT_EQ(picked[3], std::make_pair(1, std::string("g1-n0")));
+  EXPECT_EQ(plan.noop_note(), "");
+
+  picked = PickNoopSamples(25, connected, &plan);  // 10 per group at most, 50 in all
+  ASSERT_EQ(picked.size(), 50u);
+  EXPECT_EQ(picked[9].first, 0);
+  EXPECT_EQ(picked[10].first, 1);
+  EXPECT_EQ(picked[49].first, 4);
+  EXPECT_EQ(plan.noop_note(),
+            "sampled 50 nodes, the most per plan; later groups have fewer; "
+            "at most 10 nodes per group");
 }
 
 }  // namespace
