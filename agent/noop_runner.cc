@@ -43,7 +43,8 @@ v1::NoopResult RunNoopRequest(const v1::NoopRequest& request, const NoopRunConte
   report->set_request_id(result.request_id());
   if (FitReport(report)) LogWarning("noop sample cut to fit", {{"note", report->truncated()}});
   int would_change = 0;
-  for (const v1::ResourceResult& r : report->results()) would_change += r.outcome() != v1::UNCHANGED;
+  for (const v1::ResourceResult& r : report->results())
+    would_change += r.outcome() != v1::UNCHANGED;
   LogInfo("noop sample run", {{"request", result.request_id()},
                               {"rev", catalog.revision().substr(0, 12)},
                               {"not_unchanged", would_change}});

@@ -54,7 +54,7 @@ TEST(NoopRequestsTest, AnswerMatchesNodeAndIdAndClearsDiffsItMayNotShow) {
   NoopRequests noops(&clock);
   auto id = noops.Start("web-1", Candidate(Sha256Hex("a")), Blobs("a"));
   ASSERT_TRUE(id.ok()) << id.status();
-  EXPECT_FALSE(noops.Answer("web-2", Answer(*id)));          // another node's answer
+  EXPECT_FALSE(noops.Answer("web-2", Answer(*id)));           // another node's answer
   EXPECT_FALSE(noops.Answer("web-1", Answer("noop-other")));  // another request
   EXPECT_TRUE(noops.Answer("web-1", Answer(*id)));
   EXPECT_FALSE(noops.Answer("web-1", Answer(*id)));  // only once
@@ -219,8 +219,8 @@ TEST_F(NoopHubTest, CandidateBlobsAreFetchableByTheirNodeOnly) {
   auto s1 = Connect("web-1", &w1);
   auto s2 = Connect("web-2", &w2);
   const std::string digest = Sha256Hex("candidate for web-1 only");
-  auto id = hub_->noop_requests().Start("web-1", Candidate(digest),
-                                        Blobs("candidate for web-1 only"));
+  auto id =
+      hub_->noop_requests().Start("web-1", Candidate(digest), Blobs("candidate for web-1 only"));
   ASSERT_TRUE(id.ok());
   EXPECT_TRUE(CheckBlobAccess(*hub_, true, std::string("web-1"), digest).ok());
   EXPECT_EQ(CheckBlobAccess(*hub_, true, std::string("web-2"), digest).error_code(),
