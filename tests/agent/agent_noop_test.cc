@@ -1,13 +1,15 @@
 // The agent's half of plumbctl plan --noop-sample (agent/noop_runner.h) against a fake server on
 // 127.0.0.1:0: a NoopRequest's candidate catalog is run in noop (its blobs fetched), answered
 // with a NoopResult, and leaves the agent as it was: host files, held catalog, applied revision,
-// no report.
+// no report; an agent busy with a run answers after it.
 
 #include <unistd.h>
 
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "agent/agent.h"
 #include "common/catalog.h"
 #include "common/grpc_credentials.h"
@@ -41,6 +43,34 @@ class LoopbackChannels : public ChannelFactory {
   FakeAgentServer* const server_;
 };
 
+// Holds every command whose argv mentions "block" until Release(); answers others with exit 0.
+class BlockingRunner : public CommandRunner {
+ public:
+  absl::StatusOr<CommandResult> Run(const Command& command) override {
+    if (absl::StrJoin(command.argv, " ").find("block") != std::string::npos) {
+      absl::MutexLock lock(&mu_);
+      blocked_ = true;
+      mu_.Await(absl::Condition(&released_));
+    }
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  }
+  bool WaitBlocked() {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&blocked_), absl::Seconds(30));
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool blocked_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 class AgentNoopTest : public ::testing::Test {
  protected:
   AgentNoopTest() : channels_(&server_) {
@@ -60,8 +90,9 @@ class AgentNoopTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_TRUE(server_.Start().ok()); }
 
-  void StartAgent() {
-    auto agent = Agent::Create(config_, &runner_, &clock_, &channels_, timing_);
+  void StartAgent(CommandRunner* runner = nullptr) {
+    auto agent = Agent::Create(config_, runner != nullptr ? runner : &runner_, &clock_,
+                               &channels_, timing_);
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = std::move(*agent);
     daemon_ = std::thread([this] { agent_->RunDaemon(); });
@@ -132,6 +163,32 @@ TEST_F(AgentNoopTest, CandidateRunsInNoopAndLeavesTheAgentAsItWas) {
   ASSERT_EQ(server_.Send(run), 1);
   ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return t.reports.size() == 2; }));
   EXPECT_EQ(server_.traffic().reports.back().revision(), "rev-held");
+}
+
+// An agent busy with a run answers after it: the noop sample waits for the run lock.
+TEST_F(AgentNoopTest, ABusyAgentAnswersAfterItsRun) {
+  BlockingRunner blocking;
+  v1::Catalog held = Catalog("rev-held", {{"/etc/motd", "held\n"}});
+  v1::Resource* exec = held.add_resources();
+  *exec = MakeResource("exec", "slow", {{"command", "block"}});
+  SealCatalog(&held);
+  server_.SetCatalog(held);
+  StartAgent(&blocking);
+  ASSERT_TRUE(blocking.WaitBlocked());  // the catalog run is under way
+  v1::ServerMessage msg;
+  msg.mutable_noop()->set_request_id("noop-busy");
+  *msg.mutable_noop()->mutable_catalog() = Catalog("rev-planned", {{"/etc/motd", "planned\n"}});
+  ASSERT_EQ(server_.Send(msg), 1);
+  EXPECT_TRUE(server_.traffic().noop_results.empty());
+  blocking.Release();
+  ASSERT_TRUE(server_.WaitFor([](const AgentTraffic& t) { return !t.noop_results.empty(); }));
+  AgentTraffic t = server_.traffic();
+  ASSERT_EQ(t.reports.size(), 1u);  // the run's report came first
+  EXPECT_EQ(t.reports[0].revision(), "rev-held");
+  EXPECT_EQ(t.noop_results[0].request_id(), "noop-busy");
+  EXPECT_EQ(t.noop_results[0].error(), "");
+  ASSERT_EQ(t.noop_results[0].report().results_size(), 1);
+  EXPECT_EQ(t.noop_results[0].report().results(0).outcome(), v1::WOULD_CHANGE);
 }
 
 TEST_F(AgentNoopTest, ATamperedCatalogIsAnsweredWithAnError) {
