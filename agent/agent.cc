@@ -11,6 +11,7 @@
 #include "agent/backoff.h"
 #include "agent/facts.h"
 #include "agent/health_check.h"
+#include "agent/noop_runner.h"
 #include "agent/report_fit.h"
 #include "agent/state_files.h"
 #include "common/catalog.h"
@@ -203,6 +204,27 @@ void Agent::SendPendingReports(SyncClient* client) {
   }
 }
 
+void Agent::AnswerNoop(SyncClient* client, const v1::NoopRequest& request) {
+  NoopRunContext context;
+  context.fetch_blobs = [&](const std::vector<std::string>& digests) {
+    return client->FetchBlobs(digests, blobs_.get());
+  };
+  context.engine = engine_.get();
+  context.fs = fs_.get();
+  context.node = config_.node;
+  v1::AgentMessage answer;
+  absl::Status prepared = FetchNoopBlobs(request, context);
+  if (!prepared.ok()) {
+    LogWarning("noop sample not run", {{"error", prepared.message()}});
+    *answer.mutable_noop_result() = NoopFailure(request, prepared);
+  } else {
+    absl::MutexLock lock(&run_mu_);  // one run at a time: after a run in progress
+    context.inventory = inventory_.get();
+    *answer.mutable_noop_result() = RunNoopRequest(request, context);
+  }
+  client->Send(answer);
+}
+
 bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
   v1::AgentMessage hello;
   *hello.mutable_hello() = MakeHello(once);
@@ -250,6 +272,9 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
       }
       case v1::ServerMessage::kRun:
         RunCatalog(v1::REQUEST, msg.run().noop() || config_.noop, msg.run().request_id());
+        break;
+      case v1::ServerMessage::kNoop:
+        AnswerNoop(client, msg.noop());
         break;
       case v1::ServerMessage::kHeartbeat:
       default:

@@ -61,6 +61,9 @@ class Agent {
   // Runs the held catalog, queues the report and sends it if a stream is open.
   v1::Report RunCatalog(v1::RunTrigger trigger, bool noop, const std::string& request_id = "");
   void SendPendingReports(SyncClient* client);
+  // Answers a NoopRequest (plumbctl plan --noop-sample) after any run in progress, touching
+  // neither the held catalog nor the agent's state (agent/noop_runner.h).
+  void AnswerNoop(SyncClient* client, const v1::NoopRequest& request);
   v1::Hello MakeHello(bool once);
   void IntervalLoop();
   // Sends a Heartbeat on the open stream every `heartbeat` so NATs and the server see us.

@@ -124,6 +124,17 @@ absl::Status CheckReport(const v1::Report& report) {
   return absl::OkStatus();
 }
 
+absl::Status CheckNoopResult(const v1::NoopResult& result) {
+  PLUMB_RETURN_IF_ERROR(
+      CheckLength("noop_result.request_id", result.request_id(), kMaxShortFieldBytes));
+  PLUMB_RETURN_IF_ERROR(CheckLength("noop_result.error", result.error(), kMaxNoopErrorBytes));
+  absl::Status report = CheckReport(result.report());
+  if (!report.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("noop_result.", report.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckAgentMessage(const v1::AgentMessage& msg) {
   switch (msg.kind_case()) {
     case v1::AgentMessage::kHello:
@@ -133,6 +144,8 @@ absl::Status CheckAgentMessage(const v1::AgentMessage& msg) {
       return CheckLength("ack.error", msg.ack().error(), kMaxAckErrorBytes);
     case v1::AgentMessage::kReport:
       return CheckReport(msg.report());
+    case v1::AgentMessage::kNoopResult:
+      return CheckNoopResult(msg.noop_result());
     default:
       return absl::OkStatus();  // heartbeats carry a number; an empty message is the hub's
   }

@@ -53,6 +53,10 @@ inline constexpr size_t kMaxResultDiffBytes = 1 * kMiB;
 inline constexpr size_t kMaxReportNoteBytes = 1 * kKiB;
 inline constexpr size_t kMaxHealthOutputBytes = 4 * kKiB;  // report.health.output (its tail)
 
+// NoopResult (plumbctl plan --noop-sample): request_id as kMaxShortFieldBytes, the report as
+// a Report (every limit above, named noop_result.report.*), and why it did not run.
+inline constexpr size_t kMaxNoopErrorBytes = 16 * kKiB;
+
 // Number of parts of a dotted key: "os.id" is 2. Counts without splitting.
 size_t KeyDepth(const std::string& key);
 
@@ -62,6 +66,7 @@ size_t KeyDepth(const std::string& key);
 absl::Status CheckAgentMessage(const v1::AgentMessage& msg);
 absl::Status CheckHello(const v1::Hello& hello);
 absl::Status CheckReport(const v1::Report& report);
+absl::Status CheckNoopResult(const v1::NoopResult& result);
 
 }  // namespace wire
 }  // namespace plumb

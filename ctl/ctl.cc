@@ -32,9 +32,11 @@ fleet commands (talk to plumb-server):
                                               who changed, failed or drifted on which resource
   watch [--kind KIND[,KIND]] [--node NAME] [--count N]
                                               stream events (-o json: one object a line)
-  plan --to REF [--from REF] [--selector k=v,...]
+  plan --to REF [--from REF] [--selector k=v,...] [--noop-sample N [--noop-timeout DUR]]
                                               what a branch, tag or commit would change on
                                               each node (vs. its serving catalog or --from);
+                                              --noop-sample: up to N connected nodes of each
+                                              group also run it in noop (default wait 30s);
                                               exit 0 no change, 2 changes, 1 errors
   rollout status [--env BRANCH]               the running (or last) rollout: revision, wave,
                                               per-wave done/failed/pending/offline counts,
@@ -81,7 +83,7 @@ const std::set<std::string>& KnownFlags() {
     "key",    "selector", "status", "limit", "node",       "label",      "fact",
     "nodes-from", "noop", "wait",   "timeout", "id",       "since",      "kind",
     "count",  "token",  "config",   "ttl",   "uses",       "node-glob",  "allow-label",
-    "to",     "from",   "wave",     "now",   "env"};
+    "to",     "from",   "wave",     "now",   "env",  "noop-sample", "noop-timeout"};
   return *flags;
 }
 

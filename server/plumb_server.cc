@@ -93,6 +93,8 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   s->fleet_service_->set_all_rollouts(std::move(all_rollouts));
   s->planner_ = std::make_unique<Planner>(s->git_.get(), s->store_.get(), &s->clock_,
                                           config.nodes_stale_after);
+  s->noop_sampler_ = std::make_unique<NoopSampler>(s->hub_.get(), &s->clock_);
+  s->planner_->set_noop_sampler(s->noop_sampler_.get());
   s->fleet_service_->set_planner(s->planner_.get());
   if (s->replica_link_ != nullptr) {
     s->relay_ = std::make_unique<ReplicaRelay>(s->replica_link_.get(), hub, &s->runs_,

@@ -81,6 +81,7 @@ class PlumbServer {
   // Replicas on PostgreSQL (null with SQLite): destroyed before the hub, bus and tracker.
   std::unique_ptr<ReplicaLink> replica_link_;
   std::unique_ptr<ReplicaRelay> relay_;
+  std::unique_ptr<NoopSampler> noop_sampler_;  // before planner_: destroyed after it
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<RetentionPruner> retention_;
   std::unique_ptr<ServerSecurity> security_;  // null with --insecure

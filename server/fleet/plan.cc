@@ -62,6 +62,12 @@ absl::StatusOr<std::shared_ptr<const DesiredState>> Planner::Load(const std::str
 
 absl::StatusOr<v1::PlanResponse> Planner::Plan(const v1::PlanRequest& request) {
   if (request.to().empty()) return absl::InvalidArgumentError("plan needs a ref to plan (to)");
+  if (request.noop_sample() < 0 || request.noop_timeout_ms() < 0) {
+    return absl::InvalidArgumentError("noop_sample and noop_timeout_ms may not be negative");
+  }
+  if (request.noop_sample() > 0 && sampler_ == nullptr) {
+    return absl::UnimplementedError("this server cannot sample nodes (no noop sampler)");
+  }
   v1::PlanResponse out;
   PLUMB_ASSIGN_OR_RETURN(std::string serving, store_->ServingRevision());
   out.set_serving_revision(serving);
@@ -77,7 +83,9 @@ absl::StatusOr<v1::PlanResponse> Planner::Plan(const v1::PlanRequest& request) {
   Side from;
   PLUMB_RETURN_IF_ERROR(LoadFrom(request.from(), &from, &out));
   if (out.errors_size() > 0) return out;
-  PLUMB_RETURN_IF_ERROR(PlanNodes(request, &from, &to, &out));
+  std::map<std::string, NodeInputs> connected;
+  PLUMB_RETURN_IF_ERROR(PlanNodes(request, &from, &to, &out, &connected));
+  if (request.noop_sample() > 0) sampler_->Sample(request, *to.state, connected, &out);
   return out;
 }
 
@@ -102,7 +110,8 @@ absl::Status Planner::LoadFrom(const std::string& ref, Side* side, v1::PlanRespo
 }
 
 absl::Status Planner::PlanNodes(const v1::PlanRequest& request, Side* from, Side* to,
-                                v1::PlanResponse* out) {
+                                v1::PlanResponse* out,
+                                std::map<std::string, NodeInputs>* connected) {
   PLUMB_ASSIGN_OR_RETURN(
       std::vector<v1::Node> nodes,
       store_->ListNodes({request.selector().begin(), request.selector().end()},
@@ -117,6 +126,7 @@ absl::Status Planner::PlanNodes(const v1::PlanRequest& request, Side* from, Side
     }
     live.push_back({n.name(), {n.labels().begin(), n.labels().end()},
                     {n.facts().begin(), n.facts().end()}});
+    if (n.connected()) (*connected)[n.name()] = live.back();
   }
   std::vector<std::string> to_keys = to->Keys(live);
   std::vector<std::string> from_keys = from->Keys(live);

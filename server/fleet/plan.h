@@ -5,6 +5,7 @@
 // for each node with its stored labels and facts, and compares with the node's catalog of the
 // serving revision (or of `from`). Records nothing, serves nothing, changes no node row.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "common/compiler/compiler.h"
 #include "plumb/v1/fleet.pb.h"
 #include "server/fleet/plan_diff.h"
+#include "server/fleet/plan_noop.h"
 #include "server/git/git_source.h"
 #include "server/store/store.h"
 
@@ -28,6 +30,10 @@ class Planner {
   // for `stale_after` (0: never stale), are skipped, as the revision poller skips them.
   Planner(GitSource* git, Store* store, Clock* clock, absl::Duration stale_after)
       : git_(git), store_(store), clock_(clock), stale_after_(stale_after) {}
+
+  // With a sampler, requests with noop_sample also ask connected nodes to run the planned
+  // catalog in noop mode (plan_noop.h). Not owned; outlives the planner. Set before serving.
+  void set_noop_sampler(NoopSampler* sampler) { sampler_ = sampler; }
 
   // InvalidArgument for an empty or malformed ref, NotFound for one the repository lacks,
   // Unavailable when fetching fails. Compile errors of `to` (or `from`) are in the answer.
@@ -55,8 +61,9 @@ class Planner {
   // Fills `side` for `ref`, or for out->serving_revision() (maybe none) when `ref` is empty.
   absl::Status LoadFrom(const std::string& ref, Side* side, v1::PlanResponse* out);
   // Compiles every planned node on both sides and collects the changes.
+  // `connected`: the planned nodes whose stream is open, with their inputs (noop samples).
   absl::Status PlanNodes(const v1::PlanRequest& request, Side* from, Side* to,
-                         v1::PlanResponse* out);
+                         v1::PlanResponse* out, std::map<std::string, NodeInputs>* connected);
   // Compares and records nodes live[begin, end), whose groups are compiled on both sides.
   static void PlanBatch(const std::vector<NodeInputs>& live,
                         const std::vector<std::string>& from_keys,
@@ -67,6 +74,7 @@ class Planner {
   Store* const store_;
   Clock* const clock_;
   const absl::Duration stale_after_;
+  NoopSampler* sampler_ = nullptr;
 };
 
 }  // namespace plumb

@@ -75,7 +75,8 @@ bool AdmitAgentMessage(AgentSession* session, const v1::AgentMessage& msg);
 
 // The checks GetBlob makes before serving `digest`: INVALID_ARGUMENT unless it is 64 lowercase
 // hex characters; with `secure` (TLS), PERMISSION_DENIED unless `node` (the client
-// certificate's CN; nullopt without one) has an open stream whose latest catalogs name it.
+// certificate's CN; nullopt without one) has an open stream whose latest catalogs name it, or
+// an outstanding noop sample whose candidate catalog names it.
 grpc::Status CheckBlobAccess(const StreamHub& hub, bool secure,
                              const std::optional<std::string>& node, const std::string& digest);
 

@@ -22,7 +22,7 @@ StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Cl
                      EventBus* events, ServerMetrics* metrics)
     : store_(store), clock_(clock), events_(events), metrics_(metrics),
       nodes_(store), intake_(store, &nodes_, runs, clock, events, metrics),
-      lines_{ServingLine{"", builder}} {}
+      lines_{ServingLine{"", builder}}, noops_(clock) {}
 
 StreamHub::~StreamHub() { queue_.Drain(); }
 
@@ -51,6 +51,9 @@ void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessag
       case v1::AgentMessage::kHello: HandleHello(s, m.hello()); break;
       case v1::AgentMessage::kAck: HandleAck(s, m.ack()); break;
       case v1::AgentMessage::kReport: HandleReport(s, std::move(*m.mutable_report())); break;
+      case v1::AgentMessage::kNoopResult:
+        HandleNoopResult(s, std::move(*m.mutable_noop_result()));
+        break;
       case v1::AgentMessage::kHeartbeat: {
         v1::ServerMessage reply;
         reply.mutable_heartbeat()->set_unix_ms(UnixMs(clock_->Now()));
@@ -73,6 +76,7 @@ void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
       if (it == by_node_.end() || it->second != s) return;  // replaced by a newer stream
       by_node_.erase(it);
     }
+    noops_.FailNode(name, "the agent disconnected before answering");
     LogInfo("agent disconnected", {{"node", name}});
     Publish(MakeEvent(v1::EVENT_NODE_DISCONNECTED, name));
     nodes_.Update(name, [&](v1::Node* n) {

@@ -19,6 +19,7 @@
 #include "server/sync/agent_session.h"
 #include "server/sync/catalog_builder.h"
 #include "server/sync/node_book.h"
+#include "server/sync/noop_requests.h"
 #include "server/sync/report_intake.h"
 #include "server/fleet/event_bus.h"
 #include "server/fleet/run_tracker.h"
@@ -77,6 +78,15 @@ class StreamHub {
                   const std::vector<std::string>& nodes, bool noop, const std::string& request_id,
                   std::function<void(std::vector<std::string>)> done);
 
+  // Sends `node`'s agent NoopRequest{request_id, catalog} (plumbctl plan --noop-sample);
+  // `request_id` comes from noop_requests().Start. If the node has no open stream, or the
+  // catalog is over the wire limit, the request fails at once (NoopRequests::Fail). The answer
+  // goes to noop_requests(), nowhere else.
+  void SendNoop(const std::string& node, const std::string& request_id,
+                std::shared_ptr<const v1::Catalog> catalog);
+  NoopRequests& noop_requests() { return noops_; }
+  const NoopRequests& noop_requests() const { return noops_; }
+
   // The node's certificates were revoked (closes its stream, refuses its Hello on streams
   // opened before, status revoked) or, with `revoked` false, it enrolled again (status
   // unknown until it connects).
@@ -116,6 +126,8 @@ class StreamHub {
   // certificate's, a second Hello, a revoked node).
   bool RefuseHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello);
   void HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack);
+  // A NoopResult: to noop_requests() only (never stored, no node row, no rollout).
+  void HandleNoopResult(const std::shared_ptr<AgentSession>& s, v1::NoopResult result);
   // `attempt`: how many times storing this report failed already on this stream.
   void HandleReport(const std::shared_ptr<AgentSession>& s, v1::Report report, int attempt = 0);
   // Schedules another HandleReport of `report` after a backoff (holding one of the stream's
@@ -183,6 +195,8 @@ class StreamHub {
   static constexpr size_t kMaxCachedDeltas = 256;
   std::map<std::string, v1::CatalogUpdate> delta_cache_;
   uint64_t delta_generation_ = 0;
+
+  NoopRequests noops_;  // thread-safe on its own
 
   std::atomic<int> queued_messages_{0};
   std::atomic<int> max_stream_backlog_{0};

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/wire_limits.h"
 #include "server/sync/stream_hub.h"
 
 namespace plumb {
@@ -38,6 +39,44 @@ void StreamHub::RequestRun(const std::map<std::string, std::string>& selector,
     }
     done(std::move(asked));
   });
+}
+
+void StreamHub::SendNoop(const std::string& node, const std::string& request_id,
+                         std::shared_ptr<const v1::Catalog> catalog) {
+  Post([this, node, request_id, catalog = std::move(catalog)] {
+    std::shared_ptr<AgentSession> session;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = by_node_.find(node);
+      if (it != by_node_.end()) session = it->second;
+    }
+    if (session == nullptr || session->closing()) {
+      noops_.Fail(request_id, "not connected");
+      return;
+    }
+    v1::ServerMessage msg;
+    msg.mutable_noop()->set_request_id(request_id);
+    *msg.mutable_noop()->mutable_catalog() = *catalog;
+    if (size_t bytes = msg.ByteSizeLong(); bytes > wire::kMaxCatalogUpdateBytes) {
+      noops_.Fail(request_id, absl::StrCat("the planned catalog is ", bytes,
+                                           " bytes, over the wire limit of ",
+                                           wire::kMaxCatalogUpdateBytes));
+      return;
+    }
+    LogInfo("noop sample requested", {{"node", node}, {"request", request_id},
+                                      {"resources", catalog->resources_size()}});
+    session->Send(std::move(msg));
+  });
+}
+
+void StreamHub::HandleNoopResult(const std::shared_ptr<AgentSession>& s,
+                                 v1::NoopResult result) {
+  std::string id = result.request_id();
+  if (!noops_.Answer(s->sync().node(), std::move(result))) {
+    // Late (the plan stopped waiting), or not asked of this node: dropped.
+    LogInfo("noop result dropped: no such request outstanding",
+            {{"node", s->sync().node()}, {"request", id}});
+  }
 }
 
 void StreamHub::SetRevoked(const std::string& node, bool revoked) {

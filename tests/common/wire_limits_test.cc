@@ -123,5 +123,21 @@ TEST(WireLimitsTest, AckErrorIsBounded) {
   EXPECT_NE(Error(msg).find("ack.error: "), std::string::npos);
 }
 
+TEST(WireLimitsTest, NoopResultFieldsAreBounded) {
+  v1::AgentMessage msg;
+  v1::NoopResult* result = msg.mutable_noop_result();
+  result->set_request_id(std::string(kMaxShortFieldBytes, 'i'));
+  result->set_error(std::string(kMaxNoopErrorBytes, 'e'));
+  EXPECT_TRUE(CheckAgentMessage(msg).ok());
+  result->mutable_request_id()->push_back('i');
+  EXPECT_NE(Error(msg).find("noop_result.request_id: "), std::string::npos);
+  result->clear_request_id();
+  result->mutable_error()->push_back('e');
+  EXPECT_NE(Error(msg).find("noop_result.error: "), std::string::npos);
+  result->clear_error();
+  result->mutable_report()->add_results()->set_diff(std::string(kMaxResultDiffBytes + 1, 'd'));
+  EXPECT_NE(Error(msg).find("noop_result.report.results[0].diff: "), std::string::npos);
+}
+
 }  // namespace
 }  // namespace plumb::wire

@@ -150,6 +150,9 @@ bool FakeAgentServer::Handle(Stream* stream, const v1::AgentMessage& msg) {
     case v1::AgentMessage::kHeartbeat:
       ++traffic_.heartbeats;
       return true;
+    case v1::AgentMessage::kNoopResult:
+      traffic_.noop_results.push_back(msg.noop_result());
+      return true;
     default:
       return true;
   }

@@ -24,6 +24,7 @@ struct AgentTraffic {
   std::vector<v1::Hello> hellos;
   std::vector<v1::Ack> acks;
   std::vector<v1::Report> reports;
+  std::vector<v1::NoopResult> noop_results;
   int heartbeats = 0;
   int streams_opened = 0;
   int open_streams = 0;

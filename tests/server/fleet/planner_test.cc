@@ -1,13 +1,15 @@
 // The planner against a real git repository and a real SQLite store, on a fleet larger than one
 // planning batch: groups shared by nodes of different batches are compiled once and stay until
 // their last node is planned; a per-node template (every node its own group) plans every node
-// with the right change; failures and untouched nodes are listed.
+// with the right change; failures and untouched nodes are listed. Noop samples are capped per
+// group and per plan.
 
 #include "server/fleet/plan.h"
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "server/store/sqlite/sqlite_store.h"
+#include "server/sync/stream_hub.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/git_fixture.h"
 #include "tests/testing/test_util.h"
@@ -74,14 +76,13 @@ class PlannerTest : public ::testing::Test {
   }
 
   v1::PlanResponse PlanBranch(const std::string& branch, const std::string& web_content,
-                              bool per_node_motd) {
+                              bool per_node_motd, v1::PlanRequest request = {}) {
     EXPECT_EQ(0, testing::RunShell("git -C " + dir_.Sub("work") + " checkout -q -B " + branch +
                                    " " + serving_));
     WriteRepo(web_content, per_node_motd);
     EXPECT_EQ(0, testing::RunShell("git -C " + dir_.Sub("work") +
                                    " -c user.name=t -c user.email=t@t commit -qam change && git -C " +
                                    dir_.Sub("work") + " push -q origin " + branch));
-    v1::PlanRequest request;
     request.set_to(branch);
     auto plan = planner_->Plan(request);
     EXPECT_TRUE(plan.ok()) << plan.status();
@@ -129,6 +130,36 @@ TEST_F(PlannerTest, PerNodeTemplatePlansEveryNodeAndFailsOnlyThoseMissingTheLabe
     }
   }
   EXPECT_TRUE(found);
+}
+
+// Every node is "connected" in the store but has no stream here: each sample is asked and
+// answered "not connected" at once, so the cap is what the test sees (the per-plan cap:
+// plan_noop_test.cc).
+TEST_F(PlannerTest, NoopSamplesAreCappedPerGroup) {
+  v1::PlanRequest request;
+  request.set_to("main");
+  request.set_noop_sample(1);
+  EXPECT_TRUE(absl::IsUnimplemented(planner_->Plan(request).status()));  // no sampler
+  request.set_noop_sample(-1);
+  EXPECT_TRUE(absl::IsInvalidArgument(planner_->Plan(request).status()));
+
+  CatalogBuilder builder;
+  RunTracker runs;
+  StreamHub hub(store_.get(), &builder, &runs, &clock_);
+  NoopSampler sampler(&hub, &clock_);
+  planner_->set_noop_sampler(&sampler);
+
+  // One group of 434 web nodes, 20 asked: 10, the most per group.
+  v1::PlanRequest web;
+  web.set_noop_sample(20);
+  v1::PlanResponse plan = PlanBranch("web-change", "web v2", false, web);
+  ASSERT_EQ(plan.groups_size(), 1);
+  ASSERT_EQ(plan.groups(0).noop_samples_size(), NoopSampler::kMaxPerGroup);
+  EXPECT_EQ(plan.groups(0).noop_samples(0).node(), plan.groups(0).nodes(0));
+  EXPECT_EQ(plan.groups(0).noop_samples(0).error(), "not connected");
+  EXPECT_NE(plan.noop_note().find("at most 10 nodes per group"), std::string::npos);
+
+  EXPECT_EQ(hub.noop_requests().outstanding(), 0);
 }
 
 }  // namespace
