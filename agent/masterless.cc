@@ -12,6 +12,8 @@
 #include "agent/host/command_runner.h"
 #include "agent/facts.h"
 #include "agent/host/filesystem.h"
+#include "agent/masterless_cache.h"
+#include "agent/state_files.h"
 #include "common/compiler/compiler.h"
 #include "common/compiler/directory_tree.h"
 #include "common/logging.h"
@@ -35,17 +37,38 @@ class CompiledBlobs : public BlobSource {
   const NodeCompileResult* result_;
 };
 
+std::string CachePath(const AgentConfig& config) {
+  return config.state_dir + "/masterless.cache";
+}
+
+// The node's compile from the cache, or compiled now (errors to stderr: nullopt); a fresh
+// compile sets `reads` to what it read of the repository, for the cache.
+std::optional<NodeCompileResult> CompileCached(const RepoTree& tree, const NodeInputs& node,
+                                               const MasterlessCache& cache,
+                                               std::optional<RepoReads>* reads) {
+  std::optional<NodeCompileResult> cached = cache.Lookup(tree, node);
+  if (cached.has_value()) return cached;
+  RecordingTree recording(&tree);
+  std::shared_ptr<const DesiredState> state = DesiredState::Parse(recording, "local");
+  for (const CompileError& e : state->errors()) std::cerr << e.ToString() << "\n";
+  if (!state->ok()) return std::nullopt;
+  NodeCompileResult result = state->CompileNode(node);
+  for (const CompileError& e : result.errors) std::cerr << e.ToString() << "\n";
+  if (!result.ok()) return std::nullopt;
+  *reads = recording.reads();
+  return result;
+}
+
 }  // namespace
 
 int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config, bool json) {
   DirectoryTree tree(repo_dir);
-  std::shared_ptr<const DesiredState> state = DesiredState::Parse(tree, "local");
-  for (const CompileError& e : state->errors()) std::cerr << e.ToString() << "\n";
-  if (!state->ok()) return 2;
   NodeInputs node{config.node, config.labels, GatherFacts("/etc/os-release", config.facts)};
-  NodeCompileResult result = state->CompileNode(node);
-  for (const CompileError& e : result.errors) std::cerr << e.ToString() << "\n";
-  if (!result.ok()) return 2;
+  MasterlessCache cache(CachePath(config), ExecutableIdentity());
+  std::optional<RepoReads> to_store;
+  std::optional<NodeCompileResult> compiled = CompileCached(tree, node, cache, &to_store);
+  if (!compiled.has_value()) return 2;
+  const NodeCompileResult& result = *compiled;
   CompiledBlobs blobs(&result);
   std::unique_ptr<CommandRunner> runner = NewRealCommandRunner();
   SystemClock clock;
@@ -81,8 +104,14 @@ int ApplyCheckout(const std::string& repo_dir, const AgentConfig& config, bool j
     std::cout << report.results_size() << " resources, " << changed
               << (config.noop ? " would change, " : " changed, ") << failed << " failed\n";
   }
+  // Stored after the run, so that the report is out first; a failure only costs a compile.
+  if (to_store.has_value() && MakeStateDirs(config.state_dir).ok()) {
+    absl::Status stored = cache.Store(*to_store, node, result);
+    if (!stored.ok()) Log(LogLevel::kDebug, "compile cache not written", {{"error", stored.ToString()}});
+  }
   LogInfo("apply finished", {{"node", config.node}, {"resources", report.results_size()},
-                             {"changed", changed}, {"failed", failed}, {"noop", config.noop}});
+                             {"changed", changed}, {"failed", failed}, {"noop", config.noop},
+                             {"compile", to_store.has_value() ? "compiled" : "cached"}});
   return failed > 0 ? 1 : 0;
 }
 

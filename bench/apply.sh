@@ -124,7 +124,8 @@ tool_command() {
   CWD="$WS"
   case "$1" in
     plumb)
-      CMD=("$BUILD/bin/plumb-agent" apply "$WS/plumb/repo" --node bench --root "$WS/plumb/root") ;;
+      CMD=("$BUILD/bin/plumb-agent" apply "$WS/plumb/repo" --node bench --root "$WS/plumb/root"
+        --state_dir "$WS/plumb/state") ;;
     puppet)
       CMD=(puppet apply --detailed-exitcodes --color=false --vardir "$WS/puppet/var"
         --confdir "$WS/puppet/etc" --codedir "$WS/puppet/code" --logdir "$WS/puppet/log"
@@ -152,11 +153,11 @@ version_of() {
 # that the next phase still starts from the state it is meant to measure.
 REFERENCE="$WS/reference"
 prepare_reference() {
-  rm -rf "$WS/plumb/root"
+  rm -rf "$WS/plumb/root" "$WS/plumb/state"
   tool_command plumb
   "${CMD[@]}" >/dev/null 2>&1
   cp -a "$(dest_of plumb)" "$REFERENCE"
-  rm -rf "$WS/plumb/root"
+  rm -rf "$WS/plumb/root" "$WS/plumb/state"
 }
 
 # measure TOOL PHASE: one timed run; appends "seconds kb" (or "timeout kb") to
@@ -216,7 +217,8 @@ for tool in $TOOLS; do
   echo "== $(version_of "$tool"): $TRIALS trials" >&2
   for trial in $(seq 1 "$TRIALS"); do
     dest="$(dest_of "$tool")"
-    rm -rf "$WS/plumb/root" "$dest" "$WS/puppet/var"
+    # A fresh host each trial: plumb's state_dir (its compile cache) goes too.
+    rm -rf "$WS/plumb/root" "$WS/plumb/state" "$dest" "$WS/puppet/var"
     if ! timed "$tool" first; then
       rm -rf "$dest"
       mkdir -p "$(dirname "$dest")"

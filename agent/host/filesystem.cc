@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include "agent/host/parent_cache.h"
 #include "agent/host/rooted_path.h"
 #include "agent/host/system_error.h"
+#include "agent/host/temp_names.h"
 #include "agent/host/write_batch.h"
 
 namespace plumb {
@@ -38,15 +38,6 @@ FileStat ToFileStat(const struct stat& st) {
   out.size = static_cast<uint64_t>(st.st_size);
   out.inode = st.st_ino;
   return out;
-}
-
-// A name next to `name` for a temp file or link that is renamed over it.
-std::string TempName(const std::string& name) {
-  uint64_t random = 0;
-  if (getrandom(&random, sizeof(random), 0) != sizeof(random)) {
-    random = static_cast<uint64_t>(getpid()) * 2654435761u ^ reinterpret_cast<uintptr_t>(&name);
-  }
-  return absl::StrFormat(".%s.plumb-%016x", name.substr(0, 200), random);
 }
 
 absl::Status WriteAll(int fd, absl::string_view data, const std::string& path) {
@@ -180,7 +171,7 @@ class RootedFilesystem : public Filesystem {
     if (absl::IsNotFound(r.status())) return FileStat{};
     if (!r.ok()) return r.status();
     struct stat st;
-    if (fstatat(r->parent.get(), r->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (fstatat(r->dir(), r->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) return FileStat{};
       return ErrnoError(errno, absl::StrCat("stat ", path));
     }
@@ -190,7 +181,7 @@ class RootedFilesystem : public Filesystem {
   absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) override {
     PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, false));
     UniqueFd fd(
-        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        openat(r.dir(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) {
       if (errno == ELOOP) return absl::FailedPreconditionError(path + " is a symlink");
       return ErrnoError(errno, absl::StrCat("open ", path));
@@ -220,7 +211,7 @@ class RootedFilesystem : public Filesystem {
   absl::StatusOr<std::string> ReadLink(const std::string& path) override {
     PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, false));
     std::vector<char> buf(4096);
-    ssize_t n = readlinkat(r.parent.get(), r.name.c_str(), buf.data(), buf.size());
+    ssize_t n = readlinkat(r.dir(), r.name.c_str(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINVAL) return absl::FailedPreconditionError(path + " is not a symlink");
       return ErrnoError(errno, absl::StrCat("readlink ", path));
@@ -233,7 +224,7 @@ class RootedFilesystem : public Filesystem {
     PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, true));
     FileMetadata meta = metadata;
     struct stat st;
-    if (fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (fstatat(r.dir(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(path + " is a directory");
       if (S_ISLNK(st.st_mode)) parents_.Clear();  // a link on someone's way becomes a file
       if (S_ISREG(st.st_mode)) {
@@ -243,17 +234,22 @@ class RootedFilesystem : public Filesystem {
       }
     }
     if (!meta.mode) meta.mode = 0644;
-    std::string temp = TempName(r.name);
-    UniqueFd fd(openat(r.parent.get(), temp.c_str(),
+    std::string temp = temp_names_.Next(r.name);
+    UniqueFd fd(openat(r.dir(), temp.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return ErrnoError(errno, absl::StrCat("create temp file for ", path));
     absl::Status status = WriteAll(fd.get(), content, path);
-    if (status.ok()) status = ApplyMetadataFd(fd.get(), meta, path);
+    if (status.ok() && !meta.uid && !meta.gid) {
+      // Our own new file, no owner wanted: only its mode (0600 now) needs setting.
+      if (fchmod(fd.get(), *meta.mode) != 0) status = ErrnoError(errno, "chmod " + path);
+    } else if (status.ok()) {
+      status = ApplyMetadataFd(fd.get(), meta, path);
+    }
     if (status.ok() && batch_ != nullptr) {
       // Synced and renamed by CommitBatch, together with the others.
       fd.Reset();
-      status = batch_->Stage(r.parent.get(), temp, r.name, path);
-      if (!status.ok()) unlinkat(r.parent.get(), temp.c_str(), 0);
+      status = batch_->Stage(r.dir(), temp, r.name, path);
+      if (!status.ok()) unlinkat(r.dir(), temp.c_str(), 0);
       return status;
     }
     if (status.ok()) {
@@ -261,63 +257,63 @@ class RootedFilesystem : public Filesystem {
     }
     fd.Reset();
     if (status.ok() &&
-        renameat(r.parent.get(), temp.c_str(), r.parent.get(), r.name.c_str()) != 0) {
+        renameat(r.dir(), temp.c_str(), r.dir(), r.name.c_str()) != 0) {
       status = ErrnoError(errno, absl::StrCat("rename into ", path));
     }
     if (!status.ok()) {
-      unlinkat(r.parent.get(), temp.c_str(), 0);
+      unlinkat(r.dir(), temp.c_str(), 0);
       return status;
     }
-    return SyncDirectory(sync_, r.parent.get(), path);
+    return SyncDirectory(sync_, r.dir(), path);
   }
 
   absl::Status MakeDirectory(const std::string& path, const FileMetadata& metadata) override {
     PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, true));
-    if (mkdirat(r.parent.get(), r.name.c_str(), 0700) != 0) {
+    if (mkdirat(r.dir(), r.name.c_str(), 0700) != 0) {
       return ErrnoError(errno, absl::StrCat("mkdir ", path));
     }
     FileMetadata meta = metadata;
     if (!meta.mode) meta.mode = 0755;
     UniqueFd fd(
-        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        openat(r.dir(), r.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) return ErrnoError(errno, absl::StrCat("open ", path));
     PLUMB_RETURN_IF_ERROR(ApplyMetadataFd(fd.get(), meta, path));
-    return SyncDirectory(sync_, r.parent.get(), path);
+    return SyncDirectory(sync_, r.dir(), path);
   }
 
   absl::Status MakeSymlink(const std::string& path, const std::string& target) override {
     PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, true));
     parents_.Clear();  // the link may be on the way to a cached parent
     struct stat st;
-    if (fstatat(r.parent.get(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+    if (fstatat(r.dir(), r.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISDIR(st.st_mode)) {
       return absl::FailedPreconditionError(path + " is a directory");
     }
-    std::string temp = TempName(r.name);
-    if (symlinkat(target.c_str(), r.parent.get(), temp.c_str()) != 0) {
+    std::string temp = temp_names_.Next(r.name);
+    if (symlinkat(target.c_str(), r.dir(), temp.c_str()) != 0) {
       return ErrnoError(errno, absl::StrCat("symlink ", path));
     }
-    if (renameat(r.parent.get(), temp.c_str(), r.parent.get(), r.name.c_str()) != 0) {
+    if (renameat(r.dir(), temp.c_str(), r.dir(), r.name.c_str()) != 0) {
       absl::Status status = ErrnoError(errno, absl::StrCat("rename into ", path));
-      unlinkat(r.parent.get(), temp.c_str(), 0);
+      unlinkat(r.dir(), temp.c_str(), 0);
       return status;
     }
-    return SyncDirectory(sync_, r.parent.get(), path);
+    return SyncDirectory(sync_, r.dir(), path);
   }
 
   absl::Status SetMetadata(const std::string& path, const FileMetadata& metadata) override {
     PLUMB_ASSIGN_OR_RETURN(ResolvedPath r, Resolve(path, false));
-    PLUMB_ASSIGN_OR_RETURN(struct stat st, StatAt(r.parent.get(), r.name, path));
+    PLUMB_ASSIGN_OR_RETURN(struct stat st, StatAt(r.dir(), r.name, path));
     if (S_ISLNK(st.st_mode)) {
       if (!metadata.uid && !metadata.gid) return absl::OkStatus();
-      if (fchownat(r.parent.get(), r.name.c_str(), metadata.uid.value_or(-1),
+      if (fchownat(r.dir(), r.name.c_str(), metadata.uid.value_or(-1),
                    metadata.gid.value_or(-1), AT_SYMLINK_NOFOLLOW) != 0) {
         return ErrnoError(errno, absl::StrCat("chown ", path));
       }
       return absl::OkStatus();
     }
     UniqueFd fd(
-        openat(r.parent.get(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+        openat(r.dir(), r.name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return ErrnoError(errno, absl::StrCat("open ", path));
     if (fstat(fd.get(), &st) != 0) return ErrnoError(errno, absl::StrCat("stat ", path));
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
@@ -332,14 +328,14 @@ class RootedFilesystem : public Filesystem {
     if (absl::IsNotFound(r.status())) return absl::OkStatus();
     if (!r.ok()) return r.status();
     struct stat st;
-    if (fstatat(r->parent.get(), r->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (fstatat(r->dir(), r->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       return errno == ENOENT ? absl::OkStatus() : ErrnoError(errno, "stat " + path);
     }
     int flags = S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0;
-    if (unlinkat(r->parent.get(), r->name.c_str(), flags) != 0) {
+    if (unlinkat(r->dir(), r->name.c_str(), flags) != 0) {
       return ErrnoError(errno, absl::StrCat("remove ", path));
     }
-    return SyncDirectory(sync_, r->parent.get(), path);
+    return SyncDirectory(sync_, r->dir(), path);
   }
 
   absl::Status RemoveTree(const std::string& path) override {
@@ -348,8 +344,8 @@ class RootedFilesystem : public Filesystem {
     if (absl::IsNotFound(r.status())) return absl::OkStatus();
     if (!r.ok()) return r.status();
     struct stat parent;
-    if (fstat(r->parent.get(), &parent) != 0) return ErrnoError(errno, "stat parent of " + path);
-    absl::Status status = RemoveTreeAt(r->parent.get(), r->name, path, parent.st_dev, 0);
+    if (fstat(r->dir(), &parent) != 0) return ErrnoError(errno, "stat parent of " + path);
+    absl::Status status = RemoveTreeAt(r->dir(), r->name, path, parent.st_dev, 0);
     if (absl::IsNotFound(status)) return absl::OkStatus();
     return status;
   }
@@ -398,6 +394,7 @@ class RootedFilesystem : public Filesystem {
   SyncCalls real_sync_;
   SyncCalls* const sync_;  // real_sync_ unless a test gave one
   std::unique_ptr<WriteBatch> batch_;  // between BeginBatch and CommitBatch
+  TempNames temp_names_;
 };
 
 }  // namespace

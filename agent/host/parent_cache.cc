@@ -21,16 +21,24 @@ absl::StatusOr<ResolvedPath> ParentCache::Resolve(const std::string& root,
   std::string parent = path.substr(0, slash);
   std::string name = path.substr(slash + 1);
   if (!PlainName(name)) return ResolveUnderRoot(root, path, create_parents);
+  retired_.clear();  // the previous operation, which may have used one, is over
   if (auto it = parents_.find(parent); it != parents_.end()) {
-    UniqueFd fd(fcntl(it->second.get(), F_DUPFD_CLOEXEC, 0));
-    if (fd.valid()) return ResolvedPath{std::move(fd), std::move(name)};
+    ResolvedPath lent;
+    lent.name = std::move(name);
+    lent.borrowed = it->second.get();
+    return lent;
   }
   // Only a path ResolveUnderRoot accepted (absolute, no "..") puts its parent in the cache.
   PLUMB_ASSIGN_OR_RETURN(ResolvedPath resolved, ResolveUnderRoot(root, path, create_parents));
   if (parents_.size() >= kMaxEntries) parents_.clear();
-  UniqueFd copy(fcntl(resolved.parent.get(), F_DUPFD_CLOEXEC, 0));
-  if (copy.valid()) parents_.emplace(std::move(parent), std::move(copy));
+  resolved.borrowed = resolved.parent.get();
+  parents_.emplace(std::move(parent), std::move(resolved.parent));
   return resolved;
+}
+
+void ParentCache::Clear() {
+  for (auto& [path, fd] : parents_) retired_.push_back(std::move(fd));
+  parents_.clear();
 }
 
 }  // namespace plumb

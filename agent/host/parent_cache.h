@@ -5,6 +5,7 @@
 // component, and the root's realpath) once per batch instead of once per operation.
 
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -22,13 +23,18 @@ class ParentCache {
  public:
   static constexpr size_t kMaxEntries = 64;
 
-  // Like ResolveUnderRoot(root, path, create_parents), reusing a cached parent.
+  // Like ResolveUnderRoot(root, path, create_parents), reusing a cached parent. A cached
+  // parent is lent (ResolvedPath::borrowed, no dup/close per call): it stays open until the
+  // next Resolve, even across a Clear() in between, so the caller may use it throughout one
+  // operation.
   absl::StatusOr<ResolvedPath> Resolve(const std::string& root, const std::string& path,
                                        bool create_parents);
-  void Clear() { parents_.clear(); }
+  // Forgets every parent (those lent out close at the next Resolve or destruction).
+  void Clear();
 
  private:
   absl::flat_hash_map<std::string, UniqueFd> parents_;
+  std::vector<UniqueFd> retired_;  // cleared parents, possibly still lent out
 };
 
 }  // namespace plumb

@@ -44,6 +44,10 @@ class UniqueFd {
 struct ResolvedPath {
   UniqueFd parent;   // an O_PATH descriptor of the parent directory, usable with *at() calls
   std::string name;  // the final component, never "", "." or ".."
+  // Instead of `parent`: a descriptor owned by a ParentCache, valid until its next Resolve.
+  int borrowed = -1;
+  // The parent directory's descriptor, owned or borrowed.
+  int dir() const { return parent.valid() ? parent.get() : borrowed; }
 };
 
 // Resolves the parent directories of `path` (absolute, no ".." components, not "/") under

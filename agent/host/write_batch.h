@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,11 @@ class WriteBatch {
     bool renamed = false;
   };
   void Fail(const Staged& staged, absl::Status status);
+  // Renames every staged file whose filesystem synced; the errno of each rename (0: done).
+  std::vector<int> RenameAll(const std::map<dev_t, int>& sync_error);
+
+  static constexpr size_t kParallelRenames = 32;  // fewer staged files: renamed in order
+  static constexpr unsigned kRenameThreads = 8;
 
   SyncCalls* const sync_;
   std::vector<Directory> dirs_;

@@ -150,10 +150,13 @@ class MasterlessEngineTest(unittest.TestCase):
         rc, report, err = self.apply()
         self.assertEqual(rc, 0, err)
         self.assertEqual(set(self.outcomes(report).values()), {"UNCHANGED"}, self.outcomes(report))
+        # Nothing the compile read changed: the compile cache in state_dir served it.
+        self.assertIn("compile=cached", err)
 
         self.write_module(conf="v2")
         rc, report, err = self.apply("--noop")
         self.assertEqual(rc, 0, err)
+        self.assertIn("compile=compiled", err)
         self.assertEqual(self.outcomes(report)["file:/opt/app/app.conf"], "WOULD_CHANGE")
         with open(self.root + "/opt/app/app.conf") as f:
             self.assertEqual(f.read(), "v1")

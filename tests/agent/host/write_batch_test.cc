@@ -153,3 +153,63 @@ TEST_F(WriteBatchTest, ADirectoryRemovedInsideABatchIsNotWrittenIntoAgain) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+// Enough files for the renames to run on several threads (WriteBatch::kParallelRenames).
+class ParallelRenameTest : public WriteBatchTest {
+ protected:
+  static std::string Name(int i) { return "/d/f" + std::to_string(i); }
+  static constexpr int kFiles = 200;
+};
+
+TEST_F(ParallelRenameTest, ManyReplacementsAndNewFilesAreAllPutInPlace) {
+  for (int i = 0; i < kFiles; i += 2) WriteFileOrDie(root_ + Name(i), "old");
+  fs_->BeginBatch();
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_TRUE(fs_->WriteFile(Name(i), "new " + std::to_string(i), FileMetadata{}).ok());
+  }
+  EXPECT_THAT(fs_->CommitBatch(), IsEmpty());
+  for (int i = 0; i < kFiles; ++i) {
+    EXPECT_EQ(ReadFileOrEmpty(root_ + Name(i)), "new " + std::to_string(i)) << i;
+  }
+  EXPECT_EQ(sync_.filesystem_syncs, 1);
+  EXPECT_EQ(sync_.file_syncs, 1);  // /d
+  std::string listing = Listing("/d");
+  EXPECT_EQ(listing.find(".plumb-"), std::string::npos) << listing;
+}
+
+TEST_F(ParallelRenameTest, APathWrittenTwiceKeepsItsLastContent) {
+  fs_->BeginBatch();
+  ASSERT_TRUE(fs_->WriteFile("/d/a", "first", FileMetadata{}).ok());
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_TRUE(fs_->WriteFile(Name(i), "x", FileMetadata{}).ok());
+  }
+  ASSERT_TRUE(fs_->WriteFile("/d/a", "second", FileMetadata{}).ok());
+  EXPECT_THAT(fs_->CommitBatch(), IsEmpty());
+  EXPECT_EQ(ReadFileOrEmpty(root_ + "/d/a"), "second");
+  std::string listing = Listing("/d");
+  EXPECT_EQ(listing.find(".plumb-"), std::string::npos) << listing;
+}
+
+TEST_F(ParallelRenameTest, AFailedRenameAmongManyFailsThatPathAlone) {
+  fs_->BeginBatch();
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_TRUE(fs_->WriteFile(Name(i), "new", FileMetadata{}).ok());
+  }
+  // A directory appears at one of the paths between staging and commit.
+  WriteFileOrDie(root_ + Name(7) + "/inside", "in the way");
+  std::vector<BatchFailure> failures = fs_->CommitBatch();
+  ASSERT_THAT(failures, SizeIs(1));
+  EXPECT_EQ(failures[0].path, Name(7));
+  EXPECT_THAT(failures[0].status.message(), HasSubstr("rename into"));
+  for (int i = 0; i < kFiles; ++i) {
+    if (i != 7) EXPECT_EQ(ReadFileOrEmpty(root_ + Name(i)), "new") << i;
+  }
+  std::string listing = Listing("/d");
+  EXPECT_EQ(listing.find(".plumb-"), std::string::npos) << listing;
+}
+
+}  // namespace
+}  // namespace plumb
