@@ -49,6 +49,9 @@ void BM_CompileEveryNode(benchmark::State& state) {
   std::vector<NodeInputs> nodes = GenerateNodes(static_cast<int>(state.range(0)));
   int64_t resources = 0;
   for (auto _ : state) {
+    state.PauseTiming();
+    desired = ParseOrDie({}, "rev", state);  // no renders reused from the last iteration
+    state.ResumeTiming();
     for (const NodeInputs& node : nodes) {
       NodeCompileResult result = desired->CompileNode(node);
       resources += result.catalog->resources_size();
@@ -67,7 +70,13 @@ void BM_CompileGrouped(benchmark::State& state) {
   auto desired = ParseOrDie(options, "rev", state);
   std::vector<NodeInputs> nodes = GenerateNodes(static_cast<int>(state.range(0)));
   int groups = 0;
-  for (auto _ : state) groups = CompileGrouped(*desired, nodes, state);
+  for (auto _ : state) {
+    // A fresh parse each time: the compile must not reuse the last iteration's renders.
+    state.PauseTiming();
+    desired = ParseOrDie(options, "rev", state);
+    state.ResumeTiming();
+    groups = CompileGrouped(*desired, nodes, state);
+  }
   state.counters["groups"] = groups;
   state.SetItemsProcessed(state.iterations() * nodes.size());
 }
@@ -89,26 +98,49 @@ void BM_GroupKey(benchmark::State& state) {
 }
 BENCHMARK(BM_GroupKey);
 
+// The revision before the measured ones, compiled for every node (what the server had served).
+// Not inlined, so that callgrind can leave it out: --toggle-collect='*BM_OneModuleChange*'
+// --toggle-collect='*WarmUp*' counts the measured iterations only.
+__attribute__((noinline)) std::shared_ptr<const DesiredState> WarmUp(
+    const BenchRepoOptions& options, const std::vector<NodeInputs>& nodes,
+    benchmark::State& state) {
+  auto desired = ParseOrDie(options, "rev0", state);
+  CompileGrouped(*desired, nodes, state);
+  return desired;
+}
+
 // A one-module change reaching a fleet: parse the new revision, then GroupKey for every node
-// and one compile per group. Args: nodes, per-node template (0/1).
+// and one compile per group. Args: nodes, per-node template (0/1), incremental (0/1: parse
+// with the previous revision, whose catalogs were compiled, as the server does).
 void BM_OneModuleChange(benchmark::State& state) {
   BenchRepoOptions options;
   options.per_node_template = state.range(1) != 0;
+  bool incremental = state.range(2) != 0;
   std::vector<NodeInputs> nodes = GenerateNodes(static_cast<int>(state.range(0)));
+  std::shared_ptr<const DesiredState> previous;
+  if (incremental) previous = WarmUp(options, nodes, state);
   int edition = 0;
+  CompileStats stats;
   for (auto _ : state) {
     options.web_edition = ++edition;
     state.PauseTiming();
     MemoryTree tree(GenerateRepo(options));
     state.ResumeTiming();
-    auto desired = DesiredState::Parse(tree, absl::StrCat("rev", edition));
+    auto desired = DesiredState::Parse(tree, absl::StrCat("rev", edition), previous.get());
     CompileGrouped(*desired, nodes, state);
+    stats = desired->stats();
+    if (incremental) previous = desired;
   }
+  state.counters["rendered"] = static_cast<double>(stats.templates_rendered);
+  state.counters["reused"] = static_cast<double>(stats.templates_reused);
   state.SetItemsProcessed(state.iterations() * nodes.size());
 }
 BENCHMARK(BM_OneModuleChange)
-    ->Args({10000, 0})
-    ->Args({10000, 1})
+    ->Args({10000, 0, 0})
+    ->Args({10000, 1, 0})
+    ->Args({10000, 1, 1})
+    ->Args({2000, 1, 0})
+    ->Args({2000, 1, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
