@@ -37,7 +37,8 @@ void AppendValue(const MustacheValue& value, std::string* out) {
 bool PrefixRead(const std::set<std::string>& prefixes, const std::string& key) {
   for (const std::string& prefix : prefixes) {
     if (prefix.empty() || key == prefix ||
-        (absl::StartsWith(key, prefix) && key.size() > prefix.size() && key[prefix.size()] == '.')) {
+        (absl::StartsWith(key, prefix) && key.size() > prefix.size() &&
+         key[prefix.size()] == '.')) {
       return true;
     }
   }
@@ -127,7 +128,8 @@ void RenderCache::Insert(const std::string& key, std::shared_ptr<const RenderedR
   entries_.insert_or_assign(key, std::move(rendered));  // replaces one whose content expired
 }
 
-void RenderCache::CarryFrom(const RenderCache& previous, const std::set<std::string>& fingerprints) {
+void RenderCache::CarryFrom(const RenderCache& previous,
+                            const std::set<std::string>& fingerprints) {
   if (fingerprints.empty()) return;
   size_t width = fingerprints.begin()->size();
   absl::ReaderMutexLock from(&previous.mu_);

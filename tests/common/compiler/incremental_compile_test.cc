@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/catalog.h"
 #include "common/compiler/compiler.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "gtest/gtest.h"
 
 namespace plumb {
 namespace {
@@ -92,7 +92,8 @@ Files BaseRepo() {
 std::vector<NodeInputs> Nodes() {
   std::vector<NodeInputs> nodes;
   for (int i = 0; i < 4; ++i) {
-    nodes.push_back(NodeInputs{absl::StrCat("n", i), {{"role", i % 2 ? "web" : "db"}},
+    nodes.push_back(NodeInputs{absl::StrCat("n", i),
+                               {{"role", i % 2 ? "web" : "db"}},
                                {{"os.id", "debian"}, {"arch", "x86_64"}}});
   }
   return nodes;
@@ -175,8 +176,8 @@ TEST(IncrementalCompileTest, ChangesToWhatTheTemplateReadsRenderAgain) {
       {"unread var in plumb.yaml", "plumb.yaml", "greeting: hello", "greeting: hi", 0},
       {"the templated resource's own spec", "modules/m/module.yaml", "mode: \"0640\"",
        "mode: \"0600\"", 4},
-      {"a line moved above the templated resource", "modules/m/module.yaml",
-       "resources:\n", "resources:\n  - directory: /etc/x\n", 4},
+      {"a line moved above the templated resource", "modules/m/module.yaml", "resources:\n",
+       "resources:\n  - directory: /etc/x\n", 4},
   };
   std::vector<NodeInputs> nodes = Nodes();
   for (const RepoEdit& edit : edits) {
@@ -199,10 +200,10 @@ TEST(IncrementalCompileTest, ChangedNodeInputsRenderAgainUnreadOnesDoNot) {
   auto second = CompileAll(files, "r2", first.get(), nodes);
   EXPECT_EQ(second->stats().templates_rendered, 0);
   std::vector<NodeInputs> changed = nodes;
-  changed[0].facts["os.id"] = "ubuntu";     // read
-  changed[1].labels["role"] = "cache";      // read
-  changed[2].facts["arch"] = "arm64";       // not read
-  changed[3].labels["dc"] = "b";            // not read
+  changed[0].facts["os.id"] = "ubuntu";  // read
+  changed[1].labels["role"] = "cache";   // read
+  changed[2].facts["arch"] = "arm64";    // not read
+  changed[3].labels["dc"] = "b";         // not read
   auto third = CompileAll(files, "r3", second.get(), changed);
   EXPECT_EQ(third->stats().templates_rendered, 2);
   EXPECT_EQ(third->stats().templates_reused, 2);
@@ -230,7 +231,8 @@ class RandomRepo {
                                      target_var_, "}\n");
     files["plumb.yaml"] = plumb;
     for (size_t m = 0; m < modules_.size(); ++m) {
-      for (const auto& [path, text] : modules_[m]) files[absl::StrCat("modules/m", m, "/", path)] = text;
+      for (const auto& [path, text] : modules_[m])
+        files[absl::StrCat("modules/m", m, "/", path)] = text;
     }
     return files;
   }
@@ -240,22 +242,41 @@ class RandomRepo {
   void Edit() {
     int m = Pick(3);
     switch (Pick(6)) {
-      case 0: modules_[m][absl::StrCat("files/s", Pick(2), ".conf")] += "more\n"; break;
-      case 1: modules_[m][absl::StrCat("templates/t", Pick(2), ".mustache")] = RandomTemplate(); break;
-      case 2: modules_[m]["module.yaml"] = ModuleYaml(m, absl::StrCat(Pick(3))); break;
-      case 3: repo_var_ = absl::StrCat("r", Pick(3)); target_var_ = absl::StrCat("t", Pick(3)); break;
-      case 4: nodes_[Pick(nodes_.size())] = RandomNode(Pick(10)); break;
-      default: nodes_[Pick(nodes_.size())].labels["role"] = Pick(2) ? "web" : "db"; break;
+      case 0:
+        modules_[m][absl::StrCat("files/s", Pick(2), ".conf")] += "more\n";
+        break;
+      case 1:
+        modules_[m][absl::StrCat("templates/t", Pick(2), ".mustache")] = RandomTemplate();
+        break;
+      case 2:
+        modules_[m]["module.yaml"] = ModuleYaml(m, absl::StrCat(Pick(3)));
+        break;
+      case 3:
+        repo_var_ = absl::StrCat("r", Pick(3));
+        target_var_ = absl::StrCat("t", Pick(3));
+        break;
+      case 4:
+        nodes_[Pick(nodes_.size())] = RandomNode(Pick(10));
+        break;
+      default:
+        nodes_[Pick(nodes_.size())].labels["role"] = Pick(2) ? "web" : "db";
+        break;
     }
   }
 
  private:
   int Pick(size_t n) { return static_cast<int>(rng_() % n); }
   std::string RandomTemplate() {
-    static const char* const kReads[] = {
-        "{{node.name}}", "{{labels.role}}", "{{labels.dc}}", "{{facts.os.id}}",
-        "{{vars.v0}}", "{{vars.v1}}", "{{vars.mv}}", "{{#labels.dc}}dc {{labels.dc}}{{/labels.dc}}",
-        "{{^facts.extra}}none{{/facts.extra}}", "static text"};
+    static const char* const kReads[] = {"{{node.name}}",
+                                         "{{labels.role}}",
+                                         "{{labels.dc}}",
+                                         "{{facts.os.id}}",
+                                         "{{vars.v0}}",
+                                         "{{vars.v1}}",
+                                         "{{vars.mv}}",
+                                         "{{#labels.dc}}dc {{labels.dc}}{{/labels.dc}}",
+                                         "{{^facts.extra}}none{{/facts.extra}}",
+                                         "static text"};
     std::string text;
     for (int i = 0, n = 1 + Pick(3); i < n; ++i) absl::StrAppend(&text, kReads[Pick(10)], "\n");
     return text;
@@ -300,8 +321,8 @@ TEST(IncrementalCompileTest, RandomRepositoriesCompileAsFromScratch) {
     RandomRepo repo(seed);
     std::shared_ptr<const DesiredState> previous;
     for (int revision = 0; revision < 8; ++revision) {
-      previous = CompileAll(repo.files(), absl::StrCat("r", revision), previous.get(),
-                            repo.nodes());
+      previous =
+          CompileAll(repo.files(), absl::StrCat("r", revision), previous.get(), repo.nodes());
       reused += previous->stats().templates_reused;
       repo.Edit();
     }
