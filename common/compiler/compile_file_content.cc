@@ -35,7 +35,8 @@ void LoadTemplate(const YamlNode& value, const ModuleContext& ctx, ResourceSpec*
   std::string path = rel.ok() ? absl::StrCat(ctx.dir, "/templates/", *rel) : "";
   auto cached = ctx.templates->find(path);
   if (rel.ok() && cached != ctx.templates->end()) {
-    spec->tmpl = cached->second;
+    spec->tmpl = cached->second.tmpl;
+    spec->template_digest = cached->second.digest;
   } else {
     std::shared_ptr<const std::string> text =
         ReadModuleFile(value, ctx, "template", "templates", &path);
@@ -46,7 +47,8 @@ void LoadTemplate(const YamlNode& value, const ModuleContext& ctx, ResourceSpec*
       ctx.errors->Add(path, YamlMark{error.line, error.column},
                       absl::StrCat("bad template: ", error.message));
     }
-    (*ctx.templates)[path] = tmpl;
+    spec->template_digest = Sha256Hex(*text);
+    (*ctx.templates)[path] = LoadedTemplate{tmpl, spec->template_digest};
     spec->tmpl = std::move(tmpl);
   }
   spec->template_path = path;

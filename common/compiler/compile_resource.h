@@ -17,6 +17,13 @@ namespace plumb::compile {
 
 // What resource parsing needs from the module being parsed. Pointers are not owned; the
 // module parse that builds this outlives every ParseResource call.
+// A template read by a module: parsed (nullptr when it failed, already reported) and the
+// sha256 of its text.
+struct LoadedTemplate {
+  std::shared_ptr<const MustacheTemplate> tmpl;
+  std::string digest;
+};
+
 struct ModuleContext {
   const RepoTree* tree;
   std::string dir;  // "modules/<name>"
@@ -24,7 +31,7 @@ struct ModuleContext {
   ErrorList* errors;
   // Templates parsed so far, by repository path; nullptr for one that failed (already
   // reported), so a template used twice is read and reported once.
-  std::map<std::string, std::shared_ptr<const MustacheTemplate>>* templates;
+  std::map<std::string, LoadedTemplate>* templates;
 };
 
 // Parses `entry` into `spec`. Returns false (after reporting) when the entry has no usable

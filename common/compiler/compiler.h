@@ -43,14 +43,26 @@ struct NodeCompileResult {
   bool ok() const { return errors.empty() && catalog != nullptr; }
 };
 
-// A parsed desired-state repository at one revision. Immutable after Parse; thread-safe.
+// What CompileNode did since Parse, summed over every node compiled: templated resources
+// rendered, and reused (rendered before, for this revision or the `previous` one given to
+// Parse, with the same spec and the same inputs read).
+struct CompileStats {
+  int64_t templates_rendered = 0;
+  int64_t templates_reused = 0;
+};
+
+// A parsed desired-state repository at one revision. Immutable after Parse (but for a cache
+// of rendered templates and its counters); thread-safe.
 class DesiredState {
  public:
   virtual ~DesiredState() = default;
 
   // Parses plumb.yaml and every module under modules/ from `tree`. Never fails as a whole:
-  // everything found wrong is collected in errors().
-  static std::shared_ptr<const DesiredState> Parse(const RepoTree& tree, std::string revision);
+  // everything found wrong is collected in errors(). With `previous` (an earlier revision of
+  // the same repository, or null), what it rendered for resources whose spec and template
+  // are unchanged is reused by CompileNode (incremental compilation; results are identical).
+  static std::shared_ptr<const DesiredState> Parse(const RepoTree& tree, std::string revision,
+                                                   const DesiredState* previous = nullptr);
 
   virtual const std::string& revision() const = 0;
   // Repository-level errors (YAML, schema, missing files). Non-empty: nothing is served.
@@ -67,6 +79,9 @@ class DesiredState {
   // A key such that two nodes with equal keys get identical catalogs (the node's matched
   // targets and the inputs their modules actually read). Lets callers compile once per group.
   virtual std::string GroupKey(const NodeInputs& node) const = 0;
+
+  // Counters of CompileNode's template work (tests, benchmarks).
+  virtual CompileStats stats() const = 0;
 };
 
 }  // namespace plumb

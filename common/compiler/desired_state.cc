@@ -4,8 +4,11 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -13,7 +16,9 @@
 #include "common/compiler/compile_graph.h"
 #include "common/compiler/compiler.h"
 #include "common/compiler/desired_state_model.h"
+#include "common/compiler/render_cache.h"
 #include "common/digest.h"
+#include "google/protobuf/arena.h"
 
 namespace plumb {
 
@@ -21,6 +26,7 @@ namespace {
 
 using compile::ErrorList;
 using compile::ModuleSpec;
+using compile::RenderedResource;
 using compile::ResourceSpec;
 using compile::TargetSpec;
 
@@ -97,21 +103,76 @@ bool ReadsNodeInput(const MustacheError& error) {
   return false;
 }
 
+// Renders `spec`'s template against `context` into a sealed resource and its content (also
+// returned in `blob`), or the resource as written and the error.
+std::shared_ptr<const RenderedResource> Render(const ResourceSpec& spec,
+                                               const MustacheValue& context,
+                                               std::shared_ptr<const std::string>* blob_out) {
+  auto rendered = std::make_shared<RenderedResource>();
+  rendered->resource = spec.resource;
+  std::string out;
+  MustacheError error;
+  if (!spec.tmpl->Render(context, &out, &error)) {
+    rendered->error =
+        CompileError{compile::Location(spec.template_path, YamlMark{error.line, error.column}),
+                     // No node name here: nodes of one group must get identical results.
+                     absl::StrCat(error.message, " (rendering ", spec.resource.id(), ")"),
+                     ReadsNodeInput(error)};
+    return rendered;
+  }
+  auto blob = std::make_shared<const std::string>(std::move(out));
+  v1::Resource* resource = &rendered->resource;
+  resource->set_content_digest(Sha256Hex(*blob));
+  resource->set_content_size(static_cast<int64_t>(blob->size()));
+  SealResource(resource);
+  rendered->blob = blob;
+  *blob_out = std::move(blob);
+  return rendered;
+}
+
 void AppendField(std::string* out, absl::string_view text) {
   absl::StrAppend(out, text.size(), ":", text, ";");
 }
 
-class DesiredStateImpl : public DesiredState {
+class DesiredStateImpl;
+
+// A compiled catalog whose resources are not copies: its repeated field (on `arena`) points at
+// the resources of the parsed repository (static ones, identical on every node) and at the
+// rendered ones, which many nodes' catalogs share. Owns what those pointers need: the parsed
+// state and the rendered resources. The catalog is immutable once compiled.
+struct SharedCatalog {
+  google::protobuf::Arena arena;
+  std::shared_ptr<const DesiredStateImpl> state;
+  std::vector<std::shared_ptr<const RenderedResource>> rendered;
+};
+
+// Appends `resource`, not owned, to the arena-allocated `catalog`: an arena's repeated field
+// never deletes its elements, and SharedCatalog keeps `resource` alive as long as `catalog`.
+void AddShared(const v1::Resource& resource, v1::Catalog* catalog) {
+  catalog->mutable_resources()->UnsafeArenaAddAllocated(const_cast<v1::Resource*>(&resource));
+}
+
+class DesiredStateImpl : public DesiredState,
+                         public std::enable_shared_from_this<DesiredStateImpl> {
  public:
-  DesiredStateImpl(const RepoTree& tree, std::string revision) : revision_(std::move(revision)) {
+  DesiredStateImpl(const RepoTree& tree, std::string revision, const DesiredState* previous)
+      : revision_(std::move(revision)) {
     ErrorList errors(&errors_);
     compile::ParseRepository(tree, &model_, &errors);
     // A resource without a template is the same on every node: version it once, here.
+    std::set<std::string> fingerprints;
     for (auto& [name, module] : model_.modules) {
       for (ResourceSpec& spec : module.resources) {
-        if (spec.tmpl == nullptr) SealResource(&spec.resource);
+        if (spec.tmpl == nullptr) {
+          SealResource(&spec.resource);
+        } else {
+          spec.render_fingerprint = compile::RenderFingerprint(spec);
+          fingerprints.insert(spec.render_fingerprint);
+        }
       }
     }
+    auto* before = dynamic_cast<const DesiredStateImpl*>(previous);
+    if (before != nullptr && errors_.empty()) cache_.CarryFrom(before->cache_, fingerprints);
   }
 
   const std::string& revision() const override { return revision_; }
@@ -122,6 +183,9 @@ class DesiredStateImpl : public DesiredState {
 
   NodeCompileResult CompileNode(const NodeInputs& node) const override;
   std::string GroupKey(const NodeInputs& node) const override;
+  CompileStats stats() const override {
+    return CompileStats{rendered_.load(), reused_.load()};
+  }
 
  private:
   std::vector<size_t> MatchTargets(const NodeInputs& node) const {
@@ -147,38 +211,72 @@ class DesiredStateImpl : public DesiredState {
     return modules;
   }
 
-  // Adds a copy of `spec` to `catalog`, rendering its template; false on a render error.
-  bool AddResource(const ResourceSpec& spec, const MustacheValue& context, const NodeInputs& node,
+  // One node's compile of one module: what its templates see, built only when a template
+  // is not in cache_.
+  struct ModuleScope {
+    const NodeInputs* node;
+    const ModuleSpec* module;
+    compile::VarsView vars;
+    std::optional<MustacheValue>* context;  // the node's, shared by its modules
+    bool context_vars_set = false;          // context's vars are this module's
+  };
+  compile::VarsView VarsOf(const ModuleSpec& module, const std::vector<size_t>& matched) const;
+
+  // Adds `spec` to `catalog`: a copy of the resource as written, or its template rendered
+  // (or reused from cache_); false on a render error.
+  bool AddResource(const ResourceSpec& spec, ModuleScope* scope, SharedCatalog* shared,
                    v1::Catalog* catalog, NodeCompileResult* result) const;
 
   std::string revision_;
   compile::RepoModel model_;
   std::vector<CompileError> errors_;
+  mutable compile::RenderCache cache_;
+  mutable std::atomic<int64_t> rendered_{0};
+  mutable std::atomic<int64_t> reused_{0};
 };
 
-bool DesiredStateImpl::AddResource(const ResourceSpec& spec, const MustacheValue& context,
-                                   const NodeInputs& node, v1::Catalog* catalog,
+compile::VarsView DesiredStateImpl::VarsOf(const ModuleSpec& module,
+                                           const std::vector<size_t>& matched) const {
+  std::vector<const MustacheValue*> targets;
+  for (size_t t : matched) targets.push_back(&model_.targets[t].vars);
+  return compile::VarsView(&module.vars, &model_.vars, std::move(targets));
+}
+
+bool DesiredStateImpl::AddResource(const ResourceSpec& spec, ModuleScope* scope,
+                                   SharedCatalog* shared, v1::Catalog* catalog,
                                    NodeCompileResult* result) const {
-  v1::Resource* resource = catalog->add_resources();
-  *resource = spec.resource;
-  std::shared_ptr<const std::string> blob = spec.blob;
-  if (spec.tmpl != nullptr) {
-    std::string out;
-    MustacheError error;
-    if (!spec.tmpl->Render(context, &out, &error)) {
-      result->errors.push_back(
-          CompileError{compile::Location(spec.template_path, YamlMark{error.line, error.column}),
-                       // No node name here: nodes of one group must get identical results.
-                       absl::StrCat(error.message, " (rendering ", resource->id(), ")"),
-                       ReadsNodeInput(error)});
-      return false;
-    }
-    blob = std::make_shared<const std::string>(std::move(out));
-    resource->set_content_digest(Sha256Hex(*blob));
-    resource->set_content_size(static_cast<int64_t>(blob->size()));
-    SealResource(resource);
+  if (spec.tmpl == nullptr) {
+    AddShared(spec.resource, catalog);
+    if (spec.blob != nullptr) result->blobs.emplace(spec.resource.content_digest(), spec.blob);
+    return true;
   }
-  if (blob != nullptr) result->blobs.emplace(resource->content_digest(), std::move(blob));
+  std::string key = compile::RenderKey(spec, *scope->node, scope->vars);
+  std::shared_ptr<const RenderedResource> rendered = cache_.Find(key);
+  std::shared_ptr<const std::string> blob;
+  if (rendered != nullptr && !rendered->error.has_value()) blob = rendered->blob.lock();
+  if (rendered != nullptr && (rendered->error.has_value() || blob != nullptr)) {
+    reused_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    std::optional<MustacheValue>& context = *scope->context;
+    if (!context.has_value()) context = NodeContext(*scope->node);
+    if (!scope->context_vars_set) {
+      MustacheValue* vars = context->MutableChild("vars");
+      *vars = scope->module->vars;
+      Overlay(model_.vars, vars);
+      for (const MustacheValue* level : scope->vars.targets()) Overlay(*level, vars);
+      scope->context_vars_set = true;
+    }
+    rendered = Render(spec, *context, &blob);
+    cache_.Insert(key, rendered);
+    rendered_.fetch_add(1, std::memory_order_relaxed);
+  }
+  AddShared(rendered->resource, catalog);
+  shared->rendered.push_back(rendered);
+  if (rendered->error.has_value()) {
+    result->errors.push_back(*rendered->error);
+    return false;
+  }
+  result->blobs.emplace(rendered->resource.content_digest(), std::move(blob));
   return true;
 }
 
@@ -190,20 +288,21 @@ NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
     return result;
   }
   std::vector<size_t> matched = MatchTargets(node);
-  auto catalog = std::make_shared<v1::Catalog>();
+  auto shared = std::make_shared<SharedCatalog>();
+  shared->state = shared_from_this();
+  auto* catalog = google::protobuf::Arena::CreateMessage<v1::Catalog>(&shared->arena);
   catalog->set_revision(revision_);
   catalog->set_prune(model_.prune);
   std::vector<const std::vector<compile::RelationRef>*> relations;
-  std::map<std::string, std::pair<std::string, const ModuleSpec*>> seen;  // id -> where, module
-  MustacheValue context = NodeContext(node);
+  // id -> where, module
+  absl::flat_hash_map<absl::string_view, std::pair<absl::string_view, const ModuleSpec*>> seen;
+  std::optional<MustacheValue> context;
   for (const ModuleSpec* module : ModulesOf(matched)) {
-    MustacheValue* vars = context.MutableChild("vars");
-    *vars = module->vars;
-    Overlay(model_.vars, vars);
-    for (size_t t : matched) Overlay(model_.targets[t].vars, vars);
+    ModuleScope scope{&node, module, VarsOf(*module, matched), &context};
     for (const ResourceSpec& spec : module->resources) {
       auto [it, fresh] =
-          seen.emplace(spec.resource.id(), std::make_pair(spec.resource.source_location(), module));
+          seen.emplace(spec.resource.id(),
+                       std::make_pair(absl::string_view(spec.resource.source_location()), module));
       if (!fresh) {
         // Two modules defining one id conflict only for nodes whose targets select both.
         result.errors.push_back(CompileError{
@@ -214,7 +313,7 @@ NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
         continue;
       }
       // Kept even when its template fails, so relations to it do not add false errors.
-      AddResource(spec, context, node, catalog.get(), &result);
+      AddResource(spec, &scope, shared.get(), catalog, &result);
       relations.push_back(&spec.relations);
     }
   }
@@ -225,7 +324,7 @@ NodeCompileResult DesiredStateImpl::CompileNode(const NodeInputs& node) const {
   }
   // Every resource carries its version already (static ones from parse time).
   catalog->set_digest(ComputeCatalogDigest(*catalog));
-  result.catalog = std::move(catalog);
+  result.catalog = std::shared_ptr<const v1::Catalog>(std::move(shared), catalog);
   return result;
 }
 
@@ -259,9 +358,9 @@ std::string DesiredStateImpl::GroupKey(const NodeInputs& node) const {
 
 }  // namespace
 
-std::shared_ptr<const DesiredState> DesiredState::Parse(const RepoTree& tree,
-                                                        std::string revision) {
-  return std::make_shared<DesiredStateImpl>(tree, std::move(revision));
+std::shared_ptr<const DesiredState> DesiredState::Parse(const RepoTree& tree, std::string revision,
+                                                        const DesiredState* previous) {
+  return std::make_shared<DesiredStateImpl>(tree, std::move(revision), previous);
 }
 
 }  // namespace plumb

@@ -45,6 +45,16 @@ struct RelationRef {
   std::string location;  // where the id is written
 };
 
+// The facts, labels, vars and node name that a module's (or one resource's) templates may read.
+struct TemplateReads {
+  bool node_name = false;
+  std::set<std::string> fact_prefixes;  // "" = all facts; "os" = os and os.*
+  std::set<std::string> label_prefixes;
+  std::set<std::string> var_names;  // top-level var names; "" = all vars
+  void Add(const MustacheTemplate& tmpl);
+  void Merge(const TemplateReads& other);
+};
+
 // One resource of a module. For `content` and `source` the blob is known at parse time;
 // for `template` it is rendered per node.
 struct ResourceSpec {
@@ -56,15 +66,11 @@ struct ResourceSpec {
   std::shared_ptr<const std::string> blob;
   std::shared_ptr<const MustacheTemplate> tmpl;
   std::string template_path;  // "modules/m/templates/x.mustache"
-};
-
-// The facts, labels and node name that a module's templates may read.
-struct TemplateReads {
-  bool node_name = false;
-  std::set<std::string> fact_prefixes;  // "" = all facts; "os" = os and os.*
-  std::set<std::string> label_prefixes;
-  void Add(const MustacheTemplate& tmpl);
-  void Merge(const TemplateReads& other);
+  std::string template_digest;  // sha256 of the template's text
+  // For a templated resource: what its template reads, and RenderFingerprint (set once the
+  // repository is parsed), which with those inputs keys its rendered form (render_cache.h).
+  TemplateReads reads;
+  std::string render_fingerprint;
 };
 
 struct ModuleSpec {

@@ -184,6 +184,7 @@ void TemplateReads::Add(const MustacheTemplate& tmpl) {
     if (parts[0] == "facts") fact_prefixes.insert(rest);
     if (parts[0] == "labels") label_prefixes.insert(rest);
     if (parts[0] == "node") node_name = true;
+    if (parts[0] == "vars") var_names.insert(rest.substr(0, rest.find('.')));
   }
 }
 
@@ -191,6 +192,7 @@ void TemplateReads::Merge(const TemplateReads& other) {
   node_name = node_name || other.node_name;
   fact_prefixes.insert(other.fact_prefixes.begin(), other.fact_prefixes.end());
   label_prefixes.insert(other.label_prefixes.begin(), other.label_prefixes.end());
+  var_names.insert(other.var_names.begin(), other.var_names.end());
 }
 
 void ParseModule(const RepoTree& tree, const std::string& name, ModuleSpec* module,
@@ -211,7 +213,7 @@ void ParseModule(const RepoTree& tree, const std::string& name, ModuleSpec* modu
     reader.Error(*resources, absl::StrCat("resources must be a list, got ", resources->KindName()));
     return;
   }
-  std::map<std::string, std::shared_ptr<const MustacheTemplate>> templates;
+  std::map<std::string, LoadedTemplate> templates;
   ctx.reader = &reader;
   ctx.errors = errors;
   ctx.templates = &templates;
@@ -226,7 +228,10 @@ void ParseModule(const RepoTree& tree, const std::string& name, ModuleSpec* modu
                                it->second, ")"));
       continue;
     }
-    if (spec.tmpl != nullptr) module->reads.Add(*spec.tmpl);
+    if (spec.tmpl != nullptr) {
+      spec.reads.Add(*spec.tmpl);
+      module->reads.Add(*spec.tmpl);
+    }
     module->resources.push_back(std::move(spec));
   }
 }

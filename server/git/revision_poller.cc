@@ -258,7 +258,10 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   rev.set_fetched_unix_ms(absl::ToUnixMillis(start));
   Publish(v1::EVENT_REVISION_FETCHED, commit.sha, commit.summary);
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(commit.sha));
-  std::shared_ptr<const DesiredState> state = DesiredState::Parse(*tree, commit.sha);
+  // The serving revision's renders are reused for resources this commit left alone.
+  std::shared_ptr<const DesiredState> previous = builder_->desired_state();
+  std::shared_ptr<const DesiredState> state =
+      DesiredState::Parse(*tree, commit.sha, previous.get());
   std::vector<CompileError> errors = state->errors();
   // Staged by the rollout controller (StartRollout), when the server enables rollouts.
   if (state->rollout() != nullptr) {

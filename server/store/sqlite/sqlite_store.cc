@@ -120,6 +120,9 @@ CREATE TABLE env_rollout_state (
   proto BLOB NOT NULL            -- v1.RolloutState
 );
 )sql",
+    // 6: nothing: enrolled identities keep their own tables here (IdentityStore over
+    // SqliteIdentityTable); PostgreSQL's 6 holds them for replicas.
+    "SELECT 1;",
     // 7: nothing: a single server has no replicas (PostgreSQL's 7 holds what crosses them).
     "SELECT 1;",
 };
