@@ -81,7 +81,8 @@ class ReplicasAtRunTime(PostgresCase):
         self.write_repo("one")
         rev = self.repo.commit("first")
         a, port_a = self.start_replica("replica-a")
-        wait_until(lambda: self.sql("SELECT sha FROM serving") == rev, what="A records rev")
+        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
+                   what="A records rev")
         http_a = self.http_port
         b, port_b = self.start_replica("replica-b")
         events_a = self.watch(port_a, http_a)
@@ -145,7 +146,8 @@ class ReplicasAtRunTime(PostgresCase):
         self.write_repo("one")
         rev = self.repo.commit("first")
         a, port_a = self.start_replica("replica-a")
-        wait_until(lambda: self.sql("SELECT sha FROM serving") == rev, what="A records rev")
+        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
+                   what="A records rev")
         b, port_b = self.start_replica("replica-b")
         # lone-1 knows only A; the movers list A then B and report every second.
         movers = ["web-%d" % i for i in range(1, 4)]
