@@ -44,11 +44,11 @@ fleet commands (talk to plumb-server):
   rollout pause|resume|abort                  stop starting waves / go on / serve the target
                                               to no further node
   rollout promote [--wave N]                  start the next wave (or wave N) now
-                                              (rollout: --env BRANCH acts on that
-                                              environment's line; default: the default one)
   rollback [--to SHA] [--now]                 serve an earlier good revision (default: the
                                               one before the rollout's) through the rollout
                                               policy, or with --now to every node at once
+                                              (rollout, rollback: --env BRANCH acts on that
+                                              environment's line; default: the default one)
   pin NODE... | --selector k=v,... --to SHA   keep nodes on a revision, whatever is served
   unpin NODE... | --selector k=v,...          release pinned nodes
   token create [--ttl 1h] [--uses 1] [--label k=v]... [--allow-label KEY|'*']...

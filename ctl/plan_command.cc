@@ -1,6 +1,7 @@
 // plumbctl plan: what a ref of the repository would change on the fleet (FleetService.Plan).
 
 #include <chrono>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -75,7 +76,15 @@ void PrintSamples(std::ostream& out, const v1::PlanGroup& g) {
 }
 
 void PrintHeader(const CtlInvocation& inv, const v1::PlanResponse& plan) {
-  std::string from = plan.from_revision().empty()
+  std::string lines;
+  for (const auto& [env, sha] : std::map<std::string, std::string>(
+           plan.environment_serving().begin(), plan.environment_serving().end())) {
+    absl::StrAppend(&lines, lines.empty() ? "" : ", ", env.empty() ? "(none)" : env, " ",
+                    sha.empty() ? "nothing" : ShortSha(sha));
+  }
+  std::string from = !lines.empty() ? absl::StrCat("each environment's serving revision (",
+                                                   lines, ")")
+                     : plan.from_revision().empty()
                          ? (plan.serving_revision().empty()
                                 ? std::string("nothing served yet")
                                 : absl::StrCat("the serving revision ",

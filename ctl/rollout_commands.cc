@@ -98,10 +98,11 @@ int CmdRollout(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) 
 
 int CmdRollback(v1::FleetService::StubInterface* stub, const CtlInvocation& inv) {
   if (!inv.args.empty() || (inv.flags->Has("to") && inv.flags->Get("to").empty())) {
-    return Usage(inv, "rollback [--to SHA] [--now]");
+    return Usage(inv, "rollback [--to SHA] [--now] [--env BRANCH]");
   }
   v1::RollbackRequest req;
   req.set_to(inv.flags->Get("to"));
+  req.set_environment(inv.flags->Get("env"));
   req.set_now(inv.flags->GetBool("now"));
   v1::RollbackResponse resp;
   auto ctx = NewRpcContext();

@@ -95,6 +95,13 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
                                           config.nodes_stale_after);
   s->noop_sampler_ = std::make_unique<NoopSampler>(s->hub_.get(), &s->clock_);
   s->planner_->set_noop_sampler(s->noop_sampler_.get());
+  if (!config.environments.all().empty()) s->planner_->set_line_trees(
+      [lines](const std::string& environment,
+              const std::string& sha) -> absl::StatusOr<std::unique_ptr<RepoTree>> {
+        RevisionLine* line = lines->Find(environment);
+        if (line == nullptr) return absl::NotFoundError("no environment " + environment);
+        return line->git->TreeAt(sha);
+      });
   s->fleet_service_->set_planner(s->planner_.get());
   if (s->replica_link_ != nullptr) {
     s->relay_ = std::make_unique<ReplicaRelay>(s->replica_link_.get(), hub, &s->runs_,

@@ -61,8 +61,14 @@ grpc::Status FleetServiceImpl::ControlRollout(grpc::ServerContext* context,
 
 grpc::Status FleetServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
                                         v1::RollbackResponse* resp) {
-  if (rollout_ == nullptr || live_ == nullptr) return NoRollouts();
-  std::string to = req->to().empty() ? rollout_->previous_revision() : req->to();
+  const std::string& env = req->environment();
+  RolloutController* rollout = RolloutOf(env);
+  LiveRevisions* live = rollout_lookup_ ? rollout_lookup_(env).second : live_;
+  if ((rollout == nullptr || live == nullptr) && !env.empty()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, "no environment " + env);
+  }
+  if (rollout == nullptr || live == nullptr) return NoRollouts();
+  std::string to = req->to().empty() ? rollout->previous_revision() : req->to();
   if (to.empty()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "no earlier revision is known: give --to SHA");
@@ -74,8 +80,8 @@ grpc::Status FleetServiceImpl::Rollback(grpc::ServerContext*, const v1::Rollback
                         "revision " + rev->sha() + " failed to compile");
   }
   // Buildable before any node is told to take it.
-  if (absl::Status live = live_->Ensure(rev->sha()); !live.ok()) return ToGrpcStatus(live);
-  rollout_->RollBackTo(rev->sha(), rev->has_rollout() ? &rev->rollout() : nullptr, req->now());
+  if (absl::Status ok = live->Ensure(rev->sha()); !ok.ok()) return ToGrpcStatus(ok);
+  rollout->RollBackTo(rev->sha(), rev->has_rollout() ? &rev->rollout() : nullptr, req->now());
   hub_->OnNewRevision();
   resp->set_revision(rev->sha());
   return grpc::Status::OK;

@@ -117,21 +117,60 @@ absl::Status Planner::PlanNodes(const v1::PlanRequest& request, Side* from, Side
       store_->ListNodes({request.selector().begin(), request.selector().end()},
                         v1::NODE_STATUS_UNSPECIFIED));
   PlanAssembler assembler;
-  std::vector<NodeInputs> live;
+  // Without `from`, each node is compared with what its own revision line serves.
+  std::map<std::string, std::vector<NodeInputs>> by_line;
   absl::Time now = clock_->Now();
   for (const v1::Node& n : nodes) {
     if (!IsLiveNode(n, now, stale_after_)) {
       assembler.AddSkipped();
       continue;
     }
-    live.push_back({n.name(), {n.labels().begin(), n.labels().end()},
+    bool per_line = request.from().empty() && line_trees_;
+    std::vector<NodeInputs>& line = by_line[per_line ? n.environment() : ""];
+    line.push_back({n.name(), {n.labels().begin(), n.labels().end()},
                     {n.facts().begin(), n.facts().end()}});
-    if (n.connected()) (*connected)[n.name()] = live.back();
+    if (n.connected()) (*connected)[n.name()] = line.back();
   }
+  if (by_line.size() == 1 && by_line.begin()->first.empty()) {
+    ChangeCache changes;
+    PlanLine(by_line.begin()->second, from, to, &changes, &assembler);
+  } else {
+    for (const auto& [environment, live] : by_line) {
+      Side line_from, line_to;
+      PLUMB_RETURN_IF_ERROR(LoadLine(environment, &line_from, out));
+      line_to.state = to->state;
+      ChangeCache changes;  // group keys of different revisions must not meet
+      PlanLine(live, &line_from, &line_to, &changes, &assembler);
+    }
+  }
+  assembler.Finish(out);
+  return absl::OkStatus();
+}
+
+absl::Status Planner::LoadLine(const std::string& environment, Side* side,
+                               v1::PlanResponse* out) {
+  PLUMB_ASSIGN_OR_RETURN(std::string serving, store_->ServingRevision(environment));
+  absl::StatusOr<std::unique_ptr<RepoTree>> tree = absl::NotFoundError("nothing served");
+  if (!serving.empty()) tree = line_trees_(environment, serving);
+  // Nothing served in that line, or no such line any more (a node not connected since the
+  // environments changed, or matching none): every resource is new.
+  if (absl::IsNotFound(tree.status())) serving.clear();
+  (*out->mutable_environment_serving())[environment] = serving;
+  if (serving.empty()) return absl::OkStatus();
+  PLUMB_RETURN_IF_ERROR(tree.status());
+  side->state = DesiredState::Parse(**tree, serving);
+  if (!side->state->ok()) {
+    return absl::DataLossError(absl::StrCat("serving revision ", serving, " of environment ",
+                                            environment, " no longer compiles"));
+  }
+  return absl::OkStatus();
+}
+
+void Planner::PlanLine(const std::vector<NodeInputs>& live, Side* from, Side* to,
+                       ChangeCache* changes, PlanAssembler* assembler) {
   std::vector<std::string> to_keys = to->Keys(live);
   std::vector<std::string> from_keys = from->Keys(live);
   // By the pair of group keys: nodes with equal inputs on both sides share one comparison.
-  ChangeCache changes;
   // In batches, so that with a per-node template (every node its own group) at most one
   // batch of compiled catalogs is held at a time; a group's catalog is dropped after the
   // last node that uses it.
@@ -140,12 +179,10 @@ absl::Status Planner::PlanNodes(const v1::PlanRequest& request, Side* from, Side
     size_t end = std::min(live.size(), begin + kBatch);
     to->Compile(live, to_keys, begin, end);
     from->Compile(live, from_keys, begin, end);
-    PlanBatch(live, from_keys, to_keys, begin, end, from, to, &changes, &assembler);
+    PlanBatch(live, from_keys, to_keys, begin, end, from, to, changes, assembler);
     to->Release(to_keys, begin, end);
     from->Release(from_keys, begin, end);
   }
-  assembler.Finish(out);
-  return absl::OkStatus();
 }
 
 void Planner::PlanBatch(const std::vector<NodeInputs>& live,

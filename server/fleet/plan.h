@@ -5,6 +5,7 @@
 // for each node with its stored labels and facts, and compares with the node's catalog of the
 // serving revision (or of `from`). Records nothing, serves nothing, changes no node row.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,6 +35,12 @@ class Planner {
   // With a sampler, requests with noop_sample also ask connected nodes to run the planned
   // catalog in noop mode (plan_noop.h). Not owned; outlives the planner. Set before serving.
   void set_noop_sampler(NoopSampler* sampler) { sampler_ = sampler; }
+  // With environments: the tree of `sha` from revision line `environment`'s own mirror
+  // (NotFound: no such line). Set, a plan without `from` compares each node with its own
+  // line's serving revision; unset, with the single line's. Set before serving; thread-safe.
+  using LineTrees = std::function<absl::StatusOr<std::unique_ptr<RepoTree>>(
+      const std::string& environment, const std::string& sha)>;
+  void set_line_trees(LineTrees trees) { line_trees_ = std::move(trees); }
 
   // InvalidArgument for an empty or malformed ref, NotFound for one the repository lacks,
   // Unavailable when fetching fails. Compile errors of `to` (or `from`) are in the answer.
@@ -64,6 +71,12 @@ class Planner {
   // `connected`: the planned nodes whose stream is open, with their inputs (noop samples).
   absl::Status PlanNodes(const v1::PlanRequest& request, Side* from, Side* to,
                          v1::PlanResponse* out, std::map<std::string, NodeInputs>* connected);
+  // Fills `side` with what line `environment` serves (none: every resource is new) and
+  // records it in out->environment_serving.
+  absl::Status LoadLine(const std::string& environment, Side* side, v1::PlanResponse* out);
+  // Plans `live` (nodes compared with `from`) in batches.
+  static void PlanLine(const std::vector<NodeInputs>& live, Side* from, Side* to,
+                       ChangeCache* changes, PlanAssembler* assembler);
   // Compares and records nodes live[begin, end), whose groups are compiled on both sides.
   static void PlanBatch(const std::vector<NodeInputs>& live,
                         const std::vector<std::string>& from_keys,
@@ -75,6 +88,7 @@ class Planner {
   Clock* const clock_;
   const absl::Duration stale_after_;
   NoopSampler* sampler_ = nullptr;
+  LineTrees line_trees_;
 };
 
 }  // namespace plumb

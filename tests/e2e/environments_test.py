@@ -138,6 +138,18 @@ class EnvironmentsTest(PlumbTestCase):
         self.assertIn("environment", self.ctl("node", "stage-1").stdout)
         self.assertEqual(self.nodes()["prod-2"]["environment"], "main")
 
+        # A plan without --from compares each node with its own line's serving revision:
+        # main's head changes nothing on main's nodes, and staging's node would get main's file.
+        r = self.ctl("-o", "json", "plan", "--to", "main", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        plan = json.loads(r.stdout)
+        self.assertEqual(plan["environment_serving"], {"main": main5, "staging": claim})
+        self.assertEqual([g["nodes"] for g in plan["groups"]], [["stage-1"]])
+        self.assertIn("file:/etc/app.conf", json.dumps(plan["groups"][0]))
+        self.assertEqual(sorted(plan["unchanged"]), ["prod-1", "prod-2"])
+        self.assertIn("each environment's serving revision",
+                      self.ctl("plan", "--to", "main", check=False).stdout)
+
         # A staging node can be pinned to an earlier revision of its own line.
         self.ctl("pin", "stage-1", "--to", staging2)
         self.wait_node("stage-1", revision=staging2)
@@ -153,6 +165,18 @@ class EnvironmentsTest(PlumbTestCase):
         self.wait_node("prod-2", revision=claim)
         self.assertEqual(self.conf("prod-2"), "staging-3\n")
         self.assertEqual(self.nodes()["prod-2"]["environment"], "staging")
+
+        # Rollback in one line: staging goes back to staging-2; main keeps main-5.
+        r = self.ctl("rollback", "--env", "staging", "--to", staging2, "--now")
+        self.assertIn("rolling back to", r.stdout)
+        for node in ("stage-1", "prod-2"):
+            self.wait_node(node, revision=staging2)
+            self.assertEqual(self.conf(node), "staging-2\n")
+        self.assertEqual(self.nodes()["prod-1"]["desired_revision"], main5)
+        self.assertEqual(self.conf("prod-1"), "main-5\n")
+        r = self.ctl("rollback", "--env", "nosuch", "--to", staging2, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no environment nosuch", r.stderr)
 
     def test_no_default_leaves_unmatched_nodes_without_a_catalog(self):
         main1 = self.commit_on("main", "main-1")
