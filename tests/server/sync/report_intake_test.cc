@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "server/store/forwarding_store.h"
 #include "server/store/sqlite/sqlite_store.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
@@ -19,7 +20,7 @@ namespace {
 using testing::TempDir;
 
 // The real SQLite store, counting PutReports calls and their sizes; fails them when asked.
-class CountingStore : public Store {
+class CountingStore : public ForwardingStore {
  public:
   static std::unique_ptr<CountingStore> Open(const std::string& path) {
     auto store = SqliteStore::Open(path);
@@ -30,71 +31,17 @@ class CountingStore : public Store {
       const std::vector<const v1::Report*>& reports) override {
     batches.push_back(static_cast<int>(reports.size()));
     if (fail) return absl::UnavailableError("disk full");
-    return inner_->PutReports(reports);
+    return inner()->PutReports(reports);
   }
-  // Everything else goes to the real store.
-  absl::Status PutRevision(const v1::Revision& r) override { return inner_->PutRevision(r); }
-  absl::StatusOr<v1::Revision> GetRevision(const std::string& e, const std::string& s) override {
-    return inner_->GetRevision(e, s);
-  }
-  absl::StatusOr<std::vector<v1::Revision>> ListRevisions(const std::string& e,
-                                                          int limit) override {
-    return inner_->ListRevisions(e, limit);
-  }
-  absl::Status SetServingRevision(const std::string& e, const std::string& s) override {
-    return inner_->SetServingRevision(e, s);
-  }
-  absl::StatusOr<std::string> ServingRevision(const std::string& e) override {
-    return inner_->ServingRevision(e);
-  }
-  absl::Status PutNodes(const std::vector<v1::Node>& n) override { return inner_->PutNodes(n); }
-  using Store::GetRolloutState;
-  using Store::PutRolloutNodes;
-  using Store::PutRolloutState;
-  absl::Status PutRolloutState(const std::string& e, const v1::RolloutState& s) override {
-    return inner_->PutRolloutState(e, s);
-  }
-  absl::Status PutRolloutNodes(const std::string& e, uint64_t id,
-                               const std::vector<RolloutNodeRow>& rows) override {
-    return inner_->PutRolloutNodes(e, id, rows);
-  }
-  absl::StatusOr<v1::RolloutState> GetRolloutState(const std::string& e) override {
-    return inner_->GetRolloutState(e);
-  }
-  absl::Status PutPin(const v1::Pin& p) override { return inner_->PutPin(p); }
-  absl::Status DeletePin(const std::string& n) override { return inner_->DeletePin(n); }
-  absl::StatusOr<std::vector<v1::Pin>> ListPins() override { return inner_->ListPins(); }
-  absl::StatusOr<v1::Node> GetNode(const std::string& n) override { return inner_->GetNode(n); }
-  absl::StatusOr<std::vector<v1::Node>> ListNodes(const std::map<std::string, std::string>& sel,
-                                                  v1::NodeStatus st) override {
-    return inner_->ListNodes(sel, st);
-  }
-  absl::Status DeleteNode(const std::string& n) override { return inner_->DeleteNode(n); }
-  absl::StatusOr<std::map<v1::NodeStatus, int64_t>> CountNodesByStatus() override {
-    return inner_->CountNodesByStatus();
-  }
-  absl::StatusOr<v1::Report> GetReport(const std::string& id) override {
-    return inner_->GetReport(id);
-  }
-  absl::StatusOr<std::vector<v1::ReportSummary>> ListReports(const std::string& n,
-                                                             int limit) override {
-    return inner_->ListReports(n, limit);
-  }
-  absl::StatusOr<std::vector<v1::ResourceEvent>> ListResourceEvents(
-      const v1::ListResourceEventsRequest& f) override {
-    return inner_->ListResourceEvents(f);
-  }
-  absl::StatusOr<PruneResult> PruneReports(absl::Time c, int k, int b) override {
-    return inner_->PruneReports(c, k, b);
-  }
-  absl::Status Ping() override { return inner_->Ping(); }
+  // Everything else goes to the real store (ForwardingStore).
 
   std::vector<int> batches;
   bool fail = false;
 
  private:
-  explicit CountingStore(std::unique_ptr<SqliteStore> inner) : inner_(std::move(inner)) {}
-  std::unique_ptr<SqliteStore> inner_;
+  explicit CountingStore(std::unique_ptr<SqliteStore> inner)
+      : ForwardingStore(inner.get()), owned_(std::move(inner)) {}
+  std::unique_ptr<SqliteStore> owned_;
 };
 
 // Records, for every ReportAck written, the node row the store held at that moment.
