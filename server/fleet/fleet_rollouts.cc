@@ -62,6 +62,10 @@ grpc::Status FleetServiceImpl::ControlRollout(grpc::ServerContext* context,
 grpc::Status FleetServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* req,
                                         v1::RollbackResponse* resp) {
   if (rollout_ == nullptr || live_ == nullptr) return NoRollouts();
+  if (!rollout_->leads()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this replica does not lead the rollout: ask the leader replica");
+  }
   std::string to = req->to().empty() ? rollout_->previous_revision() : req->to();
   if (to.empty()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
