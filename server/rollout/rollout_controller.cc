@@ -191,9 +191,11 @@ void RolloutController::OnReport(const RolloutNode& node, const v1::Report& repo
 
 bool RolloutController::Tick(const std::vector<RolloutNode>& online_here) {
   std::vector<RolloutNode> online = online_here;
-  bool refreshed = Refresh(&online);  // replicas: the stored rollout (rollout_replicas.cc)
+  bool fresh = false;
+  bool refreshed = Refresh(&online, &fresh);  // replicas: the stored rollout (rollout_replicas.cc)
   absl::MutexLock lock(&mu_);
   if (!Leads()) return refreshed;
+  if (is_leader_ && !fresh) return refreshed;  // replicas: judged on every replica's rows only
   if (state_.phase() != v1::ROLLOUT_PROGRESSING || !Active()) return refreshed;
   if (CheckHalt(online)) return true;
   bool changed = refreshed;

@@ -131,8 +131,9 @@ class RolloutController {
  private:
   bool Leads() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !is_leader_ || is_leader_(); }
   // The re-read of SetReplicated; appends the other replicas' online nodes to `online` on the
-  // leader. True if a decision may have changed.
-  bool Refresh(std::vector<RolloutNode>* online) ABSL_LOCKS_EXCLUDED(mu_);
+  // leader and sets `fresh` when it did (the leader judges waves only then, never on its own
+  // nodes alone). True if a decision may have changed.
+  bool Refresh(std::vector<RolloutNode>* online, bool* fresh) ABSL_LOCKS_EXCLUDED(mu_);
   // Merges a stored state of the same rollout: outcomes this copy lacks (or has older) and,
   // on a follower, the header. True if anything changed.
   bool MergeStored(v1::RolloutState stored, bool leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -42,7 +42,7 @@ absl::StatusOr<bool> RolloutController::StoredIsFor(const std::string& sha,
   return stored->target() == sha || stored->started_unix_ms() >= fetched_ms;
 }
 
-bool RolloutController::Refresh(std::vector<RolloutNode>* online) {
+bool RolloutController::Refresh(std::vector<RolloutNode>* online, bool* fresh) {
   bool leader;
   uint64_t id;
   std::string environment;
@@ -80,6 +80,7 @@ bool RolloutController::Refresh(std::vector<RolloutNode>* online) {
   absl::MutexLock lock(&mu_);
   if (state_.id() != id) return false;  // a new rollout started meanwhile
   online->insert(online->end(), others.begin(), others.end());
+  *fresh = leader;
   return MergeStored(std::move(*stored), leader);
 }
 

@@ -121,6 +121,14 @@ TEST_F(RolloutReplicasTest, AFollowersOutcomesAdvanceTheLeadersWave) {
   EXPECT_EQ(follower_->Status({}).wave(), 1u);
 }
 
+TEST_F(RolloutReplicasTest, TheLeaderJudgesOnlyOnAFreshReadOfEveryReplica) {
+  EXPECT_FALSE(leader_->Tick({N("n1")}));  // read: the canary nodes are connected to B
+  // Within kRefreshEvery no read: the canary wave is not judged on A's nodes (none) alone.
+  EXPECT_FALSE(leader_->Tick({N("n1")}));
+  EXPECT_EQ(StoredWave(), 0u);
+  EXPECT_EQ(leader_->Decide(N("n1")).revision, "old");
+}
+
 TEST_F(RolloutReplicasTest, AHaltTheLeaderDecidesStopsTheFollowerServingTheTarget) {
   FollowerRuns("n0", false);
   EXPECT_EQ(follower_->Decide(N("n2")).revision, "new");  // the follower decides no halt
