@@ -52,6 +52,10 @@ bool RolloutController::Refresh(std::vector<RolloutNode>* online, bool* fresh) {
     leader = Leads();
     // The leader's own header is the truth; it needs the others' rows only to judge waves.
     if (leader && state_.phase() != v1::ROLLOUT_PROGRESSING) return false;
+    // Aborted or rolled back: no action changes the header again (a new rollout does).
+    if (state_.phase() == v1::ROLLOUT_ABORTED || state_.phase() == v1::ROLLOUT_ROLLED_BACK) {
+      return false;
+    }
     absl::Time now = clock_->Now();
     if (now - refreshed_ < kRefreshEvery) return false;
     refreshed_ = now;

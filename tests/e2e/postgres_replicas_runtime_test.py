@@ -269,6 +269,13 @@ class ReplicasAtRunTime(PostgresCase):
         wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_ABORTED",
                    what="B takes A's abort")
 
+        # 4. A rollback through A (another rollout of the same serving revision) reaches B's
+        # agents: B takes it up when the header's NOTIFY reaches it.
+        self.on(port_a).ctl("rollback", "--now")
+        wait_until(lambda: self.rollout(port_b)["revision"] == rev2, what="B takes A's rollback")
+        self.on(port_a).wait_node("canary-1", revision=rev2)
+        self.assertEqual(self.read(self.root_of("canary-1") + "/etc/app.conf"), "v2\n")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -143,6 +143,9 @@ TEST_F(RolloutReplicasTest, AHaltTheLeaderDecidesStopsTheFollowerServingTheTarge
   EXPECT_EQ(follower_->Decide(N("n2")).revision, "old");
   EXPECT_EQ(follower_->Decide(N("n0")).revision, "new");  // got it before the halt: keeps it
   EXPECT_FALSE(TickFollower());  // nothing new
+  ASSERT_TRUE(leader_->Abort().ok());  // a halted rollout can still be aborted: followed
+  EXPECT_TRUE(TickFollower());
+  EXPECT_EQ(follower_->Status({}).phase(), v1::ROLLOUT_ABORTED);
 }
 
 TEST_F(RolloutReplicasTest, AFollowerRefusesOperatorActionsAndTakesTheLeaders) {
