@@ -5,7 +5,7 @@ whichever replica holds its stream (a killed replica's nodes go offline after th
 expiry, or come back through the other replica); and reports sent while a replica holding agents
 is killed mid-stream are stored exactly once; and one rollout spans the replicas (the canary on
 B, the next wave on A; a failure on B halts the leader A, and B serves its agents from A's
-decision). About 60 s (three clusters' worth of servers)."""
+decision). About 30 s (three pairs of replicas; more on a loaded machine)."""
 
 import json
 import os
