@@ -68,6 +68,10 @@ grpc::Status FleetServiceImpl::Rollback(grpc::ServerContext*, const v1::Rollback
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "no environment " + env);
   }
   if (rollout == nullptr || live == nullptr) return NoRollouts();
+  if (!rollout->leads()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this replica does not lead the rollout: ask the leader replica");
+  }
   std::string to = req->to().empty() ? rollout->previous_revision() : req->to();
   if (to.empty()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,

@@ -55,6 +55,11 @@ absl::StatusOr<std::unique_ptr<RevisionLines>> RevisionLines::Open(
       rollout_store = line->rollout_store.get();
     }
     line->rollout = std::make_unique<RolloutController>(rollout_store, clock, events);
+    if (leadership != nullptr && dynamic_cast<AlwaysLeader*>(leadership) == nullptr) {
+      // Replicas: one leader judges the rollout (docs/postgresql.md, "Replicas").
+      line->rollout->SetReplicated([leadership] { return leadership->IsLeader(); },
+                                   lines->envs_.configured() ? env.branch : "");
+    }
     line->poller = std::make_unique<RevisionPoller>(line->git, store, line->builder.get(), clock,
                                                     settings.poll, on_served, events, metrics);
     line->poller->set_environment(&lines->envs_, static_cast<int>(i));

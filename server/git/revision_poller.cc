@@ -133,7 +133,23 @@ absl::StatusOr<v1::Revision> RevisionPoller::Follow() {
   PLUMB_ASSIGN_OR_RETURN(std::string sha, store_->ServingRevision(env_));
   if (sha.empty()) return absl::NotFoundError("no revision is served yet (the leader records it)");
   PLUMB_ASSIGN_OR_RETURN(v1::Revision rev, store_->GetRevision(env_, sha));
-  if (sha == last_evaluated_) return rev;
+  if (sha == last_evaluated_) {
+    // The leader started another rollout of the same serving revision (a rollback).
+    if (rollout_ != nullptr && rollout_->StoredIsAnother()) {
+      PLUMB_RETURN_IF_ERROR(RestoreRollout(sha));
+      on_served_();
+    }
+    return rev;
+  }
+  if (rollout_ != nullptr) {
+    // The leader stores the rollout's header just after the serving revision (its NOTIFY
+    // brings this replica back here at once).
+    PLUMB_ASSIGN_OR_RETURN(bool ready, rollout_->StoredIsFor(sha, rev.fetched_unix_ms()));
+    if (!ready) {
+      return absl::UnavailableError(
+          absl::StrCat("the leader has not stored the rollout of ", sha.substr(0, 12), " yet"));
+    }
+  }
   // The mirror was just fetched; a sha the branch no longer reaches fails here and again at
   // the next poll, and this replica keeps serving what it serves.
   PLUMB_ASSIGN_OR_RETURN(std::unique_ptr<RepoTree> tree, git_->TreeAt(sha));
@@ -142,8 +158,8 @@ absl::StatusOr<v1::Revision> RevisionPoller::Follow() {
     return absl::DataLossError(absl::StrCat("serving revision ", sha, " does not compile here"));
   }
   builder_->SetDesiredState(std::move(state));  // compiled per node on demand, deterministic
-  // The leader's rollout state as stored with the revision (each replica then advances its copy
-  // with its own agents' reports: not coordinated across replicas yet, docs/postgresql.md).
+  // The leader's rollout as stored with the revision: this replica then writes its agents'
+  // outcomes and takes the leader's header on each tick (rollout_replicas.cc).
   PLUMB_RETURN_IF_ERROR(RestoreRollout(sha));
   last_evaluated_ = sha;
   {

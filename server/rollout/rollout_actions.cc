@@ -11,6 +11,11 @@ namespace {
 // How many failed nodes a status lists.
 constexpr int kMaxStatusFailures = 100;
 
+absl::Status NotLeader() {
+  return absl::FailedPreconditionError(
+      "this replica does not lead the rollout: ask the leader replica (docs/postgresql.md)");
+}
+
 }  // namespace
 
 v1::RolloutStatus RolloutController::Status(const std::vector<v1::Node>& known) const {
@@ -71,6 +76,7 @@ v1::RolloutStatus RolloutController::Status(const std::vector<v1::Node>& known) 
 
 absl::Status RolloutController::Pause() {
   absl::MutexLock lock(&mu_);
+  if (!Leads()) return NotLeader();
   if (state_.phase() != v1::ROLLOUT_PROGRESSING) {
     return absl::FailedPreconditionError(
         absl::StrCat("no rollout is progressing (", RolloutPhaseName(state_.phase()), ")"));
@@ -89,6 +95,7 @@ absl::Status RolloutController::Pause() {
 
 absl::Status RolloutController::Resume() {
   absl::MutexLock lock(&mu_);
+  if (!Leads()) return NotLeader();
   if (state_.phase() != v1::ROLLOUT_PAUSED) {
     return absl::FailedPreconditionError(
         absl::StrCat("the rollout is not paused (", RolloutPhaseName(state_.phase()), ")"));
@@ -108,6 +115,7 @@ absl::Status RolloutController::Resume() {
 
 absl::Status RolloutController::Abort() {
   absl::MutexLock lock(&mu_);
+  if (!Leads()) return NotLeader();
   if (!Active() || state_.phase() == v1::ROLLOUT_ABORTED ||
       state_.phase() == v1::ROLLOUT_ROLLED_BACK) {
     return absl::FailedPreconditionError(
@@ -123,6 +131,7 @@ absl::Status RolloutController::Abort() {
 
 absl::Status RolloutController::Promote(int wave) {
   absl::MutexLock lock(&mu_);
+  if (!Leads()) return NotLeader();
   if (state_.phase() != v1::ROLLOUT_PROGRESSING && state_.phase() != v1::ROLLOUT_PAUSED) {
     return absl::FailedPreconditionError(
         absl::StrCat("no rollout to promote (", RolloutPhaseName(state_.phase()), ")"));

@@ -189,11 +189,16 @@ void RolloutController::OnReport(const RolloutNode& node, const v1::Report& repo
   Record(node.name, r);
 }
 
-bool RolloutController::Tick(const std::vector<RolloutNode>& online) {
+bool RolloutController::Tick(const std::vector<RolloutNode>& online_here) {
+  std::vector<RolloutNode> online = online_here;
+  bool fresh = false;
+  bool refreshed = Refresh(&online, &fresh);  // replicas: the stored rollout (rollout_replicas.cc)
   absl::MutexLock lock(&mu_);
-  if (state_.phase() != v1::ROLLOUT_PROGRESSING || !Active()) return false;
+  if (!Leads()) return refreshed;
+  if (is_leader_ && !fresh) return refreshed;  // replicas: judged on every replica's rows only
+  if (state_.phase() != v1::ROLLOUT_PROGRESSING || !Active()) return refreshed;
   if (CheckHalt(online)) return true;
-  bool changed = false;
+  bool changed = refreshed;
   while (state_.phase() == v1::ROLLOUT_PROGRESSING && MaybeAdvance(online)) changed = true;
   return changed;
 }

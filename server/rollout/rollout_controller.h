@@ -12,6 +12,7 @@
 // writer had not stored yet from the node rows and their last reports.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -106,7 +107,36 @@ class RolloutController {
   absl::Status Abort();
   absl::Status Promote(int wave);
 
+  // Replicas sharing a PostgreSQL store (issue 16, docs/postgresql.md "Replicas"): `is_leader`
+  // says whether this replica leads now; `environment` is the line's as v1::Node.environment
+  // names it ("" for the single line). Not called (one server): the controller is the only
+  // one. Called: only the leader judges waves, writes the header and takes operator actions
+  // (on a follower they fail with FailedPrecondition: ask the leader); every replica writes its
+  // own agents' outcome rows; and Tick re-reads the stored rollout (at most every
+  // kRefreshEvery): the leader merges the other replicas' outcomes and counts their connected
+  // nodes (store presence) as online, a follower takes the leader's header. Call before use.
+  void SetReplicated(std::function<bool()> is_leader, std::string environment);
+  // Whether this controller may change the rollout (always without replicas).
+  bool leads() const;
+  // A follower: true when the stored rollout is another one than this controller's (the leader
+  // started one, e.g. a rollback): Restore() takes it up.
+  bool StoredIsAnother() const;
+  // Whether the stored rollout was written for revision `sha`, fetched at `fetched_ms`, or
+  // later: its target is `sha`, or it started after `sha` was fetched (an operator rollback).
+  // True when none is stored. A follower takes up `sha` only then (the leader stores the
+  // serving revision first, the rollout's header just after).
+  absl::StatusOr<bool> StoredIsFor(const std::string& sha, int64_t fetched_ms) const;
+  static constexpr absl::Duration kRefreshEvery = absl::Seconds(1);
+
  private:
+  bool Leads() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !is_leader_ || is_leader_(); }
+  // The re-read of SetReplicated; appends the other replicas' online nodes to `online` on the
+  // leader and sets `fresh` when it did (the leader judges waves only then, never on its own
+  // nodes alone). True if a decision may have changed.
+  bool Refresh(std::vector<RolloutNode>* online, bool* fresh) ABSL_LOCKS_EXCLUDED(mu_);
+  // Merges a stored state of the same rollout: outcomes this copy lacks (or has older) and,
+  // on a follower, the header. True if anything changed.
+  bool MergeStored(v1::RolloutState stored, bool leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t WaveCount() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t WaveOf(const RolloutNode& node) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string WaveName(size_t wave) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -152,6 +182,9 @@ class RolloutController {
   bool persisted_while_writing_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread writer_;
+  std::function<bool()> is_leader_ ABSL_GUARDED_BY(mu_);  // null: the only server
+  std::string environment_ ABSL_GUARDED_BY(mu_);
+  absl::Time refreshed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 // Why a run of a rollout's target failed (its first failed resource, or its health check), or

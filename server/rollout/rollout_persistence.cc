@@ -134,6 +134,8 @@ void RolloutController::Record(const std::string& node, const v1::RolloutNodeRes
 }
 
 void RolloutController::Persist() {
+  // Only the leader writes the header; a follower's outcomes go by the writer thread.
+  if (!Leads()) return;
   // The header alone: the node map is swapped out (not copied) for the write.
   google::protobuf::Map<std::string, v1::RolloutNodeResult> nodes;
   nodes.swap(*state_.mutable_nodes());

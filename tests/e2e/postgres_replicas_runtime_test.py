@@ -3,7 +3,9 @@ PostgreSQL, agents on each: `plumbctl run` through replica A reaches an agent he
 returns its report; `plumbctl watch` on A sees B's events once; a node's `connected` follows
 whichever replica holds its stream (a killed replica's nodes go offline after the heartbeat
 expiry, or come back through the other replica); and reports sent while a replica holding agents
-is killed mid-stream are stored exactly once. About 40 s (two clusters' worth of servers)."""
+is killed mid-stream are stored exactly once; and one rollout spans the replicas (the canary on
+B, the next wave on A; a failure on B halts the leader A, and B serves its agents from A's
+decision). About 30 s (three pairs of replicas; more on a loaded machine)."""
 
 import json
 import os
@@ -19,6 +21,32 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from plumb_e2e import BIN, wait_until  # noqa: E402
 from postgres_store_test import PostgresCase  # noqa: E402
+
+ROLLOUT_PLUMB = """version: 1
+targets:
+  - name: all
+    nodes: "*"
+    modules: [app]
+rollout:
+  waves:
+    - name: canary
+      nodes: ["canary-*"]
+      bake: 1s
+    - percent: 100
+  max_failed: 0
+  on_failure: halt
+"""
+
+ROLLOUT_MODULE = """resources:
+  - file: /etc/app.conf
+    content: "{content}\\n"
+    mode: "0644"
+{extra}"""
+
+FAILING_EXEC = """  - exec: break-the-host
+    command: "echo broken >&2; exit 7"
+    require: ["file:/etc/app.conf"]
+"""
 
 
 class ReplicasAtRunTime(PostgresCase):
@@ -188,6 +216,65 @@ class ReplicasAtRunTime(PostgresCase):
             self.assertEqual(logged - set(stored) - queued, set(), "%s: reports lost" % n)
             self.assertEqual(set(stored) - logged, set(), "%s: reports not made" % n)
             self.assertLessEqual(len(queued), 2, n)  # the last second's at most
+
+    def commit_app(self, content, extra=""):
+        self.repo.write("plumb.yaml", ROLLOUT_PLUMB)
+        self.repo.write("modules/app/module.yaml",
+                        ROLLOUT_MODULE.format(content=content, extra=extra))
+        return self.repo.commit(content)
+
+    def rollout(self, port):
+        return self.on(port).ctl_json("rollout", "status")
+
+    def test_a_rollout_spans_the_replicas(self):
+        rev1 = self.commit_app("v1")
+        a, port_a = self.start_replica("replica-a")
+        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev1,
+                   what="A (the leader) records rev1")
+        b, port_b = self.start_replica("replica-b")
+        self.agent("canary-1", [port_b])
+        self.agent("web-1", [port_a])
+        self.on(port_a).wait_node("canary-1", revision=rev1)
+        self.on(port_a).wait_node("web-1", revision=rev1)
+
+        # 1. The canary wave is on B, the next wave on A: A judges both.
+        rev2 = self.commit_app("v2")
+        self.on(port_a).ctl("sync", check=False)
+        self.on(port_a).wait_node("canary-1", revision=rev2)
+        self.on(port_a).wait_node("web-1", revision=rev2)
+        wait_until(lambda: self.rollout(port_a)["phase"] == "ROLLOUT_COMPLETED",
+                   what="A completes the rollout")
+        wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_COMPLETED",
+                   what="B sees A's header")
+
+        # 2. The canary (on B) fails: A halts, and web-1 (on A) never gets the revision. With
+        # each replica judging its own copy, A would start the next wave at once.
+        rev3 = self.commit_app("v3", extra=FAILING_EXEC)
+        self.on(port_a).ctl("sync", check=False)
+        wait_until(lambda: self.rollout(port_a)["phase"] == "ROLLOUT_HALTED", timeout=40,
+                   what="A halts on B's canary failure")
+        status = self.rollout(port_a)
+        self.assertEqual(status["revision"], rev3)
+        self.assertIn("canary-1", status["halt_reason"])
+        wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_HALTED",
+                   what="B takes A's halt")
+        self.assertEqual(self.on(port_a).nodes()["web-1"].get("desired_revision"), rev2)
+        self.assertEqual(self.read(self.root_of("web-1") + "/etc/app.conf"), "v2\n")
+
+        # 3. Operator actions are the leader's: B refuses them, A takes them.
+        r = self.on(port_b).ctl("rollout", "abort", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("leader", r.stderr)
+        self.on(port_a).ctl("rollout", "abort")
+        wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_ABORTED",
+                   what="B takes A's abort")
+
+        # 4. A rollback through A (another rollout of the same serving revision) reaches B's
+        # agents: B takes it up when the header's NOTIFY reaches it.
+        self.on(port_a).ctl("rollback", "--now")
+        wait_until(lambda: self.rollout(port_b)["revision"] == rev2, what="B takes A's rollback")
+        self.on(port_a).wait_node("canary-1", revision=rev2)
+        self.assertEqual(self.read(self.root_of("canary-1") + "/etc/app.conf"), "v2\n")
 
 
 if __name__ == "__main__":

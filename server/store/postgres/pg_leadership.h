@@ -21,7 +21,7 @@ namespace plumb {
 class PgConn;
 
 // The NOTIFY channel of a new serving revision (payload: its sha); PgStore::SetServingRevision
-// sends it in the same transaction.
+// sends it in the same transaction, and PgStore::PutRolloutState with payload "rollout".
 inline constexpr char kServingChannel[] = "plumb_serving";
 // The NOTIFY channel of a follower asking the leader to fetch now (a webhook it received).
 inline constexpr char kSyncChannel[] = "plumb_sync";

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/store/postgres/pg_conn.h"
+#include "server/store/postgres/pg_leadership.h"
 #include "server/store/postgres/pg_store.h"
 #include "server/store/stored_proto.h"
 
@@ -41,9 +42,14 @@ absl::Status PgStore::PutRolloutState(const std::string& environment,
   return WithConn([&](PgConn& conn) {
     return conn.InTransaction([&]() -> absl::Status {
       PLUMB_RETURN_IF_ERROR(WriteHeader(conn, environment, state));
-      return conn
-          .Query("DELETE FROM rollout_nodes WHERE environment = $1 AND rollout_id <> $2",
-                 {PgParam::Text(environment), PgParam::Int(static_cast<int64_t>(state.id()))})
+      PLUMB_RETURN_IF_ERROR(
+          conn.Query("DELETE FROM rollout_nodes WHERE environment = $1 AND rollout_id <> $2",
+                     {PgParam::Text(environment), PgParam::Int(static_cast<int64_t>(state.id()))})
+              .status());
+      // Delivered at commit: followers waiting for a new revision's rollout take it up at
+      // once (RevisionPoller::Follow), rather than at their next poll.
+      return conn.Query("SELECT pg_notify($1, $2)",
+                        {PgParam::Text(kServingChannel), PgParam::Text("rollout")})
           .status();
     });
   });
