@@ -124,6 +124,7 @@ void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessi
   std::vector<std::string> keys(offers.size());
   std::vector<ptrdiff_t> same_as(offers.size(), -1);  // an offer computing the same delta
   std::map<std::string, size_t> first_with_key;
+  std::set<size_t> shared;  // offers whose delta other offers of the batch take too
   for (size_t i = 0; i < offers.size(); ++i) {
     const SyncState& sync = offers[i].session->sync();
     keys[i] = DeltaKey(sync, *offers[i].catalog, offers[i].generation);
@@ -135,6 +136,7 @@ void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessi
       auto [it, fresh] = first_with_key.emplace(keys[i], i);
       if (!fresh) {
         same_as[i] = static_cast<ptrdiff_t>(it->second);
+        shared.insert(it->second);
         continue;
       }
     }
@@ -146,9 +148,10 @@ void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessi
     Offer& offer = offers[to_compute[j]];
     *offer.msg.mutable_update() = ComputeOfferDelta(offer);
   }, threads);
-  for (size_t i : to_compute) {
-    if (!keys[i].empty()) CacheDelta(keys[i], offers[i].msg.update());
-  }
+  // Only deltas several agents took are cached (for agents of their group acking later): with
+  // per-node catalogs every delta is used once, and copying each into the cache (and clearing
+  // it every 256) cost about two thirds as much as computing it (docs/benchmarks.md).
+  for (size_t i : shared) CacheDelta(keys[i], offers[i].msg.update());
   std::vector<size_t> started;
   for (size_t i = 0; i < offers.size(); ++i) {
     if (same_as[i] >= 0) *offers[i].msg.mutable_update() = offers[same_as[i]].msg.update();
