@@ -159,7 +159,8 @@ class StreamHub {
   };
   // Offers each session its catalog, like OfferCatalog one after the other, but with the
   // deltas computed and the writes started on up to kFanOutThreads threads, the worker being
-  // one of them: protocol state still changes on the worker only, before and after.
+  // one of them: protocol state still changes on the worker only, before and after. (Sessions
+  // must be distinct: a rollout's Decide for one node ignores the others' OnServed.)
   void OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
   // Up to the delta: decides the catalog, and returns nothing if none is to be sent.
   std::optional<Offer> PrepareOffer(const std::shared_ptr<AgentSession>& s);

@@ -109,14 +109,9 @@ void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessi
   std::vector<Offer> offers;
   for (const auto& s : sessions) {
     std::optional<Offer> offer = PrepareOffer(s);
-    if (!offer.has_value()) continue;
-    if (offer->rollout != nullptr) {
-      // Rollout decisions and OnServed stay interleaved, one node at a time, as in OfferCatalog.
-      *offer->msg.mutable_update() = DeltaFor(s->sync(), *offer->catalog, offer->generation);
-      if (StartOffer(*offer)) s->Send(std::move(offer->msg));
-      continue;
-    }
-    offers.push_back(*std::move(offer));
+    // With rollouts, every Decide of the batch comes before its OnServed calls: that is the
+    // same answer, since a node's decision depends on no other node's OnServed.
+    if (offer.has_value()) offers.push_back(*std::move(offer));
   }
   // One delta per distinct (catalog, acknowledged digest) among trusted held states (DeltaFor's
   // sharing), one per offer otherwise; cached ones are taken as they are.
