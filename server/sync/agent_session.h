@@ -83,7 +83,8 @@ class AgentSession {
   // Unset (--insecure, outside PKI): Hello's labels are taken (server/security/label_policy.h).
   std::optional<std::set<std::string>> hello_label_keys;
 
-  // ---- the protocol's state: the hub's worker thread only ----
+  // ---- the protocol's state: the hub's worker thread only (or threads it waits for, reading
+  // it: StreamHub::OfferAll) ----
   SyncState& sync() { return sync_; }
   const SyncState& sync() const { return sync_; }
 

@@ -105,7 +105,7 @@ void StreamHub::OnNewRevision() {
       absl::MutexLock lock(&mu_);
       for (const auto& [name, s] : by_node_) sessions.push_back(s);
     }
-    for (const auto& s : sessions) OfferCatalog(s);
+    OfferAll(sessions);
   });
 }
 
@@ -190,75 +190,6 @@ void StreamHub::HandleHello(const std::shared_ptr<AgentSession>& s, const v1::He
   OfferCatalog(s);
 }
 
-void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
-  SyncState& sync = s->sync();
-  if (sync.update_in_flight()) return;  // the Ack will bring us back here: latest wins
-  uint64_t generation = ServingGeneration();
-  sync.Offering(generation);
-  const ServingLine* line = LineOf(sync);
-  if (line == nullptr) {
-    NoEnvironment(s);
-    return;
-  }
-  RolloutController* rollout = line->rollout;
-  RolloutNode node{sync.node(), sync.inputs().labels};
-  RolloutDecision decision;
-  std::shared_ptr<CatalogBuilder> builder(std::shared_ptr<CatalogBuilder>(), line->builder);
-  if (rollout != nullptr) {
-    decision = rollout->Decide(node);
-    builder = line->live->BuilderFor(decision.revision);
-    // Not live yet (a revision being swapped in): its on_served re-offers.
-    if (builder == nullptr) return;
-  }
-  auto catalog = builder->Build(sync.inputs());
-  if (!catalog.ok()) {
-    NoCatalog(s, catalog.status());
-    return;
-  }
-  if (!sync.compile_error().empty()) SetCompileError(s, "");
-  const v1::Catalog& c = **catalog;
-  if (!sync.ShouldSend(c)) return;
-  std::set<std::string> digests;
-  for (const v1::Resource& r : c.resources()) {
-    if (!r.content_digest().empty()) digests.insert(r.content_digest());
-  }
-  s->AllowBlobs(std::move(digests));
-  sync.PinBlobs(builder->PinBlobs(c));
-  v1::ServerMessage msg;
-  v1::CatalogUpdate* update = msg.mutable_update();
-  *update = DeltaFor(sync, c, generation);
-  update->set_rollback(decision.rollback);
-  if (!decision.health.exec().empty()) *update->mutable_health() = decision.health;
-  if (size_t bytes = update->ByteSizeLong(); bytes > wire::kMaxCatalogUpdateBytes) {
-    // The agent could not receive it: fail the node with a reason instead.
-    std::string error = absl::StrCat("catalog update of ", bytes, " bytes exceeds the limit of ",
-                                     wire::kMaxCatalogUpdateBytes, " (docs/protocol.md)");
-    LogError("catalog too large for the wire", {{"node", sync.node()}, {"error", error}});
-    nodes_.Update(sync.node(), [&](v1::Node* n) {
-      n->set_status(v1::NODE_FAILED);
-      n->set_last_error(error);
-    });
-    return;
-  }
-  update->set_nonce(sync.StartUpdate(*catalog, update->upserted_size()));
-  {
-    absl::MutexLock lock(&mu_);
-    resources_sent_ += update->upserted_size();
-  }
-  if (metrics_ != nullptr) metrics_->catalog_updates_sent->Increment();
-  LogInfo("catalog update sent", {{"node", sync.node()}, {"rev", Short(c.revision())},
-                                  {"upserted", update->upserted_size()},
-                                  {"removed", update->removed_size()}, {"full", update->full()}});
-  s->Send(std::move(msg));
-  if (rollout != nullptr) rollout->OnServed(node, c.revision());
-  nodes_.Update(sync.node(), [&](v1::Node* n) {
-    n->set_desired_revision(c.revision());
-    if (n->applied_revision() != c.revision() && n->status() != v1::NODE_FAILED) {
-      n->set_status(v1::NODE_PENDING);
-    }
-  });
-}
-
 void StreamHub::NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::Status& why) {
   LogWarning("no catalog for node", {{"node", s->sync().node()}, {"error", why.message()}});
   if (absl::IsInvalidArgument(why)) {
@@ -285,22 +216,6 @@ void StreamHub::SetCompileError(const std::shared_ptr<AgentSession>& s, const st
     n->clear_last_error();
     n->set_status(nodes_.StatusOfLastRun(*n));
   });
-}
-
-v1::CatalogUpdate StreamHub::DeltaFor(const SyncState& s, const v1::Catalog& catalog,
-                                      uint64_t generation) {
-  if (!s.held_trusted()) return ComputeDelta(s.held(), catalog);
-  if (generation != delta_generation_) {
-    delta_cache_.clear();
-    delta_generation_ = generation;
-  }
-  std::string key = absl::StrCat(catalog.digest(), "/", s.held_digest());
-  auto it = delta_cache_.find(key);
-  if (it != delta_cache_.end()) return it->second;
-  v1::CatalogUpdate delta = ComputeDelta(s.held(), catalog);
-  if (delta_cache_.size() >= kMaxCachedDeltas) delta_cache_.clear();
-  delta_cache_.emplace(std::move(key), delta);
-  return delta;
 }
 
 void StreamHub::HandleAck(const std::shared_ptr<AgentSession>& s, const v1::Ack& ack) {

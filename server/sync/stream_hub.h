@@ -10,8 +10,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
@@ -120,6 +122,11 @@ class StreamHub {
   // Waits until queued work has run (tests, shutdown).
   void Drain() { queue_.Drain(); }
 
+  // A revision fanning out to at least kParallelFanOutMin agents has their deltas computed and
+  // their writes started on up to kFanOutThreads threads, the worker among them (OfferAll).
+  static constexpr size_t kParallelFanOutMin = 32;
+  static constexpr unsigned kFanOutThreads = 4;
+
  private:
   void HandleHello(const std::shared_ptr<AgentSession>& s, const v1::Hello& hello);
   // Closes `s` and returns true if its Hello may not be taken (no node, another node than the
@@ -139,6 +146,30 @@ class StreamHub {
   void Handled(AgentSession& s);
   // Sends the node's catalog if it differs from what the agent holds and nothing is in flight.
   void OfferCatalog(const std::shared_ptr<AgentSession>& s);
+
+  // ---- OfferCatalog's steps (stream_hub_fanout.cc) ----
+  // An offer that passed its checks: the catalog to send, and then the update carrying it.
+  struct Offer {
+    std::shared_ptr<AgentSession> session;
+    std::shared_ptr<const v1::Catalog> catalog;
+    uint64_t generation = 0;
+    RolloutController* rollout = nullptr;  // of the node's line; null: no rollouts
+    RolloutDecision decision;
+    v1::ServerMessage msg;  // msg.update(): the delta, once computed
+  };
+  // Offers each session its catalog, like OfferCatalog one after the other, but with the
+  // deltas computed and the writes started on up to kFanOutThreads threads, the worker being
+  // one of them: protocol state still changes on the worker only, before and after. (Sessions
+  // must be distinct: a rollout's Decide for one node ignores the others' OnServed.)
+  void OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessions);
+  // Up to the delta: decides the catalog, and returns nothing if none is to be sent.
+  std::optional<Offer> PrepareOffer(const std::shared_ptr<AgentSession>& s);
+  // After the delta: checks its size (too large: fails the node, returns false), starts the
+  // update (nonce), counts it and records it on the node row. The caller then sends msg.
+  bool StartOffer(Offer& offer);
+  // The delta of `offer`, computed now (any thread: reads the session's held versions, which
+  // only the worker changes, while the worker waits).
+  static v1::CatalogUpdate ComputeOfferDelta(const Offer& offer);
   // The builder has no catalog for the node (`why`): a compile error of its own inputs fails
   // the node alone; anything else is recorded as its last error.
   void NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::Status& why);
@@ -150,6 +181,10 @@ class StreamHub {
   // is computed once per (catalog, held digest) and shared.
   v1::CatalogUpdate DeltaFor(const SyncState& s, const v1::Catalog& catalog,
                              uint64_t generation);
+  // DeltaFor's cache key of the delta to `catalog` for `s` ("" when `s`'s held state may not
+  // share deltas); clears the cache when `generation` is not the cached one.
+  std::string DeltaKey(const SyncState& s, const v1::Catalog& catalog, uint64_t generation);
+  void CacheDelta(std::string key, const v1::CatalogUpdate& delta);
   // Posts `work` to the worker, followed by writing the node rows it changed (NodeBook).
   void Post(std::function<void()> work);
   // The same, after `delay`.
