@@ -12,22 +12,13 @@
 #include "server/store/postgres/pg_conn.h"
 #include "server/store/postgres/pg_store.h"
 #include "tests/testing/pg_cluster.h"
+#include "tests/testing/wait_for.h"
 
 namespace plumb {
 namespace {
 
 using testing::PgCluster;
-
-// Polls `done` every 20 ms until it holds or 20 s pass.
-template <typename F>
-bool WaitFor(F done) {
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
-}
+using testing::WaitFor;
 
 std::unique_ptr<PgLeadership> Open(const std::string& url) {
   auto got = PgLeadership::Open(url, "", absl::Milliseconds(100));

@@ -14,22 +14,13 @@
 #include "gtest/gtest.h"
 #include "server/store/postgres/pg_conn.h"
 #include "tests/testing/pg_cluster.h"
+#include "tests/testing/wait_for.h"
 
 namespace plumb {
 namespace {
 
 using testing::PgCluster;
-
-// Polls `done` every 10 ms until it holds or 20 s pass.
-template <typename F>
-bool WaitFor(F done) {
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
+using testing::WaitFor;
 
 // What one callback received. Thread-safe.
 class Received {

@@ -16,21 +16,13 @@
 #include "server/store/postgres/pg_conn.h"
 #include "server/store/postgres/pg_store.h"
 #include "tests/testing/pg_cluster.h"
+#include "tests/testing/wait_for.h"
 
 namespace plumb {
 namespace {
 
 using testing::PgCluster;
-
-template <typename F>
-bool WaitFor(F done) {
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
+using testing::WaitFor;
 
 // The messages one replica received. Thread-safe.
 class Inbox {
