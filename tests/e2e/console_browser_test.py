@@ -134,6 +134,14 @@ class ConsoleBrowserTest(PlumbTestCase):
         self.browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         self.browser.set_page_load_timeout(20)
 
+    def click(self, by, selector, what):
+        """Clicks an element of a live page: a live update may swap it out between finding and
+        clicking it (stale), which only means "find it again"."""
+        def clicked(d):
+            d.find_element(by, selector).click()
+            return True
+        self.wait(clicked, what)
+
     def wait(self, predicate, what, timeout=30):
         try:
             # A live update swaps the page's <main> at any time: elements found a moment ago
@@ -240,7 +248,7 @@ class ConsoleBrowserTest(PlumbTestCase):
 
     def see_drift_repaired_on_node_page(self):
         b = self.browser
-        b.find_element(By.LINK_TEXT, "web-1").click()
+        self.click(By.LINK_TEXT, "web-1", "the link to web-1")
         self.wait(lambda d: d.find_elements(By.ID, "summary"), "the node page")
         self.wait(lambda d: self.live_state() == "open", "the node page's event stream")
         self.assertIn("changed (sensitive)", b.page_source)
@@ -261,7 +269,7 @@ class ConsoleBrowserTest(PlumbTestCase):
         self.shot("node")
         # "Run now" is a POST with the session's CSRF token (from the page's form).
         runs_before = len(b.find_elements(By.CSS_SELECTOR, "#runs section.run"))
-        b.find_element(By.CSS_SELECTOR, "form.run-now button").click()
+        self.click(By.CSS_SELECTOR, "form.run-now button", "the run-now button")
         self.wait(lambda d: any("request" in h.text for h in
                                 d.find_elements(By.CSS_SELECTOR, "#runs section.run h3")),
                   "the requested run on the node page", timeout=30)
@@ -280,7 +288,7 @@ class ConsoleBrowserTest(PlumbTestCase):
                   "the failed revision to appear without reload", timeout=45)
         self.assert_not_reloaded()
         self.shot("revisions")
-        b.find_element(By.CSS_SELECTOR, "#revisions tbody tr:first-child a").click()
+        self.click(By.CSS_SELECTOR, "#revisions tbody tr:first-child a", "the newest revision")
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "code.loc"), "compile errors")
         location = self.text("code.loc")
         self.assertRegex(location, r"^modules/base/module\.yaml:\d+(:\d+)?$")
