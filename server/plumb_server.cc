@@ -238,10 +238,21 @@ absl::Status PlumbServer::StartHttp(const ServerConfig& config) {
   h.metrics = [registry] { return registry->RenderText(); };
   h.ready = [this] { return Ready(); };
   Leadership* leadership = leadership_.get();
-  h.on_webhook = [lines, leadership] {
-    lines->RequestSync();  // every environment's branch (a push names one; fetching is cheap)
-    // A follower fetches its own mirror; the leader, which records, must fetch too.
+  h.on_webhook = [lines, leadership](const WebhookPush& push) {
+    switch (push.kind) {
+      case WebhookPush::Kind::kBranch:
+        if (!lines->RequestSync(push.branch)) return false;
+        break;
+      case WebhookPush::Kind::kOtherRef:
+        return false;  // a tag or another ref: no line follows it
+      case WebhookPush::Kind::kUnknown:
+        lines->RequestSync();  // no ref in the body: every line
+        break;
+    }
+    // A follower fetches its own mirror; the leader, which records, must fetch too (every
+    // line: the request carries no branch).
     if (!leadership->IsLeader()) leadership->RequestLeaderSync();
+    return true;
   };
   h.count_webhook = [metrics](const std::string& result) { metrics->WebhookRequest(result); };
   h.webhook_secret = config.webhook_secret;

@@ -107,6 +107,16 @@ void RevisionLines::RequestSync() {
   for (auto& line : lines_) line->poller->RequestSync();
 }
 
+bool RevisionLines::RequestSync(const std::string& branch) {
+  bool found = false;
+  for (auto& line : lines_) {
+    if (line->env.branch != branch) continue;
+    line->poller->RequestSync();
+    found = true;
+  }
+  return found;
+}
+
 absl::StatusOr<v1::Revision> RevisionLines::SyncNow() {
   RevisionLine* main = &default_line();
   absl::StatusOr<v1::Revision> result = absl::UnknownError("no line");

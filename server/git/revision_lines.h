@@ -76,6 +76,9 @@ class RevisionLines {
   void Stop();
   // Asks every line's poller to fetch now (webhooks, leadership changes).
   void RequestSync();
+  // Asks the line following `branch` to fetch now (a webhook naming the pushed branch); false
+  // when no line follows it.
+  bool RequestSync(const std::string& branch);
   // Fetches every line now; the default line's head revision (plumbctl sync).
   absl::StatusOr<v1::Revision> SyncNow();
   // Every line's last fetch succeeded; else the first failure, named by branch.

@@ -44,11 +44,21 @@ HttpResponse Webhook(const HttpHandlers& h, const HttpRequest& req) {
                {{"peer", req.peer}, {"signature_present", !signature.empty()}});
     return TextResponse(401, "bad or missing X-Hub-Signature-256");
   }
+  WebhookPush push = ParseWebhookPush(req.body);
+  bool followed = h.on_webhook ? h.on_webhook(push) : true;
+  if (!followed) {
+    count("ignored");
+    LogInfo("webhook ignored: no environment follows the pushed ref",
+            {{"peer", req.peer}, {"ref", push.ref}});
+    return TextResponse(202, "ignored: no environment follows " + push.ref);
+  }
   count("accepted");
-  LogInfo("webhook accepted; fetching",
-          {{"peer", req.peer}, {"event", req.Header("X-GitHub-Event")}});
-  if (h.on_webhook) h.on_webhook();
-  return TextResponse(202, "fetch scheduled");
+  LogInfo("webhook accepted; fetching", {{"peer", req.peer},
+                                         {"event", req.Header("X-GitHub-Event")},
+                                         {"ref", push.ref.empty() ? "(every branch)" : push.ref}});
+  return TextResponse(202, push.kind == WebhookPush::Kind::kBranch
+                               ? "fetch scheduled: " + push.branch
+                               : std::string("fetch scheduled"));
 }
 
 std::vector<HttpRoute> Routes(std::shared_ptr<const HttpHandlers> h) {

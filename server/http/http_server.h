@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/http/http_listener.h"
+#include "server/http/webhook_push.h"
 
 namespace plumb {
 
@@ -22,8 +23,10 @@ namespace plumb {
 struct HttpHandlers {
   std::function<std::string()> metrics;   // the Prometheus text exposition
   std::function<absl::Status()> ready;    // OK, or why the server is not ready
-  std::function<void()> on_webhook;       // a verified push: start a fetch, return at once
-  std::function<void(const std::string&)> count_webhook;  // optional: "accepted", ...
+  // A verified push: start a fetch of what it names (every line for kUnknown) and return at
+  // once; false when no line follows the pushed ref (nothing fetched).
+  std::function<bool(const WebhookPush&)> on_webhook;
+  std::function<void(const std::string&)> count_webhook;  // optional: "accepted", "ignored", ...
   std::string webhook_secret;             // empty: /hooks/git answers 403
 };
 

@@ -49,7 +49,7 @@ ServerMetrics::ServerMetrics(MetricsRegistry* r)
   for (const char* outcome : {"failed", "changed", "would_change", "unchanged"}) {
     r->LabeledCounter(kReportsReceived, kReportsHelp, "outcome", outcome);
   }
-  for (const char* result : {"accepted", "unauthorized", "disabled"}) {
+  for (const char* result : {"accepted", "ignored", "unauthorized", "disabled"}) {
     r->LabeledCounter(kWebhook, kWebhookHelp, "result", result);
   }
 }

@@ -244,12 +244,20 @@ class ObservabilityTest(PlumbTestCase):
         head = lambda: self.ctl_json("revisions")["revisions"][0]["sha"]
         self.assertEqual(head(), rev1)
 
+        # A push to a branch this server does not follow fetches nothing.
+        other = json.dumps({"ref": "refs/heads/feature-x", "after": rev2}).encode()
+        other_sig = "sha256=" + hmac.new(SECRET.encode(), other, hashlib.sha256).hexdigest()
+        status, text = self.http("/hooks/git", other, {"X-Hub-Signature-256": other_sig})
+        self.assertEqual((status, text.strip()),
+                         (202, "ignored: no environment follows refs/heads/feature-x"))
+
         status, text = self.http("/hooks/git", body, {"X-Hub-Signature-256": good,
                                                       "X-GitHub-Event": "push"})
-        self.assertEqual(status, 202, text)
+        self.assertEqual((status, text.strip()), (202, "fetch scheduled: main"))
         wait_until(lambda: head() == rev2, timeout=15, what="webhook fetch of %s" % rev2)
         self.assertEqual(self.metric('plumb_webhook_requests_total{result="unauthorized"}'), 3)
         self.assertEqual(self.metric('plumb_webhook_requests_total{result="accepted"}'), 1)
+        self.assertEqual(self.metric('plumb_webhook_requests_total{result="ignored"}'), 1)
         server_log = self.processes[0].output()
         self.assertNotIn(SECRET, server_log)
         self.assertIn("webhook rejected", server_log)

@@ -11,6 +11,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/git_fixture.h"
 #include "tests/testing/test_util.h"
+#include "tests/testing/wait_for.h"
 
 namespace plumb {
 namespace {
@@ -18,6 +19,7 @@ namespace {
 using testing::GitFixture;
 using testing::ManualClock;
 using testing::TempDir;
+using testing::WaitFor;
 
 constexpr char kPlumbYaml[] = R"(version: 1
 targets:
@@ -119,6 +121,30 @@ TEST_F(RevisionLinesTest, AFailingCommitOnOneBranchLeavesTheOtherLineServing) {
   EXPECT_EQ(store_->GetRevision("main", good)->status(), v1::REVISION_OK);
   EXPECT_TRUE(absl::IsNotFound(store_->GetRevision("main", broken).status()));
   EXPECT_TRUE(lines_->FetchStatus().ok());
+}
+
+// A webhook names the pushed branch: only the line following it fetches (the pollers here wait
+// an hour between polls, so nothing else fetches).
+TEST_F(RevisionLinesTest, ASyncRequestForOneBranchFetchesThatLineOnly) {
+  WriteApp(*git_, "one");
+  std::string first = git_->Commit("one");
+  git_->Push("staging");
+  lines_->Start();
+  auto serving = [this](const std::string& line) {
+    absl::StatusOr<std::string> sha = store_->ServingRevision(line);
+    return sha.ok() ? *sha : std::string();
+  };
+  ASSERT_TRUE(WaitFor([&] { return serving("main") == first && serving("staging") == first; }));
+  WriteApp(*git_, "two");
+  std::string main_two = git_->Commit("two");
+  WriteApp(*git_, "two staging");
+  std::string staging_two = git_->CommitTo("staging", "two staging");
+  EXPECT_FALSE(lines_->RequestSync("feature-x"));
+  ASSERT_TRUE(lines_->RequestSync("staging"));
+  EXPECT_TRUE(WaitFor([&] { return serving("staging") == staging_two; }));
+  lines_->Stop();  // joins the pollers: whatever main fetched has been recorded
+  EXPECT_EQ(serving("main"), first);
+  EXPECT_NE(main_two, first);
 }
 
 TEST_F(RevisionLinesTest, ANamedLinesRolloutStateIsItsOwnRow) {

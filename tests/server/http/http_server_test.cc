@@ -30,7 +30,14 @@ class HttpServerTest : public ::testing::Test {
     HttpHandlers h;
     h.metrics = [] { return std::string("# HELP plumb_x X.\n# TYPE plumb_x gauge\nplumb_x 1\n"); };
     h.ready = [this] { return ready_ ? absl::OkStatus() : absl::UnavailableError("last fetch failed: boom"); };
-    h.on_webhook = [this] { ++syncs_; };
+    h.on_webhook = [this](const WebhookPush& push) {
+      absl::MutexLock lock(&mu_);
+      if (push.kind == WebhookPush::Kind::kBranch && push.branch != "main") return false;
+      if (push.kind == WebhookPush::Kind::kOtherRef) return false;
+      ++syncs_;
+      pushed_ += push.branch + ";";
+      return true;
+    };
     h.count_webhook = [this](const std::string& result) {
       absl::MutexLock lock(&mu_);
       results_ += result + ";";
@@ -45,6 +52,15 @@ class HttpServerTest : public ::testing::Test {
   HttpResponse PostHook(const std::vector<std::pair<std::string, std::string>>& headers) {
     return HttpRequest(server_->port(), "POST", "/hooks/git", kPayload, headers);
   }
+  // A correctly signed push of `body`.
+  HttpResponse PostSigned(const std::string& body) {
+    return HttpRequest(server_->port(), "POST", "/hooks/git", body,
+                       {{"X-Hub-Signature-256", WebhookSignature(kSecret, body)}});
+  }
+  std::string pushed() {
+    absl::MutexLock lock(&mu_);
+    return pushed_;
+  }
 
   std::atomic<bool> ready_{false};
   std::atomic<int> syncs_{0};
@@ -55,6 +71,7 @@ class HttpServerTest : public ::testing::Test {
 
   absl::Mutex mu_;
   std::string results_ ABSL_GUARDED_BY(mu_);
+  std::string pushed_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -100,6 +117,45 @@ TEST_F(HttpServerTest, WebhookWithRightSignatureIsAcceptedAndSyncs) {
   EXPECT_EQ(r.status, 202) << r.body;
   EXPECT_EQ(syncs_.load(), 1);
   EXPECT_EQ(results(), "accepted;");
+  EXPECT_EQ(pushed(), "main;");
+  EXPECT_EQ(r.body, "fetch scheduled: main\n");
+}
+
+TEST_F(HttpServerTest, WebhookForABranchNoLineFollowsFetchesNothing) {
+  Start(kSecret);
+  HttpResponse other = PostSigned(R"({"ref":"refs/heads/feature-x","after":"4f2a9c1e"})");
+  EXPECT_EQ(other.status, 202) << other.body;
+  EXPECT_EQ(other.body, "ignored: no environment follows refs/heads/feature-x\n");
+  HttpResponse tag = PostSigned(R"({"ref":"refs/tags/v1.0"})");
+  EXPECT_EQ(tag.status, 202) << tag.body;
+  EXPECT_EQ(syncs_.load(), 0);
+  EXPECT_EQ(results(), "ignored;ignored;");
+}
+
+TEST_F(HttpServerTest, WebhookWithoutARefFetchesEveryLine) {
+  Start(kSecret);
+  EXPECT_EQ(PostSigned(R"({"zen":"Keep it logically awesome.","hook_id":1})").status, 202);
+  EXPECT_EQ(PostSigned("not json at all").status, 202);
+  EXPECT_EQ(syncs_.load(), 2);
+  EXPECT_EQ(pushed(), ";;");  // no branch named: the server asks every line
+  EXPECT_EQ(results(), "accepted;accepted;");
+}
+
+TEST(WebhookPushTest, ReadsTheTopLevelRef) {
+  WebhookPush branch = ParseWebhookPush(
+      R"({"ref":"refs/heads/release/2.x","commits":[{"ref":"refs/heads/no"}],"n":3.5})");
+  EXPECT_EQ(branch.kind, WebhookPush::Kind::kBranch);
+  EXPECT_EQ(branch.branch, "release/2.x");
+  WebhookPush tag = ParseWebhookPush(R"({"ref":"refs/tags/v1"})");
+  EXPECT_EQ(tag.kind, WebhookPush::Kind::kOtherRef);
+  EXPECT_EQ(tag.ref, "refs/tags/v1");
+  EXPECT_EQ(ParseWebhookPush(R"({"ref":"refs/heads/"})").kind, WebhookPush::Kind::kOtherRef);
+  for (const std::string& body :
+       {std::string(R"({"ref":7})"), std::string("[1,2]"), std::string("{"), std::string(""),
+        std::string(R"({"commits":[]})"),
+        R"({"ref":"refs/heads/)" + std::string(kMaxWebhookRefBytes, 'x') + R"("})"}) {
+    EXPECT_EQ(ParseWebhookPush(body).kind, WebhookPush::Kind::kUnknown) << body.substr(0, 40);
+  }
 }
 
 TEST_F(HttpServerTest, WebhookWithWrongOrMissingSignatureIs401) {
