@@ -20,17 +20,24 @@ absl::StatusOr<absl::Time> CertRenewer::RenewNow() {
   PLUMB_ASSIGN_OR_RETURN(std::string key, ReadSmallFile(config_.tls.key));
   PLUMB_ASSIGN_OR_RETURN(std::string csr, MakeCsr(key, config_.node));
   PLUMB_ASSIGN_OR_RETURN(auto creds, MakeChannelCredentials(false, config_.tls));
-  // The first server of a list: enrollments are not shared between replicas yet
-  // (docs/postgresql.md), so the one the agent enrolled with.
-  auto channel = grpc::CreateCustomChannel(ServerList(config_.server).front(), creds,
-                                           DefaultChannelArguments());
-  auto stub = v1::AgentService::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::RenewRequest req;
   req.set_csr_pem(csr);
   v1::EnrollResponse resp;
-  PLUMB_RETURN_IF_ERROR(FromGrpcStatus(stub->Renew(&ctx, req, &resp)));
+  // Replicas share enrollments: the first server of the list that answers renews (one that does
+  // not answer, e.g. a dead replica, is skipped; an answered refusal is the answer).
+  grpc::Status renewed(grpc::StatusCode::UNAVAILABLE, "no server given");
+  for (const std::string& server : ServerList(config_.server)) {
+    auto channel = grpc::CreateCustomChannel(server, creds, DefaultChannelArguments());
+    auto stub = v1::AgentService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    renewed = stub->Renew(&ctx, req, &resp);
+    if (renewed.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        renewed.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      break;
+    }
+  }
+  PLUMB_RETURN_IF_ERROR(FromGrpcStatus(renewed));
   PLUMB_ASSIGN_OR_RETURN(std::string ca, ReadSmallFile(config_.tls.ca));
   PLUMB_RETURN_IF_ERROR(VerifyIssuedBy(resp.cert_pem(), ca, clock_->Now()));
   PLUMB_ASSIGN_OR_RETURN(CertInfo issued, ParseCertificate(resp.cert_pem()));

@@ -37,7 +37,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ServerTrust(const Agen
 }
 
 // One line for the person enrolling, from what the RPC said.
-std::string Explain(const grpc::Status& status, const AgentConfig& config) {
+std::string Explain(const grpc::Status& status, const std::string& server) {
   const std::string& m = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     // The pin verifier's own words (common/pki/ca_pin_verifier.cc) say best what did not match.
@@ -46,20 +46,20 @@ std::string Explain(const grpc::Status& status, const AgentConfig& config) {
       absl::string_view why = absl::string_view(m).substr(at + sizeof(kVerifier) - 1);
       absl::ConsumePrefix(&why, "UNAUTHENTICATED: ");
       absl::ConsumeSuffix(&why, ")");
-      return absl::StrCat("cannot verify the server at ", config.server, ": ", why);
+      return absl::StrCat("cannot verify the server at ", server, ": ", why);
     }
     // Only a failed verification says the chain is wrong; a handshake can also fail on the
     // protocol, a reset or a server that wants something else.
     if (absl::StrContains(m, "CERTIFICATE_VERIFY_FAILED") ||
         absl::StrContains(m, "certificate verify failed")) {
-      return absl::StrCat("cannot verify the server at ", config.server,
+      return absl::StrCat("cannot verify the server at ", server,
                           ": its certificate does not chain to the CA given by --ca-fingerprint "
                           "or --ca (", m, ")");
     }
     if (absl::StrContains(m, "andshake") || absl::StrContains(m, "certificate")) {
-      return absl::StrCat("the TLS handshake with ", config.server, " failed (", m, ")");
+      return absl::StrCat("the TLS handshake with ", server, " failed (", m, ")");
     }
-    return absl::StrCat("server ", config.server, " unavailable (", m, ")");
+    return absl::StrCat("server ", server, " unavailable (", m, ")");
   }
   return m;
 }
@@ -87,6 +87,45 @@ absl::Status CheckEnrollResponse(const v1::EnrollResponse& resp, const std::stri
   return absl::OkStatus();
 }
 
+namespace {
+
+// The server did not answer (nothing listening, TLS failed, timed out): another replica may.
+bool NotAnswered(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+// Sends `req` to each of the configured servers in turn until one answers; false after saying
+// why on `err`. `server` is the one that enrolled this node.
+bool EnrollWithAnyServer(const AgentConfig& config,
+                         const std::shared_ptr<grpc::ChannelCredentials>& creds,
+                         const v1::EnrollRequest& req, v1::EnrollResponse* resp,
+                         std::string* server, std::ostream& err) {
+  // Replicas share enrollments (docs/scale-out.md): the first that answers enrolls this node; a
+  // refusal (bad token, ...) is the answer, not a reason to ask the next one.
+  std::vector<std::string> failures;
+  for (const std::string& candidate : ServerList(config.server)) {
+    auto channel = grpc::CreateCustomChannel(candidate, creds, DefaultChannelArguments());
+    auto stub = v1::AgentService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status status = stub->Enroll(&ctx, req, resp);
+    if (status.ok()) {
+      *server = candidate;
+      return true;
+    }
+    if (!NotAnswered(status)) {
+      err << "plumb-agent: enroll refused: " << Explain(status, candidate) << "\n";
+      return false;
+    }
+    failures.push_back(Explain(status, candidate));
+  }
+  err << "plumb-agent: enroll failed: " << absl::StrJoin(failures, "; ") << "\n";
+  return false;
+}
+
+}  // namespace
+
 const std::set<std::string>& EnrollFlags() {
   static const auto* flags = new std::set<std::string>{"token", "ca-fingerprint", "ca"};
   return *flags;
@@ -112,22 +151,13 @@ int RunEnroll(const AgentConfig& config, const CommandLine& flags, std::ostream&
     err << "plumb-agent: enroll: " << csr.status().message() << "\n";
     return 1;
   }
-  // With several servers, the first (enrollments are not shared between replicas yet).
-  auto channel = grpc::CreateCustomChannel(ServerList(config.server).front(), *creds,
-                                           DefaultChannelArguments());
-  auto stub = v1::AgentService::NewStub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::EnrollRequest req;
   req.set_node(config.node);
   req.set_token(token);
   req.set_csr_pem(*csr);
   v1::EnrollResponse resp;
-  grpc::Status status = stub->Enroll(&ctx, req, &resp);
-  if (!status.ok()) {
-    err << "plumb-agent: enroll refused: " << Explain(status, config) << "\n";
-    return 1;
-  }
+  std::string server;
+  if (!EnrollWithAnyServer(config, *creds, req, &resp, &server, err)) return 1;
   // ServerTrust accepted the pin already; normalised again here for the comparison.
   absl::StatusOr<std::string> pin = flags.Has("ca-fingerprint")
                                         ? NormalizeFingerprint(flags.Get("ca-fingerprint"))
@@ -148,7 +178,7 @@ int RunEnroll(const AgentConfig& config, const CommandLine& flags, std::ostream&
     }
   }
   std::map<std::string, std::string> labels(resp.labels().begin(), resp.labels().end());
-  out << "enrolled " << config.node << " with " << config.server << "; certificate valid until "
+  out << "enrolled " << config.node << " with " << server << "; certificate valid until "
       << absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", issued->not_after, absl::UTCTimeZone())
       << (labels.empty() ? "" : "; bound labels ")
       << absl::StrJoin(labels, ",", absl::PairFormatter("="))

@@ -219,12 +219,27 @@ class SecurityTest(PlumbTestCase):
                  "127.0.0.1:%d" % listener.getsockname()[1], "--node", "web-1",
                  "--state_dir", state, "--token", self.create_token(), "--ca", self.ca_pem()],
                 capture_output=True, text=True, timeout=60)
+            # A server list whose first entry does not answer as a server: the next one
+            # enrolls the node (replicas share enrollments).
+            bad = "127.0.0.1:%d" % listener.getsockname()[1]
+            good = "127.0.0.1:%d" % self.port
+            _, state2 = self.agent_dirs("web-2")
+            listed = subprocess.run(
+                [os.path.join(BIN, "plumb-agent"), "enroll", "--server", bad + "," + good,
+                 "--node", "web-2", "--state_dir", state2, "--token", self.create_token(),
+                 "--ca", self.ca_pem()],
+                capture_output=True, text=True, timeout=60)
         finally:
             stop.set()
             listener.close()
         self.assertEqual(r.returncode, 1)
         self.assertNotIn("does not chain", r.stderr)
+        self.assertIn("plumb-agent: enroll failed: ", r.stderr)  # no server answered
+        self.assertNotIn("refused", r.stderr)
         self.assertFalse(os.path.exists(self.agent_tls("web-1")[1]))
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn("enrolled web-2 with " + good, listed.stdout)
+        self.assertTrue(os.path.exists(self.agent_tls("web-2")[1]))
         # With the CA file instead of the pin it works.
         r = self.enroll("web-1", extra=["--ca", self.ca_pem()])
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -477,7 +492,9 @@ class SecurityTest(PlumbTestCase):
         cert = self.agent_tls("web-1")[1]
         first = self.read(cert)
         enrolled_at = time.time()
-        self.start_agent("web-1")
+        # The first server of its list answers nothing (a dead replica): renewal skips it.
+        dead = "127.0.0.1:%d" % free_port()
+        self.start_agent("web-1", extra=["--server", "%s,127.0.0.1:%d" % (dead, self.port)])
         self.wait_node("web-1")
         wait_until(lambda: self.read(cert) != first, timeout=30, what="certificate renewal")
         self.assertGreater(time.time() - enrolled_at, 6)  # not before 2/3 of its lifetime

@@ -182,7 +182,7 @@ wrong_fingerprint="$(printf '%064d' 0)"
 install_agent --deb "$agent_deb" --server "127.0.0.1:$PORT" --token "$token" \
   --ca-fingerprint "$wrong_fingerprint" --node web-01 >"$out" 2>&1; rc=$?
 check "wrong fingerprint: exit 1, says the server cannot be verified" sh -c \
-  "[ $rc -eq 1 ] && grep -q 'enroll refused: cannot verify the server at 127.0.0.1:$PORT' $out"
+  "[ $rc -eq 1 ] && grep -q 'enroll failed: cannot verify the server at 127.0.0.1:$PORT' $out"
 check "wrong fingerprint: nothing enrolled" \
   sh -c '! ls /var/lib/plumb/tls/agent.pem && grep -q "^server: plumb.example.org:7443" /etc/plumb/agent.yaml'
 [ "$failures" -eq 0 ] || { cat "$out"; show_logs; }
