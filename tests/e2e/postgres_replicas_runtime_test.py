@@ -73,13 +73,17 @@ class ReplicasAtRunTime(PostgresCase):
         self.port = port
         return self
 
-    def watchers(self, http_port):
+    def metric(self, http_port, name):
+        """The value of the sample `name` (with its labels) in the replica's /metrics."""
         url = "http://127.0.0.1:%d/metrics" % http_port
         with urllib.request.urlopen(url, timeout=10) as r:
             for line in r.read().decode().splitlines():
-                if line.startswith("plumb_event_watchers "):
+                if line.startswith(name + " "):
                     return float(line.split(" ")[1])
         return None
+
+    def watchers(self, http_port):
+        return self.metric(http_port, "plumb_event_watchers")
 
     def watch(self, port, http_port):
         """`plumbctl watch` on the replica at `port`, once subscribed; returns a function that
@@ -232,6 +236,7 @@ class ReplicasAtRunTime(PostgresCase):
         a, port_a = self.start_replica("replica-a")
         wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
                    what="A records rev")
+        http_a = self.http_port
         b, port_b = self.start_replica("replica-b")
         # All on B: lone-1 knows only B; mover-1 lists B then A. An hour's interval: no report
         # comes unless a catalog changes.
@@ -268,6 +273,7 @@ class ReplicasAtRunTime(PostgresCase):
         self.assertEqual(self.on(port_a).ctl_json("node", "lone-1")["status"], "NODE_OFFLINE")
         listed = self.on(port_a).ctl_json("nodes", "--status", "offline").get("nodes", [])
         self.assertEqual(sorted(n["name"] for n in listed), ["lone-1", "mover-1"])
+        self.assertEqual(self.metric(http_a, 'plumb_nodes{status="offline"}'), 2)
         # mover-1 resumes, finds B gone and reconnects to A: online at once, no report needed.
         os.kill(mover.proc.pid, signal.SIGCONT)
         wait_until(lambda: self.status(port_a, "mover-1") == ("NODE_CONVERGED", True),
