@@ -108,6 +108,7 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
                                                s->events_.get());
     s->relay_->Start();
     s->fleet_service_->set_replicas(s->relay_.get());
+    hub->EnableReplicas();
   }
   PLUMB_ASSIGN_OR_RETURN(
       auto creds,

@@ -35,7 +35,10 @@ void NodeBook::Flush() {
   if (dirty_.empty()) return;
   std::vector<v1::Node> nodes;
   nodes.reserve(dirty_.size());
-  for (auto& [name, node] : dirty_) nodes.push_back(std::move(node));
+  for (auto& [name, node] : dirty_) {
+    if (holds_ && holds_(name)) node.set_connected(true);
+    nodes.push_back(std::move(node));
+  }
   dirty_.clear();
   absl::Status s = store_->PutNodes(nodes);
   if (!s.ok()) {

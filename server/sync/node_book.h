@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 #include "plumb/v1/fleet.pb.h"
@@ -33,6 +34,12 @@ class NodeBook {
   // Writes the pending changes in one transaction (a failure is logged: the rows are a view
   // of the hub's state, rewritten by the node's next change).
   void Flush();
+  // Replicas (a store that reads `connected` from presence rows): every row written for a node
+  // with `holds(name)`, whose stream this server holds, says `connected`, whatever the row it
+  // read said (read just before this server's presence row was written, or written by another
+  // replica's late disconnect), so the node reads offline if this server dies. Other rows say
+  // what the change made of the row as read.
+  void set_holds(std::function<bool(const std::string&)> holds) { holds_ = std::move(holds); }
   // The status the node's last stored run implies (unknown without one): a node back online,
   // or compiling again, is what its last run said until its next run.
   v1::NodeStatus StatusOfLastRun(const v1::Node& node);
@@ -40,6 +47,7 @@ class NodeBook {
  private:
   Store* const store_;
   std::map<std::string, v1::Node> dirty_;
+  std::function<bool(const std::string&)> holds_;  // unset: `connected` as changed
 };
 
 // The node status a report implies, given the revision the node should be on.

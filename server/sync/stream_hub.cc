@@ -66,6 +66,16 @@ void StreamHub::OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessag
   });
 }
 
+void StreamHub::EnableReplicas() {
+  // On the worker, which alone touches nodes_.
+  queue_.Post([this] {
+    nodes_.set_holds([this](const std::string& node) {
+      absl::MutexLock lock(&mu_);
+      return by_node_.count(node) > 0;
+    });
+  });
+}
+
 void StreamHub::OnDisconnect(std::shared_ptr<AgentSession> session) {
   Post([this, s = std::move(session)] {
     if (!s->sync().greeted()) return;

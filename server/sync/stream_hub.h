@@ -67,6 +67,11 @@ class StreamHub {
   // before agents connect; the lines' objects must outlive the hub.
   void SetLines(std::vector<ServingLine> lines, LineMatcher match);
 
+  // Replicas on PostgreSQL: each row this hub writes for a node whose stream it holds says
+  // `connected` (NodeBook::set_holds), whatever the row it read said; what a node reads as
+  // comes from every replica's presence rows. Call once, before agents connect.
+  void EnableReplicas();
+
   // Reactor entry points.
   void OnMessage(std::shared_ptr<AgentSession> session, v1::AgentMessage msg);
   void OnDisconnect(std::shared_ptr<AgentSession> session);

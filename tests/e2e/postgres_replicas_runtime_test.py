@@ -3,9 +3,13 @@ PostgreSQL, agents on each: `plumbctl run` through replica A reaches an agent he
 returns its report; `plumbctl watch` on A sees B's events once; a node's `connected` follows
 whichever replica holds its stream (a killed replica's nodes go offline after the heartbeat
 expiry, or come back through the other replica); and reports sent while a replica holding agents
-is killed mid-stream are stored exactly once; and one rollout spans the replicas (the canary on
+is killed mid-stream are stored exactly once; a node's status follows the replicas that hold
+it: a node that moved to A reads online though B wrote its disconnect after A's connect, a
+killed replica's nodes read `offline` (status, not only `connected`) through the survivor once
+its heartbeat expired, and online again as soon as they reconnect to it, without a report; and
+one rollout spans the replicas (the canary on
 B, the next wave on A; a failure on B halts the leader A, and B serves its agents from A's
-decision). About 30 s (three pairs of replicas; more on a loaded machine)."""
+decision). About 55 s (four pairs of replicas; more on a loaded machine)."""
 
 import json
 import os
@@ -69,13 +73,17 @@ class ReplicasAtRunTime(PostgresCase):
         self.port = port
         return self
 
-    def watchers(self, http_port):
+    def metric(self, http_port, name):
+        """The value of the sample `name` (with its labels) in the replica's /metrics."""
         url = "http://127.0.0.1:%d/metrics" % http_port
         with urllib.request.urlopen(url, timeout=10) as r:
             for line in r.read().decode().splitlines():
-                if line.startswith("plumb_event_watchers "):
+                if line.startswith(name + " "):
                     return float(line.split(" ")[1])
         return None
+
+    def watchers(self, http_port):
+        return self.metric(http_port, "plumb_event_watchers")
 
     def watch(self, port, http_port):
         """`plumbctl watch` on the replica at `port`, once subscribed; returns a function that
@@ -216,6 +224,63 @@ class ReplicasAtRunTime(PostgresCase):
             self.assertEqual(logged - set(stored) - queued, set(), "%s: reports lost" % n)
             self.assertEqual(set(stored) - logged, set(), "%s: reports not made" % n)
             self.assertLessEqual(len(queued), 2, n)  # the last second's at most
+
+    def status(self, port, node):
+        """(status, connected) of `node` as the replica at `port` shows it."""
+        n = self.on(port).nodes().get(node) or {}
+        return n.get("status"), bool(n.get("connected"))
+
+    def test_a_dead_replicas_nodes_read_offline_then_online_on_the_survivor(self):
+        self.write_repo("one")
+        rev = self.repo.commit("first")
+        a, port_a = self.start_replica("replica-a")
+        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
+                   what="A records rev")
+        http_a = self.http_port
+        b, port_b = self.start_replica("replica-b")
+        # All on B: lone-1 knows only B; mover-1 lists B then A. An hour's interval: no report
+        # comes unless a catalog changes.
+        self.agent("lone-1", [port_b])
+        mover = self.agent("mover-1", [port_b, port_a])
+        twin = self.agent("twin", [port_b])
+        for n in ("lone-1", "mover-1", "twin"):
+            self.on(port_a).wait_node(n, revision=rev)
+            wait_until(lambda: self.connected(port_a, n), what="%s connected" % n)
+
+        # twin moves from B to A, and B writes its disconnect after A wrote the connect: a second
+        # agent process of the node connects to A (and reports), then the first one dies.
+        reports = lambda n: self.sql("SELECT count(*) FROM reports WHERE node = '%s'" % n)
+        before = int(reports("twin"))
+        self.agent("twin", [port_a], extra=["--root", os.path.join(self.tmp, "twin-2"),
+                                           "--state_dir", os.path.join(self.tmp, "twin-2-state")])
+        wait_until(lambda: int(reports("twin")) > before, what="twin's report through A")
+        wait_until(lambda: self.sql("SELECT count(*) FROM node_streams WHERE node = 'twin'") == "2",
+                   what="twin held by both replicas")
+        twin.kill(signal.SIGKILL)
+        wait_until(lambda: self.sql("SELECT status FROM nodes WHERE name = 'twin'") == "6",
+                   what="B's disconnect of twin written (offline) after A's connect")
+        for port in (port_a, port_b):
+            self.assertEqual(self.status(port, "twin"), ("NODE_CONVERGED", True))
+
+        reports_before = reports("mover-1")
+        # mover-1 paused, B killed: nobody holds either node; B wrote no disconnect.
+        os.kill(mover.proc.pid, signal.SIGSTOP)
+        b.kill(signal.SIGKILL)
+        offline = ("NODE_OFFLINE", False)
+        wait_until(lambda: self.status(port_a, "lone-1") == offline, timeout=40,
+                   what="lone-1 offline, seen from A, once B's heartbeat expired")
+        self.assertEqual(self.status(port_a, "mover-1"), offline)
+        self.assertEqual(self.on(port_a).ctl_json("node", "lone-1")["status"], "NODE_OFFLINE")
+        listed = self.on(port_a).ctl_json("nodes", "--status", "offline").get("nodes", [])
+        self.assertEqual(sorted(n["name"] for n in listed), ["lone-1", "mover-1"])
+        self.assertEqual(self.metric(http_a, 'plumb_nodes{status="offline"}'), 2)
+        # mover-1 resumes, finds B gone and reconnects to A: online at once, no report needed.
+        os.kill(mover.proc.pid, signal.SIGCONT)
+        wait_until(lambda: self.status(port_a, "mover-1") == ("NODE_CONVERGED", True),
+                   timeout=40, what="mover-1 converged and connected on A")
+        self.assertEqual(reports("mover-1"), reports_before)
+        self.assertEqual(self.status(port_a, "lone-1"), offline)
+        self.assertEqual(self.status(port_a, "twin"), ("NODE_CONVERGED", True))
 
     def commit_app(self, content, extra=""):
         self.repo.write("plumb.yaml", ROLLOUT_PLUMB)

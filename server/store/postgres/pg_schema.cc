@@ -186,6 +186,17 @@ CREATE TABLE node_streams (
 );
 CREATE INDEX node_streams_by_replica ON node_streams (replica);
 )sql",
+    // Next (issue 16's helper hkill; if another migration landed first, this one simply goes
+    // after it: it depends only on 7): what a node's status reads as across replicas (PgStore,
+    // EnablePresence). `connected` is what the row's last writer said (a replica that died wrote
+    // no disconnect, so its nodes read offline once its heartbeat expires); `online_status` is
+    // the last status written other than offline (what a node reads while a live replica holds
+    // its stream though an old replica's late disconnect wrote offline).
+    R"sql(
+ALTER TABLE nodes ADD COLUMN connected boolean NOT NULL DEFAULT false;
+ALTER TABLE nodes ADD COLUMN online_status integer NOT NULL DEFAULT 1;   -- 1: NODE_UNKNOWN
+UPDATE nodes SET online_status = status WHERE status NOT IN (0, 6);     -- 6: NODE_OFFLINE
+)sql",
 };
 constexpr int kVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

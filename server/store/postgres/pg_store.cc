@@ -1,6 +1,7 @@
 #include "server/store/postgres/pg_store.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -160,13 +161,35 @@ absl::StatusOr<std::string> PgStore::ServingRevision(const std::string& environm
 
 namespace {
 
-// Whether a replica with a current heartbeat holds the node's stream (schema 7, written by
-// PgReplicaLink): the node's `connected` with replicas.
-constexpr char kHeldSomewhere[] =
-    "EXISTS (SELECT 1 FROM node_streams s JOIN replica_heartbeats h ON h.replica = s.replica"
-    " WHERE s.node = nodes.name AND h.expires_at > now())";
+// The node rows as a replica reads them (EnablePresence), one column each: proto, held, status.
+// `held`: a replica with a current heartbeat holds the node's stream (schema 7, written by
+// PgReplicaLink). `status`: while held, what the rows last said other than offline (an old
+// replica's disconnect may land after the new one's connect); not held though its last writer
+// said connected (that replica died without writing the disconnect): offline; else as stored.
+static_assert(v1::NODE_UNKNOWN == 1 && v1::NODE_OFFLINE == 6 && v1::NODE_REVOKED == 7,
+              "the node status numbers in the SQL below and in pg_schema.cc");
+constexpr char kNodesAsRead[] =
+    "(SELECT name, proto, held, CASE"
+    " WHEN held THEN CASE WHEN status = 6 THEN online_status ELSE status END"
+    " WHEN connected AND status <> 7 THEN 6 ELSE status END AS status"
+    " FROM (SELECT nodes.*, EXISTS (SELECT 1 FROM node_streams s JOIN replica_heartbeats h"
+    " ON h.replica = s.replica WHERE s.node = nodes.name AND h.expires_at > now()) AS held"
+    " FROM nodes) AS n) AS r";
+// As stored (one server, or a tool): `connected` and `status` are what the last writer said.
+constexpr char kNodesAsStored[] = "(SELECT name, proto, false AS held, status FROM nodes) AS r";
 
 }  // namespace
+
+const char* PgStore::NodeRows() const { return presence_ ? kNodesAsRead : kNodesAsStored; }
+
+absl::StatusOr<v1::Node> PgStore::NodeFromRow(const PgResult& result, int row) const {
+  PLUMB_ASSIGN_OR_RETURN(v1::Node node, ParseStored<v1::Node>(result.Bytes(row, 0), "node"));
+  if (presence_) {
+    node.set_connected(result.Int(row, 1) != 0);
+    node.set_status(static_cast<v1::NodeStatus>(result.Int(row, 2)));
+  }
+  return node;
+}
 
 absl::Status PgStore::PutNodes(const std::vector<v1::Node>& nodes) {
   for (const v1::Node& node : nodes) {
@@ -177,57 +200,54 @@ absl::Status PgStore::PutNodes(const std::vector<v1::Node>& nodes) {
   // name wins, as the rows would one after the other (ON CONFLICT may touch a row only once).
   std::map<std::string, const v1::Node*> last;
   for (const v1::Node& node : nodes) last[node.name()] = &node;
-  PgArray names, statuses, protos;
+  PgArray names, statuses, protos, connected;
   for (const auto& [name, node] : last) {
     names.AddText(name);
     statuses.AddInt(node->status());
     protos.AddBytes(node->SerializeAsString());
+    connected.AddInt(node->connected() ? 1 : 0);
   }
+  // online_status keeps the last status other than offline (6) or unspecified (0); unknown (1)
+  // before any.
   return WithConn([&](PgConn& conn) {
     return conn
-        .Query("INSERT INTO nodes (name, status, proto) SELECT * FROM"
-               " unnest($1::text[], $2::integer[], $3::bytea[])"
-               " ON CONFLICT (name) DO UPDATE SET status = excluded.status, proto = excluded.proto",
-               {names.Param(), statuses.Param(), protos.Param()})
+        .Query("INSERT INTO nodes (name, status, proto, connected, online_status)"
+               " SELECT n, s, p, c <> 0, CASE WHEN s IN (0, 6) THEN 1 ELSE s END FROM"
+               " unnest($1::text[], $2::integer[], $3::bytea[], $4::integer[]) AS t(n, s, p, c)"
+               " ON CONFLICT (name) DO UPDATE SET status = excluded.status, proto = excluded.proto,"
+               " connected = excluded.connected, online_status = CASE WHEN excluded.status IN"
+               " (0, 6) THEN nodes.online_status ELSE excluded.status END",
+               {names.Param(), statuses.Param(), protos.Param(), connected.Param()})
         .status();
   });
 }
 
 absl::StatusOr<v1::Node> PgStore::GetNode(const std::string& name) {
-  std::string proto;
-  bool found = false;
-  bool held = false;
+  std::optional<absl::StatusOr<v1::Node>> node;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
     PLUMB_ASSIGN_OR_RETURN(
         PgResult result,
-        conn.Query(absl::StrCat("SELECT proto, ", kHeldSomewhere, " FROM nodes WHERE name = $1"),
+        conn.Query(absl::StrCat("SELECT proto, held, status FROM ", NodeRows(), " WHERE name = $1"),
                    {PgParam::Text(name)}));
-    found = result.rows() > 0;
-    if (found) {
-      proto = result.Bytes(0, 0);
-      held = result.Int(0, 1) != 0;
-    }
+    if (result.rows() > 0) node = NodeFromRow(result, 0);
     return absl::OkStatus();
   }));
-  if (!found) return absl::NotFoundError(absl::StrCat("node ", name, " has never connected"));
-  PLUMB_ASSIGN_OR_RETURN(v1::Node node, ParseStored<v1::Node>(proto, "node"));
-  if (presence_) node.set_connected(held);
-  return node;
+  if (!node) return absl::NotFoundError(absl::StrCat("node ", name, " has never connected"));
+  return *std::move(node);
 }
 
 absl::StatusOr<std::vector<v1::Node>> PgStore::ListNodes(
     const std::map<std::string, std::string>& selector, v1::NodeStatus status) {
   std::vector<v1::Node> nodes;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
-    // Status filters in SQL; labels live in the proto, so the selector filters here.
+    // Status filters in SQL (as read); labels live in the proto, so the selector filters here.
     PLUMB_ASSIGN_OR_RETURN(
         PgResult result,
-        conn.Query(absl::StrCat("SELECT proto, ", kHeldSomewhere,
-                                " FROM nodes WHERE $1::integer = 0 OR status = $1 ORDER BY name"),
+        conn.Query(absl::StrCat("SELECT proto, held, status FROM ", NodeRows(),
+                                " WHERE $1::integer = 0 OR status = $1 ORDER BY name"),
                    {PgParam::Int(status)}));
     for (int row = 0; row < result.rows(); ++row) {
-      PLUMB_ASSIGN_OR_RETURN(v1::Node node, ParseStored<v1::Node>(result.Bytes(row, 0), "node"));
-      if (presence_) node.set_connected(result.Int(row, 1) != 0);
+      PLUMB_ASSIGN_OR_RETURN(v1::Node node, NodeFromRow(result, row));
       if (Matches(node, selector)) nodes.push_back(std::move(node));
     }
     return absl::OkStatus();
@@ -247,8 +267,9 @@ absl::Status PgStore::DeleteNode(const std::string& name) {
 absl::StatusOr<std::map<v1::NodeStatus, int64_t>> PgStore::CountNodesByStatus() {
   std::map<v1::NodeStatus, int64_t> counts;
   PLUMB_RETURN_IF_ERROR(WithConn([&](PgConn& conn) -> absl::Status {
-    PLUMB_ASSIGN_OR_RETURN(PgResult result,
-                           conn.Query("SELECT status, count(*) FROM nodes GROUP BY status"));
+    PLUMB_ASSIGN_OR_RETURN(
+        PgResult result,
+        conn.Query(absl::StrCat("SELECT status, count(*) FROM ", NodeRows(), " GROUP BY status")));
     for (int row = 0; row < result.rows(); ++row) {
       counts[static_cast<v1::NodeStatus>(result.Int(row, 0))] = result.Int(row, 1);
     }

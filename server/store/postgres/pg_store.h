@@ -20,6 +20,7 @@
 namespace plumb {
 
 class PgConn;
+class PgResult;
 
 // Thread-safe: one connection under the store's mutex, like SqliteStore's one SQLite
 // connection. Why not a pool: every caller today is serialised on the store anyway (the report
@@ -37,7 +38,10 @@ class PgStore : public Store {
 
   // Replicas: a node's `connected`, as read, is whether a replica with a current heartbeat
   // holds its stream (node_streams, replica_heartbeats: PgReplicaLink) rather than what the
-  // last writer of its row said. Call before serving.
+  // last writer of its row said, and its `status` follows: offline once the replica that held
+  // it died (its heartbeat expired), never offline while a live replica holds it (it reads the
+  // last status written other than offline). GetNode, ListNodes (with its status filter) and
+  // CountNodesByStatus alike. Call before serving.
   void EnablePresence() { presence_ = true; }
 
   absl::Status PutRevision(const v1::Revision& revision) override;
@@ -88,6 +92,10 @@ class PgStore : public Store {
   // Takes mu_, reconnects if needed and hands the connection to `fn`. Every method goes
   // through here, so a method added later (rollout state) is one lambda.
   absl::Status WithConn(const std::function<absl::Status(PgConn&)>& fn);
+  // The node rows as read (a subquery with columns name, proto, held, status), and one row of
+  // "SELECT proto, held, status" from it as a node.
+  const char* NodeRows() const;
+  absl::StatusOr<v1::Node> NodeFromRow(const PgResult& result, int row) const;
   // Inserts the reports whose ids are not stored yet, with their resource events, in two
   // statements whatever the batch size; element i is true if reports[i] was new (a repeated
   // id in the batch counts once). Runs inside the caller's transaction.

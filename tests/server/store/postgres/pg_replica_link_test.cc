@@ -1,11 +1,12 @@
 // Replicas' link on a real throwaway PostgreSQL: a message reaches every other replica once and
 // in order (never its sender), also without its NOTIFY (the poll) and across lost sessions
-// (queued, then sent), and a node
-// is connected (as PgStore reads it) while a replica with a current heartbeat holds it: it goes
-// offline when that replica stops or its heartbeat expires.
+// (queued, then sent), and a node is connected (as PgStore reads it) while a replica with a
+// current heartbeat holds it: it goes offline when that replica stops or its heartbeat expires;
+// its status follows (offline then, online again as soon as another replica holds it).
 
 #include "server/store/postgres/pg_replica_link.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -179,6 +180,96 @@ TEST(PgReplicaLinkTest, ANodeIsConnectedWhileALiveReplicaHoldsIt) {
           .ok());
   EXPECT_TRUE(connected());
   EXPECT_TRUE(WaitFor([&] { return !connected(); }));
+}
+
+v1::Node Row(const std::string& name, v1::NodeStatus status, bool connected) {
+  v1::Node node;
+  node.set_name(name);
+  node.set_status(status);
+  node.set_connected(connected);
+  return node;
+}
+
+// A node's status follows its presence like `connected`: a replica's late disconnect does not
+// make a node offline while another live replica holds it, the nodes of a replica that died read
+// offline once its heartbeat expires, and a node another replica takes up reads online at once,
+// with no row written. Before, status was whatever the row's last writer said.
+TEST(PgReplicaLinkTest, ANodesStatusFollowsTheReplicasThatHoldIt) {
+  std::string url = PgCluster::Shared().NewDatabaseUrl();
+  auto opened = PgStore::Open(url);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  PgStore& store = **opened;
+  store.EnablePresence();
+  auto admin = PgConn::Connect(url, "");
+  ASSERT_TRUE(admin.ok());
+  auto rows = [&](const std::string& replica) -> int64_t {
+    auto got = (*admin)->Query("SELECT count(*) FROM node_streams WHERE replica = $1",
+                               {PgParam::Text(replica)});
+    return got.ok() ? got->Int(0, 0) : -1;
+  };
+  auto status = [&](const std::string& node) {
+    auto n = store.GetNode(node);
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? n->status() : v1::NODE_STATUS_UNSPECIFIED;
+  };
+  auto named = [&](v1::NodeStatus filter) {
+    std::vector<std::string> names;
+    auto got = store.ListNodes({}, filter);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (got.ok()) {
+      for (const v1::Node& n : *got) names.push_back(n.name());
+    }
+    return names;
+  };
+  auto a = Link(url, "a"), b = Link(url, "b");
+  a->Start([](const ReplicaMessage&) {});
+  b->Start([](const ReplicaMessage&) {});
+
+  // web-1 moves from a to b; b writes its connect before a writes its disconnect.
+  a->SetHolding("web-1", true);
+  ASSERT_TRUE(store.PutNodes({Row("web-1", v1::NODE_CONVERGED, true)}).ok());
+  b->SetHolding("web-1", true);
+  ASSERT_TRUE(store.PutNodes({Row("web-1", v1::NODE_CONVERGED, true)}).ok());
+  ASSERT_TRUE(WaitFor([&] { return rows("b") == 1; }));
+  a->SetHolding("web-1", false);
+  ASSERT_TRUE(store.PutNodes({Row("web-1", v1::NODE_OFFLINE, false)}).ok());
+  ASSERT_TRUE(WaitFor([&] { return rows("a") == 0; }));
+  EXPECT_EQ(status("web-1"), v1::NODE_CONVERGED);
+  EXPECT_EQ(named(v1::NODE_CONVERGED), std::vector<std::string>{"web-1"});
+  EXPECT_TRUE(named(v1::NODE_OFFLINE).empty());
+
+  // web-2 on b (connected as b wrote it); web-3 ran once and left; web-4 is revoked.
+  b->SetHolding("web-2", true);
+  ASSERT_TRUE(store.PutNodes({Row("web-2", v1::NODE_FAILED, true),
+                              Row("web-3", v1::NODE_CONVERGED, false),
+                              Row("web-4", v1::NODE_REVOKED, true)})
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return rows("b") == 2; }));
+  EXPECT_EQ(status("web-2"), v1::NODE_FAILED);
+  // b dies: a clean stop deletes its rows, so put back what a killed b leaves.
+  b->Stop();
+  ASSERT_TRUE((*admin)
+                  ->ExecScript("INSERT INTO node_streams VALUES ('web-1', 'b'), ('web-2', 'b');"
+                               " INSERT INTO replica_heartbeats VALUES ('b', now() + interval"
+                               " '2 s')")
+                  .ok());
+  EXPECT_EQ(status("web-2"), v1::NODE_FAILED);
+  EXPECT_TRUE(WaitFor([&] { return status("web-2") == v1::NODE_OFFLINE; }));
+  EXPECT_EQ(status("web-1"), v1::NODE_OFFLINE);
+  EXPECT_EQ(status("web-3"), v1::NODE_CONVERGED);
+  EXPECT_EQ(status("web-4"), v1::NODE_REVOKED);
+  EXPECT_EQ(named(v1::NODE_OFFLINE), (std::vector<std::string>{"web-1", "web-2"}));
+  auto counts = store.CountNodesByStatus();
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::map<v1::NodeStatus, int64_t>{
+                         {v1::NODE_CONVERGED, 1}, {v1::NODE_OFFLINE, 2}, {v1::NODE_REVOKED, 1}}));
+
+  // Both reconnect to a: online as soon as a holds them, before any row is written.
+  a->SetHolding("web-1", true);
+  a->SetHolding("web-2", true);
+  EXPECT_TRUE(WaitFor([&] { return status("web-2") == v1::NODE_FAILED; }));
+  EXPECT_TRUE(WaitFor([&] { return status("web-1") == v1::NODE_CONVERGED; }));
+  EXPECT_TRUE(store.GetNode("web-1")->connected());
 }
 
 }  // namespace
