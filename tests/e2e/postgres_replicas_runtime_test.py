@@ -6,7 +6,7 @@ expiry, or come back through the other replica); and reports sent while a replic
 is killed mid-stream are stored exactly once; and one rollout spans the replicas (the canary on
 B, the next wave on A; a failure on B halts the leader A, and B serves its agents from A's
 decision; `rollout pause|resume|promote|abort` and `rollback` through the follower B are
-forwarded to A and take effect fleet-wide). About 35 s (three pairs of replicas; more on a
+forwarded to A and take effect fleet-wide). About 40 s (three pairs of replicas; more on a
 loaded machine)."""
 
 import json
