@@ -106,6 +106,11 @@ absl::StatusOr<std::unique_ptr<PlumbServer>> PlumbServer::Start(const ServerConf
   if (s->replica_link_ != nullptr) {
     s->relay_ = std::make_unique<ReplicaRelay>(s->replica_link_.get(), hub, &s->runs_,
                                                s->events_.get());
+    // Operators' rollout actions on a follower go to the leader (docs/scale-out.md).
+    s->rollout_forwarding_ =
+        std::make_unique<RolloutForwarding>(s->replica_link_.get(), &s->clock_);
+    s->fleet_service_->set_rollout_forwarding(s->rollout_forwarding_.get());
+    s->relay_->set_rollout_forwarding(s->rollout_forwarding_.get());
     s->relay_->Start();
     s->fleet_service_->set_replicas(s->relay_.get());
     hub->EnableReplicas();
@@ -279,6 +284,9 @@ void PlumbServer::Shutdown() {
     replica_link_->Stop();
     events_->set_relay(nullptr);
     runs_.set_forward(nullptr);
+    // Operators waiting on the leader's answer get UNAVAILABLE; executions queued here finish
+    // while the fleet service they call is still there.
+    if (rollout_forwarding_ != nullptr) rollout_forwarding_->Stop();
   }
   // Watchers end now rather than at the gRPC shutdown deadline.
   if (events_ != nullptr) events_->Shutdown();

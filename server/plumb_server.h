@@ -16,6 +16,7 @@
 #include "server/fleet/event_bus.h"
 #include "server/fleet/fleet_service.h"
 #include "server/fleet/replica_relay.h"
+#include "server/fleet/rollout_forwarding.h"
 #include "server/git/git_source.h"
 #include "server/http/http_server.h"
 #include "server/http/metrics.h"
@@ -81,6 +82,7 @@ class PlumbServer {
   // Replicas on PostgreSQL (null with SQLite): destroyed before the hub, bus and tracker.
   std::unique_ptr<ReplicaLink> replica_link_;
   std::unique_ptr<ReplicaRelay> relay_;
+  std::unique_ptr<RolloutForwarding> rollout_forwarding_;  // with relay_; Stop()ped in Shutdown
   std::unique_ptr<NoopSampler> noop_sampler_;  // before planner_: destroyed after it
   std::unique_ptr<Planner> planner_;
   std::unique_ptr<RetentionPruner> retention_;

@@ -5,6 +5,7 @@
 // WatchEvents is the exception: a long-lived stream on the callback API (event_stream.h), so
 // watchers hold no thread.
 
+#include "absl/time/time.h"
 #include "plumb/v1/fleet.grpc.pb.h"
 #include "server/fleet/event_bus.h"
 #include "server/fleet/plan.h"
@@ -17,6 +18,7 @@
 namespace plumb {
 
 class ReplicaRelay;
+class RolloutForwarding;
 
 // Thread-safe. Nothing owned; everything must outlive the gRPC server. Without `events`
 // WatchEvents answers UNIMPLEMENTED.
@@ -92,6 +94,13 @@ class FleetServiceImpl
   void set_security(ServerSecurity* security) { security_ = security; }
   // Replicas: Run asks the other replicas' agents too. Not owned; null with one server.
   void set_replicas(ReplicaRelay* replicas) { replicas_ = replicas; }
+  // Replicas: on a follower, ControlRollout and Rollback are forwarded to the leader through
+  // `forwarding`; on the leader, forwarded ones are executed here. Not owned; must outlive the
+  // gRPC server (stop it before this service goes away). Null with one server.
+  void set_rollout_forwarding(RolloutForwarding* forwarding);
+  // How long a follower waits for the leader's answer to a forwarded rollback (the leader may
+  // load the revision first; plumbctl waits 30 s); others wait RolloutForwarding::kTimeout.
+  static constexpr absl::Duration kForwardedRollbackTimeout = absl::Seconds(25);
 
  private:
   Store* const store_;
@@ -112,6 +121,11 @@ class FleetServiceImpl
   // The controller of line `environment` (set_rollout's without a lookup); null when none.
   RolloutController* RolloutOf(const std::string& environment) const;
   ReplicaRelay* replicas_ = nullptr;
+  RolloutForwarding* forwarding_ = nullptr;
+  // The rollout actions as executed on this replica (a local call on the leader, or one a
+  // follower forwarded).
+  grpc::Status ControlHere(const v1::ControlRolloutRequest& req, v1::RolloutStatus* resp);
+  grpc::Status RollbackHere(const v1::RollbackRequest& req, v1::RollbackResponse* resp);
   // The nodes a Pin/Unpin names: `nodes` and those matching a non-empty `selector`.
   absl::StatusOr<std::vector<std::string>> PinTargets(
       const google::protobuf::RepeatedPtrField<std::string>& nodes,

@@ -47,6 +47,7 @@ void ReplicaRelay::OnLocalEvent(const v1::Event& event) {
 }
 
 void ReplicaRelay::OnMessage(const ReplicaMessage& m) {
+  if (forwarding_ != nullptr && forwarding_->OnMessage(m)) return;
   if (m.kind == kEvent) {
     v1::Event event;
     if (event.ParseFromString(m.payload)) events_->PublishRemote(std::move(event));

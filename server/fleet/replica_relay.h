@@ -12,6 +12,7 @@
 
 #include "absl/time/time.h"
 #include "server/fleet/event_bus.h"
+#include "server/fleet/rollout_forwarding.h"
 #include "server/fleet/run_tracker.h"
 #include "server/store/replica_link.h"
 #include "server/sync/stream_hub.h"
@@ -22,6 +23,10 @@ namespace plumb {
 class ReplicaRelay {
  public:
   ReplicaRelay(ReplicaLink* link, StreamHub* hub, RunTracker* runs, EventBus* events);
+
+  // Operators' rollout actions forwarded between replicas go to `forwarding` (not owned; must
+  // outlive the link's deliveries). Call before Start.
+  void set_rollout_forwarding(RolloutForwarding* forwarding) { forwarding_ = forwarding; }
 
   // Hooks the bus and the tracker and starts the link. Call once, before agents connect.
   void Start();
@@ -42,6 +47,7 @@ class ReplicaRelay {
   StreamHub* const hub_;
   RunTracker* const runs_;
   EventBus* const events_;
+  RolloutForwarding* forwarding_ = nullptr;
 };
 
 }  // namespace plumb

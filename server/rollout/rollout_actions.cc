@@ -11,9 +11,10 @@ namespace {
 // How many failed nodes a status lists.
 constexpr int kMaxStatusFailures = 100;
 
+// FleetService forwards a follower's operator actions to the leader before they get here
+// (server/fleet/rollout_forwarding.h); this guards the controller itself.
 absl::Status NotLeader() {
-  return absl::FailedPreconditionError(
-      "this replica does not lead the rollout: ask the leader replica (docs/postgresql.md)");
+  return absl::FailedPreconditionError("this replica does not lead the rollout");
 }
 
 }  // namespace

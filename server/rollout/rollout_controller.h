@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -111,16 +112,28 @@ class RolloutController {
   // says whether this replica leads now; `environment` is the line's as v1::Node.environment
   // names it ("" for the single line). Not called (one server): the controller is the only
   // one. Called: only the leader judges waves, writes the header and takes operator actions
-  // (on a follower they fail with FailedPrecondition: ask the leader); every replica writes its
-  // own agents' outcome rows; and Tick re-reads the stored rollout (at most every
-  // kRefreshEvery): the leader merges the other replicas' outcomes and counts their connected
-  // nodes (store presence) as online, a follower takes the leader's header. Call before use.
+  // (on a follower they fail with FailedPrecondition; FleetService forwards them to the
+  // leader, server/fleet/rollout_forwarding.h); every replica writes its own agents' outcome
+  // rows; and the stored rollout is re-read (at most every kRefreshEvery, asked for by Tick,
+  // read by a thread of the controller's own so that the hub's thread never waits for the
+  // database, and taken by the next Tick): the leader merges the other replicas' outcomes and
+  // counts their connected nodes (store presence) as online, a follower takes the leader's
+  // header. Call once, before use.
   void SetReplicated(std::function<bool()> is_leader, std::string environment);
+  // Replicas: how many stored reads Tick has taken so far, and whether one is asked for, in
+  // progress or waiting to be taken (tests wait on them).
+  uint64_t reads_taken() const;
+  bool read_pending() const;
   // Whether this controller may change the rollout (always without replicas).
   bool leads() const;
   // A follower: true when the stored rollout is another one than this controller's (the leader
   // started one, e.g. a rollback): Restore() takes it up.
   bool StoredIsAnother() const;
+  // A follower: takes the stored header of this same rollout now (after the leader answered a
+  // forwarded operator action) rather than at the next tick. True if a decision may have
+  // changed (the hub re-offers catalogs then); false on the leader, without replicas, when
+  // nothing changed, or when the stored rollout is another one (RevisionPoller takes that up).
+  bool TakeStoredHeader();
   // Whether the stored rollout was written for revision `sha`, fetched at `fetched_ms`, or
   // later: its target is `sha`, or it started after `sha` was fetched (an operator rollback).
   // True when none is stored. A follower takes up `sha` only then (the leader stores the
@@ -130,10 +143,24 @@ class RolloutController {
 
  private:
   bool Leads() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !is_leader_ || is_leader_(); }
-  // The re-read of SetReplicated; appends the other replicas' online nodes to `online` on the
-  // leader and sets `fresh` when it did (the leader judges waves only then, never on its own
-  // nodes alone). True if a decision may have changed.
+  // The re-read of SetReplicated: takes the last read if one is done (appending, on the
+  // leader, the other replicas' online nodes to `online` and setting `fresh`: the leader judges
+  // waves only then, never on its own nodes alone), and asks the reader for the next one when
+  // due. True if a decision may have changed.
   bool Refresh(std::vector<RolloutNode>* online, bool* fresh) ABSL_LOCKS_EXCLUDED(mu_);
+  // One re-read of the stored rollout, made by the reader thread.
+  struct StoredRead {
+    uint64_t id = 0;       // the rollout it was asked for
+    bool leader = false;   // asked for as the leader (then with `others`)
+    bool ok = false;       // read, and still that rollout
+    absl::Time asked;      // when Refresh asked for it
+    v1::RolloutState stored;
+    std::vector<RolloutNode> others;  // the leader's: nodes connected to any replica
+  };
+  // The reader thread (replicas only): makes the reads Refresh asks for, until the destructor.
+  void ReadLoop();
+  StoredRead ReadStored(uint64_t id, bool leader, const std::string& environment)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Merges a stored state of the same rollout: outcomes this copy lacks (or has older) and,
   // on a follower, the header. True if anything changed.
   bool MergeStored(v1::RolloutState stored, bool leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -185,6 +212,16 @@ class RolloutController {
   std::function<bool()> is_leader_ ABSL_GUARDED_BY(mu_);  // null: the only server
   std::string environment_ ABSL_GUARDED_BY(mu_);
   absl::Time refreshed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The reader's work: a read asked for (of read_id_, as read_leader_), one in progress, its
+  // result until Tick takes it.
+  bool read_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t read_id_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time read_asked_ ABSL_GUARDED_BY(mu_);
+  bool read_leader_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<StoredRead> read_ ABSL_GUARDED_BY(mu_);
+  uint64_t reads_taken_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread reader_;  // started by SetReplicated
 };
 
 // Why a run of a rollout's target failed (its first failed resource, or its health check), or

@@ -35,6 +35,7 @@ RolloutController::~RolloutController() {
     stopping_ = true;
   }
   writer_.join();
+  if (reader_.joinable()) reader_.join();
   absl::Status status;
   while (WriteBatch(&status) && status.ok()) {
   }

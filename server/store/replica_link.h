@@ -13,8 +13,9 @@ namespace plumb {
 // One message from another replica, as it was sent.
 struct ReplicaMessage {
   std::string origin;   // the sending replica's id
-  std::string kind;     // what payload holds: run | run_asked | run_report | event
-  std::string ref;      // the run's request id, or empty
+  std::string kind;     // what payload holds: run | run_asked | run_report | event |
+                        // rollout_ask | rollout_answer (server/fleet/rollout_forwarding.h)
+  std::string ref;      // the request id (a run, a forwarded rollout action), or empty
   std::string payload;  // a serialized proto, by kind
 };
 

@@ -124,8 +124,11 @@ class Store {
   // line; PutRolloutState replaces it and, in the same transaction, deletes the line's node
   // rows of every rollout but `state.id()`. Node outcomes are rows of their own, keyed by
   // (environment, rollout id, node): PutRolloutNodes upserts a batch in one transaction (all or
-  // none), so a report costs one row, not the whole state. GetRolloutState returns the header
-  // with `nodes` holding its rollout's rows (over any the header itself carries); NotFound when
+  // none), so a report costs one row, not the whole state. Newest wins: a row replaces the
+  // stored one only with a higher outcome (they only move forward: served, succeeded, failed)
+  // or the same outcome at the same or a later unix_ms, so a batch a replica stores late (after
+  // a failover, a retry) never undoes a newer outcome another wrote. GetRolloutState returns
+  // the header with `nodes` holding its rollout's rows (over any the header carries); NotFound when
   // the line never stored a header. environment_store.h hands a named line's rows to that
   // line's controller, which uses the overloads without `environment`.
   struct RolloutNodeRow {

@@ -9,7 +9,9 @@ killed replica's nodes read `offline` (status, not only `connected`) through the
 its heartbeat expired, and online again as soon as they reconnect to it, without a report; and
 one rollout spans the replicas (the canary on
 B, the next wave on A; a failure on B halts the leader A, and B serves its agents from A's
-decision). About 55 s (four pairs of replicas; more on a loaded machine)."""
+decision; `rollout pause|resume|promote|abort` and `rollback` through the follower B are
+forwarded to A and take effect fleet-wide). About 70 s (four pairs of replicas; more on a
+loaded machine)."""
 
 import json
 import os
@@ -282,8 +284,8 @@ class ReplicasAtRunTime(PostgresCase):
         self.assertEqual(self.status(port_a, "lone-1"), offline)
         self.assertEqual(self.status(port_a, "twin"), ("NODE_CONVERGED", True))
 
-    def commit_app(self, content, extra=""):
-        self.repo.write("plumb.yaml", ROLLOUT_PLUMB)
+    def commit_app(self, content, extra="", bake="1s"):
+        self.repo.write("plumb.yaml", ROLLOUT_PLUMB.replace("bake: 1s", "bake: " + bake))
         self.repo.write("modules/app/module.yaml",
                         ROLLOUT_MODULE.format(content=content, extra=extra))
         return self.repo.commit(content)
@@ -312,7 +314,30 @@ class ReplicasAtRunTime(PostgresCase):
         wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_COMPLETED",
                    what="B sees A's header")
 
-        # 2. The canary (on B) fails: A halts, and web-1 (on A) never gets the revision. With
+        # 2. Operator actions through the follower B are forwarded to the leader A and take
+        # effect fleet-wide. The canary (on B) bakes for 10 minutes: paused through B, the
+        # rollout is paused on A too; resumed through B it goes on; promoted through B, web-1
+        # (on A) gets the revision without waiting for the bake.
+        rev2b = self.commit_app("v2b", bake="10m")
+        self.on(port_a).ctl("sync", check=False)
+        wait_until(lambda: self.rollout(port_b)["revision"] == rev2b,
+                   what="B takes rev2b's rollout")
+        paused = self.on(port_b).ctl_json("rollout", "pause")
+        self.assertEqual(paused["phase"], "ROLLOUT_PAUSED")  # the leader's status, through B
+        self.assertEqual(self.rollout(port_a)["phase"], "ROLLOUT_PAUSED")
+        self.assertEqual(self.rollout(port_b)["phase"], "ROLLOUT_PAUSED")
+        self.on(port_a).wait_node("canary-1", revision=rev2b)  # the current wave still gets it
+        self.assertEqual(self.on(port_a).nodes()["web-1"].get("desired_revision"), rev2)
+        self.assertEqual(self.on(port_b).ctl_json("rollout", "resume")["phase"],
+                         "ROLLOUT_PROGRESSING")
+        self.assertEqual(self.rollout(port_a)["phase"], "ROLLOUT_PROGRESSING")
+        promoted = self.on(port_b).ctl_json("rollout", "promote")
+        self.assertEqual(promoted["wave"], 1)
+        self.on(port_a).wait_node("web-1", revision=rev2b)
+        wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_COMPLETED",
+                   what="B sees A complete the promoted rollout")
+
+        # 3. The canary (on B) fails: A halts, and web-1 (on A) never gets the revision. With
         # each replica judging its own copy, A would start the next wave at once.
         rev3 = self.commit_app("v3", extra=FAILING_EXEC)
         self.on(port_a).ctl("sync", check=False)
@@ -323,23 +348,26 @@ class ReplicasAtRunTime(PostgresCase):
         self.assertIn("canary-1", status["halt_reason"])
         wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_HALTED",
                    what="B takes A's halt")
-        self.assertEqual(self.on(port_a).nodes()["web-1"].get("desired_revision"), rev2)
-        self.assertEqual(self.read(self.root_of("web-1") + "/etc/app.conf"), "v2\n")
+        self.assertEqual(self.on(port_a).nodes()["web-1"].get("desired_revision"), rev2b)
+        self.assertEqual(self.read(self.root_of("web-1") + "/etc/app.conf"), "v2b\n")
 
-        # 3. Operator actions are the leader's: B refuses them, A takes them.
-        r = self.on(port_b).ctl("rollout", "abort", check=False)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("leader", r.stderr)
-        self.on(port_a).ctl("rollout", "abort")
+        # 4. An abort through B is the leader's: A aborts, and B serves from A's header.
+        self.on(port_b).ctl("rollout", "abort")
+        self.assertEqual(self.rollout(port_a)["phase"], "ROLLOUT_ABORTED")
         wait_until(lambda: self.rollout(port_b)["phase"] == "ROLLOUT_ABORTED",
                    what="B takes A's abort")
+        r = self.on(port_b).ctl("rollout", "pause", check=False)  # A's refusal, through B
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no rollout is progressing", r.stderr)
+        self.assertNotIn("ask the leader", r.stderr)
 
-        # 4. A rollback through A (another rollout of the same serving revision) reaches B's
-        # agents: B takes it up when the header's NOTIFY reaches it.
-        self.on(port_a).ctl("rollback", "--now")
-        wait_until(lambda: self.rollout(port_b)["revision"] == rev2, what="B takes A's rollback")
-        self.on(port_a).wait_node("canary-1", revision=rev2)
-        self.assertEqual(self.read(self.root_of("canary-1") + "/etc/app.conf"), "v2\n")
+        # 5. A rollback through B (another rollout of the same serving revision) is started by
+        # A and reaches both replicas' agents: B takes it up when the header's NOTIFY reaches it.
+        self.on(port_b).ctl("rollback", "--now")
+        self.assertEqual(self.rollout(port_a)["revision"], rev2b)
+        wait_until(lambda: self.rollout(port_b)["revision"] == rev2b, what="B takes A's rollback")
+        self.on(port_a).wait_node("canary-1", revision=rev2b)
+        self.assertEqual(self.read(self.root_of("canary-1") + "/etc/app.conf"), "v2b\n")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,11 @@ absl::Status PgStore::PutRolloutNodes(const std::string& environment, uint64_t r
                " unix_ms) SELECT $7, $1, n, w, o, e, u FROM unnest($2::text[], $3::integer[],"
                " $4::integer[], $5::text[], $6::bigint[]) AS t(n, w, o, e, u)"
                " ON CONFLICT (environment, rollout_id, node) DO UPDATE SET wave = excluded.wave,"
-               " outcome = excluded.outcome, error = excluded.error, unix_ms = excluded.unix_ms",
+               " outcome = excluded.outcome, error = excluded.error, unix_ms = excluded.unix_ms"
+               // Newest wins (store.h): a higher outcome, or the same one noted later.
+               " WHERE excluded.outcome > rollout_nodes.outcome OR"
+               " (excluded.outcome = rollout_nodes.outcome AND"
+               " excluded.unix_ms >= rollout_nodes.unix_ms)",
                {PgParam::Int(static_cast<int64_t>(rollout_id)), nodes.Param(), waves.Param(),
                 outcomes.Param(), errors.Param(), times.Param(), PgParam::Text(environment)})
         .status();

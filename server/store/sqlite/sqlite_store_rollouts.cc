@@ -58,7 +58,11 @@ absl::Status SqliteStore::PutRolloutNodes(const std::string& environment, uint64
         "INSERT INTO rollout_nodes (environment, rollout_id, node, wave, outcome, error, unix_ms)"
         " VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (environment, rollout_id, node)"
         " DO UPDATE SET wave = excluded.wave, outcome = excluded.outcome,"
-        " error = excluded.error, unix_ms = excluded.unix_ms"));
+        " error = excluded.error, unix_ms = excluded.unix_ms"
+        // Newest wins (store.h): a higher outcome, or the same one noted later.
+        " WHERE excluded.outcome > rollout_nodes.outcome OR"
+        " (excluded.outcome = rollout_nodes.outcome AND"
+        " excluded.unix_ms >= rollout_nodes.unix_ms)"));
     for (const RolloutNodeRow& row : rows) {
       PLUMB_RETURN_IF_ERROR(stmt->BindInt64(1, static_cast<int64_t>(rollout_id)));
       PLUMB_RETURN_IF_ERROR(stmt->BindText(2, row.node));

@@ -1,24 +1,32 @@
 // RolloutController across replicas (rollout_replicas.cc, issue 16): two controllers on one
 // PostgreSQL database, a leader and a follower. The follower's agents' outcomes advance the
 // leader's waves (read from the rows on the leader's tick), a halt the leader decides stops the
-// follower serving the target, only the leader writes the header, and a follower refuses
-// operator actions and takes up a revision only once the leader stored its rollout.
+// follower serving the target, only the leader writes the header, a follower refuses
+// operator actions (FleetService forwards them: rollout_forwarding_test) and takes up a revision
+// only once the leader stored its rollout, and the stored reads run on the controller's reader
+// thread, never holding up the thread that ticks (the hub's).
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <atomic>
+#include <thread>
+
 #include "gtest/gtest.h"
 #include "server/rollout/rollout_controller.h"
+#include "server/store/forwarding_store.h"
 #include "server/store/postgres/pg_store.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/pg_cluster.h"
+#include "tests/testing/wait_for.h"
 
 namespace plumb {
 namespace {
 
 using ::plumb::testing::ManualClock;
 using ::plumb::testing::PgCluster;
+using ::plumb::testing::WaitFor;
 
 // canary: n0 and n2 (no bake); then everyone else. No failure tolerated: halt.
 v1::RolloutPolicy TwoWaves() {
@@ -75,15 +83,28 @@ class RolloutReplicasTest : public ::testing::Test {
     ASSERT_EQ(leader_->OnNewRevision("new", "old", &policy_), "old");
     ASSERT_TRUE(follower_->Restore().ok());  // RevisionPoller::Follow takes up the revision
   }
-  // The leader's and the follower's ticks, past the refresh interval.
-  bool TickLeader() {
+  // The leader's and the follower's ticks past the refresh interval: one asks for a read of
+  // the stored rollout (made on the controller's reader thread), the next ones take it once
+  // it is done. A read asked for earlier is taken first, so the one judged on is fresh. True
+  // if any of the ticks changed a decision.
+  bool TickWithRead(RolloutController& c, const std::vector<RolloutNode>& online) {
+    bool changed = false;
+    EXPECT_TRUE(WaitFor([&] {
+      changed |= c.Tick(online);
+      return !c.read_pending();
+    }));
     clock_.Advance(RolloutController::kRefreshEvery);
-    return leader_->Tick({N("n1")});
+    uint64_t taken = c.reads_taken();
+    changed |= c.Tick(online);
+    EXPECT_TRUE(WaitFor([&] {
+      changed |= c.Tick(online);
+      // Taken; or none asked for (a rollout the controller no longer re-reads).
+      return c.reads_taken() > taken || !c.read_pending();
+    }));
+    return changed;
   }
-  bool TickFollower() {
-    clock_.Advance(RolloutController::kRefreshEvery);
-    return follower_->Tick({N("n0"), N("n2")});
-  }
+  bool TickLeader() { return TickWithRead(*leader_, {N("n1")}); }
+  bool TickFollower() { return TickWithRead(*follower_, {N("n0"), N("n2")}); }
   uint32_t StoredWave() {
     auto stored = store_a_->GetRolloutState();
     EXPECT_TRUE(stored.ok()) << stored.status();
@@ -122,11 +143,59 @@ TEST_F(RolloutReplicasTest, AFollowersOutcomesAdvanceTheLeadersWave) {
 }
 
 TEST_F(RolloutReplicasTest, TheLeaderJudgesOnlyOnAFreshReadOfEveryReplica) {
-  EXPECT_FALSE(leader_->Tick({N("n1")}));  // read: the canary nodes are connected to B
-  // Within kRefreshEvery no read: the canary wave is not judged on A's nodes (none) alone.
+  // Before its read is done, the canary wave is not judged on A's nodes (none) alone.
+  EXPECT_FALSE(leader_->Tick({N("n1")}));
+  EXPECT_FALSE(TickLeader());  // read: the canary nodes are connected to B
+  // Within kRefreshEvery no read, so no judgement.
   EXPECT_FALSE(leader_->Tick({N("n1")}));
   EXPECT_EQ(StoredWave(), 0u);
   EXPECT_EQ(leader_->Decide(N("n1")).revision, "old");
+}
+
+// A store whose rollout reads wait until the test opens the gate: a database slow to answer.
+class GatedStore : public ForwardingStore {
+ public:
+  explicit GatedStore(Store* inner) : ForwardingStore(inner) {}
+  using Store::GetRolloutState;
+  absl::StatusOr<v1::RolloutState> GetRolloutState(const std::string& e) override {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&open_));
+    return inner()->GetRolloutState(e);
+  }
+  void Set(bool open) {
+    absl::MutexLock lock(&mu_);
+    open_ = open;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+TEST_F(RolloutReplicasTest, TheStoredReadNeverHoldsUpTheTickingThread) {
+  // Tick runs on the hub's worker, which serves every agent: a slow database must not stall it.
+  GatedStore gated(store_b_.get());
+  RolloutController follower(&gated, &clock_);
+  follower.SetReplicated([] { return false; }, "");
+  ASSERT_TRUE(follower.Restore().ok());
+  ASSERT_TRUE(leader_->Pause().ok());
+  gated.Set(false);
+  clock_.Advance(RolloutController::kRefreshEvery);
+  std::atomic<int> ticks{0};
+  std::thread hub([&] {
+    for (int i = 0; i < 3; ++i) {
+      follower.Tick({N("n0")});
+      ++ticks;
+    }
+  });
+  EXPECT_TRUE(WaitFor([&] { return ticks.load() == 3; }, absl::Seconds(5)));
+  EXPECT_EQ(follower.Status({}).phase(), v1::ROLLOUT_PROGRESSING);  // not read yet
+  gated.Set(true);
+  hub.join();
+  EXPECT_TRUE(WaitFor([&] {
+    follower.Tick({N("n0")});
+    return follower.Status({}).phase() == v1::ROLLOUT_PAUSED;
+  }));
 }
 
 TEST_F(RolloutReplicasTest, AHaltTheLeaderDecidesStopsTheFollowerServingTheTarget) {

@@ -112,6 +112,50 @@ TEST_P(RolloutRowsBackendTest, NodeRowsAreUpsertedByRolloutAndReadWithTheirHeade
   EXPECT_EQ(got->nodes_size(), 0);  // deleted, not hidden
 }
 
+// Issue 16: after a failover, the replica a node left may store its batch late (a retry), after
+// the replica the node moved to stored a newer outcome. The older row must not win.
+TEST_P(RolloutRowsBackendTest, AnOlderOutcomeStoredLateNeverReplacesANewerOne) {
+  auto store = db_.OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  v1::RolloutState header;
+  header.set_id(5);
+  header.set_target("eeee");
+  ASSERT_TRUE(store->PutRolloutState(header).ok());
+  auto at = [](v1::RolloutOutcome outcome, int64_t ms, const std::string& error = "") {
+    v1::RolloutNodeResult r;
+    r.set_outcome(outcome);
+    r.set_unix_ms(1700000000000 + ms);
+    r.set_error(error);
+    return r;
+  };
+  // Replica B (where the nodes are now) stores their newer outcomes first.
+  ASSERT_TRUE(store->PutRolloutNodes(5, {{"moved", at(v1::ROLLOUT_NODE_SUCCEEDED, 20)},
+                                         {"failed", at(v1::ROLLOUT_NODE_FAILED, 20, "exit 7")},
+                                         {"served", at(v1::ROLLOUT_NODE_SERVED, 20)}})
+                  .ok());
+  // Replica A's late batch: what it noted before the nodes left.
+  ASSERT_TRUE(store->PutRolloutNodes(5, {{"moved", at(v1::ROLLOUT_NODE_SERVED, 10)},
+                                         {"failed", at(v1::ROLLOUT_NODE_SUCCEEDED, 10)},
+                                         {"served", at(v1::ROLLOUT_NODE_SERVED, 10)}})
+                  .ok());
+  auto got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->nodes().at("moved").outcome(), v1::ROLLOUT_NODE_SUCCEEDED);
+  EXPECT_EQ(got->nodes().at("moved").unix_ms(), 1700000000020);
+  EXPECT_EQ(got->nodes().at("failed").outcome(), v1::ROLLOUT_NODE_FAILED);
+  EXPECT_EQ(got->nodes().at("failed").error(), "exit 7");
+  EXPECT_EQ(got->nodes().at("served").unix_ms(), 1700000000020);
+  // Newer outcomes still move a row forward: a later success, then a failure.
+  ASSERT_TRUE(store->PutRolloutNodes(5, {{"served", at(v1::ROLLOUT_NODE_SUCCEEDED, 30)}}).ok());
+  ASSERT_TRUE(
+      store->PutRolloutNodes(5, {{"moved", at(v1::ROLLOUT_NODE_FAILED, 30, "health")}}).ok());
+  got = store->GetRolloutState();
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->nodes().at("served").outcome(), v1::ROLLOUT_NODE_SUCCEEDED);
+  EXPECT_EQ(got->nodes().at("moved").outcome(), v1::ROLLOUT_NODE_FAILED);
+  EXPECT_EQ(got->nodes().at("moved").error(), "health");
+}
+
 TEST_P(RolloutRowsBackendTest, PinsReplaceByNodeListSortedAndDelete) {
   {
     auto store = db_.OpenOrDie();
