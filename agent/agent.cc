@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/backoff.h"
+#include "agent/engine/enum_names.h"
 #include "agent/facts.h"
 #include "agent/health_check.h"
 #include "agent/noop_runner.h"
@@ -194,7 +195,7 @@ Agent::RunSummary Agent::RunCatalog(v1::RunTrigger trigger, bool noop,
 }
 
 void Agent::QueueAndSend(v1::Report report, v1::RunTrigger trigger, bool noop) {
-  LogInfo("run finished", {{"report", report.id()}, {"trigger", v1::RunTrigger_Name(trigger)},
+  LogInfo("run finished", {{"report", report.id()}, {"trigger", RunTriggerName(trigger)},
                            {"noop", noop},
                            {"rev", report.revision().substr(0, 12)},
                            {"changed", CountOutcome(report, v1::CHANGED)},
