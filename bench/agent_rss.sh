@@ -14,6 +14,8 @@
 #                     figures are then the wrapper's process, not the agent's)
 #   AGENT_TLS=1       mutual TLS as in production (the server's built-in CA, a join token and
 #                     `plumb-agent enroll`) instead of plaintext --insecure
+#   AT_END            a command run (with AGENT_PID set) after the last reading, before the
+#                     agent is stopped
 #   RSS_MAP=1         also print bench/rss_map.py's breakdown (per mapping, the executable's
 #                     resident pages per section and per input object) at each reading
 set -euo pipefail
@@ -141,4 +143,5 @@ ctl sync >/dev/null
 wait_for_files "$N" $((runs_before + 1))
 sleep "$SETTLE"
 rss "holding the $N-file catalog"
+if [ -n "${AT_END:-}" ]; then AGENT_PID="$AGENT_PID" bash -c "$AT_END"; fi
 echo "peak: $(awk '/^VmHWM/ { printf "%.1f MB", $2 / 1024 }' "/proc/$AGENT_PID/status")"
