@@ -144,7 +144,8 @@ absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& up
 v1::Report Agent::ApplyHeld(v1::RunTrigger trigger, bool noop, const std::string& request_id) {
   absl::MutexLock lock(&run_mu_);
   // Parsed for this run only: between runs the catalog is held serialized.
-  const v1::Catalog held = held_.Parse();
+  const HeldCatalog::OnArena parsed = held_.ParseOnArena();
+  const v1::Catalog& held = *parsed.catalog;
   RunOptions options;
   options.noop = noop;
   options.trigger = trigger;

@@ -35,4 +35,17 @@ v1::Catalog HeldCatalog::Parse() const {
   return catalog;
 }
 
+HeldCatalog::OnArena HeldCatalog::ParseOnArena() const {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 1 << 20;
+  OnArena parsed;
+  parsed.arena = std::make_unique<google::protobuf::Arena>(options);
+  auto* catalog = google::protobuf::Arena::CreateMessage<v1::Catalog>(parsed.arena.get());
+  bool ok = catalog->ParseFromString(bytes_);
+  PLUMB_CHECK(ok);
+  parsed.catalog = catalog;
+  return parsed;
+}
+
 }  // namespace plumb

@@ -41,6 +41,10 @@ TEST(HeldCatalogTest, HoldsTheCatalogSerializedAndParsesEqualCopies) {
   // A parsed copy is the caller's: changing it leaves the held catalog as it was.
   parsed.clear_resources();
   EXPECT_EQ(held.Parse().resources_size(), 2);
+  HeldCatalog::OnArena on_arena = held.ParseOnArena();
+  ASSERT_NE(on_arena.catalog, nullptr);
+  EXPECT_EQ(on_arena.catalog->GetArena(), on_arena.arena.get());
+  EXPECT_EQ(on_arena.catalog->SerializeAsString(), catalog.SerializeAsString());
 }
 
 TEST(HeldCatalogTest, CachedBytesAreCheckedWhenLoaded) {
@@ -52,6 +56,7 @@ TEST(HeldCatalogTest, CachedBytesAreCheckedWhenLoaded) {
   EXPECT_EQ(held.digest(), "");
   EXPECT_EQ(held.serialized(), "");
   EXPECT_EQ(held.Parse().resources_size(), 0);
+  EXPECT_EQ(held.ParseOnArena().catalog->resources_size(), 0);
 }
 
 TEST(HeldCatalogTest, ClearHoldsNothing) {
