@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/backoff.h"
+#include "agent/engine/enum_names.h"
 #include "agent/facts.h"
 #include "agent/health_check.h"
 #include "agent/noop_runner.h"
@@ -28,6 +29,10 @@ std::string NewReportId(absl::Time now) {
   return absl::StrFormat("%d-%016x%016x", absl::ToUnixMillis(now), absl::Uniform<uint64_t>(gen),
                          absl::Uniform<uint64_t>(gen));
 }
+
+// Gives the pages of freed memory back to the system: after a run, an update or a noop sample
+// of thousands of resources that is megabytes, which glibc would keep resident until the next.
+void ReleaseFreedMemory() { malloc_trim(0); }
 
 int CountOutcome(const v1::Report& r, v1::ResourceOutcome outcome) {
   int n = 0;
@@ -51,13 +56,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config,
   agent->runner_ = runner;
   absl::MutexLock lock(&agent->run_mu_);
   auto cached = ReadStateFile(config.state_dir + "/catalog.pb");
-  if (cached.ok() && !agent->held_.ParseFromString(*cached)) {
+  if (cached.ok() && !agent->held_.SetSerialized(std::move(*cached))) {
     LogWarning("cached catalog is unreadable; waiting for the server", {{"dir", config.state_dir}});
-    agent->held_.Clear();
   }
   auto inventory = Inventory::Load(config.state_dir + "/inventory.pb");
   if (!inventory.ok()) return inventory.status();
   agent->inventory_ = std::make_unique<Inventory>(std::move(*inventory));
+  agent->inventory_->Compact();
   auto applied = ReadStateFile(config.state_dir + "/applied_revision");
   if (applied.ok()) agent->applied_revision_ = *applied;
   agent->health_ = LoadHealthCheck(config.state_dir, agent->held_.digest());
@@ -85,19 +90,22 @@ v1::Hello Agent::MakeHello(bool once) {
   absl::MutexLock lock(&run_mu_);
   hello.set_applied_revision(applied_revision_);
   hello.set_catalog_digest(held_.digest());
-  for (const v1::Resource& r : held_.resources()) (*hello.mutable_resource_versions())[r.id()] = r.version();
+  const v1::Catalog held = held_.Parse();
+  for (const v1::Resource& r : held.resources()) (*hello.mutable_resource_versions())[r.id()] = r.version();
   return hello;
 }
 
 absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& update,
                                  bool* changed) {
   v1::Catalog next;
-  std::string before;
   {
     absl::MutexLock lock(&run_mu_);
-    next = held_;
-    before = held_.digest();
+    next = held_.Parse();
   }
+  const std::string before = next.digest();
+  // The previous catalog's blobs stay: a run may still be applying it.
+  std::set<std::string> keep;
+  for (const v1::Resource& r : next.resources()) keep.insert(r.content_digest());
   if (!ApplyUpdate(update, &next)) {
     return absl::FailedPreconditionError("update names resources this agent does not hold");
   }
@@ -113,14 +121,15 @@ absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& up
   // names the new digest (so none is run, and the server re-sends the update with its check),
   // never the new catalog without its check.
   PLUMB_RETURN_IF_ERROR(SaveHealthCheck(config_.state_dir, next.digest(), update.health()));
-  PLUMB_RETURN_IF_ERROR(WriteStateFile(config_.state_dir + "/catalog.pb", next.SerializeAsString()));
-  std::set<std::string> keep(digests.begin(), digests.end());
+  HeldCatalog next_held;
+  next_held.Set(next);
+  PLUMB_RETURN_IF_ERROR(WriteStateFile(config_.state_dir + "/catalog.pb", next_held.serialized()));
+  keep.insert(digests.begin(), digests.end());
+  *changed = next.digest() != before;
+  next = v1::Catalog();  // before the blob sweep: the run parses its own copy
   {
     absl::MutexLock lock(&run_mu_);
-    *changed = next.digest() != before;
-    // The previous catalog's blobs stay: a run may still be applying it.
-    for (const v1::Resource& r : held_.resources()) keep.insert(r.content_digest());
-    held_ = std::move(next);
+    held_ = std::move(next_held);
     health_ = update.health();
   }
   absl::StatusOr<int> dropped = blobs_->Retain(keep);
@@ -132,43 +141,62 @@ absl::Status Agent::AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& up
   return absl::OkStatus();
 }
 
-v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::string& request_id) {
-  v1::Report report;
-  {
-    absl::MutexLock lock(&run_mu_);
-    RunOptions options;
-    options.noop = noop;
-    options.trigger = trigger;
-    report = engine_->Run(held_, options);
-    if (!noop) inventory_->RecordCreated(held_, report);
-    HandleOrphans(fs_.get(), held_.prune(), noop, inventory_.get(), inventory_->Orphans(held_),
-                  &report);
-    if (!noop) {
-      absl::Status saved = inventory_->Save();
-      if (!saved.ok()) LogWarning("cannot save inventory", {{"error", saved.message()}});
-    }
-    if (drift_ != nullptr) {
-      // Our own writes are queued as inotify events by now: they are not drift.
-      drift_->DiscardPending();
-      drift_->Watch(held_);
-    }
-    report.set_id(NewReportId(clock_->Now()));
-    report.set_node(config_.node);
-    report.set_request_id(request_id);
-    if (!noop && !health_.exec().empty() && CountOutcome(report, v1::FAILED) == 0) {
-      *report.mutable_health() = RunHealthCheck(runner_, health_);
-      if (report.health().exit_status() != 0) {
-        LogWarning("health check failed", {{"exit", report.health().exit_status()},
-                                           {"output", report.health().output()}});
-      }
-    }
-    if (!noop && CountOutcome(report, v1::FAILED) == 0 && !held_.revision().empty()) {
-      applied_revision_ = held_.revision();
-      absl::Status s = WriteStateFile(config_.state_dir + "/applied_revision", applied_revision_);
-      if (!s.ok()) LogWarning("cannot record applied revision", {{"error", s.message()}});
+v1::Report Agent::ApplyHeld(v1::RunTrigger trigger, bool noop, const std::string& request_id) {
+  absl::MutexLock lock(&run_mu_);
+  // Parsed for this run only: between runs the catalog is held serialized.
+  const HeldCatalog::OnArena parsed = held_.ParseOnArena();
+  const v1::Catalog& held = *parsed.catalog;
+  RunOptions options;
+  options.noop = noop;
+  options.trigger = trigger;
+  v1::Report report = engine_->Run(held, options);
+  if (!noop) inventory_->RecordCreated(held, report);
+  HandleOrphans(fs_.get(), held.prune(), noop, inventory_.get(), inventory_->Orphans(held),
+                &report);
+  if (!noop) {
+    absl::Status saved = inventory_->Save();
+    if (!saved.ok()) LogWarning("cannot save inventory", {{"error", saved.message()}});
+  }
+  inventory_->Compact();  // until the next run
+  if (drift_ != nullptr) {
+    // Our own writes are queued as inotify events by now: they are not drift.
+    drift_->DiscardPending();
+    drift_->Watch(held);
+  }
+  report.set_id(NewReportId(clock_->Now()));
+  report.set_node(config_.node);
+  report.set_request_id(request_id);
+  if (!noop && !health_.exec().empty() && CountOutcome(report, v1::FAILED) == 0) {
+    *report.mutable_health() = RunHealthCheck(runner_, health_);
+    if (report.health().exit_status() != 0) {
+      LogWarning("health check failed", {{"exit", report.health().exit_status()},
+                                         {"output", report.health().output()}});
     }
   }
-  LogInfo("run finished", {{"report", report.id()}, {"trigger", v1::RunTrigger_Name(trigger)},
+  if (!noop && CountOutcome(report, v1::FAILED) == 0 && !held.revision().empty()) {
+    applied_revision_ = held.revision();
+    absl::Status s = WriteStateFile(config_.state_dir + "/applied_revision", applied_revision_);
+    if (!s.ok()) LogWarning("cannot record applied revision", {{"error", s.message()}});
+  }
+  return report;
+}
+
+Agent::RunSummary Agent::RunCatalog(v1::RunTrigger trigger, bool noop,
+                                    const std::string& request_id) {
+  RunSummary summary;
+  {
+    v1::Report report = ApplyHeld(trigger, noop, request_id);
+    summary.report_id = report.id();
+    summary.failed = CountOutcome(report, v1::FAILED);
+    QueueAndSend(std::move(report), trigger, noop);
+  }
+  // After the run's copy of the catalog, its report and what the providers read are freed.
+  ReleaseFreedMemory();
+  return summary;
+}
+
+void Agent::QueueAndSend(v1::Report report, v1::RunTrigger trigger, bool noop) {
+  LogInfo("run finished", {{"report", report.id()}, {"trigger", RunTriggerName(trigger)},
                            {"noop", noop},
                            {"rev", report.revision().substr(0, 12)},
                            {"changed", CountOutcome(report, v1::CHANGED)},
@@ -186,13 +214,9 @@ v1::Report Agent::RunCatalog(v1::RunTrigger trigger, bool noop, const std::strin
   absl::MutexLock lock(&mu_);
   if (current_ != nullptr) {
     v1::AgentMessage msg;
-    *msg.mutable_report() = report;
+    *msg.mutable_report() = std::move(report);
     current_->Send(msg);
   }
-  // A run of thousands of resources frees megabytes (file contents, check results) that
-  // glibc would otherwise keep resident until the next run.
-  malloc_trim(0);
-  return report;
 }
 
 void Agent::SendPendingReports(SyncClient* client) {
@@ -221,6 +245,7 @@ void Agent::AnswerNoop(SyncClient* client, const v1::NoopRequest& request) {
     absl::MutexLock lock(&run_mu_);  // one run at a time: after a run in progress
     context.inventory = inventory_.get();
     *answer.mutable_noop_result() = RunNoopRequest(request, context);
+    inventory_->Compact();
   }
   client->Send(answer);
 }
@@ -252,15 +277,17 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
           break;
         }
         const v1::RunTrigger trigger = msg.update().rollback() ? v1::ROLLBACK : v1::CATALOG;
-        // The update's resources are in held_ now: do not keep a second copy through the run
-        // (and after it, until the next message arrives).
+        // The update's resources are in held_ now (serialized): do not keep a parsed copy
+        // through the run (and after it, until the next message arrives).
         msg.Clear();
         if (changed || once) {
-          v1::Report report = RunCatalog(trigger, config_.noop);
+          RunSummary run = RunCatalog(trigger, config_.noop);
           if (once) {
-            once_report_id = report.id();
-            *exit_code = CountOutcome(report, v1::FAILED) > 0 ? 1 : 0;
+            once_report_id = run.report_id;
+            *exit_code = run.failed > 0 ? 1 : 0;
           }
+        } else {
+          ReleaseFreedMemory();  // the update and the parsed copies AcceptUpdate made
         }
         break;
       }
@@ -275,6 +302,8 @@ bool Agent::ServeStream(SyncClient* client, bool once, int* exit_code) {
         break;
       case v1::ServerMessage::kNoop:
         AnswerNoop(client, msg.noop());
+        msg.Clear();  // the sample's catalog: not kept until the next message
+        ReleaseFreedMemory();
         break;
       case v1::ServerMessage::kHeartbeat:
       default:
@@ -395,7 +424,7 @@ void Agent::RunDaemon() {
     LogWarning("drift watch unavailable; repairing at intervals only", {{"error", watching.message()}});
   } else {
     absl::MutexLock lock(&run_mu_);
-    drift_->Watch(held_);
+    drift_->Watch(held_.Parse());
   }
   std::thread interval([this] { IntervalLoop(); });
   std::thread heartbeat([this] { HeartbeatLoop(); });

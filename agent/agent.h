@@ -15,6 +15,7 @@
 #include "agent/channel_factory.h"
 #include "agent/engine/drift_watch.h"
 #include "agent/engine/inventory.h"
+#include "agent/held_catalog.h"
 #include "agent/host/filesystem.h"
 #include "agent/report_queue.h"
 #include "agent/sync_client.h"
@@ -58,8 +59,19 @@ class Agent {
   // Applies an update: rebuilds the catalog, fetches blobs, caches it. Returns the error for
   // a NACK, or OK. `changed` says whether the catalog differs from the one held before.
   absl::Status AcceptUpdate(SyncClient* client, const v1::CatalogUpdate& update, bool* changed);
-  // Runs the held catalog, queues the report and sends it if a stream is open.
-  v1::Report RunCatalog(v1::RunTrigger trigger, bool noop, const std::string& request_id = "");
+  // What a caller of RunCatalog needs of its report (the report itself is gone by then).
+  struct RunSummary {
+    std::string report_id;
+    int failed = 0;  // resources FAILED
+  };
+  // Runs the held catalog, queues the report and sends it if a stream is open, then returns
+  // the memory the run freed to the system.
+  RunSummary RunCatalog(v1::RunTrigger trigger, bool noop, const std::string& request_id = "");
+  // The run itself, under run_mu_: applies a parsed copy of the held catalog, records what it
+  // created and pruned, re-watches, runs the health check. Returns the report.
+  v1::Report ApplyHeld(v1::RunTrigger trigger, bool noop, const std::string& request_id);
+  // Logs the run, cuts the report to the wire limits, queues it and sends it if a stream is open.
+  void QueueAndSend(v1::Report report, v1::RunTrigger trigger, bool noop);
   void SendPendingReports(SyncClient* client);
   // Answers a NoopRequest (plumbctl plan --noop-sample) after any run in progress, touching
   // neither the held catalog nor the agent's state (agent/noop_runner.h).
@@ -85,7 +97,8 @@ class Agent {
   std::unique_ptr<ReportQueue> reports_;
 
   absl::Mutex run_mu_;  // one run at a time; guards the held catalog
-  v1::Catalog held_ ABSL_GUARDED_BY(run_mu_);
+  // Serialized between runs: a run parses its own copy (held_catalog.h).
+  HeldCatalog held_ ABSL_GUARDED_BY(run_mu_);
   std::unique_ptr<Inventory> inventory_ ABSL_GUARDED_BY(run_mu_);
   std::string applied_revision_ ABSL_GUARDED_BY(run_mu_);
   // The rollout health check that came with the held catalog (empty exec: none).

@@ -12,6 +12,12 @@
 #   SETTLE            seconds to wait after a run before reading /proc (default 3)
 #   AGENT_WRAP        command to run the agent under, e.g. "heaptrack -o /tmp/agent" (the
 #                     figures are then the wrapper's process, not the agent's)
+#   AGENT_TLS=1       mutual TLS as in production (the server's built-in CA, a join token and
+#                     `plumb-agent enroll`) instead of plaintext --insecure
+#   AT_END            a command run (with AGENT_PID set) after the last reading, before the
+#                     agent is stopped
+#   RSS_MAP=1         also print bench/rss_map.py's breakdown (per mapping, the executable's
+#                     resident pages per section and per input object) at each reading
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC="$(pwd)"
@@ -71,18 +77,33 @@ git_c add -A && git_c commit -q -m "one file" && git_c push -q origin HEAD:main
 
 PORT="$(free_port)"
 HTTP_PORT="$(free_port)"
-"$BIN/plumb-server" --insecure --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
+SECURITY=(--insecure)
+CTL_SECURITY=(--insecure)
+if [ "${AGENT_TLS:-0}" = 1 ]; then
+  "$BIN/plumb-server" ca init --state_dir "$WS/server" >/dev/null
+  "$BIN/plumb-server" ca issue-operator ops --state_dir "$WS/server" >/dev/null
+  SECURITY=()
+  CTL_SECURITY=(--ca "$WS/server/ca/ca.pem" --cert "$WS/server/operators/ops.pem"
+                --key "$WS/server/operators/ops.key")
+fi
+"$BIN/plumb-server" "${SECURITY[@]}" --listen "127.0.0.1:$PORT" --http_listen "127.0.0.1:$HTTP_PORT" \
   --repo.url "$WS/repo.git" --repo.poll 1h --state_dir "$WS/server" --log_level warn \
   >"$WS/server.log" 2>&1 &
 SERVER_PID=$!
-ctl() { "$BIN/plumbctl" --insecure --server "127.0.0.1:$PORT" "$@"; }
+ctl() { PLUMBCTL_CONFIG="$WS/no-plumbctl.yaml" "$BIN/plumbctl" "${CTL_SECURITY[@]}" \
+  --server "127.0.0.1:$PORT" "$@"; }
 for _ in $(seq 1 100); do
   ctl -o json revisions 2>/dev/null | grep -q '"serving": *true' && break
   sleep 0.1
 done
 
+if [ "${AGENT_TLS:-0}" = 1 ]; then
+  "$BIN/plumb-agent" enroll --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
+    --token "$(ctl token create 2>/dev/null)" \
+    --ca-fingerprint "$("$BIN/plumb-server" ca fingerprint --state_dir "$WS/server")" >/dev/null
+fi
 # shellcheck disable=SC2086
-setsid ${AGENT_WRAP:-} "$BIN/plumb-agent" --insecure --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
+setsid ${AGENT_WRAP:-} "$BIN/plumb-agent" "${SECURITY[@]}" --server "127.0.0.1:$PORT" --node bench --state_dir "$WS/agent" \
   --root "$WS/root" --interval 1h --splay 0s --log_level info >"$WS/agent.log" 2>&1 &
 AGENT_PID=$!
 
@@ -104,6 +125,11 @@ rss() {
     END { printf "%-34s VmRSS %6.1f MB  RssAnon %5.1f MB  RssFile %5.1f MB  threads %s\n",
           label, v["VmRSS:"] / 1024, v["RssAnon:"] / 1024, v["RssFile:"] / 1024, v["Threads:"] }' \
     "/proc/$AGENT_PID/status"
+  if [ "${RSS_MAP:-0}" = 1 ]; then
+    map_args=()
+    [ -f "$BUILD/plumb-agent.map" ] && map_args=(--map "$BUILD/plumb-agent.map")
+    python3 "$SRC/bench/rss_map.py" "$AGENT_PID" "${map_args[@]}" | sed 's/^/    /'
+  fi
 }
 
 wait_for_files 1 1
@@ -117,4 +143,5 @@ ctl sync >/dev/null
 wait_for_files "$N" $((runs_before + 1))
 sleep "$SETTLE"
 rss "holding the $N-file catalog"
+if [ -n "${AT_END:-}" ]; then AGENT_PID="$AGENT_PID" bash -c "$AT_END"; fi
 echo "peak: $(awk '/^VmHWM/ { printf "%.1f MB", $2 / 1024 }' "/proc/$AGENT_PID/status")"

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/engine/enum_names.h"
 #include "agent/host/command_runner.h"
 #include "agent/providers/directory_provider.h"
 #include "agent/providers/exec_provider.h"
@@ -253,7 +254,7 @@ v1::Report ApplyEngine::Run(const v1::Catalog& catalog, const RunOptions& option
       // Messages never carry file content; diffs (which may) stay out of the log.
       Log(result.outcome() == v1::FAILED ? LogLevel::kWarning : LogLevel::kInfo, "resource",
           {{"id", result.id()},
-           {"outcome", v1::ResourceOutcome_Name(result.outcome())},
+           {"outcome", ResourceOutcomeName(result.outcome())},
            {"message", result.message()}});
     }
     const v1::Resource& resource = catalog.resources(index);

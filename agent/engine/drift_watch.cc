@@ -4,8 +4,10 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -53,12 +55,17 @@ void DriftWatch::Stop() {
 }
 
 void DriftWatch::Watch(const v1::Catalog& catalog) {
-  std::map<std::string, std::set<std::string>> wanted;  // dir -> managed names in it
+  std::map<std::string, std::vector<std::string>> wanted;  // dir -> managed names in it
   for (const v1::Resource& r : catalog.resources()) {
     if (!IsWatchedType(r.type()) || r.name().empty() || r.name() == "/") continue;
     size_t slash = r.name().rfind('/');
     std::string parent = root_ + (slash == 0 ? "/" : r.name().substr(0, slash));
-    wanted[parent].insert(r.name().substr(slash + 1));
+    wanted[parent].push_back(r.name().substr(slash + 1));
+  }
+  for (auto& [dir, names] : wanted) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    names.shrink_to_fit();
   }
   absl::MutexLock lock(&fd_mu_);
   if (fd_ < 0) return;
@@ -101,7 +108,10 @@ bool DriftWatch::ReadEvents() {
         relevant = true;
         continue;
       }
-      if (ev->len > 0 && it->second.count(ev->name)) relevant = true;
+      if (ev->len > 0 &&
+          std::binary_search(it->second.begin(), it->second.end(), std::string_view(ev->name))) {
+        relevant = true;
+      }
     }
   }
   return relevant;

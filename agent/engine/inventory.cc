@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/state_files.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace plumb {
 namespace {
@@ -31,11 +32,29 @@ absl::StatusOr<Inventory> Inventory::Load(const std::string& path) {
 }
 
 absl::Status Inventory::Save() const {
-  return WriteStateFile(path_, inventory_.SerializeAsString());
+  return WriteStateFile(path_, is_compacted_ ? compacted_ : inventory_.SerializeAsString());
+}
+
+v1::Inventory& Inventory::Entries() const {
+  if (is_compacted_) {
+    // Serialized by Compact() from a parsed message: parses again.
+    bool parsed = inventory_.ParseFromString(compacted_);
+    PLUMB_CHECK(parsed);
+    std::string().swap(compacted_);
+    is_compacted_ = false;
+  }
+  return inventory_;
+}
+
+void Inventory::Compact() {
+  if (is_compacted_) return;
+  compacted_ = inventory_.SerializeAsString();
+  inventory_ = v1::Inventory();  // not Clear(): that keeps the cleared entries allocated
+  is_compacted_ = true;
 }
 
 bool Inventory::Has(const std::string& id) const {
-  for (const auto& e : inventory_.entries()) {
+  for (const auto& e : Entries().entries()) {
     if (e.id() == id) return true;
   }
   return false;
@@ -48,7 +67,7 @@ void Inventory::RecordCreated(const v1::Catalog& catalog, const v1::Report& repo
   }
   for (const v1::Resource& r : catalog.resources()) {
     if (!created.count(r.id()) || Has(r.id())) continue;
-    v1::InventoryEntry* e = inventory_.add_entries();
+    v1::InventoryEntry* e = Entries().add_entries();
     e->set_id(r.id());
     e->set_type(r.type());
     e->set_path(r.name());
@@ -59,14 +78,14 @@ std::vector<v1::InventoryEntry> Inventory::Orphans(const v1::Catalog& catalog) c
   std::set<std::string> wanted;
   for (const v1::Resource& r : catalog.resources()) wanted.insert(r.id());
   std::vector<v1::InventoryEntry> out;
-  for (const auto& e : inventory_.entries()) {
+  for (const auto& e : Entries().entries()) {
     if (!wanted.count(e.id())) out.push_back(e);
   }
   return out;
 }
 
 void Inventory::Forget(const std::string& id) {
-  auto* entries = inventory_.mutable_entries();
+  auto* entries = Entries().mutable_entries();
   for (int i = 0; i < entries->size(); ++i) {
     if (entries->Get(i).id() == id) {
       entries->DeleteSubrange(i, 1);

@@ -14,7 +14,8 @@
 
 namespace plumb {
 
-// Thread-compatible (the agent uses it under its run lock).
+// Thread-compatible, const methods included (they may parse the compacted entries); the agent
+// uses it under its run lock.
 class Inventory {
  public:
   // Loads `path`; a missing file is an empty inventory. DataLoss if the file is corrupt.
@@ -27,12 +28,21 @@ class Inventory {
   std::vector<v1::InventoryEntry> Orphans(const v1::Catalog& catalog) const;
   void Forget(const std::string& id);
   bool Has(const std::string& id) const;
-  int size() const { return inventory_.entries_size(); }
+  int size() const { return Entries().entries_size(); }
+
+  // Keeps the entries serialized until a call needs them again: the daemon holds its
+  // inventory between runs, and thousands of parsed entries take about three times their bytes.
+  void Compact();
 
  private:
   explicit Inventory(std::string path) : path_(std::move(path)) {}
+  // The entries, parsed again first if Compact() left them serialized.
+  v1::Inventory& Entries() const;
+
   std::string path_;
-  v1::Inventory inventory_;
+  mutable v1::Inventory inventory_;
+  mutable std::string compacted_;  // the entries while compacted
+  mutable bool is_compacted_ = false;
 };
 
 // Handles the orphans of a run: with `prune`, removes each (deepest paths first; directories

@@ -125,5 +125,34 @@ TEST_F(InventoryTest, CorruptInventoryIsAnError) {
   EXPECT_FALSE(Inventory::Load(dir_.Sub("state/bad.pb")).ok());
 }
 
+// The daemon compacts its inventory between runs: every call answers as before, and saving a
+// compacted inventory writes its entries.
+TEST_F(InventoryTest, ACompactedInventoryKeepsEveryEntry) {
+  v1::Catalog catalog;
+  *catalog.add_resources() = Res("directory", "/app");
+  *catalog.add_resources() = Res("file", "/app/a");
+  *catalog.add_resources() = Res("file", "/app/b");
+  inventory_->RecordCreated(catalog, Created({"directory:/app", "file:/app/a", "file:/app/b"}));
+  inventory_->Compact();
+  ASSERT_TRUE(inventory_->Save().ok());
+  auto reloaded = Inventory::Load(dir_.Sub("state/inventory.pb"));
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_EQ(reloaded->size(), 3);
+  EXPECT_TRUE(inventory_->Has("file:/app/b"));
+  EXPECT_EQ(inventory_->size(), 3);
+  inventory_->Compact();
+  v1::Catalog smaller;
+  *smaller.add_resources() = Res("directory", "/app");
+  std::vector<v1::InventoryEntry> orphans = inventory_->Orphans(smaller);
+  ASSERT_EQ(orphans.size(), 2u);
+  EXPECT_EQ(orphans[0].path(), "/app/a");
+  inventory_->Compact();
+  inventory_->Forget("file:/app/a");
+  inventory_->Compact();
+  inventory_->Compact();  // twice in a row: still the same entries
+  EXPECT_FALSE(inventory_->Has("file:/app/a"));
+  EXPECT_EQ(inventory_->size(), 2);
+}
+
 }  // namespace
 }  // namespace plumb
