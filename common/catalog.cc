@@ -1,7 +1,10 @@
 #include "common/catalog.h"
 
+#include <algorithm>
 #include <unordered_map>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/str_cat.h"
@@ -93,6 +96,32 @@ v1::CatalogUpdate ComputeDelta(const std::map<std::string, std::string>& held,
   for (const auto& [id, version] : held) {
     if (!wanted.count(id)) update.add_removed(id);
   }
+  return update;
+}
+
+v1::CatalogUpdate ComputeDeltaFrom(const v1::Catalog& held, const v1::Catalog& catalog) {
+  v1::CatalogUpdate update;
+  update.set_revision(catalog.revision());
+  update.set_catalog_digest(catalog.digest());
+  update.set_full(held.resources_size() == 0);
+  update.set_prune(catalog.prune());
+  absl::flat_hash_map<absl::string_view, absl::string_view> held_versions;
+  held_versions.reserve(held.resources_size());
+  for (const v1::Resource& r : held.resources()) held_versions.emplace(r.id(), r.version());
+  absl::flat_hash_set<absl::string_view> wanted;
+  wanted.reserve(catalog.resources_size());
+  for (const v1::Resource& r : catalog.resources()) {
+    wanted.insert(r.id());
+    update.add_order(r.id());
+    auto it = held_versions.find(r.id());
+    if (it == held_versions.end() || it->second != r.version()) *update.add_upserted() = r;
+  }
+  std::vector<absl::string_view> removed;
+  for (const auto& [id, version] : held_versions) {
+    if (!wanted.contains(id)) removed.push_back(id);
+  }
+  std::sort(removed.begin(), removed.end());  // in id order, as the map-based delta lists them
+  for (absl::string_view id : removed) update.add_removed(std::string(id));
   return update;
 }
 

@@ -40,6 +40,9 @@ bool HasAttribute(const v1::Resource& resource, absl::string_view key);
 // When `held` is empty the update is marked `full`.
 v1::CatalogUpdate ComputeDelta(const std::map<std::string, std::string>& held,
                                const v1::Catalog& catalog);
+// The same, for an agent holding the catalog `held` (equal to the above with held's
+// id -> version map, without building one per agent).
+v1::CatalogUpdate ComputeDeltaFrom(const v1::Catalog& held, const v1::Catalog& catalog);
 
 // Applies an update to a held catalog. Returns false if the update names an id in `order`
 // that neither `held` nor the update provides (the agent must ask for a full resync).

@@ -363,6 +363,11 @@ std::set<std::string> RolloutController::live_revisions() const {
   return out;
 }
 
+bool RolloutController::active() const {
+  absl::MutexLock lock(&mu_);
+  return Active();
+}
+
 uint64_t RolloutController::epoch() const {
   absl::MutexLock lock(&mu_);
   return epoch_;

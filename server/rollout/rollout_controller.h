@@ -96,6 +96,9 @@ class RolloutController {
 
   // Changes whenever any decision may change (the hub re-offers catalogs then).
   uint64_t epoch() const;
+  // True while a rollout is under way; Tick does nothing otherwise (the hub then skips
+  // listing its connected nodes for it).
+  bool active() const;
   // The revision besides the newest that nodes may be served now ("" when none).
   std::string stable_revision() const;
   // Per-wave counts over `known` nodes (connected ones are online).

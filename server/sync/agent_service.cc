@@ -4,6 +4,7 @@
 #include "common/digest.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "common/wire_limits.h"
 #include "server/security/call_authorizer.h"
 
@@ -12,10 +13,13 @@ namespace {
 
 // The reactor of one Sync stream. Reads one message at a time and hands it to the hub, pausing
 // while the hub has AgentSession::kMaxQueuedMessages of them to handle; writes come from the
-// session's outbox. Deletes itself in OnDone after detaching from the session.
-class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>,
+// session's outbox. Deletes itself in OnDone after detaching from the session. Raw bytes both
+// ways: a message is parsed here, and a shared update's body is written without a copy.
+class AgentStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                     public StreamWriter {
  public:
+  using Reactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+
   // `session`'s identity (verified node, bound labels) is already set: reads start now.
   AgentStream(StreamHub* hub, std::shared_ptr<AgentSession> session)
       : hub_(hub), session_(std::move(session)) {
@@ -23,12 +27,21 @@ class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerM
     StartRead(&in_);
   }
 
+  // One write is in flight at a time (AgentSession): out_ is free again at OnWriteDone.
   void StartWrite(const v1::ServerMessage* msg) override {
-    grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>::StartWrite(msg);
+    bool own_buffer = false;
+    grpc::Status s =
+        grpc::SerializationTraits<v1::ServerMessage>::Serialize(*msg, &out_, &own_buffer);
+    PLUMB_CHECK(s.ok());  // only fails for messages over 2 GiB; ours are bounded by wire limits
+    Reactor::StartWrite(&out_);
   }
-  void Finish(grpc::Status status) override {
-    grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>::Finish(std::move(status));
+  bool StartSharedWrite(const SharedUpdate& update, const std::string& nonce) override {
+    grpc::Slice slices[2] = {grpc::Slice(update.Prefix(nonce)), update.body()};
+    out_ = grpc::ByteBuffer(slices, 2);  // refers to the shared body: no copy of it
+    Reactor::StartWrite(&out_);
+    return true;
   }
+  void Finish(grpc::Status status) override { Reactor::Finish(std::move(status)); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -36,19 +49,26 @@ class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerM
       hub_->OnDisconnect(session_);
       return;
     }
-    if (!AdmitAgentMessage(session_.get(), in_)) {
-      in_.Clear();
+    v1::AgentMessage msg;
+    // Deserialize empties in_ whatever happens.
+    if (!grpc::SerializationTraits<v1::AgentMessage>::Deserialize(&in_, &msg).ok()) {
+      LogWarning("malformed agent message", {{"peer", session_->peer()}});
+      session_->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "malformed AgentMessage"));
       return;  // no further reads; OnDone follows the finish
     }
-    hub_->OnMessage(session_, std::move(in_));
-    in_.Clear();
+    if (!AdmitAgentMessage(session_.get(), msg)) return;  // likewise
+    hub_->OnMessage(session_, std::move(msg));
     if (session_->MayReadNext()) StartRead(&in_);
   }
 
   // The hub made room after a pause (called on its worker thread).
   void ReadNext() override { StartRead(&in_); }
 
-  void OnWriteDone(bool ok) override { session_->OnWriteDone(ok); }
+  void OnWriteDone(bool ok) override {
+    out_.Clear();  // no reference to the message (or a shared body) kept between writes
+    session_->OnWriteDone(ok);
+  }
 
   void OnDone() override {
     session_->Detach();
@@ -59,7 +79,8 @@ class AgentStream : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerM
  private:
   StreamHub* const hub_;
   std::shared_ptr<AgentSession> session_;
-  v1::AgentMessage in_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
 };
 
 // Streams one blob in chunks of kBlobChunkBytes, one write in flight.
@@ -118,7 +139,7 @@ grpc::Status SetPeerIdentity(bool secure, const std::optional<CertInfo>& cert,
   return grpc::Status::OK;
 }
 
-grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* AgentServiceImpl::Sync(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentServiceImpl::Sync(
     grpc::CallbackServerContext* context) {
   std::optional<CertInfo> cert;
   if (security_ != nullptr) cert = PeerCertificate(*context->auth_context());
@@ -127,7 +148,7 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* AgentServiceImpl::
       SetPeerIdentity(security_ != nullptr, cert,
                       security_ != nullptr ? security_->identities() : nullptr, session.get());
   if (!identity.ok()) {
-    class Refused : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage> {
+    class Refused : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
      public:
       explicit Refused(grpc::Status status) { Finish(std::move(status)); }
       void OnDone() override { delete this; }

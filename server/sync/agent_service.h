@@ -21,7 +21,9 @@ namespace plumb {
 
 // Thread-safe. Nothing is owned; all must outlive the gRPC server. Without `security`
 // (--insecure) Hello names the node and Enroll/Renew answer UNIMPLEMENTED.
-class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
+// Sync is a raw (ByteBuffer) method so that an update shared by many agents is serialized once
+// (SharedUpdate); its messages are parsed and serialized in the reactor.
+class AgentServiceImpl : public v1::AgentService::WithRawCallbackMethod_Sync<
                              v1::AgentService::WithCallbackMethod_GetBlob<
                                  v1::AgentService::Service>> {
  public:
@@ -31,7 +33,7 @@ class AgentServiceImpl : public v1::AgentService::WithCallbackMethod_Sync<
       : hub_(hub), builder_(builder), security_(security),
         renew_limiter_(clock != nullptr ? clock : &system_clock_) {}
 
-  grpc::ServerBidiReactor<v1::AgentMessage, v1::ServerMessage>* Sync(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Sync(
       grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<v1::BlobChunk>* GetBlob(grpc::CallbackServerContext* context,
                                                    const v1::GetBlobRequest* request) override;

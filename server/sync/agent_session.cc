@@ -8,10 +8,23 @@ void AgentSession::Attach(StreamWriter* writer) {
 }
 
 void AgentSession::Send(v1::ServerMessage msg) {
+  Outbound out;
+  out.msg = std::move(msg);
+  Enqueue(std::move(out));
+}
+
+void AgentSession::SendUpdate(std::shared_ptr<const SharedUpdate> update, std::string nonce) {
+  Outbound out;
+  out.shared = std::move(update);
+  out.nonce = std::move(nonce);
+  Enqueue(std::move(out));
+}
+
+void AgentSession::Enqueue(Outbound out) {
   {
     absl::MutexLock lock(&mu_);
     if (writer_ == nullptr || finishing_) return;
-    outbox_.push_back(std::move(msg));
+    outbox_.push_back(std::move(out));
   }
   Pump();
 }
@@ -50,16 +63,24 @@ void AgentSession::OnWriteDone(bool ok) {
   Pump();
 }
 
-void AgentSession::AllowBlobs(std::set<std::string> digests) {
+void AgentSession::AllowBlobs(std::shared_ptr<const OfferedBlobs> blobs) {
+  std::shared_ptr<const OfferedBlobs> dropped;  // released outside the lock
   absl::MutexLock lock(&mu_);
   // The previous catalog's blobs stay fetchable: an agent may still be finishing it.
+  dropped = std::move(previous_blobs_);
   previous_blobs_ = std::move(allowed_blobs_);
-  allowed_blobs_ = std::move(digests);
+  allowed_blobs_ = std::move(blobs);
 }
 
 bool AgentSession::MayFetch(const std::string& digest) const {
   absl::MutexLock lock(&mu_);
-  return allowed_blobs_.count(digest) > 0 || previous_blobs_.count(digest) > 0;
+  return (allowed_blobs_ != nullptr && allowed_blobs_->Names(digest)) ||
+         (previous_blobs_ != nullptr && previous_blobs_->Names(digest));
+}
+
+std::shared_ptr<const OfferedBlobs> AgentSession::offered_blobs() const {
+  absl::MutexLock lock(&mu_);
+  return allowed_blobs_;
 }
 
 int AgentSession::OnMessageQueued() {
@@ -103,7 +124,7 @@ void AgentSession::Detach() {
 void AgentSession::Pump() {
   // Decide under the lock, act outside it: a reaction may run inline from StartWrite/Finish.
   StreamWriter* writer = nullptr;
-  const v1::ServerMessage* next = nullptr;
+  Outbound* next = nullptr;
   bool finish = false;
   grpc::Status status;
   {
@@ -122,7 +143,15 @@ void AgentSession::Pump() {
     }
     writer = writer_;
   }
-  if (next != nullptr) writer->StartWrite(next);
+  if (next != nullptr) {
+    // The front element stays put until OnWriteDone pops it, and only this write touches it.
+    if (next->shared == nullptr) {
+      writer->StartWrite(&next->msg);
+    } else if (!writer->StartSharedWrite(*next->shared, next->nonce)) {
+      next->msg = next->shared->Message(next->nonce);
+      writer->StartWrite(&next->msg);
+    }
+  }
   if (finish) writer->Finish(status);
 }
 

@@ -18,6 +18,8 @@
 #include "common/compiler/compiler.h"
 #include "grpcpp/grpcpp.h"
 #include "plumb/v1/agent.pb.h"
+#include "server/sync/offered_blobs.h"
+#include "server/sync/shared_update.h"
 #include "server/sync/sync_state.h"
 
 namespace plumb {
@@ -27,6 +29,13 @@ class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
   virtual void StartWrite(const v1::ServerMessage* msg) = 0;
+  // Starts writing the ServerMessage carrying `update` with `nonce` as its bytes (prefix, then
+  // the shared body) and returns true; `update` stays alive until the write is done. Writers
+  // that take typed messages only (the hub's tests, the fuzzer) return false: the session then
+  // hands them the typed message through StartWrite.
+  virtual bool StartSharedWrite(const SharedUpdate& /*update*/, const std::string& /*nonce*/) {
+    return false;
+  }
   virtual void Finish(grpc::Status status) = 0;
   // Starts the next read after the session paused reading (see AgentSession::MayReadNext).
   // Called at most once per pause, with no lock held, never after Finish. Writers that do not
@@ -42,6 +51,8 @@ class AgentSession {
 
   // Queues a message; at most one write is in flight. Dropped once the stream is closing.
   void Send(v1::ServerMessage msg);
+  // The same for a catalog update whose serialized body is shared with other sessions.
+  void SendUpdate(std::shared_ptr<const SharedUpdate> update, std::string nonce);
   // Ends the stream with `status` once the write in flight (if any) is done.
   void Close(grpc::Status status);
   // True once Close was called (or the reactor is gone): messages still queued from this
@@ -70,9 +81,13 @@ class AgentSession {
   // The hub's worker is done with one queued message.
   void OnMessageHandled();
 
-  // Blobs this session's agent may fetch: those its latest catalogs name (GetBlob checks).
-  void AllowBlobs(std::set<std::string> digests);
+  // Blobs this session's agent may fetch: those its latest two catalogs offered name (GetBlob
+  // checks), kept pinned meanwhile. `blobs` is shared with the other sessions offered the same
+  // catalog.
+  void AllowBlobs(std::shared_ptr<const OfferedBlobs> blobs);
   bool MayFetch(const std::string& digest) const;
+  // The blobs of the latest catalog offered (null before any): tests and diagnosis.
+  std::shared_ptr<const OfferedBlobs> offered_blobs() const;
 
   // ---- identity: set by the reactor before the first message, read-only afterwards ----
   // The node named by the verified client certificate (empty with --insecure: Hello decides).
@@ -89,15 +104,23 @@ class AgentSession {
   const SyncState& sync() const { return sync_; }
 
  private:
+  // A queued message: typed, or a shared update and this stream's nonce.
+  struct Outbound {
+    v1::ServerMessage msg;  // unless `shared`; with it, filled only for a typed-only writer
+    std::shared_ptr<const SharedUpdate> shared;
+    std::string nonce;
+  };
+  // Queues `out` and pumps.
+  void Enqueue(Outbound out);
   // Starts the next write or the pending finish; called with mu_ released.
   void Pump();
 
   const std::string peer_;
   mutable absl::Mutex mu_;
-  std::set<std::string> allowed_blobs_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> previous_blobs_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const OfferedBlobs> allowed_blobs_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const OfferedBlobs> previous_blobs_ ABSL_GUARDED_BY(mu_);
   StreamWriter* writer_ ABSL_GUARDED_BY(mu_) = nullptr;
-  std::deque<v1::ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);
+  std::deque<Outbound> outbox_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

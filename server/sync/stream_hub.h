@@ -23,6 +23,7 @@
 #include "server/sync/node_book.h"
 #include "server/sync/noop_requests.h"
 #include "server/sync/report_intake.h"
+#include "server/sync/shared_update.h"
 #include "server/fleet/event_bus.h"
 #include "server/fleet/run_tracker.h"
 #include "server/http/server_metrics.h"
@@ -160,7 +161,10 @@ class StreamHub {
     uint64_t generation = 0;
     RolloutController* rollout = nullptr;  // of the node's line; null: no rollouts
     RolloutDecision decision;
-    v1::ServerMessage msg;  // msg.update(): the delta, once computed
+    // The delta, once computed: shared with the other offers of the same delta.
+    std::shared_ptr<const SharedUpdate> delta;
+    std::string nonce;      // once started
+    v1::ServerMessage msg;  // only when the node's update differs from the delta (rollouts)
   };
   // Offers each session its catalog, like OfferCatalog one after the other, but with the
   // deltas computed and the writes started on up to kFanOutThreads threads, the worker being
@@ -170,11 +174,13 @@ class StreamHub {
   // Up to the delta: decides the catalog, and returns nothing if none is to be sent.
   std::optional<Offer> PrepareOffer(const std::shared_ptr<AgentSession>& s);
   // After the delta: checks its size (too large: fails the node, returns false), starts the
-  // update (nonce), counts it and records it on the node row. The caller then sends msg.
+  // update (nonce), counts it and records it on the node row. The caller then calls SendOffer.
   bool StartOffer(Offer& offer);
-  // The delta of `offer`, computed now (any thread: reads the session's held versions, which
-  // only the worker changes, while the worker waits).
-  static v1::CatalogUpdate ComputeOfferDelta(const Offer& offer);
+  // Queues the started offer's update on its session (any thread).
+  static void SendOffer(Offer& offer);
+  // The delta of `offer`, computed and serialized now (any thread: reads what the session
+  // holds, which only the worker changes, while the worker waits).
+  static std::shared_ptr<const SharedUpdate> ComputeOfferDelta(const Offer& offer);
   // The builder has no catalog for the node (`why`): a compile error of its own inputs fails
   // the node alone; anything else is recorded as its last error.
   void NoCatalog(const std::shared_ptr<AgentSession>& s, const absl::Status& why);
@@ -182,14 +188,19 @@ class StreamHub {
   // after it did not): record it on the session and the node's row.
   void SetCompileError(const std::shared_ptr<AgentSession>& s, const std::string& error);
   // The update from what `s` holds to `catalog` (built at builder generation `generation`).
-  // Agents of one group hold the same catalog, so for held states this server sent, the delta
-  // is computed once per (catalog, held digest) and shared.
-  v1::CatalogUpdate DeltaFor(const SyncState& s, const v1::Catalog& catalog,
-                             uint64_t generation);
+  // Agents of one group hold the same catalog, so for held states this server sent (or agents
+  // holding nothing), the delta is computed and serialized once per (catalog, held digest) and
+  // shared.
+  std::shared_ptr<const SharedUpdate> DeltaFor(const SyncState& s, const v1::Catalog& catalog,
+                                               uint64_t generation);
   // DeltaFor's cache key of the delta to `catalog` for `s` ("" when `s`'s held state may not
   // share deltas); clears the cache when `generation` is not the cached one.
   std::string DeltaKey(const SyncState& s, const v1::Catalog& catalog, uint64_t generation);
-  void CacheDelta(std::string key, const v1::CatalogUpdate& delta);
+  void CacheDelta(std::string key, std::shared_ptr<const SharedUpdate> delta);
+  // The blobs `catalog` (built by `builder` at `generation`) names, pinned: one object per
+  // catalog digest, shared by the sessions offered it (AgentSession::AllowBlobs).
+  std::shared_ptr<const OfferedBlobs> BlobsFor(const CatalogBuilder& builder,
+                                               const v1::Catalog& catalog, uint64_t generation);
   // Posts `work` to the worker, followed by writing the node rows it changed (NodeBook).
   void Post(std::function<void()> work);
   // The same, after `delay`.
@@ -233,8 +244,13 @@ class StreamHub {
 
   // Worker-thread only: DeltaFor's deltas of the builder generation delta_generation_.
   static constexpr size_t kMaxCachedDeltas = 256;
-  std::map<std::string, v1::CatalogUpdate> delta_cache_;
+  std::map<std::string, std::shared_ptr<const SharedUpdate>> delta_cache_;
   uint64_t delta_generation_ = 0;
+  // Worker-thread only: BlobsFor's objects of the generation blobs_generation_, by catalog
+  // digest (sessions keep theirs alive after the cache drops them).
+  static constexpr size_t kMaxCachedBlobs = 256;
+  std::map<std::string, std::shared_ptr<const OfferedBlobs>> blobs_cache_;
+  uint64_t blobs_generation_ = 0;
 
   NoopRequests noops_;  // thread-safe on its own
 

@@ -22,8 +22,8 @@ namespace plumb {
 void StreamHub::OfferCatalog(const std::shared_ptr<AgentSession>& s) {
   std::optional<Offer> offer = PrepareOffer(s);
   if (!offer.has_value()) return;
-  *offer->msg.mutable_update() = DeltaFor(s->sync(), *offer->catalog, offer->generation);
-  if (StartOffer(*offer)) s->Send(std::move(offer->msg));
+  offer->delta = DeltaFor(s->sync(), *offer->catalog, offer->generation);
+  if (StartOffer(*offer)) SendOffer(*offer);
 }
 
 std::optional<StreamHub::Offer> StreamHub::PrepareOffer(const std::shared_ptr<AgentSession>& s) {
@@ -54,12 +54,7 @@ std::optional<StreamHub::Offer> StreamHub::PrepareOffer(const std::shared_ptr<Ag
   if (!sync.compile_error().empty()) SetCompileError(s, "");
   const v1::Catalog& c = **catalog;
   if (!sync.ShouldSend(c)) return std::nullopt;
-  std::set<std::string> digests;
-  for (const v1::Resource& r : c.resources()) {
-    if (!r.content_digest().empty()) digests.insert(r.content_digest());
-  }
-  s->AllowBlobs(std::move(digests));
-  sync.PinBlobs(builder->PinBlobs(c));
+  s->AllowBlobs(BlobsFor(*builder, c, offer.generation));
   offer.catalog = *std::move(catalog);
   return offer;
 }
@@ -67,10 +62,17 @@ std::optional<StreamHub::Offer> StreamHub::PrepareOffer(const std::shared_ptr<Ag
 bool StreamHub::StartOffer(Offer& offer) {
   SyncState& sync = offer.session->sync();
   const v1::Catalog& c = *offer.catalog;
-  v1::CatalogUpdate* update = offer.msg.mutable_update();
-  update->set_rollback(offer.decision.rollback);
-  if (!offer.decision.health.exec().empty()) *update->mutable_health() = offer.decision.health;
-  if (size_t bytes = update->ByteSizeLong(); bytes > wire::kMaxCatalogUpdateBytes) {
+  const v1::CatalogUpdate& delta = offer.delta->update();
+  size_t bytes = offer.delta->body_bytes();  // the nonce is not counted, as before
+  if (offer.decision.rollback || !offer.decision.health.exec().empty()) {
+    // This node's update says more than its group's delta: it gets a copy of its own.
+    v1::CatalogUpdate* update = offer.msg.mutable_update();
+    *update = delta;
+    update->set_rollback(offer.decision.rollback);
+    if (!offer.decision.health.exec().empty()) *update->mutable_health() = offer.decision.health;
+    bytes = update->ByteSizeLong();
+  }
+  if (bytes > wire::kMaxCatalogUpdateBytes) {
     // The agent could not receive it: fail the node with a reason instead.
     std::string error = absl::StrCat("catalog update of ", bytes, " bytes exceeds the limit of ",
                                      wire::kMaxCatalogUpdateBytes, " (docs/protocol.md)");
@@ -81,15 +83,16 @@ bool StreamHub::StartOffer(Offer& offer) {
     });
     return false;
   }
-  update->set_nonce(sync.StartUpdate(offer.catalog, update->upserted_size()));
+  offer.nonce = sync.StartUpdate(offer.catalog, delta.upserted_size());
+  if (offer.msg.has_update()) offer.msg.mutable_update()->set_nonce(offer.nonce);
   {
     absl::MutexLock lock(&mu_);
-    resources_sent_ += update->upserted_size();
+    resources_sent_ += delta.upserted_size();
   }
   if (metrics_ != nullptr) metrics_->catalog_updates_sent->Increment();
   LogInfo("catalog update sent", {{"node", sync.node()}, {"rev", c.revision().substr(0, 12)},
-                                  {"upserted", update->upserted_size()},
-                                  {"removed", update->removed_size()}, {"full", update->full()}});
+                                  {"upserted", delta.upserted_size()},
+                                  {"removed", delta.removed_size()}, {"full", delta.full()}});
   if (offer.rollout != nullptr) offer.rollout->OnServed({sync.node(), sync.inputs().labels},
                                                         c.revision());
   nodes_.Update(sync.node(), [&](v1::Node* n) {
@@ -101,8 +104,16 @@ bool StreamHub::StartOffer(Offer& offer) {
   return true;
 }
 
-v1::CatalogUpdate StreamHub::ComputeOfferDelta(const Offer& offer) {
-  return ComputeDelta(offer.session->sync().held(), *offer.catalog);
+std::shared_ptr<const SharedUpdate> StreamHub::ComputeOfferDelta(const Offer& offer) {
+  return std::make_shared<const SharedUpdate>(offer.session->sync().DeltaTo(*offer.catalog));
+}
+
+void StreamHub::SendOffer(Offer& offer) {
+  if (offer.msg.has_update()) {
+    offer.session->Send(std::move(offer.msg));
+  } else {
+    offer.session->SendUpdate(offer.delta, std::move(offer.nonce));
+  }
 }
 
 void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessions) {
@@ -114,7 +125,8 @@ void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessi
     if (offer.has_value()) offers.push_back(*std::move(offer));
   }
   // One delta per distinct (catalog, acknowledged digest) among trusted held states (DeltaFor's
-  // sharing), one per offer otherwise; cached ones are taken as they are.
+  // sharing), one per offer otherwise; cached ones are taken as they are. A delta is computed
+  // and serialized once, and every offer taking it shares it (SharedUpdate).
   std::vector<size_t> to_compute;          // offers whose delta is computed
   std::vector<std::string> keys(offers.size());
   std::vector<ptrdiff_t> same_as(offers.size(), -1);  // an offer computing the same delta
@@ -125,7 +137,7 @@ void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessi
     keys[i] = DeltaKey(sync, *offers[i].catalog, offers[i].generation);
     if (!keys[i].empty()) {
       if (auto it = delta_cache_.find(keys[i]); it != delta_cache_.end()) {
-        *offers[i].msg.mutable_update() = it->second;
+        offers[i].delta = it->second;
         continue;
       }
       auto [it, fresh] = first_with_key.emplace(keys[i], i);
@@ -141,29 +153,25 @@ void StreamHub::OfferAll(const std::vector<std::shared_ptr<AgentSession>>& sessi
   if (offers.size() < kParallelFanOutMin) threads = 1;
   ParallelFor(to_compute.size(), [&](size_t j) {
     Offer& offer = offers[to_compute[j]];
-    *offer.msg.mutable_update() = ComputeOfferDelta(offer);
+    offer.delta = ComputeOfferDelta(offer);
   }, threads);
   // Only deltas several agents took are cached (for agents of their group acking later): with
-  // per-node catalogs every delta is used once, and copying each into the cache (and clearing
-  // it every 256) cost about two thirds as much as computing it (docs/benchmarks.md).
-  for (size_t i : shared) CacheDelta(keys[i], offers[i].msg.update());
+  // per-node catalogs every delta is used once (docs/benchmarks.md).
+  for (size_t i : shared) CacheDelta(keys[i], offers[i].delta);
   std::vector<size_t> started;
   for (size_t i = 0; i < offers.size(); ++i) {
-    if (same_as[i] >= 0) *offers[i].msg.mutable_update() = offers[same_as[i]].msg.update();
+    if (same_as[i] >= 0) offers[i].delta = offers[same_as[i]].delta;
   }
   for (size_t i = 0; i < offers.size(); ++i) {
     if (StartOffer(offers[i])) started.push_back(i);
   }
-  // Starting a write serializes the update and may write to the socket: spread that too.
-  ParallelFor(started.size(), [&](size_t j) {
-    Offer& offer = offers[started[j]];
-    offer.session->Send(std::move(offer.msg));
-  }, threads);
+  // Starting a write may write to the socket: spread that too.
+  ParallelFor(started.size(), [&](size_t j) { SendOffer(offers[started[j]]); }, threads);
 }
 
 std::string StreamHub::DeltaKey(const SyncState& s, const v1::Catalog& catalog,
                                 uint64_t generation) {
-  if (!s.held_trusted()) return "";
+  if (!s.held_trusted() && !s.holds_nothing()) return "";
   if (generation != delta_generation_) {
     delta_cache_.clear();
     delta_generation_ = generation;
@@ -171,20 +179,34 @@ std::string StreamHub::DeltaKey(const SyncState& s, const v1::Catalog& catalog,
   return absl::StrCat(catalog.digest(), "/", s.held_digest());
 }
 
-void StreamHub::CacheDelta(std::string key, const v1::CatalogUpdate& delta) {
+void StreamHub::CacheDelta(std::string key, std::shared_ptr<const SharedUpdate> delta) {
   if (delta_cache_.size() >= kMaxCachedDeltas) delta_cache_.clear();
-  delta_cache_.emplace(std::move(key), delta);
+  delta_cache_.emplace(std::move(key), std::move(delta));
 }
 
-v1::CatalogUpdate StreamHub::DeltaFor(const SyncState& s, const v1::Catalog& catalog,
-                                      uint64_t generation) {
+std::shared_ptr<const SharedUpdate> StreamHub::DeltaFor(const SyncState& s,
+                                                      const v1::Catalog& catalog,
+                                                      uint64_t generation) {
   std::string key = DeltaKey(s, catalog, generation);
-  if (key.empty()) return ComputeDelta(s.held(), catalog);
+  if (key.empty()) return std::make_shared<const SharedUpdate>(s.DeltaTo(catalog));
   auto it = delta_cache_.find(key);
   if (it != delta_cache_.end()) return it->second;
-  v1::CatalogUpdate delta = ComputeDelta(s.held(), catalog);
+  auto delta = std::make_shared<const SharedUpdate>(s.DeltaTo(catalog));
   CacheDelta(std::move(key), delta);
   return delta;
+}
+
+std::shared_ptr<const OfferedBlobs> StreamHub::BlobsFor(const CatalogBuilder& builder,
+                                                      const v1::Catalog& catalog,
+                                                      uint64_t generation) {
+  if (generation != blobs_generation_ || blobs_cache_.size() >= kMaxCachedBlobs) {
+    blobs_cache_.clear();
+    blobs_generation_ = generation;
+  }
+  // Catalogs with one digest name the same contents (their resources' versions cover them).
+  std::shared_ptr<const OfferedBlobs>& blobs = blobs_cache_[catalog.digest()];
+  if (blobs == nullptr) blobs = std::make_shared<const OfferedBlobs>(catalog, builder);
+  return blobs;
 }
 
 }  // namespace plumb

@@ -53,7 +53,9 @@ std::vector<RolloutNode> StreamHub::OnlineNodes(int line) const {
 void StreamHub::TickRollout() {
   bool changed = false;
   for (size_t i = 0; i < lines_.size(); ++i) {
-    if (lines_[i].rollout == nullptr) continue;
+    // Without a rollout under way Tick is a no-op: the list of every connected node (a copy
+    // of each one's labels, after every batch of reports) is not made for nothing.
+    if (lines_[i].rollout == nullptr || !lines_[i].rollout->active()) continue;
     changed |= lines_[i].rollout->Tick(OnlineNodes(static_cast<int>(i)));
   }
   if (changed) {

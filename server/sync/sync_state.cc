@@ -1,6 +1,7 @@
 #include "server/sync/sync_state.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/catalog.h"
 
 namespace plumb {
 
@@ -8,7 +9,7 @@ void SyncState::Greet(const v1::Hello& hello, NodeInputs inputs) {
   greeted_ = true;
   run_once_ = hello.run_once();
   inputs_ = std::move(inputs);
-  held_ = {hello.resource_versions().begin(), hello.resource_versions().end()};
+  claimed_ = {hello.resource_versions().begin(), hello.resource_versions().end()};
   held_digest_ = hello.catalog_digest();
   reply_pending_ = true;
 }
@@ -35,8 +36,7 @@ std::shared_ptr<const v1::Catalog> SyncState::TakeAck(const v1::Ack& ack) {
     nacked_digest_ = sent->digest();
     return sent;
   }
-  held_.clear();
-  for (const v1::Resource& r : sent->resources()) held_[r.id()] = r.version();
+  claimed_.clear();
   held_digest_ = sent->digest();
   held_trusted_ = true;
   acked_ = sent;
@@ -47,9 +47,20 @@ bool SyncState::NeedsOffer(uint64_t generation) const {
   return reply_pending_ || generation != offered_generation_;
 }
 
-void SyncState::PinBlobs(std::vector<std::shared_ptr<const std::string>> blobs) {
-  previous_pinned_blobs_ = std::move(pinned_blobs_);
-  pinned_blobs_ = std::move(blobs);
+v1::CatalogUpdate SyncState::DeltaTo(const v1::Catalog& catalog) const {
+  if (held_trusted_ && acked_ != nullptr) return ComputeDeltaFrom(*acked_, catalog);
+  return ComputeDelta(claimed_, catalog);
+}
+
+std::string SyncState::HeldVersion(const std::string& id) const {
+  if (held_trusted_ && acked_ != nullptr) {
+    for (const v1::Resource& r : acked_->resources()) {
+      if (r.id() == id) return r.version();
+    }
+    return "";
+  }
+  auto it = claimed_.find(id);
+  return it != claimed_.end() ? it->second : "";
 }
 
 }  // namespace plumb

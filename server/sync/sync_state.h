@@ -52,11 +52,19 @@ class SyncState {
   bool NeedsOffer(uint64_t generation) const;
 
   // ---- what the agent holds ----
-  const std::map<std::string, std::string>& held() const { return held_; }
+  // The update from what the agent holds to `catalog`: against the catalog it acknowledged
+  // (shared by every agent of its group: no per-agent copy of its versions is kept), or, until
+  // its first ACK on this stream, against the versions its Hello claimed.
+  v1::CatalogUpdate DeltaTo(const v1::Catalog& catalog) const;
+  // The version of resource `id` the agent holds ("" if none).
+  std::string HeldVersion(const std::string& id) const;
   const std::string& held_digest() const { return held_digest_; }
   // `held` is what this server sent and the agent acknowledged (not what a Hello claimed), so
   // deltas computed for another agent holding the same digest fit it too.
   bool held_trusted() const { return held_trusted_; }
+  // The agent holds nothing (its Hello claimed no catalog): every such agent gets the same
+  // full delta, so it may be shared like a trusted one.
+  bool holds_nothing() const { return !held_trusted_ && held_digest_.empty() && claimed_.empty(); }
   // The last catalog the agent acknowledged, and the one in flight (null when none).
   const v1::Catalog* acked() const { return acked_.get(); }
   const v1::Catalog* inflight() const { return inflight_.get(); }
@@ -68,9 +76,6 @@ class SyncState {
   const std::string& compile_error() const { return compile_error_; }
   void set_compile_error(std::string error) { compile_error_ = std::move(error); }
 
-  // Keeps the contents of the last two catalogs offered (CatalogBuilder::PinBlobs) fetchable
-  // while the agent applies them, even if the builder's cache dropped their group.
-  void PinBlobs(std::vector<std::shared_ptr<const std::string>> blobs);
   // Upserted resources sent on this stream (metrics, tests).
   int64_t resources_sent() const { return resources_sent_; }
 
@@ -79,7 +84,8 @@ class SyncState {
   bool run_once_ = false;
   int line_ = 0;
   NodeInputs inputs_;
-  std::map<std::string, std::string> held_;  // id -> version acknowledged by the agent
+  // id -> version the Hello claimed; emptied at the first ACK (then acked_ is what it holds).
+  std::map<std::string, std::string> claimed_;
   std::string held_digest_;
   bool held_trusted_ = false;
   std::string nacked_digest_;
@@ -90,7 +96,6 @@ class SyncState {
   uint64_t next_nonce_ = 1;
   bool reply_pending_ = false;  // a Hello awaits an answer even if nothing changed
   std::string compile_error_;
-  std::vector<std::shared_ptr<const std::string>> pinned_blobs_, previous_pinned_blobs_;
   int64_t resources_sent_ = 0;
 };
 

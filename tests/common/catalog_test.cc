@@ -1,6 +1,7 @@
 #include "common/catalog.h"
 
 #include "gtest/gtest.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace plumb {
 namespace {
@@ -119,6 +120,30 @@ TEST(CatalogTest, PruneFlagIsPartOfDigestAndTravelsInDeltas) {
   ASSERT_TRUE(ApplyUpdate(u, &held));
   EXPECT_TRUE(held.prune());
   EXPECT_EQ(ComputeCatalogDigest(held), pruning.digest());
+}
+
+}  // namespace
+}  // namespace plumb
+
+namespace plumb {
+namespace {
+
+// The hub computes deltas from the catalog an agent acknowledged instead of keeping an
+// id -> version map per agent: both must give the same update.
+TEST(CatalogTest, DeltaFromHeldCatalogEqualsDeltaFromItsVersions) {
+  v1::Catalog old_c = MakeCatalog({File("/c", "0644"), File("/a", "0644"), File("/b", "0644"),
+                                   File("/e", "0644")});
+  v1::Catalog new_c = MakeCatalog({File("/a", "0644"), File("/b", "0600"), File("/d", "0644")});
+  for (const auto& [from, to] : {std::pair{&old_c, &new_c}, std::pair{&new_c, &old_c},
+                                 std::pair{&new_c, &new_c}}) {
+    v1::CatalogUpdate by_map = ComputeDelta(Versions(*from), *to);
+    v1::CatalogUpdate by_catalog = ComputeDeltaFrom(*from, *to);
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(by_catalog, by_map));
+  }
+  v1::CatalogUpdate full = ComputeDeltaFrom(v1::Catalog(), new_c);
+  EXPECT_TRUE(full.full());
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(full, ComputeDelta({}, new_c)));
 }
 
 }  // namespace

@@ -80,6 +80,7 @@ class RolloutControllerTest : public ::testing::Test {
 
 TEST_F(RolloutControllerTest, WithoutPolicyEveryNodeGetsTheNewestAtOnce) {
   EXPECT_EQ(rollout_->OnNewRevision("B", "A", nullptr), "");
+  EXPECT_FALSE(rollout_->active());  // nothing to tick: the hub lists no nodes for it
   EXPECT_EQ(RevOf("n5"), "");
   EXPECT_EQ(rollout_->stable_revision(), "");
 }
@@ -87,6 +88,7 @@ TEST_F(RolloutControllerTest, WithoutPolicyEveryNodeGetsTheNewestAtOnce) {
 TEST_F(RolloutControllerTest, WavesGoInOrderAndRespectBake) {
   auto policy = ThreeWaves(v1::RolloutPolicy::ON_FAILURE_HALT);
   EXPECT_EQ(rollout_->OnNewRevision("B", "A", &policy), "A");
+  EXPECT_TRUE(rollout_->active());
   auto fleet = Fleet(6);
   EXPECT_EQ(RevOf("n0"), "B");
   EXPECT_EQ(RevOf("n1"), "A");
@@ -111,6 +113,7 @@ TEST_F(RolloutControllerTest, WavesGoInOrderAndRespectBake) {
   EXPECT_TRUE(rollout_->Tick(fleet));
   EXPECT_EQ(rollout_->Status({}).phase(), v1::ROLLOUT_COMPLETED);
   EXPECT_EQ(rollout_->stable_revision(), "");
+  EXPECT_FALSE(rollout_->active());
 }
 
 TEST_F(RolloutControllerTest, AWaveWaitsForEveryOnlineNodeToReport) {

@@ -36,16 +36,36 @@ class UpdateRecorder : public StreamWriter {
     }
     session_->OnWriteDone(true);
   }
+  // An update shared with other agents: recorded as the agent decodes it (prefix, then body).
+  bool StartSharedWrite(const SharedUpdate& update, const std::string& nonce) override {
+    std::string bytes = update.Prefix(nonce);
+    bytes.append(reinterpret_cast<const char*>(update.body().begin()), update.body().size());
+    v1::ServerMessage msg;
+    EXPECT_TRUE(msg.ParseFromString(bytes));
+    {
+      absl::MutexLock lock(&mu_);
+      updates_.push_back(msg.update());
+      last_shared_ = &update;
+    }
+    session_->OnWriteDone(true);
+    return true;
+  }
   void Finish(grpc::Status) override {}
   std::vector<v1::CatalogUpdate> updates() {
     absl::MutexLock lock(&mu_);
     return updates_;
+  }
+  // The shared update of the last shared write (null: none).
+  const SharedUpdate* last_shared() {
+    absl::MutexLock lock(&mu_);
+    return last_shared_;
   }
 
  private:
   AgentSession* const session_;
   absl::Mutex mu_;
   std::vector<v1::CatalogUpdate> updates_ ABSL_GUARDED_BY(mu_);
+  const SharedUpdate* last_shared_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 // One simulated agent: its stream, and the catalog it holds (updates applied as it acks them).
@@ -181,6 +201,46 @@ TEST_P(StreamHubFanOutTest, OneUpdateInFlightEachAgainstWhatTheAgentAcknowledged
   for (int i = 1; i < kAgents; i += 2) Ack(*agents_[i]);
   hub_->Drain();
   for (int i = 0; i < kAgents; ++i) CheckNewUpdate(*agents_[i], i % 2 == 1);  // B -> C
+}
+
+// The agents of one group get one delta, serialized once: their writes share its bytes (each
+// with its own nonce, which their ACKs check). Per-node catalogs give one per agent.
+TEST_P(StreamHubFanOutTest, AgentsOfOneGroupShareOneSerializedUpdate) {
+  const size_t want = GetParam() == "{{node.name}}" ? kAgents : 4;
+  Connect();
+  std::set<const SharedUpdate*> bodies;  // alive: the hub caches shared deltas
+  for (auto& a : agents_) {
+    CheckNewUpdate(*a, true);  // the full catalog answering Hello, for agents holding nothing
+    bodies.insert(a->writer->last_shared());
+  }
+  EXPECT_EQ(bodies.count(nullptr), 0u);
+  EXPECT_EQ(bodies.size(), want);
+  for (auto& a : agents_) Ack(*a);
+  hub_->Drain();
+
+  Serve("f1: two\nf2: one\n", 'b');
+  hub_->OnNewRevision();
+  hub_->Drain();
+  bodies.clear();  // (the batch's deltas were all alive together)
+  for (auto& a : agents_) {
+    CheckNewUpdate(*a, true);
+    bodies.insert(a->writer->last_shared());
+  }
+  EXPECT_EQ(bodies.count(nullptr), 0u);
+  EXPECT_EQ(bodies.size(), want);
+  // Likewise the blobs each agent may fetch: one object per catalog, not a copy per agent.
+  std::set<const OfferedBlobs*> blob_sets;
+  for (auto& a : agents_) {
+    std::shared_ptr<const OfferedBlobs> blobs = a->session->offered_blobs();
+    ASSERT_NE(blobs, nullptr);
+    EXPECT_GT(blobs->size(), 0u);
+    EXPECT_EQ(blobs->pinned(), blobs->size());
+    blob_sets.insert(blobs.get());
+  }
+  EXPECT_EQ(blob_sets.size(), want);
+  for (auto& a : agents_) Ack(*a);
+  hub_->Drain();
+  for (auto& a : agents_) CheckNewUpdate(*a, false);  // every nonce matched: nothing resent
 }
 
 INSTANTIATE_TEST_SUITE_P(Templates, StreamHubFanOutTest,

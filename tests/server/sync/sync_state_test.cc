@@ -37,6 +37,7 @@ TEST(SyncStateTest, AHelloIsAnsweredOnceEvenWhenTheAgentHoldsTheCatalog) {
   SyncState s = Greeted("d1");
   EXPECT_TRUE(s.greeted());
   EXPECT_FALSE(s.held_trusted());  // what a Hello claims is never shared with others
+  EXPECT_EQ(s.HeldVersion("file:/etc/motd"), "claimed");  // deltas go against the claim
   EXPECT_TRUE(s.ShouldSend(*Catalog("d1")));
   EXPECT_FALSE(s.ShouldSend(*Catalog("d1")));
   EXPECT_TRUE(s.ShouldSend(*Catalog("d2")));
@@ -53,7 +54,7 @@ TEST(SyncStateTest, AnAckMakesTheCatalogHeldAndTrusted) {
   EXPECT_FALSE(s.update_in_flight());
   EXPECT_TRUE(s.held_trusted());
   EXPECT_EQ(s.held_digest(), "d1");
-  EXPECT_EQ(s.held().at("file:/etc/motd"), "v-d1");
+  EXPECT_EQ(s.HeldVersion("file:/etc/motd"), "v-d1");
   EXPECT_EQ(s.acked(), c.get());
   EXPECT_EQ(s.resources_sent(), 1);
   EXPECT_EQ(s.TakeAck(Ack(nonce)), nullptr);  // answered already
@@ -66,6 +67,7 @@ TEST(SyncStateTest, ARejectedCatalogIsNotOfferedAgainUntilItChanges) {
   EXPECT_NE(s.TakeAck(Ack(nonce, "bad digest")), nullptr);
   EXPECT_EQ(s.held_digest(), "d0");
   EXPECT_FALSE(s.held_trusted());
+  EXPECT_EQ(s.HeldVersion("file:/etc/motd"), "claimed");
   EXPECT_FALSE(s.ShouldSend(*Catalog("d1")));
   EXPECT_TRUE(s.ShouldSend(*Catalog("d2")));
 }
