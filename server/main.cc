@@ -8,6 +8,7 @@
 #include "common/command_line.h"
 #include "common/logging.h"
 #include "common/version.h"
+#include "server/malloc_tuning.h"
 #include "server/security/ca_command.h"
 #include "server/plumb_server.h"
 
@@ -70,6 +71,8 @@ int Serve(const plumb::ServerConfig& config) {
   // sessions (one mutex each) that was 9.8% of the server's CPU samples (bench/fleet.sh 10000
   // under perf; docs/benchmarks.md). Lock order is checked by clang -Wthread-safety instead.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Per-connection TLS buffers resident only where written (server/malloc_tuning.h).
+  if (!plumb::TuneMallocForManyConnections()) plumb::LogWarning("cannot tune malloc (mallopt)");
 
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t stop_signals;

@@ -2,7 +2,8 @@
 
 // The hub's node-status bookkeeping: the node rows that Sync traffic changes (connected, labels,
 // desired and applied revision, status, last error), batched so that every change made during
-// one work item of the hub is written in one transaction when it ends. A commit's fan-out is
+// one work item of the hub is written in one transaction when it ends (or, while more work is
+// queued behind it, with the changes of the next few items: StreamHub::FlushNodesWhenDue). A commit's fan-out is
 // one work item: its 10,000 row updates are one transaction, after every update has been sent
 // (docs/benchmarks.md, finding 2). Also the rules that turn a report into a node status.
 
@@ -34,6 +35,8 @@ class NodeBook {
   // Writes the pending changes in one transaction (a failure is logged: the rows are a view
   // of the hub's state, rewritten by the node's next change).
   void Flush();
+  // Nodes with changes not written yet.
+  size_t pending() const { return dirty_.size(); }
   // Replicas (a store that reads `connected` from presence rows): every row written for a node
   // with `holds(name)`, whose stream this server holds, says `connected`, whatever the row it
   // read said (read just before this server's presence row was written, or written by another

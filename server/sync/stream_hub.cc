@@ -3,6 +3,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "common/catalog.h"
 #include "common/logging.h"
 #include "common/wire_limits.h"
@@ -24,7 +25,19 @@ StreamHub::StreamHub(Store* store, CatalogBuilder* builder, RunTracker* runs, Cl
       nodes_(store), intake_(store, &nodes_, runs, clock, events, metrics),
       lines_{ServingLine{"", builder}}, noops_(clock) {}
 
-StreamHub::~StreamHub() { queue_.Drain(); }
+StreamHub::~StreamHub() { Drain(); }
+
+void StreamHub::Drain() {
+  queue_.Drain();
+  // What the last items deferred (they saw the drain's own marker queued behind them).
+  absl::Notification written;
+  queue_.Post([this, &written] {
+    nodes_.Flush();
+    deferred_items_ = 0;
+    written.Notify();
+  });
+  written.WaitForNotification();
+}
 
 int StreamHub::connected() const {
   absl::MutexLock lock(&mu_);
@@ -267,8 +280,18 @@ void StreamHub::Publish(v1::Event event) {
 void StreamHub::Post(std::function<void()> work) {
   queue_.Post([this, work = std::move(work)] {
     work();
-    nodes_.Flush();
+    FlushNodesWhenDue();
   });
+}
+
+void StreamHub::FlushNodesWhenDue() {
+  if (nodes_.pending() == 0) {  // nothing changed, or a report batch wrote them already
+    deferred_items_ = 0;
+    return;
+  }
+  if (queue_.queued() > 0 && ++deferred_items_ < kMaxDeferredItems) return;
+  deferred_items_ = 0;
+  nodes_.Flush();
 }
 
 }  // namespace plumb

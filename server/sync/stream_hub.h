@@ -125,8 +125,15 @@ class StreamHub {
   static constexpr absl::Duration kReportRetryFirst = absl::Milliseconds(100);
   static constexpr absl::Duration kReportRetryMax = absl::Seconds(5);
 
-  // Waits until queued work has run (tests, shutdown).
-  void Drain() { queue_.Drain(); }
+  // Waits until queued work has run and the node rows it changed are written (tests,
+  // shutdown).
+  void Drain();
+
+  // Node rows changed by a work item are written at its end unless more work is queued behind
+  // it: then with the next items' changes, in one transaction, once the queue is empty or
+  // kMaxDeferredItems items have deferred them. 10,000 agents connecting at once are a few
+  // dozen transactions instead of 10,000 (docs/benchmarks.md, issue 18, connecting at once).
+  static constexpr int kMaxDeferredItems = 256;
 
   // A revision fanning out to at least kParallelFanOutMin agents has their deltas computed and
   // their writes started on up to kFanOutThreads threads, the worker among them (OfferAll).
@@ -201,8 +208,12 @@ class StreamHub {
   // catalog digest, shared by the sessions offered it (AgentSession::AllowBlobs).
   std::shared_ptr<const OfferedBlobs> BlobsFor(const CatalogBuilder& builder,
                                                const v1::Catalog& catalog, uint64_t generation);
-  // Posts `work` to the worker, followed by writing the node rows it changed (NodeBook).
+  // Posts `work` to the worker, followed by writing the node rows it changed (NodeBook) when
+  // due (FlushNodesWhenDue).
   void Post(std::function<void()> work);
+  // After a work item: writes the pending node rows unless more work is queued and fewer than
+  // kMaxDeferredItems items have deferred them.
+  void FlushNodesWhenDue();
   // The same, after `delay`.
   void PostAfter(absl::Duration delay, std::function<void()> work);
   void Publish(v1::Event event);
@@ -234,6 +245,7 @@ class StreamHub {
 
   // Worker-thread only: node rows (written at the end of each work item) and reports.
   NodeBook nodes_;
+  int deferred_items_ = 0;  // work items whose node rows wait in nodes_
   ReportIntake intake_;
   // Set by the constructor, EnableRollouts or SetLines before agents connect; line 0 alone
   // (match_ null) when the server has no environments.

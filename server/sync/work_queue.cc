@@ -45,6 +45,11 @@ void WorkQueue::Drain() {
   }
 }
 
+size_t WorkQueue::queued() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
 void WorkQueue::PromoteDue() {
   absl::Time now = absl::Now();
   while (!delayed_.empty() && delayed_.begin()->first <= now) {

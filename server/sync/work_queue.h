@@ -27,13 +27,15 @@ class WorkQueue {
   // Blocks until everything posted (not PostAfter) before the call has run, and what that
   // work posted in turn: until the queue is empty.
   void Drain();
+  // Closures posted and not yet started (delayed ones not due are not counted).
+  size_t queued() const;
 
  private:
   void Loop();
   // Moves delayed work that is due to the queue.
   void PromoteDue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::CondVar wake_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   std::multimap<absl::Time, std::function<void()>> delayed_ ABSL_GUARDED_BY(mu_);

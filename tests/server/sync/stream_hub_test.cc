@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/compiler/directory_tree.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_util.h"
+#include "server/store/forwarding_store.h"
 #include "server/store/sqlite/sqlite_store.h"
+#include "tests/testing/wait_for.h"
 
 namespace plumb {
 namespace {
@@ -244,6 +247,63 @@ TEST_F(StreamHubTest, ForgetNodeClosesItsStreamAndDeletesItsRow) {
   hub_->ForgetNode("web-1", [&](absl::Status s) { result = s; });
   hub_->Drain();
   EXPECT_TRUE(absl::IsNotFound(result)) << result;
+}
+
+// Counts PutNodes transactions; the first one waits for release() (the hub's worker is then
+// busy while more work queues up behind it).
+class GatedNodeStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  absl::Status PutNodes(const std::vector<v1::Node>& nodes) override {
+    bool first = false;
+    {
+      absl::MutexLock lock(&mu_);
+      first = ++transactions_ == 1;
+    }
+    if (first) {
+      entered_.Notify();
+      released_.WaitForNotification();
+    }
+    return ForwardingStore::PutNodes(nodes);
+  }
+  void WaitEntered() { entered_.WaitForNotification(); }
+  void Release() { released_.Notify(); }
+  int transactions() {
+    absl::MutexLock lock(&mu_);
+    return transactions_;
+  }
+
+ private:
+  absl::Notification entered_, released_;
+  absl::Mutex mu_;
+  int transactions_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A burst of Hellos (agents connecting at once) queued behind the worker is written in a few
+// transactions, not one per Hello; a lone Hello's row is written without waiting for more.
+TEST_F(StreamHubTest, NodeRowsOfQueuedHellosShareATransaction) {
+  GatedNodeStore store(store_.get());
+  StreamHub hub(&store, &builder_, &runs_, &clock_);
+  constexpr int kAgents = 50;
+  std::vector<std::unique_ptr<RecordingWriter>> writers(kAgents);
+  std::vector<std::shared_ptr<AgentSession>> sessions;
+  for (int i = 0; i < kAgents; ++i) {
+    sessions.push_back(Open("web-" + std::to_string(i), &writers[i]));
+  }
+  hub.OnMessage(sessions[0], Hello("web-0"));
+  store.WaitEntered();  // the worker is writing web-0's row; the others queue up meanwhile
+  for (int i = 1; i < kAgents; ++i) hub.OnMessage(sessions[i], Hello("web-" + std::to_string(i)));
+  store.Release();
+  ASSERT_TRUE(testing::WaitFor([&] { return hub.connected() == kAgents; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return store_->GetNode("web-49").ok(); }));
+  for (int i = 0; i < kAgents; ++i) {
+    auto node = store_->GetNode("web-" + std::to_string(i));
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_TRUE(node->connected()) << node->name();
+  }
+  EXPECT_LE(store.transactions(), 3);  // web-0's, the queued 49's, at most one more
+  for (auto& s : sessions) hub.OnDisconnect(s);
+  hub.Drain();
 }
 
 }  // namespace
