@@ -65,8 +65,13 @@ void Inventory::RecordCreated(const v1::Catalog& catalog, const v1::Report& repo
   for (const v1::ResourceResult& r : report.results()) {
     if (r.created() && r.outcome() == v1::CHANGED) created.insert(r.id());
   }
+  if (created.empty()) return;
+  // What is recorded already, once: a first apply of N files creates N (Has() per id would
+  // scan the list N times).
+  std::set<std::string> recorded;
+  for (const auto& e : Entries().entries()) recorded.insert(e.id());
   for (const v1::Resource& r : catalog.resources()) {
-    if (!created.count(r.id()) || Has(r.id())) continue;
+    if (!created.count(r.id()) || !recorded.insert(r.id()).second) continue;
     v1::InventoryEntry* e = Entries().add_entries();
     e->set_id(r.id());
     e->set_type(r.type());

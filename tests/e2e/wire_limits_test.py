@@ -1,7 +1,7 @@
 """End to end: a hostile client, written with Python gRPC stubs generated from proto/, sends
 Sync messages over the wire limits (docs/protocol.md) to a real plumb-server: a Hello whose
 fact key has a million dots (it used to segfault the server), too many facts, over-long keys
-and values, an oversized report field, an over-long NACK error. Each stream ends with
+and values, an oversized report field, an over-long NACK error, bytes that are no AgentMessage. Each stream ends with
 INVALID_ARGUMENT naming the field, the server logs one line per refusal, stays up, never
 records the hostile nodes, and real agents keep converging."""
 
@@ -97,6 +97,18 @@ class WireLimitsTest(PlumbTestCase):
                 self.assertEqual(code, grpc.StatusCode.INVALID_ARGUMENT, what)
                 self.assertTrue(details.startswith(expected), "%s: %r" % (what, details[:200]))
                 self.assertLess(len(details), 200, what)
+            # Bytes that are no AgentMessage at all (a truncated field): the server parses the
+            # stream's messages itself (one serialized delta per group), so it must refuse them.
+            raw = ch.stream_stream("/plumb.v1.AgentService/Sync")  # no (de)serializers: bytes
+            for junk in (b"\x0a\xff\xff\xff\xff\x0f", b"\xff" * 64):
+                try:
+                    for _ in raw(iter([junk]), timeout=30):
+                        pass
+                    code, details = grpc.StatusCode.OK, ""
+                except grpc.RpcError as e:
+                    code, details = e.code(), e.details()
+                self.assertEqual((code, details),
+                                 (grpc.StatusCode.INVALID_ARGUMENT, "malformed AgentMessage"))
             # Over the whole-message limit (16 MiB): gRPC itself refuses it.
             code, _ = self.sync(ch, self.hello("evil-8", facts={"big": "x" * (17 << 20)}))
             self.assertEqual(code, grpc.StatusCode.RESOURCE_EXHAUSTED)
