@@ -205,7 +205,9 @@ TEST_F(ParallelRenameTest, AFailedRenameAmongManyFailsThatPathAlone) {
   EXPECT_EQ(failures[0].path, Name(7));
   EXPECT_THAT(failures[0].status.message(), HasSubstr("rename into"));
   for (int i = 0; i < kFiles; ++i) {
-    if (i != 7) EXPECT_EQ(ReadFileOrEmpty(root_ + Name(i)), "new") << i;
+    if (i != 7) {
+      EXPECT_EQ(ReadFileOrEmpty(root_ + Name(i)), "new") << i;
+    }
   }
   std::string listing = Listing("/d");
   EXPECT_EQ(listing.find(".plumb-"), std::string::npos) << listing;
