@@ -238,7 +238,9 @@ TEST(HttpServerStartTest, BadAddressAndBusyPortFail) {
   auto second = HttpServer::Start("127.0.0.1:" + std::to_string((*first)->port()), {});
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   auto v6 = HttpServer::Start("[::1]:0", {});  // skipped where the host has no IPv6 loopback
-  if (v6.ok()) EXPECT_GT((*v6)->port(), 0);
+  if (v6.ok()) {
+    EXPECT_GT((*v6)->port(), 0);
+  }
 }
 
 TEST(HttpServerStartTest, StopsPromptly) {

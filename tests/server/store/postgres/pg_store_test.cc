@@ -90,7 +90,9 @@ TEST(PgStoreTest, ReconnectsAfterTheConnectionIsLost) {
                                " AND pid <> pg_backend_pid()")
                   .ok());
   absl::Status first = (*store)->ServingRevision().status();
-  if (!first.ok()) EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  if (!first.ok()) {
+    EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  }
   auto again = (*store)->ServingRevision();
   EXPECT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE((*store)->Ping().ok());

@@ -37,7 +37,9 @@ TEST(SqliteDbTest, ReusedStatementsStartFreshAndSurviveSchemaChanges) {
   for (int i = 0; i < 3; ++i) {
     auto stmt = (*db)->Prepare(kInsert);
     ASSERT_TRUE(stmt.ok());
-    if (i != 1) ASSERT_TRUE((*stmt)->BindInt64(1, 10 + i).ok());  // i == 1: binds nothing
+    if (i != 1) {  // i == 1: binds nothing
+      ASSERT_TRUE((*stmt)->BindInt64(1, 10 + i).ok());
+    }
     ASSERT_TRUE((*stmt)->Run().ok());
   }
   {
