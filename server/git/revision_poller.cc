@@ -285,6 +285,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   }
   absl::flat_hash_map<std::string, NodeCompileResult> compiled;  // by group, handed to builder_
   if (errors.empty()) PLUMB_RETURN_IF_ERROR(Validate(*state, &compiled, &errors, &rev));
+  double validated_ms = absl::ToDoubleMilliseconds(clock_->Now() - start);
   if (!errors.empty()) rev.clear_node_failures();
   for (const CompileError& e : errors) {
     v1::CompileError* pe = rev.add_errors();
@@ -306,6 +307,7 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
   }
   PLUMB_RETURN_IF_ERROR(store_->SetServingRevision(env_, commit.sha));
   if (rollout_ != nullptr) StartRollout(rev, builder_->desired_state());
+  double stored_ms = absl::ToDoubleMilliseconds(clock_->Now() - start);
   builder_->SetDesiredState(std::move(state), std::move(compiled));
   rev.set_serving(true);
   {
@@ -316,6 +318,9 @@ absl::StatusOr<v1::Revision> RevisionPoller::Evaluate(const CommitInfo& commit) 
           absl::StrCat(commit.summary, " (compiled in ", static_cast<int64_t>(ms), " ms)"));
   LogInfo("serving new revision", {{"rev", commit.sha.substr(0, 12)}, {"env", env_},
                                    {"compile_ms", ms},
+                                   {"parsed_and_compiled_ms", validated_ms},
+                                   {"stored_ms", stored_ms},
+                                   {"built_ms", absl::ToDoubleMilliseconds(clock_->Now() - start)},
                                    {"summary", commit.summary},
                                    {"failed_nodes", rev.node_failures_size()}});
   for (int i = 0; i < std::min(rev.node_failures_size(), 10); ++i) {  // the rest: plumbctl
