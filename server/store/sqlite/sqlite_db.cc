@@ -137,23 +137,34 @@ absl::Status SqliteStatement::Check(int rc, absl::string_view what) const {
   return db_->ToStatus(rc, absl::StrCat(what, " in ", sql_));
 }
 
+absl::Status SqliteStatement::CheckBind(int rc, int index) const {
+  if (rc == SQLITE_OK) return absl::OkStatus();
+  return Check(rc, absl::StrCat("bind ", index));
+}
+
 absl::Status SqliteStatement::BindText(int index, absl::string_view value) {
-  return Check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
-                                 SQLITE_TRANSIENT),
-               absl::StrCat("bind ", index));
+  return CheckBind(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                     SQLITE_TRANSIENT),
+                   index);
+}
+
+absl::Status SqliteStatement::BindTextNoCopy(int index, absl::string_view value) {
+  return CheckBind(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                     SQLITE_STATIC),
+                   index);
 }
 
 absl::Status SqliteStatement::BindBlob(int index, absl::string_view value) {
   // A zero-length blob must still be a blob, not NULL: SQLite binds NULL for a null pointer.
   static const char kEmpty = 0;
   const char* data = value.empty() ? &kEmpty : value.data();
-  return Check(sqlite3_bind_blob(stmt_, index, data, static_cast<int>(value.size()),
-                                 SQLITE_TRANSIENT),
-               absl::StrCat("bind ", index));
+  return CheckBind(sqlite3_bind_blob(stmt_, index, data, static_cast<int>(value.size()),
+                                     SQLITE_TRANSIENT),
+                   index);
 }
 
 absl::Status SqliteStatement::BindInt64(int index, int64_t value) {
-  return Check(sqlite3_bind_int64(stmt_, index, value), absl::StrCat("bind ", index));
+  return CheckBind(sqlite3_bind_int64(stmt_, index, value), index);
 }
 
 absl::Status SqliteStatement::ForEachRow(const std::function<absl::Status()>& row) {
@@ -167,6 +178,7 @@ absl::Status SqliteStatement::ForEachRow(const std::function<absl::Status()>& ro
 }
 
 absl::StatusOr<bool> SqliteStatement::Step() {
+  if (sqlite3_stmt_busy(stmt_) == 0) ++db_->statements_run_;
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;

@@ -30,6 +30,9 @@ class SqliteStatement {
   SqliteStatement& operator=(const SqliteStatement&) = delete;
 
   absl::Status BindText(int index, absl::string_view value);
+  // Binds `value` without copying it: its bytes must stay alive and unchanged until the
+  // statement is reset, rebound or destroyed (for rows bound from a caller's protos).
+  absl::Status BindTextNoCopy(int index, absl::string_view value);
   // Binds raw bytes (serialized protos) as a BLOB.
   absl::Status BindBlob(int index, absl::string_view value);
   absl::Status BindInt64(int index, int64_t value);
@@ -54,6 +57,8 @@ class SqliteStatement {
   SqliteStatement(SqliteDb* db, sqlite3_stmt* stmt, std::string sql)
       : db_(db), stmt_(stmt), sql_(std::move(sql)) {}
   absl::Status Check(int rc, absl::string_view what) const;
+  // Check() for a bind: the message is built only on failure (binds run per row).
+  absl::Status CheckBind(int rc, int index) const;
 
   SqliteDb* db_;  // not owned; the SqliteDb outlives its statements
   sqlite3_stmt* stmt_;
@@ -82,6 +87,9 @@ class SqliteDb {
   absl::StatusOr<std::string> QueryText(absl::string_view sql);
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
   int64_t Changes() const;
+  // Statements run so far through Prepare()d statements (each first Step() after a prepare or
+  // reset counts one); Exec() is not counted. For tests and benchmarks of statement counts.
+  int64_t statements_run() const { return statements_run_; }
   const std::string& path() const { return path_; }
 
   // Converts a SQLite result code to a Status naming `sql` and sqlite3_errmsg. OK for
@@ -99,6 +107,7 @@ class SqliteDb {
   sqlite3* db_;
   std::string path_;
   std::map<std::string, sqlite3_stmt*> idle_;
+  int64_t statements_run_ = 0;
 };
 
 }  // namespace plumb

@@ -143,6 +143,12 @@ absl::Status Configure(SqliteDb& db, SqliteStore::Durability durability) {
   PLUMB_RETURN_IF_ERROR(db.Exec(durability == SqliteStore::Durability::kPowerLoss
                                     ? "PRAGMA synchronous=FULL"
                                     : "PRAGMA synchronous=NORMAL"));
+  // Checkpoint (copy the WAL back into the database file) every ~40 MiB of WAL, not SQLite's
+  // default ~4 MiB: a connect burst's first reports re-dirty the same index pages batch after
+  // batch, and each checkpoint copied them again (BM_PutFirstReports: -18% wall, -10% CPU;
+  // the WAL file then stays up to that size on disk). Commits still sync the WAL (FULL).
+  PLUMB_RETURN_IF_ERROR(
+      db.Exec(absl::StrCat("PRAGMA wal_autocheckpoint=", SqliteStore::kWalCheckpointPages)));
   return absl::OkStatus();
 }
 
@@ -363,14 +369,21 @@ absl::StatusOr<std::vector<bool>> SqliteStore::PutReports(
   absl::MutexLock lock(&mu_);
   // The reports and their resource events commit together (or not at all).
   PLUMB_RETURN_IF_ERROR(db_->InTransaction([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> absl::Status {
+    std::vector<const v1::Report*> fresh;
     for (const v1::Report* report : reports) {
       bool is_new = false;
       PLUMB_ASSIGN_OR_RETURN(is_new, InsertReport(*report));
       stored.push_back(is_new);
+      if (is_new) fresh.push_back(report);  // a re-send's events are already stored
     }
-    return absl::OkStatus();
+    return InsertResourceEvents(fresh);
   }));
   return stored;
+}
+
+int64_t SqliteStore::StatementsRun() {
+  absl::MutexLock lock(&mu_);
+  return db_->statements_run();
 }
 
 absl::StatusOr<bool> SqliteStore::InsertReport(const v1::Report& report) {
@@ -387,9 +400,7 @@ absl::StatusOr<bool> SqliteStore::InsertReport(const v1::Report& report) {
   PLUMB_RETURN_IF_ERROR(stmt->BindInt64(6, summary.failed()));
   PLUMB_RETURN_IF_ERROR(stmt->BindBlob(7, report.SerializeAsString()));
   PLUMB_RETURN_IF_ERROR(stmt->Run());
-  if (db_->Changes() == 0) return false;  // a re-send: its events are already stored
-  PLUMB_RETURN_IF_ERROR(InsertResourceEvents(report));
-  return true;
+  return db_->Changes() > 0;  // 0: a re-send, or a repeat within the batch
 }
 
 absl::StatusOr<v1::Report> SqliteStore::GetReport(const std::string& id) {

@@ -26,6 +26,8 @@ class SqliteStore : public Store {
   // survives a power loss or kernel crash. kProcessCrash (synchronous=NORMAL): only kill -9;
   // the last commits may be lost with the machine (benchmarks compare the two).
   enum class Durability { kPowerLoss, kProcessCrash };
+  // WAL pages (4 KiB each) after which a commit checkpoints (PRAGMA wal_autocheckpoint).
+  static constexpr int kWalCheckpointPages = 10000;
 
   // Opens or creates the database at `path` (WAL, schema migrated).
   static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
@@ -76,12 +78,17 @@ class SqliteStore : public Store {
 
   absl::Status Ping() override;
 
+  // Statements the connection has run (SqliteDb::statements_run), for tests and benchmarks.
+  int64_t StatementsRun();
+
  private:
-  // Inserts `report` unless its id is stored; true if it was new. The caller holds mu_ inside
-  // a transaction.
+  // Inserts `report`'s row unless its id is stored; true if it was new. The caller holds mu_
+  // inside a transaction.
   absl::StatusOr<bool> InsertReport(const v1::Report& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Inserts `report`'s resource events; the caller holds mu_ inside a transaction.
-  absl::Status InsertResourceEvents(const v1::Report& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts the resource events of `reports` (all new), in their order, several rows per
+  // statement; the caller holds mu_ inside a transaction.
+  absl::Status InsertResourceEvents(const std::vector<const v1::Report*>& reports)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   explicit SqliteStore(std::unique_ptr<SqliteDb> db);
   absl::Mutex mu_;
