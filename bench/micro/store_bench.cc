@@ -78,6 +78,18 @@ BENCHMARK(BM_PutReport)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
+// Stores `reports` in one PutReports (timed); false after marking the benchmark failed.
+bool StoreBatch(benchmark::State& state, Store* store, const std::vector<v1::Report>& reports) {
+  std::vector<const v1::Report*> pointers;
+  for (const v1::Report& r : reports) pointers.push_back(&r);
+  auto stored = store->PutReports(pointers);
+  if (!stored.ok()) {
+    state.SkipWithError(std::string(stored.status().message()).c_str());
+    return false;
+  }
+  return true;
+}
+
 // Group commit: the hub's report intake stores the reports waiting in its queue in one
 // transaction (Store::PutReports). Reports of 40 results, `batch` per transaction, FULL.
 void BM_PutReportsBatched(benchmark::State& state) {
@@ -89,14 +101,8 @@ void BM_PutReportsBatched(benchmark::State& state) {
     state.PauseTiming();
     std::vector<v1::Report> reports;
     for (int i = 0; i < batch; ++i) reports.push_back(MakeReport(n++, 40));
-    std::vector<const v1::Report*> pointers;
-    for (const v1::Report& r : reports) pointers.push_back(&r);
     state.ResumeTiming();
-    auto stored = store.get()->PutReports(pointers);
-    if (!stored.ok()) {
-      state.SkipWithError(std::string(stored.status().message()).c_str());
-      break;
-    }
+    if (!StoreBatch(state, store.get(), reports)) break;
   }
   state.SetItemsProcessed(state.iterations() * batch);
 }
@@ -133,14 +139,8 @@ void BM_PutFirstReports(benchmark::State& state) {
       reports.push_back(std::move(report));
       ++n;
     }
-    std::vector<const v1::Report*> pointers;
-    for (const v1::Report& r : reports) pointers.push_back(&r);
     state.ResumeTiming();
-    auto stored = store.get()->PutReports(pointers);
-    if (!stored.ok()) {
-      state.SkipWithError(std::string(stored.status().message()).c_str());
-      break;
-    }
+    if (!StoreBatch(state, store.get(), reports)) break;
   }
   state.SetItemsProcessed(state.iterations() * batch);
 }
