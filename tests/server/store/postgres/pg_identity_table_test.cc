@@ -132,7 +132,9 @@ TEST_F(PgIdentityReplicasTest, RenewalsRacingARevocationLeaveNoValidCertificate)
   ASSERT_TRUE(a_->RecordEnrollment({"web-1", "key1", {}, {}}, Cert("web-1", "fp0", t0_), t0_).ok());
   Refresh(*b_);
   std::atomic<int> accepted{0}, refused{0};
-  std::atomic<bool> revoked{false};
+  // Set before the revocation starts: a refusal may come as soon as its transaction commits,
+  // before Revoke() returns.
+  std::atomic<bool> revoking{false};
   std::thread renewer([&] {
     // Keeps renewing until a few renewals were refused after the revocation.
     for (int i = 1; refused.load() < 3 && i < 5000; ++i) {
@@ -142,14 +144,14 @@ TEST_F(PgIdentityReplicasTest, RenewalsRacingARevocationLeaveNoValidCertificate)
         ++accepted;
       } else {
         EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
-        EXPECT_TRUE(revoked.load());
+        EXPECT_TRUE(revoking.load());
         ++refused;
       }
     }
   });
   while (accepted.load() < 5 && refused.load() == 0) std::this_thread::yield();
+  revoking = true;
   ASSERT_TRUE(a_->Revoke("web-1", t0_ + absl::Minutes(1)).ok());
-  revoked = true;
   renewer.join();
   EXPECT_GE(refused.load(), 1);
   auto conn = PgConn::Connect(url_, "");
