@@ -110,6 +110,16 @@ class ReplicasAtRunTime(PostgresCase):
             return events
         return seen
 
+    def start_leader_then_follower(self, rev):
+        """Starts replica-a, waits until it (the leader) records `rev`, then starts replica-b.
+        Returns (a, port_a, http_a, b, port_b)."""
+        a, port_a = self.start_replica("replica-a")
+        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
+                   what="A (the leader) records %s" % rev[:12])
+        http_a = self.http_port
+        b, port_b = self.start_replica("replica-b")
+        return a, port_a, http_a, b, port_b
+
     def connected(self, port, node):
         self.port = port
         n = self.nodes().get(node)
@@ -118,11 +128,7 @@ class ReplicasAtRunTime(PostgresCase):
     def test_run_through_a_reaches_b_and_watch_on_a_sees_b(self):
         self.write_repo("one")
         rev = self.repo.commit("first")
-        a, port_a = self.start_replica("replica-a")
-        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
-                   what="A records rev")
-        http_a = self.http_port
-        b, port_b = self.start_replica("replica-b")
+        a, port_a, http_a, b, port_b = self.start_leader_then_follower(rev)
         events_a = self.watch(port_a, http_a)
         self.agent("web-1", [port_a])
         self.agent("web-2", [port_b])
@@ -183,10 +189,7 @@ class ReplicasAtRunTime(PostgresCase):
     def test_killed_replica_nodes_move_and_reports_are_stored_once(self):
         self.write_repo("one")
         rev = self.repo.commit("first")
-        a, port_a = self.start_replica("replica-a")
-        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
-                   what="A records rev")
-        b, port_b = self.start_replica("replica-b")
+        a, port_a, _, b, port_b = self.start_leader_then_follower(rev)
         # lone-1 knows only A; the movers list A then B and report every second.
         movers = ["web-%d" % i for i in range(1, 4)]
         self.agent("lone-1", [port_a])
@@ -235,11 +238,7 @@ class ReplicasAtRunTime(PostgresCase):
     def test_a_dead_replicas_nodes_read_offline_then_online_on_the_survivor(self):
         self.write_repo("one")
         rev = self.repo.commit("first")
-        a, port_a = self.start_replica("replica-a")
-        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev,
-                   what="A records rev")
-        http_a = self.http_port
-        b, port_b = self.start_replica("replica-b")
+        a, port_a, http_a, b, port_b = self.start_leader_then_follower(rev)
         # All on B: lone-1 knows only B; mover-1 lists B then A. An hour's interval: no report
         # comes unless a catalog changes.
         self.agent("lone-1", [port_b])
@@ -295,10 +294,7 @@ class ReplicasAtRunTime(PostgresCase):
 
     def test_a_rollout_spans_the_replicas(self):
         rev1 = self.commit_app("v1")
-        a, port_a = self.start_replica("replica-a")
-        wait_until(lambda: self.sql("SELECT sha FROM env_serving WHERE environment = ''") == rev1,
-                   what="A (the leader) records rev1")
-        b, port_b = self.start_replica("replica-b")
+        a, port_a, _, b, port_b = self.start_leader_then_follower(rev1)
         self.agent("canary-1", [port_b])
         self.agent("web-1", [port_a])
         self.on(port_a).wait_node("canary-1", revision=rev1)
